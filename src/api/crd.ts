@@ -1,0 +1,125 @@
+// Generates the StandbySite CustomResourceDefinition from the zod schemas.
+// zod's JSON Schema output is turned into a Kubernetes structural schema:
+// no additionalProperties beside properties, preserved unknown fields for
+// embedded objects (pod templates), no JSON-Schema-only keywords.
+import { z } from 'zod';
+import { stringify } from 'yaml';
+import { GROUP, KIND, MAX_NAME_FOR_DEFAULT_TRAFFIC, PLURAL, SHORT_NAMES, SINGULAR, VERSION } from './site.ts';
+import { siteSpecSchema } from './spec.ts';
+import { siteStatusSchema } from './status.ts';
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+type JsonObject = { [k: string]: Json };
+
+const JS_SAFE_INT = Number.MAX_SAFE_INTEGER;
+
+function isObject(v: Json | undefined): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Rewrites one JSON Schema node (and its children) into structural form. */
+export function structural(node: Json): Json {
+  if (Array.isArray(node)) return node.map(structural);
+  if (!isObject(node)) return node;
+  const out: JsonObject = {};
+  for (const [key, value] of Object.entries(node)) {
+    if (key === '$schema' || key === 'id' || key === '$id') continue;
+    if ((key === 'maximum' && value === JS_SAFE_INT) || (key === 'minimum' && value === -JS_SAFE_INT)) continue;
+    if (key === 'x-kubernetes-validations' || key === 'default' || key === 'enum' || key === 'x-kubernetes-list-map-keys') {
+      out[key] = value;
+      continue;
+    }
+    out[key] = structural(value);
+  }
+  // zod's date-time check brings a long regex; the API server knows the format.
+  if (out.format === 'date-time') delete out.pattern;
+  // Loose objects (embedded Kubernetes objects) keep fields the schema does not name.
+  if ('additionalProperties' in out) {
+    const ap = out.additionalProperties;
+    delete out.additionalProperties;
+    if (isObject(ap) && Object.keys(ap).length === 0) out['x-kubernetes-preserve-unknown-fields'] = true;
+  }
+  if (isObject(out.properties) && Object.keys(out.properties).length === 0) delete out.properties;
+  return out;
+}
+
+function schemaOf(s: z.ZodType): JsonObject {
+  const json = z.toJSONSchema(s, { target: 'openapi-3.0', io: 'input', unrepresentable: 'throw' }) as Json;
+  const out = structural(json);
+  if (!isObject(out)) throw new Error('schema is not an object');
+  return out;
+}
+
+const printerColumns: JsonObject[] = [
+  { name: 'Tier', type: 'string', jsonPath: '.spec.tier', description: 'cold, warm or hot' },
+  { name: 'Active', type: 'string', jsonPath: '.status.active', description: 'Which side serves clients' },
+  { name: 'Primary', type: 'string', jsonPath: '.status.primary.state', description: 'Ready, NotReady, Missing or Fenced' },
+  {
+    name: 'Data Age',
+    type: 'date',
+    jsonPath: '.status.dataTimestamp',
+    description: "Age of the standby's newest copy: what a failover now would lose",
+  },
+  { name: 'Lag', type: 'string', jsonPath: '.status.standby.lag', description: 'Replication lag of a hot standby' },
+  { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+  { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+  { name: 'Last Sync', type: 'date', jsonPath: '.status.lastSyncTime', priority: 1 },
+  // A future time printed as a date column would read "<invalid>"; print it as a timestamp.
+  { name: 'Next Sync', type: 'string', jsonPath: '.status.nextSyncTime', priority: 1 },
+  { name: 'Last Promotion', type: 'date', jsonPath: '.status.promotion.completedAt', priority: 1 },
+];
+
+/** The CustomResourceDefinition object for StandbySite. */
+export function buildCrd(): JsonObject {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: {
+      name: `${PLURAL}.${GROUP}`,
+      labels: { 'app.kubernetes.io/name': 'standby-operator', 'app.kubernetes.io/part-of': 'standby-operator' },
+    },
+    spec: {
+      group: GROUP,
+      names: { kind: KIND, listKind: `${KIND}List`, plural: PLURAL, singular: SINGULAR, shortNames: SHORT_NAMES, categories: ['all', 'standby'] },
+      scope: 'Namespaced',
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: printerColumns,
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              description: 'A StandbySite gives one workload a disaster-recovery standby (cold, warm or hot) and promotes it when the primary fails.',
+              required: ['spec'],
+              properties: {
+                apiVersion: { type: 'string' },
+                kind: { type: 'string' },
+                metadata: { type: 'object' },
+                spec: schemaOf(siteSpecSchema),
+                status: schemaOf(siteStatusSchema),
+              },
+              'x-kubernetes-validations': [
+                {
+                  rule: `self.metadata.name.size() <= ${MAX_NAME_FOR_DEFAULT_TRAFFIC} || has(self.spec.traffic) && has(self.spec.traffic.service)`,
+                  message: `spec.traffic.service is required when the site name is longer than ${MAX_NAME_FOR_DEFAULT_TRAFFIC} characters: the default <name>-active would not be a valid Service name`,
+                  fieldPath: '.spec.traffic.service',
+                  reason: 'FieldValueRequired',
+                },
+              ],
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
+export const CRD_FILE = 'crds/standby.dev_standbysites.yaml';
+
+/** The CRD as the YAML checked in under crds/. */
+export function renderCrd(): string {
+  return `# Generated from src/api by \`npm run gen:crd\`. Do not edit by hand.\n${stringify(buildCrd(), { lineWidth: 0 })}`;
+}

@@ -1,0 +1,89 @@
+// The StandbySite object and the controller-side validation of its spec.
+import type { V1ObjectMeta } from '@kubernetes/client-node';
+import type { z } from 'zod';
+import { isKnownTimeZone } from './cron.ts';
+import { siteSpecSchema, type SiteSpec } from './spec.ts';
+import type { SiteStatus } from './status.ts';
+
+export const GROUP = 'standby.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = 'StandbySite';
+export const PLURAL = 'standbysites';
+export const SINGULAR = 'standbysite';
+export const SHORT_NAMES = ['sbs'];
+
+/** A StandbySite as stored by the API server (spec not yet validated). */
+export interface StandbySiteObject {
+  apiVersion: typeof API_VERSION;
+  kind: typeof KIND;
+  metadata: V1ObjectMeta;
+  spec?: unknown;
+  status?: SiteStatus;
+}
+
+/** A StandbySite whose spec passed validation, with defaults filled in. */
+export interface StandbySite {
+  metadata: V1ObjectMeta & { name: string; namespace: string };
+  spec: SiteSpec;
+  status: SiteStatus;
+}
+
+export interface FieldProblem {
+  /** The field path as kubectl explain spells it, e.g. spec.cold.schedule. */
+  field: string;
+  message: string;
+}
+
+export type Validation = { ok: true; spec: SiteSpec } | { ok: false; problems: FieldProblem[] };
+
+const TRAFFIC_SUFFIX = '-active';
+
+/** The Service clients use: traffic.service, or <site name>-active. */
+export function trafficServiceName(siteName: string, spec: SiteSpec): string {
+  return spec.traffic.service ?? `${siteName}${TRAFFIC_SUFFIX}`;
+}
+
+/** The longest site name whose default traffic Service name is still a valid Service name. */
+export const MAX_NAME_FOR_DEFAULT_TRAFFIC = 63 - TRAFFIC_SUFFIX.length;
+
+function fieldPath(path: readonly PropertyKey[]): string {
+  let out = 'spec';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : `.${String(p)}`;
+  return out;
+}
+
+function problemsOf(error: z.ZodError): FieldProblem[] {
+  return error.issues.map((issue) => ({ field: fieldPath(issue.path), message: issue.message }));
+}
+
+/**
+ * Validates a spec as the controller sees it: everything the CRD's schema and
+ * CEL rules check, plus what only a running program can (the time zone exists).
+ */
+export function validateSpec(spec: unknown, siteName?: string): Validation {
+  const parsed = siteSpecSchema.safeParse(spec ?? undefined);
+  if (!parsed.success) return { ok: false, problems: problemsOf(parsed.error) };
+  const problems: FieldProblem[] = [];
+  for (const tier of ['cold', 'warm'] as const) {
+    const tz = parsed.data[tier]?.timeZone;
+    if (tz !== undefined && !isKnownTimeZone(tz)) {
+      problems.push({
+        field: `spec.${tier}.timeZone`,
+        message: `"${tz}" is not a time zone in the IANA database; use a name such as Europe/Berlin, America/New_York or UTC`,
+      });
+    }
+  }
+  if (siteName !== undefined && parsed.data.traffic.service === undefined && siteName.length > MAX_NAME_FOR_DEFAULT_TRAFFIC) {
+    problems.push({
+      field: 'spec.traffic.service',
+      message: `is required when the site name is longer than ${MAX_NAME_FOR_DEFAULT_TRAFFIC} characters: the default "${siteName}${TRAFFIC_SUFFIX}" is not a valid Service name`,
+    });
+  }
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, spec: parsed.data };
+}
+
+/** One line per problem, as shown in status conditions and Events. */
+export function describeProblems(problems: readonly FieldProblem[]): string {
+  return problems.map((p) => `${p.field}: ${p.message}`).join('; ');
+}

@@ -1,0 +1,298 @@
+// The StandbySite spec: the single source for the TypeScript types, the
+// defaults, the controller's validation and the CRD's OpenAPI schema and CEL rules.
+import { z } from 'zod';
+import {
+  duration,
+  embedded,
+  section,
+  flag,
+  integer,
+  objectName,
+  oneOf,
+  podTemplate,
+  schedule,
+  serviceName,
+  text,
+  timeZone,
+  withRules,
+} from './fields.ts';
+
+export const TIERS = ['cold', 'warm', 'hot'] as const;
+export const WORKLOAD_KINDS = ['StatefulSet', 'Deployment'] as const;
+export const ENGINE_TYPES = ['generic', 'postgresql'] as const;
+export const PROMOTION_MODES = ['automatic', 'manual', 'disabled'] as const;
+export const FENCING_METHODS = ['networkPolicy', 'scaleDown'] as const;
+export const TRAFFIC_MODES = ['operatorService', 'primaryService'] as const;
+export const COPY_METHODS = ['volumeSnapshot', 'job', 'engine'] as const;
+export const RETAIN_OR_DELETE = ['Retain', 'Delete'] as const;
+
+const workloadRef = section('a workload reference {kind, name}', {
+    kind: oneOf(WORKLOAD_KINDS, 'a supported workload kind'),
+    name: objectName('the primary workload'),
+  }).meta({ description: 'The workload that runs the primary: a StatefulSet or a Deployment in the same namespace.' });
+
+const primary = section('the primary: {workload: {kind, name}, service}', {
+    workload: workloadRef,
+    service: serviceName("the primary's own Service").meta({
+      description: "The primary's own Service: its ports are copied to the traffic Service. Never modified.",
+    }),
+  }).meta({ description: 'What is protected.' });
+
+const traffic = z
+  .object({
+    service: serviceName('the Service clients connect to')
+      .optional()
+      .meta({
+        description: 'The Service clients connect to, pointed at the active side. Defaults to <site name>-active.',
+      }),
+    mode: oneOf(TRAFFIC_MODES, 'a traffic mode')
+      .default('operatorService')
+      .meta({
+        description:
+          'operatorService: the operator owns traffic.service and switches its selector (GitOps-safe). ' +
+          "primaryService: the operator patches the primary's own Service selector on switchover (needs ignoreDifferences in GitOps tools).",
+      }),
+  })
+  .meta({ description: 'How clients reach the active side.' });
+
+const envVar = embedded({ name: text('an environment variable name', 256).min(1) }, 'an environment variable');
+
+const genericEngine = z
+  .object({
+    standbyEnv: z
+      .array(envVar)
+      .max(64)
+      .optional()
+      .meta({ description: "Environment variables added to every container of the standby's pods (e.g. ROLE=standby)." }),
+    promoteJobTemplate: podTemplate('a pod template for the promote Job')
+      .optional()
+      .meta({ description: 'A Job run on promotion after fencing, before traffic switches (e.g. tell the app it is primary).' }),
+  })
+  .meta({ description: 'Settings of the generic engine: storage snapshots and user hooks, for any workload.' });
+
+const postgresqlEngine = z
+  .object({
+    replicationSecret: objectName('the Secret with the replication credentials').meta({
+      description: 'A Secret with keys username and password: a role with REPLICATION (and LOGIN) on the primary.',
+    }),
+    superuserSecret: objectName('the Secret with superuser credentials')
+      .optional()
+      .meta({ description: 'A Secret with keys username and password, used for logical dumps and restores. Defaults to replicationSecret.' }),
+    port: integer('a TCP port', 1, 65535).default(5432),
+    dataDirectory: text('an absolute path', 256)
+      .regex(/^\//, { error: (iss) => `"${String(iss.input)}" is not an absolute path` })
+      .default('/var/lib/postgresql/data/pgdata')
+      .meta({ description: 'PGDATA inside the containers.' }),
+    container: text('a container name', 63)
+      .optional()
+      .meta({ description: "The container that runs postgres in the primary's pod template. Defaults to the first." }),
+    synchronous: flag('synchronous replication').default(false).meta({
+      description:
+        'Hot tier: the primary waits for the standby to confirm each commit (RPO zero). Writes stop while the standby is away.',
+    }),
+    database: text('a database name', 63).default('postgres').meta({ description: 'The database dumped by the cold tier.' }),
+  })
+  .meta({ description: 'Settings of the PostgreSQL engine.' });
+
+const engine = withRules(
+  z.object({
+    type: oneOf(ENGINE_TYPES, 'a known engine').default('generic'),
+    generic: genericEngine.optional(),
+    postgresql: postgresqlEngine.optional(),
+  }),
+  [
+    {
+      rule: "self.type != 'postgresql' || has(self.postgresql)",
+      message: 'is required when engine.type is postgresql: set engine.postgresql.replicationSecret',
+      fieldPath: '.postgresql',
+      reason: 'FieldValueRequired',
+      holds: (e) => e.type !== 'postgresql' || e.postgresql !== undefined,
+      path: ['postgresql'],
+    },
+  ],
+  'How data moves between primary and standby and how the standby is promoted.',
+);
+
+const retention = withRules(
+  z.object({
+    keepLast: integer('the number of snapshots to keep', 1, 1000).optional(),
+    maxAge: duration('how long snapshots are kept', { positive: true }).optional(),
+  }),
+  [
+    {
+      rule: 'has(self.keepLast) || has(self.maxAge)',
+      message: 'needs keepLast, maxAge or both; the newest ready snapshot is always kept',
+      holds: (r) => r.keepLast !== undefined || r.maxAge !== undefined,
+    },
+  ],
+  'Which snapshots are pruned. The newest ready snapshot is never deleted.',
+);
+
+function scheduledCopy(tier: 'cold' | 'warm') {
+  const noun = tier === 'cold' ? 'snapshot' : 'sync';
+  return {
+    schedule: schedule().meta({ description: `When the ${noun} runs, in the Kubernetes CronJob dialect (5 fields, no seconds).` }),
+    timeZone: timeZone().optional().meta({ description: 'IANA time zone of the schedule. Defaults to UTC.' }),
+    suspend: flag(`whether the ${noun} schedule is paused`).default(false),
+    method: oneOf(COPY_METHODS, `a ${noun} method`)
+      .default('volumeSnapshot')
+      .meta({
+        description:
+          tier === 'cold'
+            ? "volumeSnapshot: CSI VolumeSnapshots of the primary's PVCs. job: your jobTemplate (e.g. a dump). engine: the engine's logical dump."
+            : "volumeSnapshot: snapshot the primary's PVCs and clone them for the standby. job: your jobTemplate. engine: the engine's own copy (PostgreSQL: base backup).",
+      }),
+    volumeSnapshotClassName: objectName('a VolumeSnapshotClass')
+      .optional()
+      .meta({ description: 'VolumeSnapshotClass for method volumeSnapshot. Defaults to the cluster default.' }),
+    jobTemplate: podTemplate(`a pod template for the ${noun} Job`)
+      .optional()
+      .meta({ description: `Pod template of the ${noun} Job, for method job.` }),
+  };
+}
+
+const methodNeedsTemplate = {
+  rule: "self.method != 'job' || has(self.jobTemplate)",
+  message: 'is required when method is job: give the pod template the Job runs',
+  fieldPath: '.jobTemplate',
+  reason: 'FieldValueRequired' as const,
+  holds: (c: { method: string; jobTemplate?: unknown }) => c.method !== 'job' || c.jobTemplate !== undefined,
+  path: ['jobTemplate'],
+};
+
+const cold = withRules(
+  z.object({
+    ...scheduledCopy('cold'),
+    restoreJobTemplate: podTemplate('a pod template for the restore Job')
+      .optional()
+      .meta({ description: 'For method job: the Job that restores the newest copy into the standby on promotion.' }),
+    retention: retention.default({ keepLast: 7 }),
+  }),
+  [
+    methodNeedsTemplate,
+    {
+      rule: "self.method != 'job' || has(self.restoreJobTemplate)",
+      message: 'is required when method is job: give the pod template of the Job that restores a copy on promotion',
+      fieldPath: '.restoreJobTemplate',
+      reason: 'FieldValueRequired',
+      holds: (c) => c.method !== 'job' || c.restoreJobTemplate !== undefined,
+      path: ['restoreJobTemplate'],
+    },
+  ],
+  'Cold tier: scheduled snapshots, restored into a standby on disaster.',
+);
+
+const warm = withRules(z.object(scheduledCopy('warm')), [methodNeedsTemplate], 'Warm tier: a standby kept at zero replicas, refreshed on a schedule.');
+
+const hot = z
+  .object({
+    replicas: integer('the number of standby replicas', 1, 16).default(1),
+    maxLag: duration('the largest replication lag at which the standby may be promoted', { positive: true })
+      .default('30s'),
+  })
+  .meta({ description: 'Hot tier: a standby that runs and streams from the primary all the time.' });
+
+const maxPromotions = z
+  .object({
+    count: integer('the number of promotions allowed per window', 1, 100).default(1),
+    window: duration('the window the promotion budget counts over', { positive: true }).default('1h'),
+  })
+  .meta({ description: 'The promotion budget: at most count automatic promotions per window, so sites cannot ping-pong.' });
+
+const promotion = z
+  .object({
+    mode: oneOf(PROMOTION_MODES, 'a promotion mode')
+      .default('automatic')
+      .meta({
+        description:
+          'automatic: promote when the primary stays not Ready for failureThreshold. manual: report only; promote with the standby.dev/promote annotation. disabled: never promote.',
+      }),
+    failureThreshold: duration('how long the primary must stay not Ready before promotion', { positive: false })
+      .default('30s'),
+    fencing: oneOf(FENCING_METHODS, 'a fencing method')
+      .default('networkPolicy')
+      .meta({
+        description:
+          "networkPolicy: an operator-owned NetworkPolicy denies all ingress to the old primary's pods. scaleDown: the primary workload is scaled to 0 (GitOps self-heal can undo it).",
+      }),
+    maxPromotions: maxPromotions.default({ count: 1, window: '1h' }),
+    stepTimeout: duration('how long one promotion step may take before the promotion is marked Failed', { positive: true })
+      .default('5m'),
+  })
+  .meta({ description: 'When and how the standby takes over.' });
+
+const deletionPolicy = z
+  .object({
+    snapshots: oneOf(RETAIN_OR_DELETE, 'a deletion policy').default('Retain'),
+    standbyVolumes: oneOf(RETAIN_OR_DELETE, 'a deletion policy').default('Retain'),
+  })
+  .meta({ description: 'What happens to snapshots and standby volumes when the StandbySite is deleted. Retain keeps them.' });
+
+export const siteSpecSchema = withRules(
+  section('a StandbySite spec object', {
+    tier: oneOf(TIERS, 'a tier').meta({ description: 'cold, warm or hot: what runs between disasters and how fast the standby takes over.' }),
+    primary,
+    traffic: traffic.default({ mode: 'operatorService' }),
+    engine: engine.default({ type: 'generic' }),
+    rpoTarget: duration('the recovery point objective', { positive: true })
+      .optional()
+      .meta({
+        description:
+          'The most data you accept to lose. Defaults to hot.maxLag for hot and twice the schedule period for warm and cold.',
+      }),
+    cold: cold.optional(),
+    warm: warm.optional(),
+    hot: hot.optional(),
+    promotion: promotion.default({
+      mode: 'automatic',
+      failureThreshold: '30s',
+      fencing: 'networkPolicy',
+      maxPromotions: { count: 1, window: '1h' },
+      stepTimeout: '5m',
+    }),
+    deletionPolicy: deletionPolicy.default({ snapshots: 'Retain', standbyVolumes: 'Retain' }),
+  }),
+  [
+    {
+      rule: "self.tier != 'cold' || has(self.cold)",
+      message: 'is required when tier is cold: set at least cold.schedule',
+      fieldPath: '.cold',
+      reason: 'FieldValueRequired',
+      holds: (s) => s.tier !== 'cold' || s.cold !== undefined,
+      path: ['cold'],
+    },
+    {
+      rule: "self.tier != 'warm' || has(self.warm)",
+      message: 'is required when tier is warm: set at least warm.schedule',
+      fieldPath: '.warm',
+      reason: 'FieldValueRequired',
+      holds: (s) => s.tier !== 'warm' || s.warm !== undefined,
+      path: ['warm'],
+    },
+    {
+      rule: "!has(self.cold) || self.cold.method != 'engine' || self.engine.type != 'generic'",
+      message: 'method engine needs an engine that makes copies (engine.type postgresql); the generic engine uses volumeSnapshot or job',
+      fieldPath: '.cold.method',
+      holds: (s) => s.cold?.method !== 'engine' || s.engine.type !== 'generic',
+      path: ['cold', 'method'],
+    },
+    {
+      rule: "!has(self.warm) || self.warm.method != 'engine' || self.engine.type != 'generic'",
+      message: 'method engine needs an engine that makes copies (engine.type postgresql); the generic engine uses volumeSnapshot or job',
+      fieldPath: '.warm.method',
+      holds: (s) => s.warm?.method !== 'engine' || s.engine.type !== 'generic',
+      path: ['warm', 'method'],
+    },
+  ],
+  'The desired disaster-recovery standby of one workload.',
+);
+
+export type SiteSpec = z.output<typeof siteSpecSchema>;
+export type SiteSpecInput = z.input<typeof siteSpecSchema>;
+export type Tier = SiteSpec['tier'];
+export type ColdSpec = NonNullable<SiteSpec['cold']>;
+export type WarmSpec = NonNullable<SiteSpec['warm']>;
+export type HotSpec = NonNullable<SiteSpec['hot']>;
+export type PromotionSpec = SiteSpec['promotion'];
+export type EngineSpec = SiteSpec['engine'];
+export type PodTemplate = z.output<ReturnType<typeof podTemplate>>;

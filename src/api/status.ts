@@ -1,0 +1,107 @@
+// The StandbySite status: what the operator observed, written only by the
+// operator through the /status subresource. Timestamps are RFC 3339 strings.
+import { z } from 'zod';
+
+export const PHASES = ['Pending', 'Protected', 'Degraded', 'Promoting', 'Promoted', 'Failed'] as const;
+export const PROMOTION_STATES = ['Fencing', 'Promoting', 'Switching', 'Promoted', 'Failed'] as const;
+export const PRIMARY_STATES = ['Ready', 'NotReady', 'Missing', 'Fenced'] as const;
+export const CONDITION_TYPES = [
+  'Ready',
+  'PrimaryHealthy',
+  'StandbyReady',
+  'RPOMet',
+  'LastCopySucceeded',
+  'PromotionReady',
+  'FencingHolds',
+] as const;
+
+const time = z.string().meta({ format: 'date-time' });
+
+export const conditionSchema = z.object({
+  type: z.string().max(316),
+  status: z.enum(['True', 'False', 'Unknown']),
+  observedGeneration: z.number().int().min(0).optional(),
+  lastTransitionTime: time,
+  reason: z.string().max(1024),
+  message: z.string().max(32768),
+});
+
+const promotionStatus = z
+  .object({
+    state: z.enum(PROMOTION_STATES).optional(),
+    trigger: z.enum(['automatic', 'manual', 'forced']).optional(),
+    token: z.string().optional().meta({ description: 'The standby.dev/promote annotation value that started it, if any.' }),
+    reason: z.string().optional(),
+    message: z.string().optional(),
+    startedAt: time.optional(),
+    stepStartedAt: time.optional(),
+    completedAt: time.optional(),
+    durationSeconds: z.number().optional(),
+    fencedAt: time.optional(),
+    promotedAt: time.optional(),
+    switchedAt: time.optional(),
+  })
+  .meta({ description: 'The promotion state machine; an operator restarted mid-promotion resumes from here.' });
+
+export const promotionRecordSchema = z.object({
+  startedAt: time,
+  completedAt: time.optional(),
+  trigger: z.enum(['automatic', 'manual', 'forced']),
+  result: z.enum(['Promoted', 'Failed']),
+  reason: z.string().optional(),
+});
+
+export const siteStatusSchema = z
+  .object({
+    observedGeneration: z.number().int().optional(),
+    phase: z.enum(PHASES).optional(),
+    active: z.enum(['primary', 'standby']).optional(),
+    trafficService: z.string().optional().meta({ description: 'The Service clients use, following the active side.' }),
+    primary: z
+      .object({
+        state: z.enum(PRIMARY_STATES).optional(),
+        ready: z.boolean().optional(),
+        readyReplicas: z.number().int().optional(),
+        replicas: z.number().int().optional(),
+        notReadySince: time.optional(),
+      })
+      .optional(),
+    standby: z
+      .object({
+        workload: z.string().optional(),
+        ready: z.boolean().optional(),
+        readyReplicas: z.number().int().optional(),
+        replicas: z.number().int().optional(),
+        lagSeconds: z.number().optional().meta({ description: 'Replication lag measured by the engine (hot tier).' }),
+        lag: z.string().optional().meta({ description: 'lagSeconds as a duration, for kubectl get.' }),
+      })
+      .optional(),
+    lastSnapshotTime: time.optional(),
+    snapshots: z.number().int().optional().meta({ description: 'Ready snapshots kept for this site.' }),
+    lastSyncTime: time.optional(),
+    lastSyncDuration: z.string().optional(),
+    nextSyncTime: time.optional(),
+    dataTimestamp: time
+      .optional()
+      .meta({ description: 'The point in time the standby data reflects; kubectl shows its age as DATA AGE.' }),
+    dataAgeSeconds: z
+      .number()
+      .optional()
+      .meta({ description: 'Data age when this status was written (hot: measured lag). DATA AGE and the metric are live.' }),
+    promotion: promotionStatus.optional(),
+    promotionHistory: z.array(promotionRecordSchema).max(20).optional(),
+    handledPromoteToken: z.string().optional().meta({ description: 'The last standby.dev/promote annotation value acted on.' }),
+    conditions: z
+      .array(conditionSchema)
+      .optional()
+      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
+  })
+  .meta({ description: 'What the operator observed. Written only by the operator.' });
+
+export type SiteStatus = z.infer<typeof siteStatusSchema>;
+export type Condition = z.infer<typeof conditionSchema>;
+export type ConditionType = (typeof CONDITION_TYPES)[number];
+export type Phase = (typeof PHASES)[number];
+export type PromotionState = (typeof PROMOTION_STATES)[number];
+export type PromotionStatus = NonNullable<SiteStatus['promotion']>;
+export type PromotionRecord = z.infer<typeof promotionRecordSchema>;

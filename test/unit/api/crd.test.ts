@@ -1,0 +1,59 @@
+import { readFile } from 'node:fs/promises';
+import { describe, expect, test } from 'vitest';
+import { parse } from 'yaml';
+import { buildCrd, CRD_FILE, renderCrd } from '../../../src/api/crd.ts';
+
+type Node = Record<string, unknown>;
+
+/** Walks a schema and returns the paths of nodes that break the structural-schema rules we rely on. */
+function structuralProblems(node: Node, path: string): string[] {
+  const problems: string[] = [];
+  const preserve = node['x-kubernetes-preserve-unknown-fields'] === true;
+  if (typeof node.type !== 'string' && !preserve) problems.push(`${path}: no type`);
+  for (const banned of ['$ref', '$schema', 'oneOf', 'anyOf', 'allOf', 'additionalProperties']) {
+    if (banned in node) problems.push(`${path}: has ${banned}`);
+  }
+  const props = node.properties as Record<string, Node> | undefined;
+  for (const [k, v] of Object.entries(props ?? {})) problems.push(...structuralProblems(v, `${path}.${k}`));
+  if (node.items) problems.push(...structuralProblems(node.items as Node, `${path}[]`));
+  return problems;
+}
+
+describe('the generated CRD', () => {
+  test('the checked-in CRD is current (run npm run gen:crd when this fails)', async () => {
+    expect(await readFile(CRD_FILE, 'utf8')).toBe(renderCrd());
+  });
+
+  test('its schema is structural', () => {
+    const crd = parse(renderCrd()) as Node;
+    const version = (crd.spec as { versions: Node[] }).versions[0]!;
+    const schema = (version.schema as { openAPIV3Schema: Node }).openAPIV3Schema;
+    expect(structuralProblems(schema, 'root')).toEqual([]);
+  });
+
+  test('it has the status subresource, the short name and the printer columns', () => {
+    const spec = buildCrd().spec as { names: Node; versions: Node[] };
+    expect(spec.names.shortNames).toEqual(['sbs']);
+    const version = spec.versions[0]!;
+    expect(version.subresources).toEqual({ status: {} });
+    const columns = version.additionalPrinterColumns as { name: string; priority?: number }[];
+    expect(columns.filter((c) => !c.priority).map((c) => c.name)).toEqual(['Tier', 'Active', 'Primary', 'Data Age', 'Lag', 'Phase', 'Age']);
+    expect(columns.filter((c) => c.priority === 1).map((c) => c.name)).toEqual(['Last Sync', 'Next Sync', 'Last Promotion']);
+  });
+
+  test('every CEL rule carries a message', () => {
+    const rules: Node[] = [];
+    const walk = (v: unknown): void => {
+      if (Array.isArray(v)) v.forEach(walk);
+      else if (v && typeof v === 'object') {
+        for (const [k, c] of Object.entries(v)) {
+          if (k === 'x-kubernetes-validations') rules.push(...(c as Node[]));
+          else walk(c);
+        }
+      }
+    };
+    walk(buildCrd());
+    expect(rules.length).toBeGreaterThan(10);
+    for (const r of rules) expect(r.message ?? r.messageExpression, String(r.rule)).toBeTruthy();
+  });
+});
