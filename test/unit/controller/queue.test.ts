@@ -1,0 +1,98 @@
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { WorkQueue } from '../../../src/controller/queue.ts';
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+async function drain(q: WorkQueue): Promise<string[]> {
+  const out: string[] = [];
+  while (q.depth > 0) {
+    const k = await q.get();
+    out.push(k!);
+    q.done(k!);
+  }
+  return out;
+}
+
+describe('WorkQueue', () => {
+  test('deduplicates keys waiting in the queue', async () => {
+    const q = new WorkQueue();
+    q.add('a');
+    q.add('b');
+    q.add('a');
+    expect(q.depth).toBe(2);
+    expect(await drain(q)).toEqual(['a', 'b']);
+  });
+
+  test('never hands a key being processed to a second worker, and re-queues it when done', async () => {
+    const q = new WorkQueue();
+    q.add('a');
+    const first = await q.get();
+    expect(first).toBe('a');
+    q.add('a'); // an event arrives while a worker holds it
+    expect(q.depth).toBe(0);
+    const second = q.get();
+    let handed: string | undefined;
+    void second.then((k) => (handed = k));
+    await Promise.resolve();
+    expect(handed).toBeUndefined();
+    q.done('a');
+    expect(await second).toBe('a');
+  });
+
+  test('a waiting worker gets a newly added key at once', async () => {
+    const q = new WorkQueue();
+    const next = q.get();
+    q.add('x');
+    expect(await next).toBe('x');
+    expect(q.inFlight).toBe(1);
+  });
+
+  test('delayed keys come due in time order, and an earlier time wins', async () => {
+    const q = new WorkQueue();
+    q.addAfter('late', 3000);
+    q.addAfter('soon', 1000);
+    q.addAfter('late', 2000);
+    q.addAfter('soon', 5000); // later than pending: ignored
+    vi.advanceTimersByTime(999);
+    expect(q.depth).toBe(0);
+    vi.advanceTimersByTime(1);
+    expect(await drain(q)).toEqual(['soon']);
+    vi.advanceTimersByTime(1000);
+    expect(await drain(q)).toEqual(['late']);
+    vi.advanceTimersByTime(10_000);
+    expect(q.depth).toBe(0);
+  });
+
+  test('failures back off exponentially per key, up to the cap, and forget resets', () => {
+    const q = new WorkQueue({ baseDelayMs: 100, maxDelayMs: 1000 });
+    expect([1, 2, 3, 4, 5, 6].map(() => q.addRateLimited('a'))).toEqual([100, 200, 400, 800, 1000, 1000]);
+    expect(q.addRateLimited('b')).toBe(100);
+    q.forget('a');
+    expect(q.addRateLimited('a')).toBe(100);
+  });
+
+  test('many delayed keys fire in order', async () => {
+    const q = new WorkQueue();
+    const delays = Array.from({ length: 200 }, (_, i) => ((i * 7919) % 200) + 1);
+    delays.forEach((d, i) => q.addAfter(`k${i}`, d * 10));
+    vi.advanceTimersByTime(2000);
+    const order = await drain(q);
+    expect(order).toHaveLength(200);
+    const times = order.map((k) => delays[Number(k.slice(1))]!);
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+  });
+
+  test('shutdown releases waiting workers', async () => {
+    const q = new WorkQueue();
+    const w = q.get();
+    q.shutdown();
+    expect(await w).toBeUndefined();
+    q.add('a');
+    expect(q.depth).toBe(0);
+  });
+});
