@@ -4,7 +4,7 @@
 // embedded objects (pod templates), no JSON-Schema-only keywords.
 import { z } from 'zod';
 import { stringify } from 'yaml';
-import { GROUP, KIND, MAX_NAME_FOR_DEFAULT_TRAFFIC, PLURAL, SHORT_NAMES, SINGULAR, VERSION } from './site.ts';
+import { GROUP, KIND, MAX_SITE_NAME, PLURAL, SHORT_NAMES, SINGULAR, VERSION } from './site.ts';
 import { siteSpecSchema } from './spec.ts';
 import { siteStatusSchema } from './status.ts';
 
@@ -103,10 +103,9 @@ export function buildCrd(): JsonObject {
               },
               'x-kubernetes-validations': [
                 {
-                  rule: `self.metadata.name.size() <= ${MAX_NAME_FOR_DEFAULT_TRAFFIC} || has(self.spec.traffic) && has(self.spec.traffic.service)`,
-                  message: `spec.traffic.service is required when the site name is longer than ${MAX_NAME_FOR_DEFAULT_TRAFFIC} characters: the default <name>-active would not be a valid Service name`,
-                  fieldPath: '.spec.traffic.service',
-                  reason: 'FieldValueRequired',
+                  rule: `self.metadata.name.size() <= ${MAX_SITE_NAME}`,
+                  message: `metadata.name has at most ${MAX_SITE_NAME} characters, so the names of the objects a StandbySite owns stay valid`,
+                  reason: 'FieldValueInvalid',
                 },
               ],
             },

@@ -17,7 +17,7 @@ export const SHORT_NAMES = ['sbs'];
 export interface StandbySiteObject {
   apiVersion: typeof API_VERSION;
   kind: typeof KIND;
-  metadata: V1ObjectMeta;
+  metadata?: V1ObjectMeta;
   spec?: unknown;
   status?: SiteStatus;
 }
@@ -37,15 +37,12 @@ export interface FieldProblem {
 
 export type Validation = { ok: true; spec: SiteSpec } | { ok: false; problems: FieldProblem[] };
 
-const TRAFFIC_SUFFIX = '-active';
-
-/** The Service clients use: traffic.service, or <site name>-active. */
-export function trafficServiceName(siteName: string, spec: SiteSpec): string {
-  return spec.traffic.service ?? `${siteName}${TRAFFIC_SUFFIX}`;
-}
-
-/** The longest site name whose default traffic Service name is still a valid Service name. */
-export const MAX_NAME_FOR_DEFAULT_TRAFFIC = 63 - TRAFFIC_SUFFIX.length;
+/**
+ * The longest site name: the site's name is a label value and the stem of the
+ * objects it owns (<name>-standby pods carry a revision hash label, <name>-sync
+ * Jobs get a suffix), which must stay within Kubernetes' 63-character limits.
+ */
+export const MAX_SITE_NAME = 40;
 
 function fieldPath(path: readonly PropertyKey[]): string {
   let out = 'spec';
@@ -74,10 +71,10 @@ export function validateSpec(spec: unknown, siteName?: string): Validation {
       });
     }
   }
-  if (siteName !== undefined && parsed.data.traffic.service === undefined && siteName.length > MAX_NAME_FOR_DEFAULT_TRAFFIC) {
+  if (siteName !== undefined && siteName.length > MAX_SITE_NAME) {
     problems.push({
-      field: 'spec.traffic.service',
-      message: `is required when the site name is longer than ${MAX_NAME_FOR_DEFAULT_TRAFFIC} characters: the default "${siteName}${TRAFFIC_SUFFIX}" is not a valid Service name`,
+      field: 'metadata.name',
+      message: `"${siteName}" is ${siteName.length} characters; a StandbySite name has at most ${MAX_SITE_NAME}, so the names of the objects it owns stay valid`,
     });
   }
   return problems.length > 0 ? { ok: false, problems } : { ok: true, spec: parsed.data };

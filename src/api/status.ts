@@ -64,6 +64,10 @@ export const siteStatusSchema = z
         readyReplicas: z.number().int().optional(),
         replicas: z.number().int().optional(),
         notReadySince: time.optional(),
+        everReady: z
+          .boolean()
+          .optional()
+          .meta({ description: 'The primary has been Ready since the site was created: only then is a failure promoted automatically.' }),
       })
       .optional(),
     standby: z
@@ -102,6 +106,7 @@ export type SiteStatus = z.infer<typeof siteStatusSchema>;
 export type Condition = z.infer<typeof conditionSchema>;
 export type ConditionType = (typeof CONDITION_TYPES)[number];
 export type Phase = (typeof PHASES)[number];
+export type PrimaryState = (typeof PRIMARY_STATES)[number];
 export type PromotionState = (typeof PROMOTION_STATES)[number];
 export type PromotionStatus = NonNullable<SiteStatus['promotion']>;
 export type PromotionRecord = z.infer<typeof promotionRecordSchema>;

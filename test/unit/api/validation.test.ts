@@ -81,11 +81,11 @@ describe('bad specs are refused with a message that names the field, the value a
     expect(badSpecs.length).toBeGreaterThanOrEqual(25);
   });
 
-  test('a long site name needs an explicit traffic Service', () => {
-    const result = validateSpec(hot, 'x'.repeat(60));
+  test('a site name longer than 40 characters is refused', () => {
+    const result = validateSpec(hot, 'x'.repeat(41));
     expect(result.ok).toBe(false);
-    if (!result.ok) expect(result.problems[0]).toMatchObject({ field: 'spec.traffic.service' });
-    expect(validateSpec({ ...hot, traffic: { service: 'db-rw' } }, 'x'.repeat(60)).ok).toBe(true);
+    if (!result.ok) expect(result.problems[0]).toMatchObject({ field: 'metadata.name' });
+    expect(validateSpec(hot, 'x'.repeat(40)).ok).toBe(true);
   });
 });
 

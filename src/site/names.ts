@@ -1,0 +1,67 @@
+// Names and labels of everything a StandbySite owns, in one place so that
+// builders, the controller, the copy jobs and the tests agree on them.
+import type { V1OwnerReference } from '@kubernetes/client-node';
+import { API_VERSION, KIND, type StandbySite } from '../api/site.ts';
+
+export const LABEL_SITE = 'standby.dev/site';
+export const LABEL_ROLE = 'standby.dev/role';
+export const LABEL_RUN = 'standby.dev/copy-run';
+export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+export const MANAGER = 'standby-operator';
+
+export const ANNOTATION_VOLUME = 'standby.dev/volume';
+export const ANNOTATION_DATA_TIME = 'standby.dev/data-time';
+export const ANNOTATION_COMPLETE = 'standby.dev/complete';
+export const ANNOTATION_SOURCE_CLAIM = 'standby.dev/source-claim';
+export const ANNOTATION_PROMOTE = 'standby.dev/promote';
+export const ANNOTATION_APPLIED = 'standby.dev/applied';
+/** On a standby workload: the copy run its volumes come from. */
+export const ANNOTATION_RUN = 'standby.dev/copy-run';
+
+/** What an owned object is for. */
+export type Role = 'standby' | 'copy' | 'transfer' | 'snapshot' | 'fence' | 'traffic' | 'copier' | 'promote' | 'restore';
+
+export const names = {
+  standby: (site: string) => `${site}-standby`,
+  traffic: (site: string, spec?: { traffic: { service?: string | undefined } }) => spec?.traffic.service ?? `${site}-active`,
+  snapshotCronJob: (site: string) => `${site}-snapshot`,
+  syncCronJob: (site: string) => `${site}-sync`,
+  copier: (site: string) => `${site}-copier`,
+  fence: (site: string) => `${site}-fence`,
+  promoteJob: (site: string, token: string) => `${site}-promote-${token}`.slice(0, 63).replace(/-+$/, ''),
+  restoreJob: (site: string, run: string) => `${site}-restore-${run}`,
+  copyJob: (site: string, run: string) => `${site}-copy-${run}`,
+  /** A standby copy of one primary volume, from one copy run. */
+  copyClaim: (site: string, volume: string, run: string) => `${site}-${volume}-${run}`.slice(0, 253),
+  snapshot: (site: string, volume: string, run: string) => `${site}-${volume}-${run}`.slice(0, 253),
+};
+
+/** The labels every owned object carries. */
+export function siteLabels(site: string, role: Role): Record<string, string> {
+  return { [LABEL_MANAGED_BY]: MANAGER, [LABEL_SITE]: site, [LABEL_ROLE]: role };
+}
+
+/** The labels that select the standby's pods. */
+export function standbySelector(site: string): Record<string, string> {
+  return { [LABEL_SITE]: site, [LABEL_ROLE]: 'standby' };
+}
+
+export function ownerReference(site: StandbySite, controller = true): V1OwnerReference {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    name: site.metadata.name,
+    uid: site.metadata.uid ?? '',
+    controller,
+    blockOwnerDeletion: true,
+  };
+}
+
+/** A copy-run id: the UTC time the run started, label-safe (e.g. 20261122t021500z). */
+export function runId(at: Date): string {
+  return at
+    .toISOString()
+    .replace(/\.\d+Z$/, 'z')
+    .replace(/[-:]/g, '')
+    .toLowerCase();
+}

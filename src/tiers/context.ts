@@ -1,0 +1,41 @@
+// What the tier builders see: the validated site and what the controller
+// observed of the primary, plus the decisions already taken (active side,
+// promotion state, which copy the standby uses). Builders are pure.
+import type { V1PersistentVolumeClaim, V1Service } from '@kubernetes/client-node';
+import type { StandbySite } from '../api/site.ts';
+import type { PromotionState } from '../api/status.ts';
+import type { Engine } from '../engines/engine.ts';
+import type { Side } from '../traffic/service.ts';
+import type { PrimaryVolume, Workload } from '../site/workload.ts';
+import type { KubeObject } from '../k8s/types.ts';
+
+export interface BuildContext {
+  site: StandbySite;
+  primary: Workload;
+  primaryService: V1Service | undefined;
+  volumes: readonly PrimaryVolume[];
+  /** The primary's PVCs by claim name, for the size/class/access modes of copies. */
+  primaryClaims: ReadonlyMap<string, V1PersistentVolumeClaim>;
+  engine: Engine;
+  operatorImage: string;
+  active: Side;
+  promotion: PromotionState | undefined;
+  /** The standby's data volumes by pod-template volume name (warm/cold), when a complete copy exists. */
+  copyClaims: Record<string, string> | undefined;
+}
+
+/**
+ * Whether a promotion has begun (from Fencing on, including one that Failed):
+ * copies stop, the standby's data is frozen and the fence stays up until a
+ * person decides what happens next.
+ */
+export function promotionStarted(ctx: BuildContext): boolean {
+  return ctx.promotion !== undefined;
+}
+
+/** Whether the standby must run: the promotion is past fencing, or it is the active side. */
+export function standbyMustRun(ctx: BuildContext): boolean {
+  return ctx.active === 'standby' || ctx.promotion === 'Promoting' || ctx.promotion === 'Switching' || ctx.promotion === 'Promoted';
+}
+
+export type Desired = KubeObject;

@@ -1,0 +1,118 @@
+// The standby workload: a copy of the primary's pod template whose pods can
+// never be mistaken for the primary's (the labels that the primary workload or
+// its Service select on are replaced by the site's own).
+import type {
+  V1Deployment,
+  V1PersistentVolumeClaim,
+  V1PodTemplateSpec,
+  V1Service,
+  V1StatefulSet,
+  V1Volume,
+} from '@kubernetes/client-node';
+import type { StandbySite } from '../api/site.ts';
+import { names, ownerReference, siteLabels, standbySelector } from '../site/names.ts';
+import { isStatefulSet, podTemplateOf, selectorOf, type Workload } from '../site/workload.ts';
+
+/** Label keys that would make a pod look like the primary's. */
+export function primaryLabelKeys(primary: Workload, primaryService: V1Service | undefined): Set<string> {
+  const sel = selectorOf(primary);
+  return new Set([
+    ...Object.keys(sel.matchLabels ?? {}),
+    ...(sel.matchExpressions ?? []).map((e) => e.key),
+    ...Object.keys(primaryService?.spec?.selector ?? {}),
+  ]);
+}
+
+/** The standby's pod template: the primary's, relabelled. */
+export function standbyPodTemplate(site: string, primary: Workload, primaryService: V1Service | undefined): V1PodTemplateSpec {
+  const template = podTemplateOf(primary);
+  const drop = primaryLabelKeys(primary, primaryService);
+  const labels: Record<string, string> = {};
+  for (const [k, v] of Object.entries(template.metadata?.labels ?? {})) if (!drop.has(k)) labels[k] = v;
+  Object.assign(labels, standbySelector(site));
+  return {
+    metadata: { ...(template.metadata?.annotations ? { annotations: template.metadata.annotations } : {}), labels },
+    spec: structuredClone(template.spec ?? { containers: [] }),
+  };
+}
+
+/** Where the standby's data volumes come from. */
+export type StandbyVolumes =
+  /** Fresh volumes per pod from the primary's volumeClaimTemplates (hot StatefulSet). */
+  | { kind: 'templates' }
+  /** Existing PVCs by pod-template volume name (warm/cold copies, hot Deployment). */
+  | { kind: 'claims'; claims: Record<string, string> };
+
+export interface StandbyWorkloadInput {
+  site: StandbySite;
+  primary: Workload;
+  template: V1PodTemplateSpec;
+  replicas: number;
+  volumes: StandbyVolumes;
+}
+
+function withClaims(template: V1PodTemplateSpec, claims: Record<string, string>): V1PodTemplateSpec {
+  const others = (template.spec?.volumes ?? []).filter((v) => !(v.name in claims));
+  const claimVolumes: V1Volume[] = Object.entries(claims)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([name, claimName]) => ({ name, persistentVolumeClaim: { claimName } }));
+  return { ...template, spec: { ...template.spec!, volumes: [...others, ...claimVolumes] } };
+}
+
+export function buildStandbyWorkload(input: StandbyWorkloadInput): V1StatefulSet | V1Deployment {
+  const { site, primary, replicas, volumes } = input;
+  const name = names.standby(site.metadata.name);
+  const metadata = {
+    name,
+    namespace: site.metadata.namespace,
+    labels: siteLabels(site.metadata.name, 'standby'),
+    ownerReferences: [ownerReference(site)],
+  };
+  const selector = { matchLabels: standbySelector(site.metadata.name) };
+  const template = volumes.kind === 'claims' ? withClaims(input.template, volumes.claims) : input.template;
+  if (isStatefulSet(primary)) {
+    const retain = site.spec.deletionPolicy.standbyVolumes;
+    return {
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata,
+      spec: {
+        replicas,
+        serviceName: name,
+        podManagementPolicy: 'Parallel',
+        selector,
+        template,
+        ...(volumes.kind === 'templates'
+          ? {
+              volumeClaimTemplates: (primary.spec?.volumeClaimTemplates ?? []).map(
+                (t): V1PersistentVolumeClaim => ({
+                  apiVersion: 'v1',
+                  kind: 'PersistentVolumeClaim',
+                  metadata: { name: t.metadata?.name ?? '' },
+                  spec: {
+                    accessModes: t.spec?.accessModes ?? ['ReadWriteOnce'],
+                    resources: t.spec?.resources ?? {},
+                    ...(t.spec?.storageClassName ? { storageClassName: t.spec.storageClassName } : {}),
+                    ...(t.spec?.volumeMode ? { volumeMode: t.spec.volumeMode } : {}),
+                  },
+                }),
+              ),
+              persistentVolumeClaimRetentionPolicy: { whenDeleted: retain, whenScaled: 'Retain' },
+            }
+          : {}),
+      },
+    };
+  }
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata,
+    spec: {
+      replicas,
+      selector,
+      template,
+      // Two pods must never hold the same ReadWriteOnce copy.
+      strategy: { type: 'Recreate' },
+    },
+  };
+}

@@ -1,0 +1,40 @@
+// Warm: a standby kept at zero replicas on the newest complete copy of the
+// primary's volumes, refreshed by the sync CronJob (the operator's `sync`
+// subcommand, which makes a new copy beside the old one).
+import { type BuildContext, type Desired, promotionStarted, standbyMustRun } from './context.ts';
+import { buildCopierIdentity, buildCronJob, operatorPod } from './jobs.ts';
+import { buildStandbyWorkload, standbyPodTemplate } from './standby-workload.ts';
+import { names } from '../site/names.ts';
+
+export function warmObjects(ctx: BuildContext): Desired[] {
+  const { site } = ctx;
+  const warm = site.spec.warm!;
+  const key = `${site.metadata.namespace}/${site.metadata.name}`;
+  const out: Desired[] = [
+    ...buildCopierIdentity(site),
+    buildCronJob(
+      site,
+      names.syncCronJob(site.metadata.name),
+      'copy',
+      // After a promotion began, the standby's data must not be replaced by a copy of the old primary.
+      { schedule: warm.schedule, timeZone: warm.timeZone, suspend: warm.suspend || promotionStarted(ctx) },
+      operatorPod(site, ctx.operatorImage, 'copy', ['sync', '--site', key]),
+    ),
+  ];
+  if (ctx.copyClaims) {
+    const template = ctx.engine.standbyTemplate(
+      { ...ctx, tier: 'warm' },
+      standbyPodTemplate(site.metadata.name, ctx.primary, ctx.primaryService),
+    );
+    out.push(
+      buildStandbyWorkload({
+        site,
+        primary: ctx.primary,
+        template,
+        replicas: standbyMustRun(ctx) ? 1 : 0,
+        volumes: { kind: 'claims', claims: ctx.copyClaims },
+      }),
+    );
+  }
+  return out;
+}
