@@ -1,9 +1,16 @@
 // The operator's one program. Subcommands:
 //   run       the controller (default)
+//   snapshot  take one snapshot set of a cold site and apply retention (the cold CronJob runs this)
+//   sync      make a new standby copy of a warm site (the warm CronJob runs this)
 //   gen-crd   write crds/ from the schema
 import { genCrd } from './gen-crd.ts';
+import { run } from './run.ts';
+import { snapshot, sync } from './copy.ts';
 
 const commands: Record<string, (args: string[]) => Promise<number>> = {
+  run,
+  snapshot,
+  sync,
   'gen-crd': genCrd,
 };
 

@@ -1,0 +1,35 @@
+// `snapshot` and `sync`: the subcommands the copy CronJobs run (in-cluster
+// config), also runnable by hand with --kubeconfig.
+import { parseArgs } from 'node:util';
+import { KubeClient, loadKubeConfig } from '../k8s/client.ts';
+import { createLogger } from '../process/log.ts';
+import { snapshotSite } from '../snapshot/run.ts';
+import { syncSite } from '../sync/run.ts';
+
+function parse(argv: string[]) {
+  const { values } = parseArgs({
+    args: argv,
+    options: { site: { type: 'string' }, kubeconfig: { type: 'string' }, timeout: { type: 'string' } },
+    strict: true,
+  });
+  if (!values.site) throw new Error('--site <namespace>/<name> is required');
+  return values;
+}
+
+async function main(argv: string[], what: 'snapshot' | 'sync'): Promise<number> {
+  const log = createLogger();
+  try {
+    const args = parse(argv);
+    const client = new KubeClient(loadKubeConfig(args.kubeconfig), { userAgent: `standby-operator/${what}` });
+    const opts = { log, ...(args.timeout ? { timeoutMs: Number(args.timeout) * 1000 } : {}) };
+    const result = what === 'snapshot' ? await snapshotSite(client, args.site!, opts) : await syncSite(client, args.site!, opts);
+    console.log(JSON.stringify(result));
+    return 0;
+  } catch (err) {
+    log.error({ err: (err as Error).message }, `${what} failed`);
+    return 1;
+  }
+}
+
+export const snapshot = (argv: string[]) => main(argv, 'snapshot');
+export const sync = (argv: string[]) => main(argv, 'sync');

@@ -1,0 +1,69 @@
+// `run`: the controller. Flags override environment variables (as set by the Helm chart).
+import { parseArgs } from 'node:util';
+import { loadKubeConfig } from '../k8s/client.ts';
+import { createLogger } from '../process/log.ts';
+import { startOperator } from '../process/operator.ts';
+
+export const DEFAULT_IMAGE = 'ghcr.io/standby-operator/standby-operator:0.1.0';
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      kubeconfig: { type: 'string' },
+      namespaces: { type: 'string' },
+      concurrency: { type: 'string' },
+      'health-port': { type: 'string' },
+      'health-host': { type: 'string' },
+      'leader-elect': { type: 'boolean' },
+      'lease-namespace': { type: 'string' },
+      image: { type: 'string' },
+    },
+    strict: true,
+  });
+  const env = process.env;
+  const log = createLogger();
+  const namespaces = (values.namespaces ?? env.WATCH_NAMESPACES ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const leaderElect = values['leader-elect'] ?? env.LEADER_ELECT === 'true';
+  const impersonate = env.STANDBY_IMPERSONATE;
+  const operator = await startOperator({
+    kubeConfig: loadKubeConfig(values.kubeconfig),
+    log,
+    operatorImage: values.image ?? env.OPERATOR_IMAGE ?? DEFAULT_IMAGE,
+    namespaces: namespaces.length ? namespaces : undefined,
+    concurrency: Number(values.concurrency ?? env.CONCURRENCY ?? 8),
+    health: { port: Number(values['health-port'] ?? env.HEALTH_PORT ?? 8080), host: values['health-host'] ?? env.HEALTH_HOST ?? '0.0.0.0' },
+    leaderElection: leaderElect
+      ? { namespace: values['lease-namespace'] ?? env.POD_NAMESPACE ?? 'default', name: 'standby-operator-leader' }
+      : undefined,
+    ...(env.POD_NAME ? { identity: env.POD_NAME } : {}),
+    ...(impersonate
+      ? {
+          impersonate: {
+            user: impersonate,
+            groups: impersonate.startsWith('system:serviceaccount:')
+              ? ['system:serviceaccounts', `system:serviceaccounts:${impersonate.split(':')[2] ?? ''}`]
+              : [],
+          },
+        }
+      : {}),
+    ...(env.LAG_PROBE_MS ? { lagProbeMs: Number(env.LAG_PROBE_MS) } : {}),
+    exitAfterStep: env.STANDBY_TEST_EXIT_AFTER_STEP,
+  });
+  log.info({ healthPort: operator.healthPort, namespaces: namespaces.length ? namespaces : 'all' }, 'operator running');
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, 'signal received');
+      // A second signal, or a stuck shutdown, ends the process anyway.
+      setTimeout(() => process.exit(1), 25_000).unref();
+      resolve();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  await operator.stop();
+  return 0;
+}

@@ -1,0 +1,108 @@
+// The informers the controller reads from, with the indexes that map any
+// change back to the sites it concerns.
+import type {
+  V1CronJob,
+  V1Deployment,
+  V1Job,
+  V1NetworkPolicy,
+  V1PersistentVolumeClaim,
+  V1Pod,
+  V1Role,
+  V1RoleBinding,
+  V1Service,
+  V1ServiceAccount,
+  V1StatefulSet,
+} from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { StandbySiteObject } from '../api/site.ts';
+import type { KubeClient } from '../k8s/client.ts';
+import { Informer } from '../k8s/informer.ts';
+import { R } from '../k8s/resources.ts';
+import type { KubeObject } from '../k8s/types.ts';
+import { LABEL_MANAGED_BY, LABEL_SITE, MANAGER } from '../site/names.ts';
+import type { VolumeSnapshot } from '../snapshot/types.ts';
+
+export interface Caches {
+  sites: Informer<StandbySiteObject>;
+  statefulSets: Informer<V1StatefulSet>;
+  deployments: Informer<V1Deployment>;
+  pods: Informer<V1Pod>;
+  services: Informer<V1Service>;
+  pvcs: Informer<V1PersistentVolumeClaim>;
+  cronJobs: Informer<V1CronJob>;
+  jobs: Informer<V1Job>;
+  snapshots: Informer<VolumeSnapshot>;
+  networkPolicies: Informer<V1NetworkPolicy>;
+  serviceAccounts: Informer<V1ServiceAccount>;
+  roles: Informer<V1Role>;
+  roleBindings: Informer<V1RoleBinding>;
+}
+
+export const OWNED = `${LABEL_MANAGED_BY}=${MANAGER}`;
+
+/** The site an owned object belongs to, as a queue key. */
+export function ownerSiteKey(o: KubeObject): string | undefined {
+  const site = o.metadata?.labels?.[LABEL_SITE];
+  return site && o.metadata?.namespace ? `${o.metadata.namespace}/${site}` : undefined;
+}
+
+/** Pods are kept lean: the controller reads only identity, owners, labels and readiness. */
+function leanPod(p: V1Pod): V1Pod {
+  const ready = p.status?.conditions?.find((c) => c.type === 'Ready');
+  return {
+    apiVersion: p.apiVersion,
+    kind: p.kind,
+    metadata: {
+      name: p.metadata?.name,
+      namespace: p.metadata?.namespace,
+      uid: p.metadata?.uid,
+      resourceVersion: p.metadata?.resourceVersion,
+      labels: p.metadata?.labels,
+      ownerReferences: p.metadata?.ownerReferences,
+      deletionTimestamp: p.metadata?.deletionTimestamp,
+    },
+    status: { phase: p.status?.phase, podIP: p.status?.podIP, conditions: ready ? [ready] : [] },
+  };
+}
+
+export function createCaches(client: KubeClient, log: Logger, namespaces: readonly string[] | undefined): Caches {
+  const make = <T extends KubeObject>(
+    resource: (typeof R)[keyof typeof R],
+    extra: { labelSelector?: string; transform?: (o: T) => T; optional?: boolean } = {},
+  ) =>
+    new Informer<T>(client, { resource, namespaces, log, ...extra });
+  const caches: Caches = {
+    sites: make(R.site),
+    statefulSets: make(R.statefulSet),
+    deployments: make(R.deployment),
+    pods: make<V1Pod>(R.pod, { transform: leanPod }),
+    services: make(R.service),
+    pvcs: make(R.pvc),
+    cronJobs: make(R.cronJob, { labelSelector: OWNED }),
+    jobs: make(R.job, { labelSelector: OWNED }),
+    snapshots: make(R.volumeSnapshot, { labelSelector: OWNED, optional: true }),
+    networkPolicies: make(R.networkPolicy, { labelSelector: OWNED }),
+    serviceAccounts: make(R.serviceAccount, { labelSelector: OWNED }),
+    roles: make(R.role, { labelSelector: OWNED }),
+    roleBindings: make(R.roleBinding, { labelSelector: OWNED }),
+  };
+  for (const inf of Object.values(caches) as Informer<KubeObject>[]) {
+    inf.addIndex('site', (o) => {
+      const k = ownerSiteKey(o);
+      return k ? [k] : [];
+    });
+  }
+  caches.sites.addIndex('primary', (s) => {
+    const w = (s.spec as { primary?: { workload?: { kind?: string; name?: string } } } | undefined)?.primary?.workload;
+    return w?.kind && w.name ? [`${s.metadata?.namespace ?? ''}/${w.kind}/${w.name}`] : [];
+  });
+  caches.sites.addIndex('primaryService', (s) => {
+    const svc = (s.spec as { primary?: { service?: string } } | undefined)?.primary?.service;
+    return svc ? [`${s.metadata?.namespace ?? ''}/${svc}`] : [];
+  });
+  return caches;
+}
+
+export function allInformers(c: Caches): Informer<KubeObject>[] {
+  return Object.values(c) as Informer<KubeObject>[];
+}

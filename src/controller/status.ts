@@ -1,0 +1,289 @@
+// The status a site should show, computed from what was observed. Pure: the
+// reconciler writes it only when it differs from what is stored.
+import { formatDuration, parseDuration } from '../api/duration.ts';
+import { schedulePeriodMs } from '../api/cron.ts';
+import type { SiteSpec } from '../api/spec.ts';
+import type { Phase, PromotionRecord, PromotionStatus, SiteStatus } from '../api/status.ts';
+import type { Decision, StandbyUsability } from '../promotion/decide.ts';
+import type { PrimaryAssessment } from '../promotion/detect.ts';
+import { mergeConditions, type ConditionInput } from './conditions.ts';
+
+/** How long a new hot standby may take to become Ready before the site counts as Degraded. */
+const SETTLE_MS = 5 * 60_000;
+
+export interface CopyJobSummary {
+  succeeded: boolean;
+  finished: Date;
+  message: string;
+}
+
+export interface StatusInput {
+  now: Date;
+  spec: SiteSpec;
+  generation: number;
+  previous: SiteStatus;
+  primary: PrimaryAssessment;
+  /** Things that stop the site from being protected that only the controller can see (bad references). */
+  problems: readonly string[];
+  standby: { name: string | undefined; exists: boolean; readyReplicas: number; replicas: number; created: Date | undefined };
+  measuresLag: boolean;
+  lagSeconds: number | undefined;
+  engineProblem: string | undefined;
+  /** When the data of the newest usable copy was captured (warm/cold). */
+  dataTime: Date | undefined;
+  lastSnapshotTime: Date | undefined;
+  snapshots: number | undefined;
+  lastSync: { time: Date; durationMs: number | undefined } | undefined;
+  nextSyncTime: Date | undefined;
+  lastCopyJob: CopyJobSummary | undefined;
+  usability: StandbyUsability;
+  decision: Decision;
+  promotion: PromotionStatus | undefined;
+  history: readonly PromotionRecord[];
+  handledToken: string | undefined;
+  active: 'primary' | 'standby';
+  trafficService: string | undefined;
+  fencing: { holds: boolean; reason: string; message: string } | undefined;
+}
+
+/** The recovery point objective in effect: rpoTarget, else the tier's natural bound. */
+export function effectiveRpoMs(spec: SiteSpec, now: Date): number {
+  if (spec.rpoTarget) return parseDuration(spec.rpoTarget) ?? 0;
+  if (spec.tier === 'hot') return parseDuration(spec.hot?.maxLag ?? '30s') ?? 30_000;
+  const s = spec.tier === 'warm' ? spec.warm : spec.cold;
+  return s ? 2 * schedulePeriodMs(s.schedule, s.timeZone, now) : Number.POSITIVE_INFINITY;
+}
+
+/** Lag rounded so that small jitter does not cause a status write: 0.1 s below 1 s, whole seconds above. */
+export function quantizeLag(seconds: number): number {
+  return seconds < 1 ? Math.round(seconds * 10) / 10 : Math.round(seconds);
+}
+
+export interface StatusResult {
+  status: SiteStatus;
+  /** When the status will change by itself (an RPO deadline passing): re-check then. */
+  recheckInMs: number | undefined;
+}
+
+export function computeStatus(i: StatusInput): StatusResult {
+  const { spec, now } = i;
+  const rpoMs = effectiveRpoMs(spec, now);
+  const conditions: ConditionInput[] = [];
+  let recheckInMs: number | undefined;
+
+  // PrimaryHealthy
+  if (i.primary.state === 'Fenced') {
+    conditions.push({ type: 'PrimaryHealthy', status: 'False', reason: 'Fenced', message: `the old primary is fenced (${i.primary.message})` });
+  } else if (i.primary.state === 'Missing') {
+    conditions.push({
+      type: 'PrimaryHealthy',
+      status: 'False',
+      reason: 'PrimaryNotFound',
+      message: `${spec.primary.workload.kind} ${spec.primary.workload.name} does not exist in this namespace; create it or fix spec.primary.workload`,
+    });
+  } else if (!i.primary.ready) {
+    conditions.push({
+      type: 'PrimaryHealthy',
+      status: 'False',
+      reason: i.primary.scaledToZero ? 'ScaledToZero' : 'PrimaryNotReady',
+      message: i.primary.scaledToZero
+        ? `${spec.primary.workload.kind} ${spec.primary.workload.name} is scaled to 0`
+        : `${i.primary.message}, not Ready since ${i.primary.notReadySince?.toISOString() ?? 'now'}`,
+    });
+  } else {
+    conditions.push({ type: 'PrimaryHealthy', status: 'True', reason: 'PrimaryReady', message: i.primary.message });
+  }
+
+  // StandbyReady: could the standby take over now?
+  conditions.push({
+    type: 'StandbyReady',
+    status: i.usability.usable ? 'True' : 'False',
+    reason: i.usability.usable ? 'Usable' : i.engineProblem ? 'EngineProblem' : 'NotUsable',
+    message: i.engineProblem ? `${i.usability.reason}; ${i.engineProblem}` : i.usability.reason,
+  });
+
+  // RPOMet and the data age.
+  let dataAgeSeconds: number | undefined;
+  let dataTimestamp: string | undefined;
+  let rpoMet: boolean | undefined;
+  if (spec.tier === 'hot') {
+    if (i.measuresLag && i.lagSeconds !== undefined) {
+      dataAgeSeconds = quantizeLag(i.lagSeconds);
+      rpoMet = i.lagSeconds * 1000 <= rpoMs;
+    }
+    // A hot standby that stopped streaming: its data ages from its last known point.
+    if (i.previous.dataTimestamp && !i.usability.usable) dataTimestamp = i.previous.dataTimestamp;
+  } else if (i.dataTime) {
+    const ageMs = now.getTime() - i.dataTime.getTime();
+    dataAgeSeconds = Math.max(0, Math.round(ageMs / 1000));
+    dataTimestamp = i.dataTime.toISOString();
+    rpoMet = ageMs <= rpoMs;
+    if (rpoMet && Number.isFinite(rpoMs)) recheckInMs = rpoMs - ageMs + 1000;
+  }
+  const rpoText = Number.isFinite(rpoMs) ? formatDuration(rpoMs) : 'unbounded';
+  if (rpoMet === undefined) {
+    conditions.push({
+      type: 'RPOMet',
+      status: 'Unknown',
+      reason: spec.tier === 'hot' ? 'NotMeasured' : 'NoCopyYet',
+      message:
+        spec.tier === 'hot'
+          ? i.measuresLag
+            ? `replication lag is not known yet${i.engineProblem ? `: ${i.engineProblem}` : ''}`
+            : 'the generic engine does not measure replication lag; use an engine that does, or watch your application'
+          : 'no complete copy exists yet',
+    });
+  } else {
+    const what = spec.tier === 'hot' ? 'replication lag' : 'standby data age';
+    conditions.push({
+      type: 'RPOMet',
+      status: rpoMet ? 'True' : 'False',
+      reason: rpoMet ? 'WithinTarget' : 'TargetMissed',
+      message: `${what} is ${formatDuration((dataAgeSeconds ?? 0) * 1000)}; the RPO target is ${rpoText}`,
+    });
+  }
+
+  // LastCopySucceeded: the newest finished snapshot or sync Job.
+  if (spec.tier !== 'hot') {
+    const job = i.lastCopyJob;
+    conditions.push(
+      job
+        ? {
+            type: 'LastCopySucceeded',
+            status: job.succeeded ? 'True' : 'False',
+            reason: job.succeeded ? 'Succeeded' : 'Failed',
+            message: job.succeeded
+              ? `the last ${spec.tier === 'warm' ? 'sync' : 'snapshot'} Job finished at ${job.finished.toISOString()}`
+              : `the last ${spec.tier === 'warm' ? 'sync' : 'snapshot'} Job failed at ${job.finished.toISOString()}: ${job.message}; the previous copy is still in place`,
+          }
+        : { type: 'LastCopySucceeded', status: 'Unknown', reason: 'NoJobYet', message: 'no copy Job has finished yet' },
+    );
+  }
+
+  // PromotionReady: would a promotion go ahead if it were needed?
+  conditions.push(promotionReadyCondition(i));
+
+  if (i.fencing) {
+    conditions.push({
+      type: 'FencingHolds',
+      status: i.fencing.holds ? 'True' : 'False',
+      reason: i.fencing.reason,
+      message: i.fencing.message,
+    });
+  }
+
+  const phase = phaseOf(i, rpoMet);
+  conditions.unshift(readyCondition(i, phase));
+
+  const standby: NonNullable<SiteStatus['standby']> = {
+    ready: i.usability.usable,
+    readyReplicas: i.standby.readyReplicas,
+    replicas: i.standby.replicas,
+  };
+  if (i.standby.name) standby.workload = i.standby.name;
+  if (spec.tier === 'hot' && i.measuresLag && i.lagSeconds !== undefined) {
+    standby.lagSeconds = quantizeLag(i.lagSeconds);
+    standby.lag = formatDuration(quantizeLag(i.lagSeconds) * 1000);
+  }
+
+  const status: SiteStatus = {
+    observedGeneration: i.generation,
+    phase,
+    active: i.active,
+    primary: {
+      state: i.primary.state,
+      ready: i.primary.ready,
+      readyReplicas: i.primary.readyReplicas,
+      replicas: i.primary.replicas,
+      ...(i.primary.notReadySince ? { notReadySince: i.primary.notReadySince.toISOString() } : {}),
+      ...(i.primary.everReady ? { everReady: true } : {}),
+    },
+    standby,
+    conditions: mergeConditions(i.previous.conditions, conditions, i.generation, now),
+  };
+  if (i.trafficService) status.trafficService = i.trafficService;
+  if (i.lastSnapshotTime) status.lastSnapshotTime = i.lastSnapshotTime.toISOString();
+  if (i.snapshots !== undefined) status.snapshots = i.snapshots;
+  if (i.lastSync) {
+    status.lastSyncTime = i.lastSync.time.toISOString();
+    if (i.lastSync.durationMs !== undefined) status.lastSyncDuration = formatDuration(Math.round(i.lastSync.durationMs / 1000) * 1000);
+  }
+  if (i.nextSyncTime) status.nextSyncTime = i.nextSyncTime.toISOString();
+  if (dataTimestamp) status.dataTimestamp = dataTimestamp;
+  if (dataAgeSeconds !== undefined) status.dataAgeSeconds = dataAgeSeconds;
+  if (i.promotion) status.promotion = i.promotion;
+  if (i.history.length > 0) status.promotionHistory = [...i.history];
+  if (i.handledToken) status.handledPromoteToken = i.handledToken;
+  return { status, recheckInMs };
+}
+
+function phaseOf(i: StatusInput, rpoMet: boolean | undefined): Phase {
+  const p = i.promotion?.state;
+  if (p === 'Fencing' || p === 'Promoting' || p === 'Switching') return 'Promoting';
+  if (p === 'Promoted' || i.active === 'standby') return 'Promoted';
+  if (p === 'Failed') return 'Failed';
+  if (i.problems.length > 0 || !i.primary.ready) return 'Degraded';
+  if (!i.usability.usable) {
+    // Before the first copy, or while a new hot standby starts, the site is on its way, not broken.
+    const copyFailed = i.lastCopyJob !== undefined && !i.lastCopyJob.succeeded;
+    const settingUp =
+      i.spec.tier === 'hot'
+        ? !i.standby.created || i.now.getTime() - i.standby.created.getTime() < SETTLE_MS
+        : i.dataTime === undefined;
+    return settingUp && !copyFailed && !i.engineProblem ? 'Pending' : 'Degraded';
+  }
+  if (rpoMet === false) return 'Degraded';
+  if (i.lastCopyJob && !i.lastCopyJob.succeeded) return 'Degraded';
+  return 'Protected';
+}
+
+function readyCondition(i: StatusInput, phase: Phase): ConditionInput {
+  switch (phase) {
+    case 'Protected':
+      return { type: 'Ready', status: 'True', reason: 'Protected', message: `the ${i.spec.tier} standby is ready to take over` };
+    case 'Promoting':
+      return { type: 'Ready', status: 'False', reason: 'Promoting', message: `promotion in progress: ${i.promotion?.state ?? ''}` };
+    case 'Promoted':
+      return {
+        type: 'Ready',
+        status: 'False',
+        reason: 'Promoted',
+        message: 'the standby serves clients and nothing protects it; make it the new primary in your manifests and create a new StandbySite for it',
+      };
+    case 'Failed':
+      return { type: 'Ready', status: 'False', reason: 'PromotionFailed', message: i.promotion?.message ?? 'the promotion failed' };
+    case 'Pending':
+      return { type: 'Ready', status: 'False', reason: 'Pending', message: i.usability.reason };
+    case 'Degraded': {
+      const why = [
+        ...i.problems,
+        ...(i.primary.ready ? [] : [`primary: ${i.primary.message}`]),
+        ...(i.usability.usable ? [] : [`standby: ${i.usability.reason}`]),
+        ...(i.engineProblem ? [i.engineProblem] : []),
+        ...(i.lastCopyJob && !i.lastCopyJob.succeeded ? [`last copy failed: ${i.lastCopyJob.message}`] : []),
+      ];
+      return { type: 'Ready', status: 'False', reason: 'Degraded', message: why.join('; ') || 'the RPO target is missed' };
+    }
+  }
+}
+
+function promotionReadyCondition(i: StatusInput): ConditionInput {
+  const d = i.decision;
+  switch (d.action) {
+    case 'refuse':
+      return { type: 'PromotionReady', status: 'False', reason: d.reason, message: d.message };
+    case 'wait':
+      return { type: 'PromotionReady', status: 'True', reason: 'ThresholdPending', message: d.reason };
+    case 'start':
+    case 'continue':
+      return { type: 'PromotionReady', status: 'True', reason: 'Promoting', message: d.reason };
+    case 'none': {
+      if (i.spec.promotion.mode === 'disabled') {
+        return { type: 'PromotionReady', status: 'False', reason: 'PromotionDisabled', message: 'promotion.mode is disabled' };
+      }
+      if (!i.usability.usable) return { type: 'PromotionReady', status: 'False', reason: 'StandbyNotUsable', message: i.usability.reason };
+      const mode = i.spec.promotion.mode === 'manual' ? 'on request (promotion.mode manual)' : `after ${i.spec.promotion.failureThreshold} of primary failure`;
+      return { type: 'PromotionReady', status: 'True', reason: 'Armed', message: `${d.reason}; the standby would be promoted ${mode}` };
+    }
+  }
+}

@@ -1,0 +1,102 @@
+// Prometheus metrics. Data age is computed at scrape time from the site's
+// status timestamps, so it is live without the operator writing anything.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RequestInfo } from '../k8s/client.ts';
+
+export interface SiteSample {
+  namespace: string;
+  name: string;
+  tier: string;
+  phase: string | undefined;
+  /** Seconds of data a failover would lose now, if known. */
+  dataAgeSeconds: number | undefined;
+  rpoTargetSeconds: number | undefined;
+  fencedPrimaryReturned: boolean;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly reconciles: Counter<'result'>;
+  readonly reconcileSeconds: Histogram;
+  readonly apiRequests: Counter<'verb' | 'resource' | 'code'>;
+  readonly promotions: Counter<'tier' | 'result' | 'trigger'>;
+  readonly promotionSeconds: Histogram<'tier'>;
+  readonly leader: Gauge;
+
+  constructor(sources: { queue: () => { depth: number; delayed: number; inFlight: number }; sites: () => SiteSample[] }) {
+    const r = this.registry;
+    collectDefaultMetrics({ register: r, prefix: 'standby_operator_' });
+    this.reconciles = new Counter({ name: 'standby_reconcile_total', help: 'Reconciles by result (success, error, requeue).', labelNames: ['result'], registers: [r] });
+    this.reconcileSeconds = new Histogram({
+      name: 'standby_reconcile_duration_seconds',
+      help: 'Time one reconcile took.',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers: [r],
+    });
+    this.apiRequests = new Counter({
+      name: 'standby_api_requests_total',
+      help: 'Requests the operator made to the Kubernetes API, by verb, resource and HTTP code.',
+      labelNames: ['verb', 'resource', 'code'],
+      registers: [r],
+    });
+    this.promotions = new Counter({
+      name: 'standby_promotions_total',
+      help: 'Promotions by tier, result (Promoted, Failed) and trigger (automatic, manual, forced).',
+      labelNames: ['tier', 'result', 'trigger'],
+      registers: [r],
+    });
+    this.promotionSeconds = new Histogram({
+      name: 'standby_promotion_duration_seconds',
+      help: 'Time from the start of a promotion (threshold elapsed or request) to traffic switched.',
+      labelNames: ['tier'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+      registers: [r],
+    });
+    this.leader = new Gauge({ name: 'standby_leader', help: '1 when this replica holds the leader lease.', registers: [r] });
+    new Gauge({
+      name: 'standby_workqueue_depth',
+      help: 'Sites waiting to be reconciled (ready, delayed, in flight).',
+      labelNames: ['state'],
+      registers: [r],
+      collect() {
+        const q = sources.queue();
+        this.set({ state: 'ready' }, q.depth);
+        this.set({ state: 'delayed' }, q.delayed);
+        this.set({ state: 'in_flight' }, q.inFlight);
+      },
+    });
+    const siteGauge = (name: string, help: string, pick: (s: SiteSample) => number | undefined) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['namespace', 'site', 'tier'],
+        registers: [r],
+        collect() {
+          this.reset();
+          for (const s of sources.sites()) {
+            const v = pick(s);
+            if (v !== undefined) this.set({ namespace: s.namespace, site: s.name, tier: s.tier }, v);
+          }
+        },
+      });
+    siteGauge('standby_site_data_age_seconds', 'Data a failover would lose now: standby data age (warm, cold) or replication lag (hot).', (s) => s.dataAgeSeconds);
+    siteGauge('standby_site_rpo_target_seconds', 'The RPO target in effect for the site.', (s) => s.rpoTargetSeconds);
+    siteGauge('standby_site_fenced_primary_returned', '1 when a fenced old primary came back (e.g. a GitOps revert).', (s) => (s.fencedPrimaryReturned ? 1 : 0));
+    new Gauge({
+      name: 'standby_site_phase',
+      help: 'Number of sites per phase.',
+      labelNames: ['phase'],
+      registers: [r],
+      collect() {
+        this.reset();
+        const counts = new Map<string, number>();
+        for (const s of sources.sites()) counts.set(s.phase ?? 'Unknown', (counts.get(s.phase ?? 'Unknown') ?? 0) + 1);
+        for (const [phase, n] of counts) this.set({ phase }, n);
+      },
+    });
+  }
+
+  onRequest = (info: RequestInfo): void => {
+    this.apiRequests.inc({ verb: info.verb, resource: info.resource, code: String(info.status) });
+  };
+}

@@ -1,0 +1,141 @@
+// The operator process: caches, queue, reconciler, leader election, health
+// and metrics, wired together; stop() shuts it down cleanly.
+import { hostname } from 'node:os';
+import type { Server } from 'node:http';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient } from '../k8s/client.ts';
+import { EventRecorder } from '../k8s/events.ts';
+import { createCaches } from '../controller/caches.ts';
+import { Manager } from '../controller/manager.ts';
+import { Reconciler } from '../controller/reconciler.ts';
+import { effectiveRpoMs } from '../controller/status.ts';
+import { validateSpec } from '../api/site.ts';
+import { LeaderElector } from './leader.ts';
+import { startHealthServer } from './health.ts';
+import { Metrics, type SiteSample } from './metrics.ts';
+import { apiEngineIO } from './engine-io.ts';
+import type { Logger } from './log.ts';
+import { registerBuiltinEngines } from '../engines/builtin.ts';
+
+export interface OperatorOptions {
+  kubeConfig: KubeConfig;
+  log: Logger;
+  operatorImage: string;
+  namespaces?: string[] | undefined;
+  concurrency?: number;
+  leaderElection?: { namespace: string; name: string } | undefined;
+  identity?: string;
+  health?: { port: number; host: string } | undefined;
+  impersonate?: { user: string; groups?: string[] } | undefined;
+  lagProbeMs?: number;
+  exitAfterStep?: string | undefined;
+}
+
+export interface OperatorHandle {
+  manager: Manager;
+  metrics: Metrics;
+  client: KubeClient;
+  healthPort: number | undefined;
+  isLeader: () => boolean;
+  stop: () => Promise<void>;
+}
+
+export async function startOperator(o: OperatorOptions): Promise<OperatorHandle> {
+  registerBuiltinEngines();
+  const identity = o.identity ?? `${hostname()}-${process.pid}`;
+  // Assigned below; the metrics callbacks only run on scrapes, after start-up.
+  // eslint-disable-next-line prefer-const
+  let manager: Manager | undefined;
+  const metrics = new Metrics({
+    queue: () => ({ depth: manager?.queue.depth ?? 0, delayed: manager?.queue.delayed ?? 0, inFlight: manager?.queue.inFlight ?? 0 }),
+    sites: () => siteSamples(manager),
+  });
+  const client = new KubeClient(o.kubeConfig, {
+    userAgent: `standby-operator/${identity}`,
+    onRequest: metrics.onRequest,
+    ...(o.impersonate ? { impersonate: o.impersonate } : {}),
+  });
+  const caches = createCaches(client, o.log, o.namespaces);
+  let elector: LeaderElector | undefined;
+  const isLeader = () => (elector ? elector.isLeader : true);
+  const reconciler = new Reconciler({
+    client,
+    caches,
+    events: new EventRecorder(client, o.log, identity),
+    log: o.log,
+    operatorImage: o.operatorImage,
+    isLeader,
+    engineIO: apiEngineIO(client),
+    metrics,
+    ...(o.lagProbeMs !== undefined ? { lagProbeMs: o.lagProbeMs } : {}),
+    exitAfterStep: o.exitAfterStep,
+  });
+  manager = new Manager({ caches, reconciler, log: o.log, metrics, concurrency: o.concurrency ?? 8 });
+  const m = manager;
+  let server: Server | undefined;
+  if (o.health) server = await startHealthServer(o.health.port, o.health.host, { ready: () => m.synced, registry: metrics.registry });
+  m.startInformers();
+  await m.waitSynced();
+  o.log.info({ sites: caches.sites.size, identity }, 'caches synced');
+  const abort = new AbortController();
+  let electorDone: Promise<void> | undefined;
+  if (o.leaderElection) {
+    elector = new LeaderElector(client, {
+      ...o.leaderElection,
+      identity,
+      log: o.log,
+      onStartedLeading: () => {
+        metrics.leader.set(1);
+        m.lead();
+      },
+      onStoppedLeading: () => {
+        metrics.leader.set(0);
+        m.stopLeading();
+      },
+    });
+    electorDone = elector.run(abort.signal);
+  } else {
+    metrics.leader.set(1);
+    m.lead();
+  }
+  const address = server?.address();
+  return {
+    manager: m,
+    metrics,
+    client,
+    healthPort: typeof address === 'object' && address ? address.port : undefined,
+    isLeader,
+    async stop() {
+      o.log.info('shutting down: finishing the reconciles in flight');
+      await m.shutdown();
+      abort.abort();
+      await electorDone;
+      await elector?.release();
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      o.log.info('stopped');
+    },
+  };
+}
+
+function siteSamples(manager: Manager | undefined): SiteSample[] {
+  if (!manager) return [];
+  const now = new Date();
+  return manager.caches.sites.list().map((s) => {
+    const v = validateSpec(s.spec);
+    const status = s.status ?? {};
+    const tier = v.ok ? v.spec.tier : 'unknown';
+    let dataAge: number | undefined;
+    if (tier === 'hot') dataAge = status.standby?.lagSeconds;
+    else if (status.dataTimestamp) dataAge = Math.max(0, (now.getTime() - new Date(status.dataTimestamp).getTime()) / 1000);
+    const rpo = v.ok ? effectiveRpoMs(v.spec, now) / 1000 : undefined;
+    return {
+      namespace: s.metadata?.namespace ?? '',
+      name: s.metadata?.name ?? '',
+      tier,
+      phase: status.phase,
+      dataAgeSeconds: dataAge,
+      rpoTargetSeconds: rpo !== undefined && Number.isFinite(rpo) ? rpo : undefined,
+      fencedPrimaryReturned: status.conditions?.some((c) => c.type === 'FencingHolds' && c.status === 'False') ?? false,
+    };
+  });
+}

@@ -1,0 +1,56 @@
+// The promotion state machine, as pure transitions on status.promotion:
+//   Fencing -> Promoting -> Switching -> Promoted, or -> Failed from any step.
+// Each transition is written (with the site's resourceVersion as precondition)
+// before the next step acts, so a restarted operator resumes exactly where
+// the last one stopped, and two operators can never both advance it.
+import type { PromotionState, PromotionStatus } from '../api/status.ts';
+import type { Trigger } from './decide.ts';
+
+export const NEXT: Record<'Fencing' | 'Promoting' | 'Switching', PromotionState> = {
+  Fencing: 'Promoting',
+  Promoting: 'Switching',
+  Switching: 'Promoted',
+};
+
+const STAMP: Record<'Fencing' | 'Promoting' | 'Switching', keyof PromotionStatus> = {
+  Fencing: 'fencedAt',
+  Promoting: 'promotedAt',
+  Switching: 'switchedAt',
+};
+
+export function begin(now: Date, trigger: Trigger, reason: string, token: string | undefined): PromotionStatus {
+  const t = now.toISOString();
+  return { state: 'Fencing', trigger, reason, ...(token ? { token } : {}), startedAt: t, stepStartedAt: t, message: 'fencing the primary' };
+}
+
+/** Moves from a finished step to the next one. */
+export function advance(p: PromotionStatus, now: Date): PromotionStatus {
+  const from = p.state;
+  if (from !== 'Fencing' && from !== 'Promoting' && from !== 'Switching') return p;
+  const to = NEXT[from];
+  const t = now.toISOString();
+  const next: PromotionStatus = { ...p, state: to, stepStartedAt: t, [STAMP[from]]: t };
+  if (to === 'Promoted') {
+    next.completedAt = t;
+    next.durationSeconds = Math.round((now.getTime() - new Date(p.startedAt ?? t).getTime())) / 1000;
+    next.message = 'the standby serves clients';
+  } else {
+    next.message = to === 'Promoting' ? 'promoting the standby' : 'switching traffic to the standby';
+  }
+  return next;
+}
+
+export function fail(p: PromotionStatus, now: Date, message: string): PromotionStatus {
+  const t = now.toISOString();
+  return { ...p, state: 'Failed', message: `${p.state ?? 'promotion'} failed: ${message}`, completedAt: t };
+}
+
+/** Whether the current step ran past its deadline. */
+export function overdue(p: PromotionStatus, now: Date, stepTimeoutMs: number): boolean {
+  if (!p.stepStartedAt) return false;
+  return now.getTime() - new Date(p.stepStartedAt).getTime() > stepTimeoutMs;
+}
+
+export function inProgress(p: PromotionStatus | undefined): p is PromotionStatus & { state: 'Fencing' | 'Promoting' | 'Switching' } {
+  return p?.state === 'Fencing' || p?.state === 'Promoting' || p?.state === 'Switching';
+}
