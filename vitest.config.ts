@@ -11,6 +11,16 @@ export default defineConfig({
       },
       {
         test: {
+          // Real PostgreSQL servers on loopback, started per test by test/postgres/harness.ts.
+          name: 'postgres',
+          include: ['test/postgres/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           globalSetup: ['test/cluster/global-setup.ts'],
