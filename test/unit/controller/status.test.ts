@@ -1,0 +1,146 @@
+import { describe, expect, test } from 'vitest';
+import { validateSpec } from '../../../src/api/site.ts';
+import type { SiteSpec } from '../../../src/api/spec.ts';
+import { computeStatus, effectiveRpoMs, quantizeLag, type StatusInput } from '../../../src/controller/status.ts';
+import { mergeConditions } from '../../../src/controller/conditions.ts';
+
+const T0 = new Date('2026-11-22T10:00:00Z');
+const at = (s: number) => new Date(T0.getTime() + s * 1000);
+
+function spec(s: Record<string, unknown>): SiteSpec {
+  const v = validateSpec({ primary: { workload: { kind: 'StatefulSet', name: 'db' }, service: 'db' }, ...s }, 'db');
+  if (!v.ok) throw new Error(JSON.stringify(v.problems));
+  return v.spec;
+}
+
+const warm = spec({ tier: 'warm', rpoTarget: '30m', warm: { schedule: '*/15 * * * *' } });
+const healthy = { state: 'Ready' as const, ready: true, readyReplicas: 1, replicas: 1, notReadySince: undefined, everReady: true, scaledToZero: false, message: '1/1 pods Ready' };
+
+function input(over: Partial<StatusInput> = {}): StatusInput {
+  return {
+    now: at(0),
+    spec: warm,
+    generation: 3,
+    previous: {},
+    primary: healthy,
+    problems: [],
+    standby: { name: 'db-standby', exists: true, readyReplicas: 0, replicas: 0, created: at(-3600) },
+    measuresLag: false,
+    lagSeconds: undefined,
+    engineProblem: undefined,
+    dataTime: at(-600),
+    lastSnapshotTime: undefined,
+    snapshots: undefined,
+    lastSync: { time: at(-600), durationMs: 42_000 },
+    nextSyncTime: at(300),
+    lastCopyJob: { succeeded: true, finished: at(-560), message: '' },
+    usability: { usable: true, usableIfForced: true, reason: 'the newest sync is 10m0s old' },
+    decision: { action: 'none', reason: 'the primary is Ready' },
+    promotion: undefined,
+    history: [],
+    handledToken: undefined,
+    active: 'primary',
+    trafficService: 'db-active',
+    fencing: undefined,
+    ...over,
+  };
+}
+
+const cond = (s: ReturnType<typeof computeStatus>['status'], type: string) => s.conditions?.find((c) => c.type === type);
+
+describe('computeStatus', () => {
+  test('a healthy warm site is Protected, with its data time for the DATA AGE column', () => {
+    const { status, recheckInMs } = computeStatus(input());
+    expect(status.phase).toBe('Protected');
+    expect(status.observedGeneration).toBe(3);
+    expect(status.dataTimestamp).toBe(at(-600).toISOString());
+    expect(status.dataAgeSeconds).toBe(600);
+    expect(status.lastSyncTime).toBe(at(-600).toISOString());
+    expect(status.lastSyncDuration).toBe('42s');
+    expect(status.nextSyncTime).toBe(at(300).toISOString());
+    for (const t of ['Ready', 'PrimaryHealthy', 'StandbyReady', 'RPOMet', 'LastCopySucceeded', 'PromotionReady']) {
+      expect(cond(status, t)?.status, t).toBe('True');
+      expect(cond(status, t)?.observedGeneration).toBe(3);
+    }
+    // RPOMet turns False when the data passes 30m: re-check just after.
+    expect(recheckInMs).toBe((1800 - 600) * 1000 + 1000);
+  });
+
+  test('data older than the RPO target: RPOMet False and Degraded, with numbers in the message', () => {
+    const { status } = computeStatus(input({ dataTime: at(-2400) }));
+    expect(status.phase).toBe('Degraded');
+    expect(cond(status, 'RPOMet')).toMatchObject({ status: 'False', reason: 'TargetMissed', message: 'standby data age is 40m0s; the RPO target is 30m0s' });
+  });
+
+  test('before the first copy the site is Pending, not Degraded', () => {
+    const usability = { usable: false, usableIfForced: false, reason: 'no complete sync exists yet' };
+    const { status } = computeStatus(input({ dataTime: undefined, lastSync: undefined, lastCopyJob: undefined, usability }));
+    expect(status.phase).toBe('Pending');
+    expect(cond(status, 'RPOMet')?.status).toBe('Unknown');
+    expect(cond(status, 'LastCopySucceeded')?.status).toBe('Unknown');
+  });
+
+  test('a failed copy keeps the previous copy, says so, and degrades the site', () => {
+    const { status } = computeStatus(input({ lastCopyJob: { succeeded: false, finished: at(-10), message: 'DeadlineExceeded: Job was active longer than specified deadline' } }));
+    expect(status.phase).toBe('Degraded');
+    expect(cond(status, 'LastCopySucceeded')?.message).toContain('the previous copy is still in place');
+    expect(cond(status, 'Ready')?.message).toContain('DeadlineExceeded');
+  });
+
+  test('a bad reference degrades the site and is named in Ready', () => {
+    const { status } = computeStatus(input({ problems: ['Service db (spec.primary.service) does not exist in namespace shop'] }));
+    expect(status.phase).toBe('Degraded');
+    expect(cond(status, 'Ready')?.message).toContain('Service db (spec.primary.service) does not exist');
+  });
+
+  test('a missing primary', () => {
+    const { status } = computeStatus(input({ primary: { ...healthy, state: 'Missing', ready: false, readyReplicas: 0, notReadySince: at(-5), message: 'x' } }));
+    expect(cond(status, 'PrimaryHealthy')).toMatchObject({ status: 'False', reason: 'PrimaryNotFound' });
+    expect(status.primary?.notReadySince).toBe(at(-5).toISOString());
+  });
+
+  test('a refusal is visible in PromotionReady', () => {
+    const { status } = computeStatus(input({ decision: { action: 'refuse', reason: 'BudgetExhausted', message: 'budget used' } }));
+    expect(cond(status, 'PromotionReady')).toMatchObject({ status: 'False', reason: 'BudgetExhausted', message: 'budget used' });
+  });
+
+  test('promotion phases', () => {
+    expect(computeStatus(input({ promotion: { state: 'Switching' } })).status.phase).toBe('Promoting');
+    expect(computeStatus(input({ promotion: { state: 'Promoted' }, active: 'standby' })).status.phase).toBe('Promoted');
+    const failed = computeStatus(input({ promotion: { state: 'Failed', message: 'Promoting failed: no Ready pod' } })).status;
+    expect(failed.phase).toBe('Failed');
+    expect(cond(failed, 'Ready')?.message).toBe('Promoting failed: no Ready pod');
+  });
+
+  test('hot: lag from the engine, quantized; generic hot says lag is not measured', () => {
+    const hot = spec({ tier: 'hot', hot: { maxLag: '10s' } });
+    const measured = computeStatus(input({ spec: hot, measuresLag: true, lagSeconds: 0.43, dataTime: undefined })).status;
+    expect(measured.standby).toMatchObject({ lagSeconds: 0.4, lag: '400ms' });
+    expect(measured.dataAgeSeconds).toBe(0.4);
+    expect(cond(measured, 'RPOMet')?.status).toBe('True');
+    const generic = computeStatus(input({ spec: hot, dataTime: undefined })).status;
+    expect(cond(generic, 'RPOMet')).toMatchObject({ status: 'Unknown', reason: 'NotMeasured' });
+    expect(generic.standby?.lag).toBeUndefined();
+  });
+});
+
+describe('helpers', () => {
+  test('the effective RPO target', () => {
+    expect(effectiveRpoMs(warm, T0)).toBe(1_800_000);
+    expect(effectiveRpoMs(spec({ tier: 'warm', warm: { schedule: '*/15 * * * *' } }), T0)).toBe(1_800_000);
+    expect(effectiveRpoMs(spec({ tier: 'hot', hot: { maxLag: '10s' } }), T0)).toBe(10_000);
+    expect(effectiveRpoMs(spec({ tier: 'cold', cold: { schedule: '@daily' } }), T0)).toBe(2 * 86_400_000);
+  });
+
+  test('lag quantization keeps small jitter from causing writes', () => {
+    expect([0.04, 0.43, 0.96, 1.4, 12.6].map(quantizeLag)).toEqual([0, 0.4, 1, 1, 13]);
+  });
+
+  test('lastTransitionTime moves only when a condition changes status', () => {
+    const first = mergeConditions(undefined, [{ type: 'Ready', status: 'True', reason: 'a', message: 'm' }], 1, at(0));
+    const same = mergeConditions(first, [{ type: 'Ready', status: 'True', reason: 'b', message: 'n' }], 2, at(10));
+    expect(same[0]).toMatchObject({ lastTransitionTime: at(0).toISOString(), reason: 'b', observedGeneration: 2 });
+    const flipped = mergeConditions(same, [{ type: 'Ready', status: 'False', reason: 'c', message: 'o' }], 2, at(20));
+    expect(flipped[0]?.lastTransitionTime).toBe(at(20).toISOString());
+  });
+});
