@@ -14,7 +14,7 @@ function snap(run: string, volume: string, min: number, ready: boolean, error?: 
       name: `s-${volume}-${run}`,
       labels: { 'standby.dev/copy-run': run },
       annotations: { 'standby.dev/volume': volume },
-      creationTimestamp: at(min) as unknown as Date,
+      creationTimestamp: at(min),
     },
     status: { readyToUse: ready, creationTime: at(min).toISOString(), ...(error ? { error: { message: error } } : {}) },
   };
@@ -93,7 +93,7 @@ function pvc(run: string, volume: string, min: number, complete: boolean): V1Per
         'standby.dev/data-time': at(min).toISOString(),
         ...(complete ? { 'standby.dev/complete': 'true' } : {}),
       },
-      creationTimestamp: at(min) as unknown as Date,
+      creationTimestamp: at(min),
     },
   };
 }
