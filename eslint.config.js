@@ -22,7 +22,6 @@ export default tseslint.config(
       '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true, ignoreVoidReturningFunctions: true }],
     },
   },
-,
   {
     // Tests navigate API objects defensively so that a missing field fails the assertion, not the test code.
     files: ['test/**/*.ts'],
