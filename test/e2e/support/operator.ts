@@ -107,7 +107,7 @@ export async function waitForSite(
       { timeoutMs, intervalMs: 250, description },
     );
   } catch (err) {
-    throw new Error(`${(err as Error).message}; last status: ${JSON.stringify(last?.status)}`);
+    throw new Error(`${(err as Error).message}; last status: ${JSON.stringify(last?.status)}`, { cause: err });
   }
 }
 
