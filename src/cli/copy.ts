@@ -17,7 +17,8 @@ function parse(argv: string[]) {
 }
 
 async function main(argv: string[], what: 'snapshot' | 'sync'): Promise<number> {
-  const log = createLogger();
+  // The result goes to stdout as one JSON line; logs to stderr.
+  const log = createLogger(undefined, 2);
   try {
     const args = parse(argv);
     const client = new KubeClient(loadKubeConfig(args.kubeconfig), { userAgent: `standby-operator/${what}` });

@@ -542,6 +542,11 @@ class SiteRun {
   }
 
   private async afterTransition(from: string, to: PromotionStatus): Promise<void> {
+    if (this.d.exitAfterStep === from) {
+      // Test hook: a crash right after this step was recorded, before anything else happens.
+      process.stderr.write(`exiting after promotion step ${from} (test hook)\n`);
+      process.exit(75);
+    }
     const tier = this.site.spec.tier;
     if (to.state === 'Promoted') {
       this.d.metrics?.promotions.inc({ tier, result: 'Promoted', trigger: to.trigger ?? 'automatic' });
@@ -554,11 +559,6 @@ class SiteRun {
       await this.d.events.record(this.current, 'Warning', 'PromotionFailed', to.message ?? 'promotion failed');
     } else if (from === 'Fencing') {
       await this.d.events.record(this.current, 'Normal', 'Fenced', `the primary is fenced (${this.site.spec.promotion.fencing})`);
-    }
-    if (this.d.exitAfterStep === from) {
-      // Test hook: simulate a crash right after this step was recorded.
-      this.log.warn({ step: from }, 'exiting after promotion step (test hook)');
-      process.exit(75);
     }
   }
 
