@@ -1,0 +1,112 @@
+// npm run demo — the operator's main job end to end, with no cluster around:
+// starts the local control plane (or reuses the one `npm run cluster:up` left),
+// installs the CRD, runs the operator, applies examples/, shows the sites
+// turning Protected, then makes the hot example's primary fail and prints
+// the promotion's timeline. The control plane stays up for exploring.
+import { mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pino } from 'pino';
+import { KubeClient, loadKubeConfig } from '../../src/k8s/client.ts';
+import { R } from '../../src/k8s/resources.ts';
+import { startOperator } from '../../src/process/operator.ts';
+import { snapshotSite } from '../../src/snapshot/run.ts';
+import { syncSite } from '../../src/sync/run.ts';
+import type { StandbySiteObject } from '../../src/api/site.ts';
+import type { V1Pod } from '@kubernetes/client-node';
+import { defaultStateDir, log, repoRoot, run, runMain } from './common.ts';
+import { checkHealth, readState, startControlPlane, stopControlPlane, type ClusterState } from './control-plane.ts';
+
+const NS = 'demo';
+
+async function controlPlane(): Promise<ClusterState> {
+  const existing = await readState(defaultStateDir);
+  if (existing && (await checkHealth(existing)).ok) {
+    log(`reusing the control plane at ${existing.server}`);
+    return existing;
+  }
+  if (existing) await stopControlPlane(defaultStateDir);
+  log('starting a local control plane (the first run builds it from source: see test/cluster/README.md)');
+  return startControlPlane({ stateDir: defaultStateDir, owner: 'cluster:up' });
+}
+
+function say(text: string): void {
+  process.stdout.write(`\n== ${text}\n`);
+}
+
+runMain(async () => {
+  const cluster = await controlPlane();
+  const kubectl = async (args: string[], input?: string) => {
+    const res = await run(cluster.bin.kubectl, ['--kubeconfig', cluster.kubeconfig, ...args], input === undefined ? {} : { input });
+    if (res.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${res.stderr.trim()}`);
+    return res.stdout;
+  };
+
+  say('installing the StandbySite CRD');
+  process.stdout.write(await kubectl(['apply', '--server-side', '--force-conflicts', '-f', join(repoRoot, 'crds')]));
+  await kubectl(['wait', '--for=condition=Established', 'crd/standbysites.standby.dev', '--timeout=60s']);
+
+  say('starting the operator (its JSON log goes to .cluster/logs/operator.log)');
+  mkdirSync(join(defaultStateDir, 'logs'), { recursive: true });
+  const logger = pino({ level: 'info' }, pino.destination({ dest: join(defaultStateDir, 'logs', 'operator.log'), sync: true }));
+  const kubeConfig = loadKubeConfig(cluster.kubeconfig);
+  const operator = await startOperator({ kubeConfig, log: logger, operatorImage: 'ghcr.io/standby-operator/standby-operator:0.1.0', namespaces: [NS] });
+
+  say(`applying examples/ to namespace ${NS}`);
+  await kubectl(['create', 'namespace', NS]).catch(() => '');
+  await kubectl(['delete', 'standbysites', '--all', '-n', NS, '--wait=true']).catch(() => '');
+  for (const f of readdirSync(join(repoRoot, 'examples')).filter((x) => x.endsWith('.yaml')).sort()) {
+    process.stdout.write(await kubectl(['apply', '-n', NS, '-f', join(repoRoot, 'examples', f)]));
+  }
+
+  // kwok runs no containers: the copy Jobs' pods complete without running anything. The demo runs
+  // the operator's own copy subcommands here instead, exactly as those pods would.
+  const client = new KubeClient(kubeConfig);
+  await sleep(2000);
+  say('first copies: `sync` for the warm site, `snapshot` for the cold one (what their CronJobs run)');
+  const quiet = pino({ level: 'warn' });
+  const sync = await syncSite(client, `${NS}/uploads`, { log: quiet, pollMs: 250 });
+  process.stdout.write(`warm sync ${sync.run}: standby copy ${Object.values(sync.claims).join(', ')}\n`);
+  const snap = await snapshotSite(client, `${NS}/sessions`, { log: quiet, pollMs: 250 });
+  process.stdout.write(`cold snapshot ${snap.run}: ${Object.values(snap.snapshots).join(', ')}\n`);
+
+  say('waiting for every site to be Protected');
+  const phases = async () => (await client.list<StandbySiteObject>(R.site, NS)).items.map((s) => s.status?.phase);
+  for (let i = 0; i < 120 && !(await phases()).every((p) => p === 'Protected'); i++) await sleep(500);
+  process.stdout.write(await kubectl(['get', 'standbysites', '-n', NS]));
+
+  say('the hot primary (catalog) fails: its pods become not Ready');
+  const pods = (await client.list<V1Pod>(R.pod, NS, { labelSelector: 'app=catalog' })).items;
+  const failedAt = new Date();
+  for (const p of pods) {
+    await client.mergePatch(R.pod, NS, p.metadata?.name ?? '', { status: { conditions: [{ type: 'Ready', status: 'False', lastTransitionTime: failedAt.toISOString() }] } }, 'status');
+  }
+  process.stdout.write(`${failedAt.toISOString()}  ${pods.length} primary pods set not Ready; failureThreshold is 20s\n`);
+  let site: StandbySiteObject | undefined;
+  for (let i = 0; i < 120; i++) {
+    site = await client.get<StandbySiteObject>(R.site, NS, 'catalog');
+    if (site?.status?.promotion?.state === 'Promoted' || site?.status?.promotion?.state === 'Failed') break;
+    await sleep(500);
+  }
+  const p = site?.status?.promotion;
+  say('timeline');
+  const line = (t: string | undefined, what: string) => {
+    if (t) process.stdout.write(`${t}  +${((new Date(t).getTime() - failedAt.getTime()) / 1000).toFixed(3)}s  ${what}\n`);
+  };
+  line(failedAt.toISOString(), 'primary pods not Ready');
+  line(site?.status?.primary?.notReadySince, 'operator saw the primary not Ready (status.primary.notReadySince)');
+  line(p?.startedAt, `promotion started: ${p?.reason ?? ''}`);
+  line(p?.fencedAt, 'primary fenced (NetworkPolicy catalog-fence)');
+  line(p?.promotedAt, 'standby promoted');
+  line(p?.switchedAt, 'traffic Service catalog-active switched to the standby');
+  line(p?.completedAt, `promotion ${p?.state ?? 'unknown'} in ${p?.durationSeconds ?? '?'}s`);
+  process.stdout.write('\n');
+  process.stdout.write(await kubectl(['get', 'standbysites', '-n', NS, '-o', 'wide']));
+  process.stdout.write(await kubectl(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.kind=StandbySite', '--sort-by=.lastTimestamp']));
+
+  await operator.stop();
+  say('done. The control plane is still up:');
+  process.stdout.write(`export KUBECONFIG=${cluster.kubeconfig}\nalias kubectl=${cluster.bin.kubectl}\nnpm start   # run the operator against it\nnpm run cluster:down   # stop it\n`);
+  if (p?.state !== 'Promoted') throw new Error(`the promotion did not complete: ${JSON.stringify(p)}`);
+});
+
