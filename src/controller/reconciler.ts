@@ -307,14 +307,18 @@ class SiteRun {
       handledToken = request.token;
       await this.d.events.record(this.current, 'Warning', 'PromotionRefused', `standby.dev/promote=${request.token}: ${decision.message}`);
     }
+    let startWrite: Promise<boolean> | undefined;
     if (decision.action === 'start') {
       const began = begin(now, decision.trigger, decision.reason, decision.token);
-      const ok = await this.writePromotion(began, { handledPromoteToken: decision.token ?? handledToken });
-      if (!ok) return { requeueAfterMs: 0 };
+      startWrite = this.writePromotion(began, { handledPromoteToken: decision.token ?? handledToken });
+      // A fence NetworkPolicy raised before the start is recorded is harmless (an unrecorded one is
+      // removed by the next reconcile), so it goes up at the same time. Scaling the user's workload
+      // down is not undone that way: it waits for the record.
+      if (spec.promotion.fencing !== 'networkPolicy' && !(await startWrite)) return { requeueAfterMs: 0 };
       handledToken = decision.token ?? handledToken;
       promo = began;
       this.log.warn({ trigger: decision.trigger, reason: decision.reason }, 'promotion started');
-      await this.d.events.record(
+      void this.d.events.record(
         this.current,
         decision.trigger === 'automatic' ? 'Warning' : 'Normal',
         'PromotionStarted',
@@ -326,6 +330,7 @@ class SiteRun {
         now: () => this.now(),
         stepTimeoutMs: parseDuration(spec.promotion.stepTimeout) ?? 300_000,
         write: (p) => this.writePromotion(p, {}),
+        ...(startWrite && spec.promotion.fencing === 'networkPolicy' ? { pendingWrite: startWrite } : {}),
         afterTransition: (from, to) => void this.afterTransition(from, to),
       });
       promo = result.promotion;
@@ -334,6 +339,8 @@ class SiteRun {
         this.log.info({ step: promo.state, waitingFor: result.waitingFor }, 'promotion step waiting');
         this.after(1000);
       }
+    } else if (startWrite && !(await startWrite)) {
+      return { requeueAfterMs: 0 };
     }
     const latest = this.current.status ?? {};
     const active: Side = latest.active ?? 'primary';
@@ -342,7 +349,10 @@ class SiteRun {
     const ctx = this.buildContext(promo, active, standbyRun);
     if (ctx) {
       const desired = desiredObjects(ctx);
-      await this.applyAll(desired);
+      // While a promotion runs, only its steps move traffic: a transition recorded a step late must
+      // never make this pass point clients back at the fenced primary.
+      const trafficName = names.traffic(site.metadata.name, spec);
+      await this.applyAll(inProgress(promo) ? desired.filter((o) => !(o.kind === 'Service' && o.metadata?.name === trafficName)) : desired);
       await this.removeUnwanted(desired);
       if (!promo) await this.pruneCopies(runs, mounted);
     }
@@ -807,6 +817,10 @@ class SiteRun {
   }
 
   private async writeStatus(prev: SiteStatus, status: SiteStatus, decision: Decision): Promise<void> {
+    // dataAgeSeconds grows with the clock; alone it is no reason to write (DATA AGE and the metric are live).
+    const { dataAgeSeconds: _a, ...prevRest } = prev;
+    const { dataAgeSeconds: _b, ...nextRest } = status;
+    if (mergePatchFor(prevRest, nextRest) === undefined) return;
     const patch = mergePatchFor(prev, status);
     if (patch === undefined) return;
     if (!this.d.isLeader()) return;
