@@ -1,0 +1,100 @@
+// The generated CRD on the real API server: it is accepted and served, and
+// bad StandbySites are refused by the schema and the CEL rules themselves.
+import { beforeAll, describe, expect, test } from 'vitest';
+import { stringify } from 'yaml';
+import { kubectl, kubectlJson } from '../cluster/helpers.ts';
+import { installCrd } from './support/operator.ts';
+
+beforeAll(async () => {
+  await installCrd();
+});
+
+test('the CRD is Established, with its short name and the status subresource', async () => {
+  const crd = await kubectlJson<{ status: { conditions: { type: string; status: string }[]; acceptedNames: { shortNames: string[] } } }>([
+    'get',
+    'crd',
+    'standbysites.standby.dev',
+  ]);
+  expect(crd.status.conditions.find((c) => c.type === 'Established')?.status).toBe('True');
+  expect(crd.status.conditions.find((c) => c.type === 'NamesAccepted')?.status).toBe('True');
+  expect(crd.status.acceptedNames.shortNames).toEqual(['sbs']);
+  expect(await kubectl(['api-resources', '--api-group=standby.dev'])).toMatch(/standbysites\s+sbs\s+standby\.dev\/v1alpha1\s+true\s+StandbySite/);
+});
+
+const primary = { workload: { kind: 'StatefulSet', name: 'db' }, service: 'db' };
+
+function site(spec: Record<string, unknown>, name = 'bad'): string {
+  return stringify({ apiVersion: 'standby.dev/v1alpha1', kind: 'StandbySite', metadata: { name, namespace: 'default' }, spec });
+}
+
+async function refusal(manifest: string): Promise<string> {
+  try {
+    await kubectl(['apply', '--dry-run=server', '-f', '-'], { input: manifest });
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error('the API server accepted a bad StandbySite');
+}
+
+const cold = (c: Record<string, unknown>) => ({ tier: 'cold', primary, cold: { schedule: '0 2 * * *', ...c } });
+
+describe('the API server refuses bad StandbySites with the schema and CEL messages', () => {
+  test.each<[string, Record<string, unknown>, string[]]>([
+    ['unknown tier', { tier: 'lukewarm', primary }, ['spec.tier', 'Unsupported value: "lukewarm"', '"cold", "warm", "hot"']],
+    ['cold without its block', { tier: 'cold', primary }, ['spec.cold', 'is required when tier is cold']],
+    ['warm without its block', { tier: 'warm', primary }, ['spec.warm', 'is required when tier is warm']],
+    ['a seconds field', cold({ schedule: '0 0 2 * * *' }), ['spec.cold.schedule', '"0 0 2 * * *" does not have 5 fields']],
+    ['4 fields', cold({ schedule: '0 2 * *' }), ['"0 2 * *" does not have 5 fields']],
+    ['CRON_TZ prefix', cold({ schedule: 'CRON_TZ=UTC 0 2 * * *' }), ['starts with CRON_TZ= or TZ=; put the zone in the timeZone field instead']],
+    ['minute out of range', cold({ schedule: '61 2 * * *' }), ['"61 2 * * *" has a field out of range', 'minute 0-59']],
+    ['day of week 7', cold({ schedule: '0 2 * * 7' }), ['has a field out of range']],
+    ['unknown descriptor', cold({ schedule: '@every 5m' }), ['"@every 5m" is not a known descriptor']],
+    ['a malformed time zone', cold({ timeZone: 'UTC+2 hours' }), ['spec.cold.timeZone', 'should match']],
+    ['retention with neither field', cold({ retention: {} }), ['spec.cold.retention', 'needs keepLast, maxAge or both']],
+    ['job method without a template', cold({ method: 'job' }), ['spec.cold.jobTemplate', 'is required when method is job']],
+    ['an unparseable duration', { tier: 'hot', primary, rpoTarget: '1d' }, ['spec.rpoTarget', '"1d" is not a duration']],
+    ['a zero duration', { tier: 'hot', primary, rpoTarget: '0s' }, ['"0s" must be greater than zero']],
+    ['a negative threshold', { tier: 'hot', primary, promotion: { failureThreshold: '-30s' } }, ['spec.promotion.failureThreshold', '"-30s" must be zero or more']],
+    ['hot replicas 0', { tier: 'hot', primary, hot: { replicas: 0 } }, ['spec.hot.replicas', 'should be greater than or equal to 1']],
+    ['maxPromotions.count 0', { tier: 'hot', primary, promotion: { maxPromotions: { count: 0 } } }, ['spec.promotion.maxPromotions.count', 'should be greater than or equal to 1']],
+    ['unknown workload kind', { tier: 'hot', primary: { ...primary, workload: { kind: 'DaemonSet', name: 'db' } } }, ['spec.primary.workload.kind', 'Unsupported value: "DaemonSet"']],
+    ['empty workload name', { tier: 'hot', primary: { ...primary, workload: { kind: 'StatefulSet', name: '' } } }, ['spec.primary.workload.name']],
+    ['unknown engine', { tier: 'hot', primary, engine: { type: 'oracle' } }, ['spec.engine.type', 'Unsupported value: "oracle"']],
+    ['postgresql without its block', { tier: 'hot', primary, engine: { type: 'postgresql' } }, ['spec.engine.postgresql', 'replicationSecret']],
+    ['engine method with the generic engine', { tier: 'warm', primary, warm: { schedule: '@hourly', method: 'engine' } }, ['spec.warm.method', 'needs an engine that makes copies']],
+    ['unknown promotion mode', { tier: 'hot', primary, promotion: { mode: 'yolo' } }, ['spec.promotion.mode', 'Unsupported value: "yolo"']],
+  ])('%s', async (_name, spec, words) => {
+    const message = await refusal(site(spec));
+    for (const w of words) expect(message).toContain(w);
+  });
+
+  test('a name longer than 40 characters', async () => {
+    const message = await refusal(site({ tier: 'hot', primary }, 'x'.repeat(41)));
+    expect(message).toContain('metadata.name has at most 40 characters');
+  });
+
+  test('a good spec passes, with the defaults filled in by the API server', async () => {
+    const out = await kubectl(['apply', '--dry-run=server', '-o', 'json', '-f', '-'], { input: site({ tier: 'hot', primary }, 'good') });
+    const obj = JSON.parse(out) as { spec: Record<string, unknown> };
+    expect(obj.spec).toMatchObject({
+      engine: { type: 'generic' },
+      traffic: { mode: 'operatorService' },
+      promotion: { mode: 'automatic', failureThreshold: '30s', fencing: 'networkPolicy', maxPromotions: { count: 1, window: '1h' } },
+      deletionPolicy: { snapshots: 'Retain', standbyVolumes: 'Retain' },
+    });
+  });
+});
+
+test('kubectl get shows the printer columns, -o wide the extra ones', async () => {
+  const name = `columns-${Date.now().toString(36)}`;
+  await kubectl(['apply', '-f', '-'], { input: site({ tier: 'cold', primary, cold: { schedule: '@daily' } }, name) });
+  try {
+    const table = await kubectl(['get', 'standbysites', name]);
+    expect(table.split('\n')[0]).toMatch(/^NAME\s+TIER\s+ACTIVE\s+PRIMARY\s+DATA AGE\s+LAG\s+PHASE\s+AGE$/);
+    expect(table.split('\n')[1]).toMatch(new RegExp(`^${name}\\s+cold\\s+`));
+    const wide = await kubectl(['get', 'sbs', name, '-o', 'wide']);
+    expect(wide.split('\n')[0]).toMatch(/AGE\s+LAST SYNC\s+NEXT SYNC\s+LAST PROMOTION$/);
+  } finally {
+    await kubectl(['delete', 'standbysite', name]);
+  }
+});
