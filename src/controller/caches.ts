@@ -65,12 +65,17 @@ function leanPod(p: V1Pod): V1Pod {
   };
 }
 
-export function createCaches(client: KubeClient, log: Logger, namespaces: readonly string[] | undefined): Caches {
+export function createCaches(
+  client: KubeClient,
+  log: Logger,
+  namespaces: readonly string[] | undefined,
+  onError?: (resource: string, kind: 'gone' | 'error') => void,
+): Caches {
   const make = <T extends KubeObject>(
     resource: (typeof R)[keyof typeof R],
     extra: { labelSelector?: string; transform?: (o: T) => T; optional?: boolean } = {},
   ) =>
-    new Informer<T>(client, { resource, namespaces, log, ...extra });
+    new Informer<T>(client, { resource, namespaces, log, ...(onError ? { onError } : {}), ...extra });
   const caches: Caches = {
     sites: make(R.site),
     statefulSets: make(R.statefulSet),

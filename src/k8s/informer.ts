@@ -26,6 +26,8 @@ export interface InformerOptions<T> {
    * counts as an empty, synced list, and the informer keeps looking for it.
    */
   optional?: boolean;
+  /** Called on every failed list or watch: `gone` for 410 (a re-list follows), `error` otherwise. */
+  onError?: (resource: string, kind: 'gone' | 'error') => void;
 }
 
 const sleep = (ms: number, signal: AbortSignal) =>
@@ -51,7 +53,7 @@ export class Informer<T extends KubeObject> {
   private readonly syncedNamespaces = new Set<string>();
   private syncWaiters: (() => void)[] = [];
   /** Counts re-lists and watch restarts, for tests and metrics. */
-  readonly stats = { lists: 0, watches: 0, errors: 0 };
+  readonly stats = { lists: 0, watches: 0, errors: 0, gone: 0 };
 
   constructor(client: KubeClient, opts: InformerOptions<T>) {
     this.client = client;
@@ -168,10 +170,13 @@ export class Informer<T extends KubeObject> {
         }
         if (isGone(err)) {
           // Our resourceVersion is too old: the only way back is a fresh list.
+          this.stats.gone++;
+          this.opts.onError?.(this.resource.plural, 'gone');
           resourceVersion = '';
           this.opts.log.debug({ resource: this.resource.plural, namespace }, 'watch expired (410 Gone); re-listing');
           continue;
         }
+        this.opts.onError?.(this.resource.plural, 'error');
         const message = (err as Error).message;
         if (message !== lastLogged) {
           this.opts.log.warn({ resource: this.resource.plural, namespace, err: message, retryInMs: backoff }, 'watch failed; retrying');

@@ -22,6 +22,7 @@ export class Metrics {
   readonly promotions: Counter<'tier' | 'result' | 'trigger'>;
   readonly promotionSeconds: Histogram<'tier'>;
   readonly leader: Gauge;
+  readonly watchErrors: Counter<'resource' | 'kind'>;
 
   constructor(sources: { queue: () => { depth: number; delayed: number; inFlight: number }; sites: () => SiteSample[] }) {
     const r = this.registry;
@@ -53,6 +54,12 @@ export class Metrics {
       registers: [r],
     });
     this.leader = new Gauge({ name: 'standby_leader', help: '1 when this replica holds the leader lease.', registers: [r] });
+    this.watchErrors = new Counter({
+      name: 'standby_watch_errors_total',
+      help: 'Failed lists and watches by resource: kind "gone" (410, re-listed) or "error" (retried with backoff).',
+      labelNames: ['resource', 'kind'],
+      registers: [r],
+    });
     new Gauge({
       name: 'standby_workqueue_depth',
       help: 'Sites waiting to be reconciled (ready, delayed, in flight).',

@@ -55,7 +55,7 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
     onRequest: metrics.onRequest,
     ...(o.impersonate ? { impersonate: o.impersonate } : {}),
   });
-  const caches = createCaches(client, o.log, o.namespaces);
+  const caches = createCaches(client, o.log, o.namespaces, (resource, kind) => metrics.watchErrors.inc({ resource, kind }));
   let elector: LeaderElector | undefined;
   const isLeader = () => (elector ? elector.isLeader : true);
   const reconciler = new Reconciler({

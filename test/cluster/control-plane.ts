@@ -575,3 +575,33 @@ export async function startControlPlane(opts: StartOptions): Promise<ClusterStat
     throw err;
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Restart (resilience tests)
+
+/**
+ * Restarts one recorded process (e.g. `kube-apiserver`) with the arguments it runs with, waits
+ * until the control plane is healthy again and records the new pid. What a rolling upgrade or a
+ * crash of that component looks like to its clients.
+ */
+export async function restartProcess(stateDir: string, name: string, downMs = 0): Promise<void> {
+  const state = await readState(stateDir);
+  if (!state) throw new ClusterError(`no control plane recorded in ${stateDir}`);
+  const record = state.processes.find((p) => p.name === name);
+  if (!record) throw new ClusterError(`no process named ${name} in ${stateDir}`);
+  const argv = readFileSync(`/proc/${record.pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+  const [program, ...args] = argv;
+  if (program === undefined) throw new ClusterError(`cannot read how ${name} was started`);
+  await stopProcesses([record]);
+  if (downMs > 0) await sleep(downMs);
+  const started = startProcess(stateDir, name, program, args);
+  record.pid = started.record.pid;
+  await writeFile(join(stateDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (started.exit) throw new ClusterError(deathMessage(started));
+    if ((await checkHealth(state)).ok) return;
+    if (Date.now() > deadline) throw new ClusterError(`${name} did not come back within 90s; see ${record.log}`);
+    await sleep(300);
+  }
+}

@@ -135,6 +135,11 @@ export async function setPodReady(ns: string, pod: string, ready: boolean): Prom
   ]);
 }
 
+/** Makes every pod of a primary (label app=<name>) not Ready. */
+export async function failPrimaryPods(ns: string, name: string): Promise<void> {
+  for (const p of await podNames(ns, `app=${name}`)) await setPodReady(ns, p, false);
+}
+
 /** Pod names in a namespace matching a label selector. */
 export async function podNames(ns: string, selector: string): Promise<string[]> {
   const list = await kubectlJson<{ items: { metadata: { name: string } }[] }>(['-n', ns, 'get', 'pods', '-l', selector]);

@@ -1,0 +1,88 @@
+// The API server going away and coming back: informers re-list or resume, a
+// too-old resourceVersion answers 410 and is recovered by a fresh list, and
+// the operator keeps working without a restart of its own.
+import { dirname } from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { pino } from 'pino';
+import { apply, clusterInfo, createNamespace, deleteNamespace, kubectl, waitFor } from '../cluster/helpers.ts';
+import { restartProcess } from '../cluster/control-plane.ts';
+import { isGone, KubeClient, loadKubeConfig } from '../../src/k8s/client.ts';
+import { Informer } from '../../src/k8s/informer.ts';
+import { R, type Resource } from '../../src/k8s/resources.ts';
+import type { KubeObject } from '../../src/k8s/types.ts';
+import { failPrimaryPods, installCrd, startOperator, statefulPrimary, waitForSite, type OperatorProcess } from './support/operator.ts';
+
+const configMaps: Resource = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true };
+let n = '';
+let op: OperatorProcess;
+
+beforeAll(async () => {
+  await installCrd();
+  n = await createNamespace('resilience');
+  op = await startOperator({ namespaces: [n], name: 'resilience' });
+});
+
+afterAll(async () => {
+  expect(await op.stop()).toBe(0);
+  await deleteNamespace(n);
+});
+
+const hotSite = (name: string) => `apiVersion: standby.dev/v1alpha1
+kind: StandbySite
+metadata: {name: ${name}}
+spec:
+  tier: hot
+  primary: {workload: {kind: StatefulSet, name: ${name}}, service: ${name}}
+  promotion: {failureThreshold: 1s}
+`;
+
+async function metric(name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${op.healthPort}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
+    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+}
+
+test('informers and the operator survive a kube-apiserver restart; a stale resourceVersion gets 410 Gone', async () => {
+  await apply(statefulPrimary('before'), n);
+  await apply(hotSite('before'), n);
+  await waitForSite(n, 'before', (s) => s.status?.phase === 'Protected', 'first site Protected');
+
+  const client = new KubeClient(loadKubeConfig(clusterInfo().kubeconfig));
+  const informer = new Informer<KubeObject>(client, { resource: configMaps, namespaces: [n], log: pino({ level: 'silent' }), minBackoffMs: 100, maxBackoffMs: 1000 });
+  const abort = new AbortController();
+  const running = informer.run(abort.signal);
+  await informer.waitSynced();
+  const staleRv = (await client.list(configMaps, n)).resourceVersion;
+  for (let i = 0; i < 20; i++) await kubectl(['-n', n, 'create', 'configmap', `churn-${i}`]);
+  const listsBefore = informer.stats.lists;
+  const errorsBefore = await metric('standby_watch_errors_total');
+
+  await restartProcess(dirname(clusterInfo().kubeconfig), 'kube-apiserver', 2000);
+
+  // A watch from before the restart is older than the new watch cache: 410 Gone.
+  const gone = await client
+    .watch(configMaps, n, { resourceVersion: staleRv, signal: AbortSignal.timeout(5000) }, () => undefined)
+    .then(() => undefined, (err: unknown) => err);
+  expect(isGone(gone), `expected 410, got ${String(gone)}`).toBe(true);
+
+  // Our informer noticed the broken watch and is back: it sees an object created after the restart.
+  await kubectl(['-n', n, 'create', 'configmap', 'after-restart']);
+  await waitFor(() => informer.get(`${n}/after-restart`), { timeoutMs: 30_000, description: 'the informer to see a ConfigMap created after the restart' });
+  expect(informer.stats.errors).toBeGreaterThan(0);
+  expect(informer.stats.lists + informer.stats.watches).toBeGreaterThan(listsBefore + 1);
+  abort.abort();
+  await running;
+
+  // The operator process kept running, counted its broken watches, and still reconciles and promotes.
+  expect(op.child.exitCode).toBeNull();
+  expect(await metric('standby_watch_errors_total')).toBeGreaterThan(errorsBefore);
+  await kubectl(['-n', n, 'patch', 'standbysite', 'before', '--type=merge', '-p', '{"spec":{"hot":{"replicas":2}}}']);
+  await waitForSite(n, 'before', (s) => s.status?.observedGeneration === 2 && s.status.standby?.readyReplicas === 2, 'a spec change after the restart');
+  await apply(statefulPrimary('after'), n);
+  await apply(hotSite('after'), n);
+  await waitForSite(n, 'after', (s) => s.status?.phase === 'Protected', 'a site created after the restart');
+  await failPrimaryPods(n, 'after');
+  await waitForSite(n, 'after', (s) => s.status?.promotion?.state === 'Promoted', 'a promotion after the restart', 30_000);
+});
