@@ -8,7 +8,7 @@ import { apply, clusterInfo, createNamespace, deleteNamespace, kubectl, waitFor 
 import { restartProcess } from '../cluster/control-plane.ts';
 import { isGone, KubeClient, loadKubeConfig } from '../../src/k8s/client.ts';
 import { Informer } from '../../src/k8s/informer.ts';
-import { R, type Resource } from '../../src/k8s/resources.ts';
+import type { Resource } from '../../src/k8s/resources.ts';
 import type { KubeObject } from '../../src/k8s/types.ts';
 import { failPrimaryPods, installCrd, startOperator, statefulPrimary, waitForSite, type OperatorProcess } from './support/operator.ts';
 
