@@ -355,6 +355,7 @@ class SiteRun {
       await this.applyAll(inProgress(promo) ? desired.filter((o) => !(o.kind === 'Service' && o.metadata?.name === trafficName)) : desired);
       await this.removeUnwanted(desired);
       if (!promo) await this.pruneCopies(runs, mounted);
+      await this.alignDataOwnership();
     }
 
     // Status.
@@ -398,6 +399,9 @@ class SiteRun {
       fencing,
     });
     this.after(recheckInMs);
+    // Bad references are usually fixed by creating the object, which the watches see; look again
+    // now and then anyway, for what no watch covers (a Secret, a CRD installed later).
+    if (problems.length > 0 || this.errors.length > 0) this.after(30_000);
     await this.writeStatus(latest, status, decision);
     if (this.errors.length > 0) throw new ReconcileError(this.errors.join('; '));
     return { requeueAfterMs: this.requeue.length ? Math.min(...this.requeue) : undefined };
@@ -513,6 +517,35 @@ class SiteRun {
         }
       }
       this.log.info({ run: run.run }, 'deleted an older standby copy');
+    }
+  }
+
+  /**
+   * Snapshots and standby copies are owned by the site (and go with it) only under deletionPolicy
+   * Delete; a policy changed later is applied to the copies that already exist.
+   */
+  private async alignDataOwnership(): Promise<void> {
+    const { site, obs } = this;
+    const uid = site.metadata.uid;
+    if (!uid) return;
+    const targets: [Resource, KubeObject[], boolean][] = [
+      [R.volumeSnapshot, obs.snapshots, site.spec.deletionPolicy.snapshots === 'Delete'],
+      [R.pvc, obs.copyClaims, site.spec.deletionPolicy.standbyVolumes === 'Delete'],
+    ];
+    for (const [res, objects, owned] of targets) {
+      for (const o of objects) {
+        const refs = o.metadata?.ownerReferences ?? [];
+        const has = refs.some((r) => r.uid === uid);
+        if (has === owned) continue;
+        const next = owned ? [...refs, ownerReference(site, false)] : refs.filter((r) => r.uid !== uid);
+        try {
+          await this.d.client.mergePatch(res, site.metadata.namespace, o.metadata?.name ?? '', {
+            metadata: { ownerReferences: next.length ? next : null },
+          });
+        } catch (err) {
+          this.errors.push(`could not update the owner of ${res.kind} ${o.metadata?.name}: ${(err as Error).message}`);
+        }
+      }
     }
   }
 

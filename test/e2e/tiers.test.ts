@@ -335,6 +335,24 @@ spec:
     expect(keptCopy).not.toBe('');
     expect(await snapsOf('drop')).not.toBe('');
 
+    // A policy changed to Delete later applies to the snapshots that already exist.
+    await kubectl(['-n', n, 'patch', 'standbysite', 'drop', '--type=merge', '-p', '{"spec":{"deletionPolicy":{"snapshots":"Retain"}}}']);
+    await waitFor(
+      async () => {
+        const list = await kubectlJson<{ items: Obj[] }>(['-n', n, 'get', 'volumesnapshots', '-l', 'standby.dev/site=drop']);
+        return list.items.length > 0 && list.items.every((o) => (o.metadata.ownerReferences ?? []).length === 0);
+      },
+      { timeoutMs: 30_000, description: 'Retain: snapshots no longer owned by the site' },
+    );
+    await kubectl(['-n', n, 'patch', 'standbysite', 'drop', '--type=merge', '-p', '{"spec":{"deletionPolicy":{"snapshots":"Delete"}}}']);
+    await waitFor(
+      async () => {
+        const list = await kubectlJson<{ items: Obj[] }>(['-n', n, 'get', 'volumesnapshots', '-l', 'standby.dev/site=drop']);
+        return list.items.length > 0 && list.items.every((o) => (o.metadata.ownerReferences ?? []).length === 1);
+      },
+      { timeoutMs: 30_000, description: 'Delete: snapshots owned by the site again' },
+    );
+
     await kubectl(['-n', n, 'delete', 'standbysite', 'keep', 'keepwarm', 'drop']);
     await waitFor(async () => (await kubectl(['-n', n, 'get', 'cronjobs,statefulsets', '-l', 'standby.dev/role', '-o', 'name'])).trim() === '', {
       timeoutMs: 60_000,
