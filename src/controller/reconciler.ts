@@ -882,7 +882,7 @@ class SiteRun {
     const ph = is('PrimaryHealthy');
     if (ph && was('PrimaryHealthy') && was('PrimaryHealthy')?.status !== ph.status && ph.reason !== 'Fenced') {
       if (ph.status === 'False') await this.d.events.record(this.current, 'Warning', ph.reason, ph.message);
-      else if (was('PrimaryHealthy')) await this.d.events.record(this.current, 'Normal', 'PrimaryRecovered', ph.message);
+      else if (prev.primary?.everReady) await this.d.events.record(this.current, 'Normal', 'PrimaryRecovered', ph.message);
     }
     const pr = is('PromotionReady');
     if (decision.action === 'refuse' && pr && (was('PromotionReady')?.reason !== pr.reason || was('PromotionReady')?.status !== pr.status)) {

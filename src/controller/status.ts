@@ -237,10 +237,16 @@ function phaseOf(i: StatusInput, rpoMet: boolean | undefined): Phase {
   return 'Protected';
 }
 
+const PROTECTED = {
+  hot: 'the hot standby runs and is ready to take over',
+  warm: 'the warm standby holds a copy within the RPO target and is ready to take over',
+  cold: 'a ready snapshot can be restored into a standby',
+} as const;
+
 function readyCondition(i: StatusInput, phase: Phase): ConditionInput {
   switch (phase) {
     case 'Protected':
-      return { type: 'Ready', status: 'True', reason: 'Protected', message: `the ${i.spec.tier} standby is ready to take over` };
+      return { type: 'Ready', status: 'True', reason: 'Protected', message: PROTECTED[i.spec.tier] };
     case 'Promoting':
       return { type: 'Ready', status: 'False', reason: 'Promoting', message: `promotion in progress: ${i.promotion?.state ?? ''}` };
     case 'Promoted':

@@ -121,14 +121,6 @@ export function decide(input: DecisionInput): Decision {
     };
   }
 
-  if (!primary.everReady) {
-    return {
-      action: 'refuse',
-      reason: 'PrimaryNeverReady',
-      message:
-        'the primary has not been Ready since this StandbySite was created, so its state is unknown rather than failed; annotate standby.dev/promote=<token> if it is really lost',
-    };
-  }
   const since = primary.notReadySince ?? now;
   const elapsed = now.getTime() - since.getTime();
   if (elapsed < input.failureThresholdMs) {
@@ -136,6 +128,15 @@ export function decide(input: DecisionInput): Decision {
       action: 'wait',
       afterMs: input.failureThresholdMs - elapsed,
       reason: `the primary has been not Ready for ${formatDuration(elapsed)}; failureThreshold is ${formatDuration(input.failureThresholdMs)}`,
+    };
+  }
+  // A primary still starting up is simply waited for; one that never came up is not promoted away from.
+  if (!primary.everReady) {
+    return {
+      action: 'refuse',
+      reason: 'PrimaryNeverReady',
+      message:
+        'the primary has not been Ready since this StandbySite was created, so its state is unknown rather than failed; annotate standby.dev/promote=<token> if it is really lost',
     };
   }
   if (input.mode === 'manual') {

@@ -108,7 +108,9 @@ describe('decide: automatic promotion', () => {
     expect(d).toMatchObject({ action: 'refuse', reason: 'PrimaryScaledToZero' });
   });
 
-  test('a primary never seen Ready is not failed over automatically', () => {
+  test('a primary never seen Ready is waited for, then not failed over automatically', () => {
+    const starting = decide(input({ primary: { ready: false, notReadySince: at(-5), scaledToZero: false, everReady: false } }));
+    expect(starting.action).toBe('wait');
     const d = decide(input({ primary: { ready: false, notReadySince: at(-600), scaledToZero: false, everReady: false } }));
     expect(d).toMatchObject({ action: 'refuse', reason: 'PrimaryNeverReady' });
   });
