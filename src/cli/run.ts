@@ -33,11 +33,12 @@ export async function run(argv: string[]): Promise<number> {
     kubeConfig: loadKubeConfig(values.kubeconfig),
     log,
     operatorImage: values.image ?? env.OPERATOR_IMAGE ?? DEFAULT_IMAGE,
+    imagePullSecrets: (env.COPY_IMAGE_PULL_SECRETS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     namespaces: namespaces.length ? namespaces : undefined,
     concurrency: Number(values.concurrency ?? env.CONCURRENCY ?? 8),
     health: { port: Number(values['health-port'] ?? env.HEALTH_PORT ?? 8080), host: values['health-host'] ?? env.HEALTH_HOST ?? '0.0.0.0' },
     leaderElection: leaderElect
-      ? { namespace: values['lease-namespace'] ?? env.POD_NAMESPACE ?? 'default', name: 'standby-operator-leader' }
+      ? { namespace: values['lease-namespace'] ?? env.POD_NAMESPACE ?? 'default', name: env.LEASE_NAME ?? 'standby-operator-leader' }
       : undefined,
     ...(env.POD_NAME ? { identity: env.POD_NAME } : {}),
     ...(impersonate

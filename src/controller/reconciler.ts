@@ -54,6 +54,7 @@ export interface ReconcilerDeps {
   events: EventRecorder;
   log: Logger;
   operatorImage: string;
+  imagePullSecrets?: readonly string[] | undefined;
   isLeader: () => boolean;
   engineIO: EngineIO;
   metrics?: Metrics | undefined;
@@ -430,6 +431,7 @@ class SiteRun {
       primaryClaims: this.obs.primaryClaims,
       engine: this.engine,
       operatorImage: this.d.operatorImage,
+      imagePullSecrets: this.d.imagePullSecrets ?? [],
       active: switching ? 'standby' : active,
       promotion: promo?.state,
       copyClaims: run?.claims,

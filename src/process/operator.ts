@@ -21,6 +21,7 @@ export interface OperatorOptions {
   kubeConfig: KubeConfig;
   log: Logger;
   operatorImage: string;
+  imagePullSecrets?: string[] | undefined;
   namespaces?: string[] | undefined;
   concurrency?: number;
   leaderElection?: { namespace: string; name: string } | undefined;
@@ -64,6 +65,7 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
     events: new EventRecorder(client, o.log, identity),
     log: o.log,
     operatorImage: o.operatorImage,
+    imagePullSecrets: o.imagePullSecrets,
     isLeader,
     engineIO: apiEngineIO(client),
     metrics,

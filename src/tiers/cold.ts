@@ -25,7 +25,7 @@ function snapshotPod(ctx: BuildContext): V1PodTemplateSpec | undefined {
 export function coldObjects(ctx: BuildContext): Desired[] {
   const { site } = ctx;
   const cold = site.spec.cold!;
-  const out: Desired[] = [...buildCopierIdentity(site)];
+  const out: Desired[] = [...buildCopierIdentity(site, ctx.imagePullSecrets)];
   const pod = snapshotPod(ctx);
   if (pod) {
     out.push(

@@ -18,6 +18,8 @@ export interface BuildContext {
   primaryClaims: ReadonlyMap<string, V1PersistentVolumeClaim>;
   engine: Engine;
   operatorImage: string;
+  /** Pull secrets for the copy Jobs' ServiceAccount (the operator's image may be private). */
+  imagePullSecrets?: readonly string[];
   active: Side;
   promotion: PromotionState | undefined;
   /** The standby's data volumes by pod-template volume name (warm/cold), when a complete copy exists. */

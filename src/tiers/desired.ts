@@ -21,6 +21,8 @@ export function desiredObjects(ctx: BuildContext): Desired[] {
       out.push(...coldObjects(ctx));
       break;
   }
+  // Objects the engine owns (e.g. the PostgreSQL engine's standby Service or dump PVC).
+  out.push(...(ctx.engine.objects?.({ ...ctx, tier: ctx.site.spec.tier }) ?? []));
   if (ctx.site.spec.traffic.mode === 'operatorService' && ctx.primaryService) {
     out.push(buildTrafficService(ctx.site, ctx.primaryService, ctx.active));
   }

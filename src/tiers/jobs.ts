@@ -85,7 +85,7 @@ export function buildCronJob(
 }
 
 /** The ServiceAccount, Role and RoleBinding that copy Jobs run as: exactly what they touch. */
-export function buildCopierIdentity(site: StandbySite): [V1ServiceAccount, V1Role, V1RoleBinding] {
+export function buildCopierIdentity(site: StandbySite, imagePullSecrets: readonly string[] = []): [V1ServiceAccount, V1Role, V1RoleBinding] {
   const name = names.copier(site.metadata.name);
   const meta = {
     name,
@@ -94,13 +94,21 @@ export function buildCopierIdentity(site: StandbySite): [V1ServiceAccount, V1Rol
     ownerReferences: [ownerReference(site)],
   };
   return [
-    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta, automountServiceAccountToken: true },
+    {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: meta,
+      automountServiceAccountToken: true,
+      ...(imagePullSecrets.length ? { imagePullSecrets: imagePullSecrets.map((name) => ({ name })) } : {}),
+    },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'Role',
       metadata: meta,
       rules: [
         { apiGroups: [GROUP], resources: [PLURAL], resourceNames: [site.metadata.name], verbs: ['get'] },
+        // Copies owned by the site set blockOwnerDeletion, which OwnerReferencesPermissionEnforcement checks against this.
+        { apiGroups: [GROUP], resources: [`${PLURAL}/finalizers`], resourceNames: [site.metadata.name], verbs: ['update'] },
         { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: ['get', 'list', 'create', 'delete', 'patch'] },
         { apiGroups: ['snapshot.storage.k8s.io'], resources: ['volumesnapshots'], verbs: ['get', 'list', 'create', 'delete', 'patch'] },
         { apiGroups: ['apps'], resources: ['statefulsets', 'deployments'], verbs: ['get'] },

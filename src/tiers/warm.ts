@@ -11,7 +11,7 @@ export function warmObjects(ctx: BuildContext): Desired[] {
   const warm = site.spec.warm!;
   const key = `${site.metadata.namespace}/${site.metadata.name}`;
   const out: Desired[] = [
-    ...buildCopierIdentity(site),
+    ...buildCopierIdentity(site, ctx.imagePullSecrets),
     buildCronJob(
       site,
       names.syncCronJob(site.metadata.name),

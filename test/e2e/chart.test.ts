@@ -13,7 +13,8 @@ import { repoRoot, run } from '../cluster/common.ts';
 import { clusterInfo, createNamespace, deleteNamespace, kubectl } from '../cluster/helpers.ts';
 
 const CHART = join(repoRoot, 'charts', 'standby-operator');
-const LEASE = 'standby-operator-leader';
+/** The Lease a release uses (the chart names it after the release). */
+const leaseOf = (release: string): string => `${release}-standby-operator-leader`;
 
 interface Obj {
   apiVersion: string;
@@ -231,7 +232,7 @@ describe('helm lint and helm template', () => {
     expect(leader?.metadata.namespace).toBe('standby-system');
     expect(leader?.rules).toEqual([
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
-      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [LEASE], verbs: ['get', 'update'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [leaseOf('std')], verbs: ['get', 'update'] },
     ]);
   });
 
@@ -350,8 +351,8 @@ describe('against the API server', () => {
       { verb: 'create', resource: 'volumesnapshots.snapshot.storage.k8s.io', namespace: appNs },
       { verb: 'list', resource: 'endpointslices.discovery.k8s.io', namespace: appNs },
       { verb: 'create', resource: 'leases.coordination.k8s.io', namespace: opNs },
-      { verb: 'get', resource: 'leases.coordination.k8s.io', name: LEASE, namespace: opNs },
-      { verb: 'update', resource: 'leases.coordination.k8s.io', name: LEASE, namespace: opNs },
+      { verb: 'get', resource: 'leases.coordination.k8s.io', name: leaseOf(release), namespace: opNs },
+      { verb: 'update', resource: 'leases.coordination.k8s.io', name: leaseOf(release), namespace: opNs },
     ];
 
     const cannot = (): Access[] => [
@@ -384,7 +385,7 @@ describe('against the API server', () => {
       // Leases: only its own, only in its own namespace.
       { verb: 'create', resource: 'leases.coordination.k8s.io', namespace: appNs },
       { verb: 'get', resource: 'leases.coordination.k8s.io', name: 'someone-elses-lease', namespace: opNs },
-      { verb: 'delete', resource: 'leases.coordination.k8s.io', name: LEASE, namespace: opNs },
+      { verb: 'delete', resource: 'leases.coordination.k8s.io', name: leaseOf(release), namespace: opNs },
     ];
 
     test('the ServiceAccount can do what the operator does', async () => {
@@ -467,7 +468,7 @@ describe('against the API server', () => {
       }
       // Nothing across all namespaces, and the Lease still in its own namespace.
       expect(await canI(sa, { verb: 'list', resource: 'standbysites.standby.dev', namespace: 'all' })).toBe(false);
-      expect(await canI(sa, { verb: 'update', resource: 'leases.coordination.k8s.io', name: LEASE, namespace: opNs })).toBe(true);
+      expect(await canI(sa, { verb: 'update', resource: 'leases.coordination.k8s.io', name: leaseOf(release), namespace: opNs })).toBe(true);
     });
 
     test("it can create a site's copier Role in the watched namespace, not elsewhere", async () => {

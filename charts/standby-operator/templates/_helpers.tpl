@@ -73,7 +73,7 @@ to the chart's appVersion unless a digest pins the image.
 The name of the Lease the replicas elect a leader on (fixed in the operator: src/cli/run.ts).
 */}}
 {{- define "standby-operator.leaseName" -}}
-standby-operator-leader
+{{- printf "%s-leader" (include "standby-operator.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
 {{/*
