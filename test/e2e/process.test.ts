@@ -3,13 +3,18 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { apply, createNamespace, deleteNamespace, kubectl, kubectlJson, waitFor } from '../cluster/helpers.ts';
 import { installCrd, startOperator, statefulPrimary, waitForSite, type OperatorProcess } from './support/operator.ts';
+import { operatorIdentity, type OperatorIdentity } from './support/identity.ts';
 
 let n = '';
+let identity: OperatorIdentity;
 const running: OperatorProcess[] = [];
 
 beforeAll(async () => {
   await installCrd();
   n = await createNamespace('process');
+  identity = await operatorIdentity();
+  // A Lease left by an earlier run must not decide who leads here.
+  await kubectl(['-n', identity.namespace, 'delete', 'lease', identity.lease, '--ignore-not-found']);
 });
 
 afterAll(async () => {
@@ -31,11 +36,11 @@ async function metric(p: OperatorProcess, name: string, labels = ''): Promise<nu
   return total;
 }
 
-const LEASE_ENV = { LEADER_ELECT: 'true', POD_NAMESPACE: '' };
+const LEASE_ENV = { LEADER_ELECT: 'true' };
 
 describe('leader election', () => {
   test('of two replicas exactly one acts; when it is killed the other takes over within the lease duration', async () => {
-    const env = { ...LEASE_ENV, POD_NAMESPACE: n };
+    const env = LEASE_ENV;
     const a = await startOperator({ namespaces: [n], name: 'replica-a', env: { ...env, POD_NAME: 'replica-a' } });
     running.push(a);
     const b = await startOperator({ namespaces: [n], name: 'replica-b', env: { ...env, POD_NAME: 'replica-b' } });
@@ -48,7 +53,7 @@ describe('leader election', () => {
       { timeoutMs: 20_000, description: 'exactly one leader' },
     );
     const follower = leader === a ? b : a;
-    const lease = await kubectlJson<{ spec: { holderIdentity: string } }>(['-n', n, 'get', 'lease', 'standby-operator-leader']);
+    const lease = await kubectlJson<{ spec: { holderIdentity: string } }>(['-n', identity.namespace, 'get', 'lease', identity.lease]);
     expect(lease.spec.holderIdentity).toBe(leader === a ? 'replica-a' : 'replica-b');
 
     await apply(statefulPrimary('db'), n);
@@ -84,7 +89,7 @@ spec:
 describe('shutdown', () => {
   test('SIGTERM while reconciling exits 0 and gives the lease up', async () => {
     for (const p of running.splice(0)) await p.kill();
-    const p = await startOperator({ namespaces: [n], name: 'sigterm', env: { ...LEASE_ENV, POD_NAMESPACE: n, POD_NAME: 'sigterm' } });
+    const p = await startOperator({ namespaces: [n], name: 'sigterm', env: { ...LEASE_ENV, POD_NAME: 'sigterm' } });
     await waitFor(async () => (await metric(p, 'standby_leader')) === 1, { timeoutMs: 25_000, description: 'leadership' });
     // Give it work, then stop it in the middle of it.
     for (let i = 0; i < 5; i++) {
@@ -104,7 +109,7 @@ spec:
     const stoppedAt = Date.now();
     expect(await p.stop()).toBe(0);
     expect(Date.now() - stoppedAt).toBeLessThan(10_000);
-    const lease = await kubectlJson<{ spec: { holderIdentity?: string } }>(['-n', n, 'get', 'lease', 'standby-operator-leader']);
+    const lease = await kubectlJson<{ spec: { holderIdentity?: string } }>(['-n', identity.namespace, 'get', 'lease', identity.lease]);
     expect(lease.spec.holderIdentity ?? '').toBe('');
   });
 });

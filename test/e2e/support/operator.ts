@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { clusterInfo, kubectl, kubectlJson, waitFor } from '../../cluster/helpers.ts';
 import { freePort, repoRoot } from '../../cluster/common.ts';
 import type { SiteStatus } from '../../../src/api/status.ts';
+import { operatorIdentity } from './identity.ts';
 
 export interface OperatorProcess {
   child: ChildProcess;
@@ -26,8 +27,12 @@ export interface OperatorStart {
 
 const NODE = process.execPath;
 
-/** Starts `standby-operator run` watching the given namespaces; resolves once /readyz answers 200. */
+/**
+ * Starts `standby-operator run` watching the given namespaces, as the Helm chart's
+ * ServiceAccount (impersonated), and resolves once /readyz answers 200.
+ */
 export async function startOperator(o: OperatorStart): Promise<OperatorProcess> {
+  const identity = await operatorIdentity();
   const healthPort = await freePort();
   const logDir = join(repoRoot, '.cluster', 'e2e-logs');
   mkdirSync(logDir, { recursive: true });
@@ -42,6 +47,9 @@ export async function startOperator(o: OperatorStart): Promise<OperatorProcess> 
       HEALTH_HOST: '127.0.0.1',
       OPERATOR_IMAGE: 'example.invalid/standby-operator:e2e',
       LOG_LEVEL: 'debug',
+      STANDBY_IMPERSONATE: identity.user,
+      POD_NAMESPACE: identity.namespace,
+      LEASE_NAME: identity.lease,
       ...o.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
