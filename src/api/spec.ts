@@ -70,27 +70,49 @@ const genericEngine = z
   })
   .meta({ description: 'Settings of the generic engine: storage snapshots and user hooks, for any workload.' });
 
+const quantity = text('a storage size such as 20Gi', 32).regex(/^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/, {
+  error: (iss) => `"${String(iss.input)}" is not a storage size; write it as Kubernetes does, e.g. 20Gi or 500Mi`,
+});
+
+const dumpVolume = z
+  .object({
+    size: quantity.optional().meta({ description: "Size of the dump PVC. Defaults to the size of the primary's data volume." }),
+    storageClassName: objectName('a StorageClass')
+      .optional()
+      .meta({ description: 'StorageClass of the dump PVC. Defaults to the cluster default.' }),
+  })
+  .meta({ description: 'The PVC (<site>-dumps) that the cold tier keeps its logical dumps on (method engine).' });
+
 const postgresqlEngine = z
   .object({
     replicationSecret: objectName('the Secret with the replication credentials').meta({
-      description: 'A Secret with keys username and password: a role with REPLICATION (and LOGIN) on the primary.',
+      description:
+        'A Secret with keys username and password: a role with LOGIN and REPLICATION on the primary, allowed by its pg_hba.conf ' +
+        "for replication connections and for connections to `database`. The operator reads the standby's lag with it: grant it pg_monitor.",
     }),
     superuserSecret: objectName('the Secret with superuser credentials')
       .optional()
-      .meta({ description: 'A Secret with keys username and password, used for logical dumps and restores. Defaults to replicationSecret.' }),
-    port: integer('a TCP port', 1, 65535).default(5432),
+      .meta({
+        description:
+          'A Secret with keys username and password of a superuser, used to promote (pg_promote), for dumps and restores, and to set ' +
+          'synchronous_standby_names on the primary (synchronous mode). Defaults to replicationSecret.',
+      }),
+    port: integer('a TCP port', 1, 65535).default(5432).meta({ description: 'The port postgres listens on in its container.' }),
     dataDirectory: text('an absolute path', 256)
       .regex(/^\//, { error: (iss) => `"${String(iss.input)}" is not an absolute path` })
       .default('/var/lib/postgresql/data/pgdata')
-      .meta({ description: 'PGDATA inside the containers.' }),
+      .meta({ description: 'PGDATA inside the containers; it must be on a volume (a PersistentVolumeClaim for the warm and cold tiers).' }),
     container: text('a container name', 63)
       .optional()
       .meta({ description: "The container that runs postgres in the primary's pod template. Defaults to the first." }),
     synchronous: flag('synchronous replication').default(false).meta({
       description:
-        'Hot tier: the primary waits for the standby to confirm each commit (RPO zero). Writes stop while the standby is away.',
+        'Hot tier: the primary waits for standby replica 0 to confirm each commit (RPO zero). Writes stop while the standby is away.',
     }),
-    database: text('a database name', 63).default('postgres').meta({ description: 'The database dumped by the cold tier.' }),
+    database: text('a database name', 63)
+      .default('postgres')
+      .meta({ description: 'The database the engine connects to, and the one the cold tier dumps.' }),
+    dumpVolume: dumpVolume.optional(),
   })
   .meta({ description: 'Settings of the PostgreSQL engine.' });
 

@@ -4,6 +4,7 @@
 import type { V1PodTemplateSpec, V1Service } from '@kubernetes/client-node';
 import type { StandbySite } from '../api/site.ts';
 import type { Tier } from '../api/spec.ts';
+import type { KubeObject } from '../k8s/types.ts';
 import type { PrimaryVolume, Workload } from '../site/workload.ts';
 
 /** What an engine knows about the site it serves. */
@@ -51,6 +52,8 @@ export interface Engine {
   restoreTemplate(ctx: EngineContext): V1PodTemplateSpec | undefined;
   /** The pod template of a Job that promotes a running hot standby; undefined when switching traffic is enough. */
   promoteTemplate(ctx: EngineContext): V1PodTemplateSpec | undefined;
+  /** Objects the engine owns besides the tier's (e.g. a headless Service for the standby, a PVC for dumps); applied with them. */
+  objects?(ctx: EngineContext): KubeObject[];
   /** Problems with references only the engine understands (a missing Secret key...). */
   check(ctx: EngineContext, io: EngineIO): Promise<string[]>;
   /** Measures the standby; never throws (problems are reported in the result). */

@@ -19,10 +19,14 @@ export const ANNOTATION_APPLIED = 'standby.dev/applied';
 export const ANNOTATION_RUN = 'standby.dev/copy-run';
 
 /** What an owned object is for. */
-export type Role = 'standby' | 'copy' | 'transfer' | 'snapshot' | 'fence' | 'traffic' | 'copier' | 'promote' | 'restore';
+export type Role = 'standby' | 'copy' | 'transfer' | 'snapshot' | 'fence' | 'traffic' | 'copier' | 'promote' | 'restore' | 'dumps';
 
 export const names = {
   standby: (site: string) => `${site}-standby`,
+  /** The headless Service of the standby's pods (a StatefulSet standby's governing Service). */
+  standbyService: (site: string) => `${site}-standby`,
+  /** The PVC an engine keeps its logical dumps on (cold tier, method engine). */
+  dumpClaim: (site: string) => `${site}-dumps`,
   traffic: (site: string, spec?: { traffic: { service?: string | undefined } }) => spec?.traffic.service ?? `${site}-active`,
   snapshotCronJob: (site: string) => `${site}-snapshot`,
   syncCronJob: (site: string) => `${site}-sync`,

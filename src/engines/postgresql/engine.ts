@@ -1,0 +1,24 @@
+// The built-in PostgreSQL engine. hot: standbys bootstrapped by pg_basebackup
+// stream from the primary through physical replication slots, optionally
+// synchronously; lag comes from pg_stat_replication; promotion is pg_promote().
+// warm: a verified base backup per sync. cold: logical dumps, restored into a
+// fresh cluster on promotion. See README (PostgreSQL engine) for what the
+// primary must allow.
+import type { Engine } from '../engine.ts';
+import { checkSite } from './check.ts';
+import { engineObjects } from './objects.ts';
+import { observeReplication } from './observe.ts';
+import { copyTemplate, dumpTemplate, promoteTemplate, restoreTemplate, standbyTemplate } from './templates.ts';
+
+export const postgresqlEngine: Engine = {
+  type: 'postgresql',
+  measuresLag: true,
+  standbyTemplate,
+  copyTemplate,
+  dumpTemplate,
+  restoreTemplate,
+  promoteTemplate,
+  objects: engineObjects,
+  check: checkSite,
+  observe: (ctx, io) => observeReplication(ctx, io),
+};

@@ -1,0 +1,256 @@
+// The pod templates of the PostgreSQL engine, built from the scripts in
+// scripts.ts: the hot standby's bootstrap init container, and the warm copy,
+// cold dump, cold restore and hot promote Jobs. Pure.
+import type {
+  V1Container,
+  V1EnvVar,
+  V1PodSecurityContext,
+  V1PodTemplateSpec,
+  V1SecurityContext,
+  V1VolumeMount,
+} from '@kubernetes/client-node';
+import { parseDuration } from '../../api/duration.ts';
+import { names } from '../../site/names.ts';
+import { isStatefulSet, podTemplateOf } from '../../site/workload.ts';
+import type { EngineContext } from '../engine.ts';
+import {
+  dumpScript,
+  ENV,
+  promoteScript,
+  restoreScript,
+  standbyBootstrapScript,
+  warmCopyScript,
+  type DumpOptions,
+  type PromoteOptions,
+  type RestoreOptions,
+  type StandbyBootstrapOptions,
+  type WarmCopyOptions,
+} from './scripts.ts';
+import {
+  dataMount,
+  jobUser,
+  managedSynchronousNames,
+  pgSpec,
+  postgresContainer,
+  primaryAddress,
+  SECRET_KEYS,
+  slotPrefix,
+  standbyAddress,
+  superuserSecret,
+} from './settings.ts';
+
+export const BOOTSTRAP_CONTAINER = 'standby-bootstrap';
+/** Where the dump PVC is mounted in the dump and restore Jobs. */
+export const DUMP_MOUNT = '/var/lib/standby-operator/dumps';
+export const DUMP_VOLUME = 'standby-operator-dumps';
+
+function secretEnv(name: string, secret: string, key: string): V1EnvVar {
+  return { name, valueFrom: { secretKeyRef: { name: secret, key } } };
+}
+
+/** PGUSER and PGPASSWORD from a Secret's username and password keys. */
+function loginEnv(secret: string): V1EnvVar[] {
+  return [secretEnv(ENV.user, secret, SECRET_KEYS.username), secretEnv(ENV.password, secret, SECRET_KEYS.password)];
+}
+
+/** The primary's postgres container and the mount of its data directory, or undefined (check() reports why). */
+function primaryParts(ctx: EngineContext): { template: V1PodTemplateSpec; container: V1Container; mount: V1VolumeMount } | undefined {
+  const spec = pgSpec(ctx.site);
+  const template = podTemplateOf(ctx.primary);
+  const container = postgresContainer(template, spec.container);
+  const mount = container && dataMount(container, spec.dataDirectory);
+  return container && mount ? { template, container, mount } : undefined;
+}
+
+/** Non-root, no privilege escalation, the image's postgres user (see jobUser). */
+function jobSecurity(template: V1PodTemplateSpec, container: V1Container): { pod: V1PodSecurityContext; container: V1SecurityContext } {
+  const u = jobUser(template, container);
+  return {
+    pod: {
+      runAsNonRoot: true,
+      runAsUser: u.uid,
+      runAsGroup: u.gid,
+      fsGroup: u.fsGroup,
+      seccompProfile: template.spec?.securityContext?.seccompProfile ?? { type: 'RuntimeDefault' },
+    },
+    container: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+  };
+}
+
+interface JobPodInput {
+  name: string;
+  script: string;
+  env: V1EnvVar[];
+  mounts: V1VolumeMount[];
+  volumes?: NonNullable<V1PodTemplateSpec['spec']>['volumes'];
+}
+
+/** A Job pod running one script in the primary's postgres image (same client versions as the server). */
+function jobPodTemplate(i: JobPodInput, parts: { template: V1PodTemplateSpec; container: V1Container }): V1PodTemplateSpec {
+  const security = jobSecurity(parts.template, parts.container);
+  return {
+    metadata: {},
+    spec: {
+      restartPolicy: 'Never',
+      automountServiceAccountToken: false,
+      securityContext: security.pod,
+      ...(parts.template.spec?.imagePullSecrets ? { imagePullSecrets: parts.template.spec.imagePullSecrets } : {}),
+      containers: [
+        {
+          name: i.name,
+          image: parts.container.image,
+          ...(parts.container.imagePullPolicy ? { imagePullPolicy: parts.container.imagePullPolicy } : {}),
+          command: ['/bin/sh', '-c', i.script],
+          env: i.env,
+          volumeMounts: i.mounts,
+          resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '2Gi' } },
+          securityContext: security.container,
+        },
+      ],
+      volumes: i.volumes ?? [],
+    },
+  };
+}
+
+// The scripts' options as the pod templates use them; the tests take these
+// and point only the addresses and directories at their loopback servers.
+
+export function bootstrapOptions(ctx: EngineContext): StandbyBootstrapOptions {
+  const spec = pgSpec(ctx.site);
+  return {
+    primary: primaryAddress(ctx),
+    dataDirectory: spec.dataDirectory,
+    slotPrefix: slotPrefix(ctx.site.metadata.name),
+    ordinalFromPodName: isStatefulSet(ctx.primary),
+    synchronous: { enabled: spec.synchronous, value: managedSynchronousNames(ctx.site) },
+  };
+}
+
+export function warmCopyOptions(ctx: EngineContext): WarmCopyOptions {
+  return {
+    primary: primaryAddress(ctx),
+    dataDirectory: pgSpec(ctx.site).dataDirectory,
+    applicationName: `${slotPrefix(ctx.site.metadata.name)}_sync`,
+  };
+}
+
+export function dumpOptions(ctx: EngineContext): DumpOptions {
+  const r = ctx.site.spec.cold?.retention;
+  const maxAgeMs = r?.maxAge ? parseDuration(r.maxAge) : undefined;
+  return {
+    primary: primaryAddress(ctx),
+    directory: DUMP_MOUNT,
+    retention: { keepLast: r?.keepLast, maxAgeSeconds: maxAgeMs !== undefined ? Math.floor(maxAgeMs / 1000) : undefined },
+  };
+}
+
+export function restoreOptions(ctx: EngineContext): RestoreOptions {
+  const spec = pgSpec(ctx.site);
+  return { directory: DUMP_MOUNT, dataDirectory: spec.dataDirectory, database: spec.database };
+}
+
+export function promoteOptions(ctx: EngineContext): PromoteOptions {
+  const timeoutMs = parseDuration(ctx.site.spec.promotion.stepTimeout) ?? 300_000;
+  return { standby: standbyAddress(ctx), timeoutSeconds: timeoutMs / 1000 };
+}
+
+/**
+ * hot: the standby's pod template gets an init container (after the user's
+ * own) that bootstraps an empty data directory as a streaming standby; warm
+ * and cold copies start as they are (a base backup or restored dump starts as
+ * a primary).
+ */
+export function standbyTemplate(ctx: EngineContext, template: V1PodTemplateSpec): V1PodTemplateSpec {
+  if (ctx.tier !== 'hot') return template;
+  const spec = pgSpec(ctx.site);
+  const container = postgresContainer(template, spec.container);
+  const mount = container && dataMount(container, spec.dataDirectory);
+  if (!container || !mount) return template;
+  const su = superuserSecret(spec);
+  const init: V1Container = {
+    name: BOOTSTRAP_CONTAINER,
+    image: container.image,
+    ...(container.imagePullPolicy ? { imagePullPolicy: container.imagePullPolicy } : {}),
+    command: ['/bin/sh', '-c', standbyBootstrapScript(bootstrapOptions(ctx))],
+    env: [
+      ...loginEnv(spec.replicationSecret),
+      secretEnv(ENV.superuser, su.name, SECRET_KEYS.username),
+      secretEnv(ENV.superuserPassword, su.name, SECRET_KEYS.password),
+      { name: ENV.podName, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    ],
+    volumeMounts: [mount],
+    ...(container.resources ? { resources: container.resources } : {}),
+    ...(container.securityContext ? { securityContext: container.securityContext } : {}),
+  };
+  const others = (template.spec?.initContainers ?? []).filter((c) => c.name !== BOOTSTRAP_CONTAINER);
+  return { ...template, spec: { ...template.spec!, initContainers: [...others, init] } };
+}
+
+/** warm, method engine: a verified base backup into the fresh volumes (mounted under the primary's volume names). */
+export function copyTemplate(ctx: EngineContext): V1PodTemplateSpec | undefined {
+  const parts = primaryParts(ctx);
+  if (!parts) return undefined;
+  const spec = pgSpec(ctx.site);
+  return jobPodTemplate(
+    {
+      name: 'base-backup',
+      script: warmCopyScript(warmCopyOptions(ctx)),
+      env: loginEnv(spec.replicationSecret),
+      mounts: [parts.mount],
+    },
+    parts,
+  );
+}
+
+const dumpVolume = (ctx: EngineContext) => ({
+  name: DUMP_VOLUME,
+  persistentVolumeClaim: { claimName: names.dumpClaim(ctx.site.metadata.name) },
+});
+
+/** cold, method engine: the scheduled logical dump onto the dump PVC, with retention. */
+export function dumpTemplate(ctx: EngineContext): V1PodTemplateSpec | undefined {
+  const parts = primaryParts(ctx);
+  if (!parts) return undefined;
+  return jobPodTemplate(
+    {
+      name: 'dump',
+      script: dumpScript(dumpOptions(ctx)),
+      env: loginEnv(superuserSecret(pgSpec(ctx.site)).name),
+      mounts: [{ name: DUMP_VOLUME, mountPath: DUMP_MOUNT }],
+      volumes: [dumpVolume(ctx)],
+    },
+    parts,
+  );
+}
+
+/** cold, method engine: restores the newest dump into the fresh volumes (mounted under the primary's volume names). */
+export function restoreTemplate(ctx: EngineContext): V1PodTemplateSpec | undefined {
+  const parts = primaryParts(ctx);
+  if (!parts) return undefined;
+  return jobPodTemplate(
+    {
+      name: 'restore',
+      script: restoreScript(restoreOptions(ctx)),
+      env: [],
+      mounts: [{ name: DUMP_VOLUME, mountPath: DUMP_MOUNT, readOnly: true }, parts.mount],
+      volumes: [dumpVolume(ctx)],
+    },
+    parts,
+  );
+}
+
+/** hot: pg_promote() on replica 0 of the standby, waiting until it left recovery. */
+export function promoteTemplate(ctx: EngineContext): V1PodTemplateSpec | undefined {
+  if (ctx.tier !== 'hot') return undefined;
+  const parts = primaryParts(ctx);
+  if (!parts) return undefined;
+  return jobPodTemplate(
+    {
+      name: 'promote',
+      script: promoteScript(promoteOptions(ctx)),
+      env: loginEnv(superuserSecret(pgSpec(ctx.site)).name),
+      mounts: [],
+    },
+    parts,
+  );
+}
