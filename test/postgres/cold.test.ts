@@ -142,8 +142,8 @@ describe('cold tier: logical dump and restore (PostgreSQL engine)', () => {
     expect(d.code, d.stderr).toBe(0);
     const left = dumps(dir);
     expect(left).toHaveLength(3);
-    expect(left.slice(0, 2)).toEqual([stamp(2), stamp(1)].sort());
-    expect(left[2]! > stamp(1)).toBe(true);
+    expect(left.slice(0, 2)).toEqual([fakes[3]!, fakes[4]!].sort());
+    expect(left[2]! > fakes[4]!).toBe(true);
     expect(d.stdout).toContain(`retention: deleted dump ${fakes[0]!}`);
     expect(d.stdout).toContain(`retention: deleted dump ${fakes[2]!}`);
   });
