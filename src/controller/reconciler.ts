@@ -32,7 +32,7 @@ import {
   siteLabels,
   standbySelector,
 } from '../site/names.ts';
-import { isPodReady, selectorOf } from '../site/workload.ts';
+import { isPodReady } from '../site/workload.ts';
 import { newestReadySet, snapshotSets } from '../snapshot/sets.ts';
 import { claimsOf, copyRuns, newestCompleteRun, obsoleteRuns, type CopyRun } from '../sync/runs.ts';
 import { buildCopyClaim } from '../tiers/claims.ts';
@@ -40,7 +40,7 @@ import type { BuildContext } from '../tiers/context.ts';
 import { desiredObjects } from '../tiers/desired.ts';
 import { COPY_JOB_DEADLINE_SECONDS, jobPod } from '../tiers/jobs.ts';
 import { buildStandbyWorkload, standbyPodTemplate } from '../tiers/standby-workload.ts';
-import { activeSelector, buildTrafficService, type Side } from '../traffic/service.ts';
+import { buildTrafficService, type Side } from '../traffic/service.ts';
 import type { Caches } from './caches.ts';
 import { findCondition } from './conditions.ts';
 import { newestFinished, newestSucceeded, observe, jobOutcome, type Observed } from './observe.ts';
@@ -797,7 +797,8 @@ class SiteRun {
 
   private async switchTraffic(): Promise<StepResult> {
     const { site, obs } = this;
-    const want = standbySelector(site.metadata.name);
+    const ctx = this.engineContext();
+    const want = { ...standbySelector(site.metadata.name), ...(ctx ? this.engine.promotedSelector?.(ctx) : undefined) };
     if (site.spec.traffic.mode === 'primaryService') {
       if (!obs.primaryService) return { done: false, waitingFor: '', failed: `Service ${site.spec.primary.service} does not exist` };
       await this.d.client.jsonPatch(R.service, site.metadata.namespace, site.spec.primary.service, [
@@ -814,7 +815,7 @@ class SiteRun {
       return { done: true };
     }
     if (!obs.primaryService) return { done: false, waitingFor: '', failed: 'neither the traffic Service nor the primary Service exists' };
-    await this.applyOrThrow(buildTrafficService(site, obs.primaryService, 'standby'));
+    await this.applyOrThrow(buildTrafficService(site, obs.primaryService, 'standby', want));
     return { done: true };
   }
 
@@ -907,4 +908,3 @@ function promotionId(p: PromotionStatus | undefined): string {
   return t.toISOString().replace(/\.\d+Z$/, 'z').replace(/[-:]/g, '').toLowerCase();
 }
 
-export { activeSelector, selectorOf };

@@ -54,6 +54,11 @@ export interface Engine {
   promoteTemplate(ctx: EngineContext): V1PodTemplateSpec | undefined;
   /** Objects the engine owns besides the tier's (e.g. a headless Service for the standby, a PVC for dumps); applied with them. */
   objects?(ctx: EngineContext): KubeObject[];
+  /**
+   * Labels that narrow the traffic selector to the pods that were promoted, when only some
+   * standby pods take over (PostgreSQL promotes replica 0; the others keep following).
+   */
+  promotedSelector?(ctx: EngineContext): Record<string, string>;
   /** Problems with references only the engine understands (a missing Secret key...). */
   check(ctx: EngineContext, io: EngineIO): Promise<string[]>;
   /** Measures the standby; never throws (problems are reported in the result). */

@@ -24,7 +24,8 @@ export function desiredObjects(ctx: BuildContext): Desired[] {
   // Objects the engine owns (e.g. the PostgreSQL engine's standby Service or dump PVC).
   out.push(...(ctx.engine.objects?.({ ...ctx, tier: ctx.site.spec.tier }) ?? []));
   if (ctx.site.spec.traffic.mode === 'operatorService' && ctx.primaryService) {
-    out.push(buildTrafficService(ctx.site, ctx.primaryService, ctx.active));
+    const promoted = ctx.engine.promotedSelector?.({ ...ctx, tier: ctx.site.spec.tier }) ?? {};
+    out.push(buildTrafficService(ctx.site, ctx.primaryService, ctx.active, promoted));
   }
   if (promotionStarted(ctx) && ctx.site.spec.promotion.fencing === 'networkPolicy') {
     out.push(buildFence(ctx.site, ctx.primary));

@@ -8,11 +8,21 @@ import { names, ownerReference, siteLabels, standbySelector } from '../site/name
 export type Side = 'primary' | 'standby';
 
 /** The selector of the active side: the primary Service's own selector, or the standby's pods. */
-export function activeSelector(site: StandbySite, primaryService: V1Service, active: Side): Record<string, string> {
-  return active === 'standby' ? standbySelector(site.metadata.name) : { ...(primaryService.spec?.selector ?? {}) };
+export function activeSelector(
+  site: StandbySite,
+  primaryService: V1Service,
+  active: Side,
+  promoted: Record<string, string> = {},
+): Record<string, string> {
+  return active === 'standby' ? { ...standbySelector(site.metadata.name), ...promoted } : { ...(primaryService.spec?.selector ?? {}) };
 }
 
-export function buildTrafficService(site: StandbySite, primaryService: V1Service, active: Side): V1Service {
+export function buildTrafficService(
+  site: StandbySite,
+  primaryService: V1Service,
+  active: Side,
+  promoted: Record<string, string> = {},
+): V1Service {
   const ports: V1ServicePort[] = (primaryService.spec?.ports ?? []).map((p) => ({
     ...(p.name ? { name: p.name } : {}),
     port: p.port,
@@ -32,7 +42,7 @@ export function buildTrafficService(site: StandbySite, primaryService: V1Service
     },
     spec: {
       type: 'ClusterIP',
-      selector: activeSelector(site, primaryService, active),
+      selector: activeSelector(site, primaryService, active, promoted),
       ports,
     },
   };

@@ -5,6 +5,7 @@
 // fresh cluster on promotion. See README (PostgreSQL engine) for what the
 // primary must allow.
 import type { Engine } from '../engine.ts';
+import { names } from '../../site/names.ts';
 import { checkSite } from './check.ts';
 import { engineObjects } from './objects.ts';
 import { observeReplication } from './observe.ts';
@@ -19,6 +20,12 @@ export const postgresqlEngine: Engine = {
   restoreTemplate,
   promoteTemplate,
   objects: engineObjects,
+  // Only replica 0 is promoted; the other hot replicas keep following the old primary and must not
+  // receive writes. (A Deployment's pods have no stable name: its standby runs one replica.)
+  promotedSelector: (ctx): Record<string, string> =>
+    ctx.tier === 'hot' && ctx.primary.kind === 'StatefulSet'
+      ? { 'statefulset.kubernetes.io/pod-name': `${names.standby(ctx.site.metadata.name)}-0` }
+      : {},
   check: checkSite,
   observe: (ctx, io) => observeReplication(ctx, io),
 };

@@ -201,3 +201,18 @@ describe('traffic mode primaryService', () => {
     expect(desiredObjects(ctx(s)).filter((o) => o.kind === 'Service')).toEqual([]);
   });
 });
+
+describe('an engine that promotes only some standby pods', () => {
+  test('PostgreSQL: after promotion the traffic Service selects replica 0 only', async () => {
+    const { postgresqlEngine } = await import('../../../src/engines/postgresql/engine.ts');
+    const s = site({ tier: 'hot', hot: { replicas: 2 }, engine: { type: 'postgresql', postgresql: { replicationSecret: 'repl' } } });
+    const before = find<V1Service>(desiredObjects(ctx(s, { engine: postgresqlEngine })), 'Service', 'orders-active')!;
+    expect(before.spec?.selector).toEqual({ app: 'orders-db', role: 'primary' });
+    const after = find<V1Service>(desiredObjects(ctx(s, { engine: postgresqlEngine, active: 'standby' })), 'Service', 'orders-active')!;
+    expect(after.spec?.selector).toEqual({
+      'standby.dev/site': 'orders',
+      'standby.dev/role': 'standby',
+      'statefulset.kubernetes.io/pod-name': 'orders-standby-0',
+    });
+  });
+});
