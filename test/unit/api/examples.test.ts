@@ -9,7 +9,7 @@ interface Doc {
   spec?: Record<string, unknown>;
 }
 
-const files = (await readdir('examples')).filter((f) => f.endsWith('.yaml'));
+const files = (await readdir('examples', { recursive: true })).filter((f) => f.endsWith('.yaml'));
 
 describe('examples/', () => {
   test('has one StandbySite per tier', async () => {
