@@ -35,7 +35,7 @@ export async function run(argv: string[]): Promise<number> {
     operatorImage: values.image ?? env.OPERATOR_IMAGE ?? DEFAULT_IMAGE,
     imagePullSecrets: (env.COPY_IMAGE_PULL_SECRETS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     namespaces: namespaces.length ? namespaces : undefined,
-    concurrency: Number(values.concurrency ?? env.CONCURRENCY ?? 8),
+    concurrency: Number(values.concurrency ?? env.CONCURRENCY ?? 16),
     health: { port: Number(values['health-port'] ?? env.HEALTH_PORT ?? 8080), host: values['health-host'] ?? env.HEALTH_HOST ?? '0.0.0.0' },
     leaderElection: leaderElect
       ? { namespace: values['lease-namespace'] ?? env.POD_NAMESPACE ?? 'default', name: env.LEASE_NAME ?? 'standby-operator-leader' }

@@ -471,8 +471,9 @@ class SiteRun {
   }
 
   private async applyAll(desired: readonly KubeObject[]): Promise<void> {
-    // Ordered as built (identity before the Jobs that use it); independent, so failures do not stop the rest.
-    for (const obj of desired) await this.applyOne(obj);
+    // Independent objects (a RoleBinding or CronJob may name what does not exist yet): applied
+    // together, so one reconcile costs one round trip, and a failure does not stop the rest.
+    await Promise.all(desired.map((obj) => this.applyOne(obj)));
   }
 
   /** Deletes owned objects the site no longer wants (after a tier change). Data (PVCs, snapshots) is never touched here. */

@@ -72,7 +72,7 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
     ...(o.lagProbeMs !== undefined ? { lagProbeMs: o.lagProbeMs } : {}),
     exitAfterStep: o.exitAfterStep,
   });
-  manager = new Manager({ caches, reconciler, log: o.log, metrics, concurrency: o.concurrency ?? 8 });
+  manager = new Manager({ caches, reconciler, log: o.log, metrics, concurrency: o.concurrency ?? 16 });
   const m = manager;
   let server: Server | undefined;
   if (o.health) server = await startHealthServer(o.health.port, o.health.host, { ready: () => m.synced, registry: metrics.registry });
