@@ -333,6 +333,7 @@ class SiteRun {
         write: (p) => this.writePromotion(p, {}),
         ...(startWrite && spec.promotion.fencing === 'networkPolicy' ? { pendingWrite: startWrite } : {}),
         afterTransition: (from, to) => void this.afterTransition(from, to),
+        sequential: this.d.exitAfterStep !== undefined,
       });
       promo = result.promotion;
       if (result.conflict) return { requeueAfterMs: 0 };

@@ -30,6 +30,8 @@ export interface InformerOptions<T> {
   onError?: (resource: string, kind: 'gone' | 'error') => void;
 }
 
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
     if (signal.aborted) return resolve();
@@ -236,6 +238,17 @@ export class Informer<T extends KubeObject> {
   }
 
   private transform(obj: T): T {
+    // Fields the operator never reads but that make up much of an object's size: managedFields
+    // (every field manager's field set) and kubectl's last-applied copy of the whole object.
+    // The object is fresh from the wire, not yet shared, so it may be trimmed in place.
+    const meta = obj.metadata;
+    if (meta) {
+      delete meta.managedFields;
+      if (meta.annotations && LAST_APPLIED in meta.annotations) {
+        const { [LAST_APPLIED]: _dropped, ...rest } = meta.annotations;
+        meta.annotations = rest;
+      }
+    }
     return this.opts.transform ? this.opts.transform(obj) : obj;
   }
 

@@ -2,11 +2,11 @@
 // switch) are I/O supplied by the controller; this loop decides when a step is
 // done, overdue or failed, and records each transition.
 //
-// Every step is idempotent, so a transition's write may run at the same time
-// as the next step's action: if the write fails or the process dies, the
-// recorded state is at most one step behind what was done, and the next
-// leader simply does that step again. What is never allowed is running a step
-// before the previous one finished: traffic never moves before the fence is up.
+// Every step is idempotent, so transitions are written in the background while
+// the next steps act: if a write fails or the process dies, the recorded state
+// is behind what was done, and the next leader simply does those steps again.
+// What is never allowed is running a step before the previous one finished:
+// traffic never moves before the fence is up.
 import { formatDuration } from '../api/duration.ts';
 import type { PromotionStatus } from '../api/status.ts';
 import { advance, fail, inProgress, overdue } from './machine.ts';
@@ -26,6 +26,8 @@ export interface DriveOptions {
   write: (p: PromotionStatus) => Promise<boolean>;
   /** The write of the promotion's start, still in flight: the first step runs beside it. */
   pendingWrite?: Promise<boolean>;
+  /** Wait for each transition's write before the next step (the crash test hook needs a step boundary). */
+  sequential?: boolean;
   /** Called once a transition's write landed (tests stop the process here to prove resumption). */
   afterTransition?: (from: string, to: PromotionStatus) => void;
 }
@@ -48,22 +50,27 @@ async function attempt(step: () => Promise<StepResult>): Promise<StepResult> {
 
 export async function drive(start: PromotionStatus, steps: PromotionSteps, opts: DriveOptions): Promise<DriveResult> {
   let p = start;
-  let pending: { write: Promise<boolean>; from: string | undefined } | undefined = opts.pendingWrite
-    ? { write: opts.pendingWrite, from: undefined }
-    : undefined;
-  const landed = async (): Promise<boolean> => {
-    if (!pending) return true;
-    const { write, from } = pending;
-    pending = undefined;
-    if (!(await write)) return false;
-    if (from) opts.afterTransition?.(from, p);
-    return true;
+  // Transitions are written one after another (each needs the resourceVersion the previous one
+  // returned), in the background of the steps; the chain's result says whether all landed.
+  let chain: Promise<boolean> = opts.pendingWrite ?? Promise.resolve(true);
+  const record = (from: string, next: PromotionStatus): void => {
+    chain = chain.then(async (ok) => {
+      if (!ok || !(await opts.write(next))) return false;
+      opts.afterTransition?.(from, next);
+      return true;
+    });
   };
+  const started = chain;
   while (inProgress(p)) {
+    if (opts.sequential && !(await chain)) return { promotion: p, waitingFor: undefined, conflict: true };
     const step = p.state;
-    const [written, result] = await Promise.all([landed(), attempt(() => steps[step]())]);
-    if (!written) return { promotion: p, waitingFor: undefined, conflict: true };
+    // Only the fence may go up before the promotion's start is on record: anything after it
+    // (a standby scaled up, traffic moved) must be found and finished by whoever comes next.
+    if (step !== 'Fencing' && !(await started)) return { promotion: p, waitingFor: undefined, conflict: true };
+    const result = await attempt(() => steps[step]());
     if (!result.done) {
+      // What was done so far must be on record before this reconcile ends.
+      if (!(await chain)) return { promotion: p, waitingFor: undefined, conflict: true };
       let next: PromotionStatus | undefined;
       if (result.failed) next = fail(p, opts.now(), result.failed);
       else if (overdue(p, opts.now(), opts.stepTimeoutMs)) {
@@ -75,9 +82,9 @@ export async function drive(start: PromotionStatus, steps: PromotionSteps, opts:
       return { promotion: next, waitingFor: undefined, conflict: false };
     }
     const next = advance(p, opts.now());
-    pending = { write: opts.write(next), from: step };
+    record(step, next);
     p = next;
   }
-  if (!(await landed())) return { promotion: p, waitingFor: undefined, conflict: true };
+  if (!(await chain)) return { promotion: p, waitingFor: undefined, conflict: true };
   return { promotion: p, waitingFor: undefined, conflict: false };
 }

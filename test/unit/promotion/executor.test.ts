@@ -1,0 +1,80 @@
+import { describe, expect, test } from 'vitest';
+import type { PromotionStatus } from '../../../src/api/status.ts';
+import { drive, type PromotionSteps, type StepResult } from '../../../src/promotion/executor.ts';
+import { begin } from '../../../src/promotion/machine.ts';
+
+const T0 = new Date('2026-11-22T10:00:00Z');
+const done: StepResult = { done: true };
+
+function harness(results: Partial<Record<keyof PromotionSteps, StepResult>> = {}, writeOk: (p: PromotionStatus) => boolean = () => true) {
+  const log: string[] = [];
+  const steps: PromotionSteps = {
+    Fencing: async () => (log.push('fence'), await Promise.resolve(results.Fencing ?? done)),
+    Promoting: async () => (log.push('promote'), await Promise.resolve(results.Promoting ?? done)),
+    Switching: async () => (log.push('switch'), await Promise.resolve(results.Switching ?? done)),
+  };
+  const write = async (p: PromotionStatus) => {
+    await new Promise((r) => setTimeout(r, 5));
+    log.push(`write ${p.state ?? ''}`);
+    return writeOk(p);
+  };
+  return { log, steps, write };
+}
+
+describe('drive', () => {
+  test('runs the steps in order and records every transition, in order', async () => {
+    const h = harness();
+    const r = await drive(begin(T0, 'automatic', 'x', undefined), h.steps, { now: () => T0, stepTimeoutMs: 1000, write: h.write });
+    expect(r).toMatchObject({ conflict: false, waitingFor: undefined, promotion: { state: 'Promoted' } });
+    expect(h.log.filter((l) => !l.startsWith('write'))).toEqual(['fence', 'promote', 'switch']);
+    expect(h.log.filter((l) => l.startsWith('write'))).toEqual(['write Promoting', 'write Switching', 'write Promoted']);
+    // Writes run beside the steps: the switch does not wait for two records to land first.
+    expect(h.log.indexOf('switch')).toBeLessThan(h.log.indexOf('write Switching'));
+  });
+
+  test('sequential mode waits for each record before the next step', async () => {
+    const h = harness();
+    await drive(begin(T0, 'manual', 'x', 't'), h.steps, { now: () => T0, stepTimeoutMs: 1000, write: h.write, sequential: true });
+    expect(h.log).toEqual(['fence', 'write Promoting', 'promote', 'write Switching', 'switch', 'write Promoted']);
+  });
+
+  test('a waiting step stops the drive once what was done is recorded', async () => {
+    const h = harness({ Promoting: { done: false, waitingFor: 'a Ready pod' } });
+    const r = await drive(begin(T0, 'automatic', 'x', undefined), h.steps, { now: () => T0, stepTimeoutMs: 1000, write: h.write });
+    expect(r).toMatchObject({ waitingFor: 'a Ready pod', promotion: { state: 'Promoting' } });
+    expect(h.log).toEqual(['fence', 'promote', 'write Promoting']);
+  });
+
+  test('a failed step records Failed', async () => {
+    const h = harness({ Promoting: { done: false, waitingFor: '', failed: 'Job failed' } });
+    const r = await drive(begin(T0, 'automatic', 'x', undefined), h.steps, { now: () => T0, stepTimeoutMs: 1000, write: h.write });
+    expect(r.promotion).toMatchObject({ state: 'Failed', message: 'Promoting failed: Job failed' });
+    expect(h.log.at(-1)).toBe('write Failed');
+  });
+
+  test('a step past its deadline records Failed with what it waited for', async () => {
+    const h = harness({ Fencing: { done: false, waitingFor: '1 primary pod(s) still exist' } });
+    const late = new Date(T0.getTime() + 301_000);
+    const r = await drive(begin(T0, 'automatic', 'x', undefined), h.steps, { now: () => late, stepTimeoutMs: 300_000, write: h.write });
+    expect(r.promotion.message).toBe('Fencing failed: did not finish within 5m0s (promotion.stepTimeout): 1 primary pod(s) still exist');
+  });
+
+  test('a refused record (the site changed) ends the drive as a conflict', async () => {
+    const h = harness({}, (p) => p.state !== 'Switching');
+    const r = await drive(begin(T0, 'automatic', 'x', undefined), h.steps, { now: () => T0, stepTimeoutMs: 1000, write: h.write });
+    expect(r.conflict).toBe(true);
+    expect(h.log).not.toContain('write Promoted');
+  });
+
+  test('the start record, still in flight, runs beside the fence only; if refused, nothing else happens', async () => {
+    const h = harness();
+    const r = await drive(begin(T0, 'automatic', 'x', undefined), h.steps, {
+      now: () => T0,
+      stepTimeoutMs: 1000,
+      write: h.write,
+      pendingWrite: Promise.resolve(false),
+    });
+    expect(r.conflict).toBe(true);
+    expect(h.log).toEqual(['fence']);
+  });
+});
