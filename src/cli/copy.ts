@@ -1,7 +1,8 @@
 // `snapshot` and `sync`: the subcommands the copy CronJobs run (in-cluster
 // config), also runnable by hand with --kubeconfig.
 import { parseArgs } from 'node:util';
-import { KubeClient, loadKubeConfig } from '../k8s/client.ts';
+import { KubeClient } from '../k8s/client.ts';
+import { loadConnection } from '../k8s/connection.ts';
 import { createLogger } from '../process/log.ts';
 import { snapshotSite } from '../snapshot/run.ts';
 import { syncSite } from '../sync/run.ts';
@@ -21,7 +22,7 @@ async function main(argv: string[], what: 'snapshot' | 'sync'): Promise<number> 
   const log = createLogger(undefined, 2);
   try {
     const args = parse(argv);
-    const client = new KubeClient(loadKubeConfig(args.kubeconfig), { userAgent: `standby-operator/${what}` });
+    const client = new KubeClient(await loadConnection(args.kubeconfig), { userAgent: `standby-operator/${what}` });
     const opts = { log, ...(args.timeout ? { timeoutMs: Number(args.timeout) * 1000 } : {}) };
     const result = what === 'snapshot' ? await snapshotSite(client, args.site!, opts) : await syncSite(client, args.site!, opts);
     console.log(JSON.stringify(result));

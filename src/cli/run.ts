@@ -1,6 +1,6 @@
 // `run`: the controller. Flags override environment variables (as set by the Helm chart).
 import { parseArgs } from 'node:util';
-import { loadKubeConfig } from '../k8s/client.ts';
+import { loadConnection } from '../k8s/connection.ts';
 import { createLogger } from '../process/log.ts';
 import { startOperator } from '../process/operator.ts';
 
@@ -30,7 +30,7 @@ export async function run(argv: string[]): Promise<number> {
   const leaderElect = values['leader-elect'] ?? env.LEADER_ELECT === 'true';
   const impersonate = env.STANDBY_IMPERSONATE;
   const operator = await startOperator({
-    kubeConfig: loadKubeConfig(values.kubeconfig),
+    connection: await loadConnection(values.kubeconfig),
     log,
     operatorImage: values.image ?? env.OPERATOR_IMAGE ?? DEFAULT_IMAGE,
     imagePullSecrets: (env.COPY_IMAGE_PULL_SECRETS ?? '').split(',').map((s) => s.trim()).filter(Boolean),

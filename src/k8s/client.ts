@@ -1,8 +1,11 @@
-// A thin Kubernetes API client: client-node loads the kubeconfig and does the
-// authentication; requests go straight to undici so that every call is counted,
-// nothing is throttled client-side, and watches stream with bookmarks.
-import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
+// A thin Kubernetes API client over undici: every call is counted, nothing is
+// throttled client-side, and watches stream with bookmarks. Where the server
+// is and how to authenticate comes from a Connection (connection.ts).
 import { fetch, type Dispatcher } from 'undici';
+import type { Connection } from './connection.ts';
+
+type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+const HttpMethod = { GET: 'GET', POST: 'POST', PUT: 'PUT', PATCH: 'PATCH', DELETE: 'DELETE' } as const;
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { apiVersionOf, collectionPath, objectPath, type Resource } from './resources.ts';
@@ -76,35 +79,30 @@ export interface WatchOptions {
 const JSON_TYPE = 'application/json';
 
 export class KubeClient {
-  readonly kubeConfig: KubeConfig;
+  readonly connection: Connection;
   readonly server: string;
   private readonly opts: ClientOptions;
 
-  constructor(kubeConfig: KubeConfig, opts: ClientOptions = {}) {
-    this.kubeConfig = kubeConfig;
-    const cluster = kubeConfig.getCurrentCluster();
-    if (!cluster) throw new Error('the kubeconfig has no current cluster: set KUBECONFIG or run in a pod');
-    this.server = cluster.server.replace(/\/$/, '');
+  constructor(connection: Connection, opts: ClientOptions = {}) {
+    this.connection = connection;
+    this.server = connection.server;
     this.opts = opts;
   }
 
   /** The namespace of the current kubeconfig context (default when unset). */
   defaultNamespace(): string {
-    const ctx = this.kubeConfig.getContextObject(this.kubeConfig.getCurrentContext());
-    return ctx?.namespace ?? 'default';
+    return this.connection.namespace;
   }
 
-  private async prepare(method: HttpMethod, url: string): Promise<{ headers: [string, string][]; dispatcher?: Dispatcher }> {
-    const ctx = new RequestContext(url, method);
-    await this.kubeConfig.applySecurityAuthentication(ctx);
-    const out: [string, string][] = Object.entries(ctx.getHeaders());
+  /** Headers and dispatcher for a request to `url`, for callers that stream on their own. */
+  async prepare(_method: HttpMethod, url: string): Promise<{ headers: [string, string][]; dispatcher?: Dispatcher }> {
+    const out = await this.connection.headers(url);
     out.push(['User-Agent', this.opts.userAgent ?? FIELD_MANAGER]);
     if (this.opts.impersonate) {
       out.push(['Impersonate-User', this.opts.impersonate.user]);
       for (const g of this.opts.impersonate.groups ?? []) out.push(['Impersonate-Group', g]);
     }
-    const dispatcher = ctx.getDispatcher();
-    return dispatcher ? { headers: out, dispatcher } : { headers: out };
+    return { headers: out, dispatcher: this.connection.dispatcher };
   }
 
   private url(path: string, query?: RequestOpts['query']): string {
@@ -344,12 +342,4 @@ function errorFrom(status: number, body: string, what: string): ApiError {
   } catch {
     return new ApiError(status, String(status), `${what}: HTTP ${status} ${body.slice(0, 200)}`);
   }
-}
-
-/** Loads the kubeconfig: $KUBECONFIG or ~/.kube/config, else the in-cluster service account. */
-export function loadKubeConfig(path?: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromDefault();
-  return kc;
 }

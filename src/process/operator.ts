@@ -2,7 +2,7 @@
 // and metrics, wired together; stop() shuts it down cleanly.
 import { hostname } from 'node:os';
 import type { Server } from 'node:http';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { Connection } from '../k8s/connection.ts';
 import { KubeClient } from '../k8s/client.ts';
 import { EventRecorder } from '../k8s/events.ts';
 import { createCaches } from '../controller/caches.ts';
@@ -18,7 +18,7 @@ import type { Logger } from './log.ts';
 import { registerBuiltinEngines } from '../engines/builtin.ts';
 
 export interface OperatorOptions {
-  kubeConfig: KubeConfig;
+  connection: Connection;
   log: Logger;
   operatorImage: string;
   imagePullSecrets?: string[] | undefined;
@@ -51,7 +51,7 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
     queue: () => ({ depth: manager?.queue.depth ?? 0, delayed: manager?.queue.delayed ?? 0, inFlight: manager?.queue.inFlight ?? 0 }),
     sites: () => siteSamples(manager),
   });
-  const client = new KubeClient(o.kubeConfig, {
+  const client = new KubeClient(o.connection, {
     userAgent: `standby-operator/${identity}`,
     onRequest: metrics.onRequest,
     ...(o.impersonate ? { impersonate: o.impersonate } : {}),

@@ -7,7 +7,8 @@ import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
-import { KubeClient, loadKubeConfig } from '../../src/k8s/client.ts';
+import { KubeClient } from '../../src/k8s/client.ts';
+import { loadConnection } from '../../src/k8s/connection.ts';
 import { R } from '../../src/k8s/resources.ts';
 import { startOperator } from '../../src/process/operator.ts';
 import { snapshotSite } from '../../src/snapshot/run.ts';
@@ -49,8 +50,8 @@ runMain(async () => {
   say('starting the operator (its JSON log goes to .cluster/logs/operator.log)');
   mkdirSync(join(defaultStateDir, 'logs'), { recursive: true });
   const logger = pino({ level: 'info' }, pino.destination({ dest: join(defaultStateDir, 'logs', 'operator.log'), sync: true }));
-  const kubeConfig = loadKubeConfig(cluster.kubeconfig);
-  const operator = await startOperator({ kubeConfig, log: logger, operatorImage: 'ghcr.io/standby-operator/standby-operator:0.1.0', namespaces: [NS] });
+  const connection = await loadConnection(cluster.kubeconfig);
+  const operator = await startOperator({ connection, log: logger, operatorImage: 'ghcr.io/standby-operator/standby-operator:0.1.0', namespaces: [NS] });
 
   say(`applying examples/ to namespace ${NS}`);
   await kubectl(['create', 'namespace', NS]).catch(() => '');
@@ -61,7 +62,7 @@ runMain(async () => {
 
   // kwok runs no containers: the copy Jobs' pods complete without running anything. The demo runs
   // the operator's own copy subcommands here instead, exactly as those pods would.
-  const client = new KubeClient(kubeConfig);
+  const client = new KubeClient(connection);
   await sleep(2000);
   say('first copies: `sync` for the warm site, `snapshot` for the cold one (what their CronJobs run)');
   const quiet = pino({ level: 'warn' });

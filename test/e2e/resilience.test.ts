@@ -6,7 +6,8 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { pino } from 'pino';
 import { apply, clusterInfo, createNamespace, deleteNamespace, kubectl, waitFor } from '../cluster/helpers.ts';
 import { restartProcess } from '../cluster/control-plane.ts';
-import { isGone, KubeClient, loadKubeConfig } from '../../src/k8s/client.ts';
+import { isGone, KubeClient } from '../../src/k8s/client.ts';
+import { loadConnection } from '../../src/k8s/connection.ts';
 import { Informer } from '../../src/k8s/informer.ts';
 import type { Resource } from '../../src/k8s/resources.ts';
 import type { KubeObject } from '../../src/k8s/types.ts';
@@ -49,7 +50,7 @@ test('informers and the operator survive a kube-apiserver restart; a stale resou
   await apply(hotSite('before'), n);
   await waitForSite(n, 'before', (s) => s.status?.phase === 'Protected', 'first site Protected');
 
-  const client = new KubeClient(loadKubeConfig(clusterInfo().kubeconfig));
+  const client = new KubeClient(await loadConnection(clusterInfo().kubeconfig));
   const informer = new Informer<KubeObject>(client, { resource: configMaps, namespaces: [n], log: pino({ level: 'silent' }), minBackoffMs: 100, maxBackoffMs: 1000 });
   const abort = new AbortController();
   const running = informer.run(abort.signal);
