@@ -1,0 +1,206 @@
+// Benchmark of the PostgreSQL engine's data paths on loopback servers (the
+// test harness's): how long the promote action takes, how far a hot standby
+// lags under a steady pgbench write load (and what synchronous mode costs),
+// and how long a warm sync of a ~1 GB database takes. Everything runs the
+// engine's own scripts and observe(), as the tests do.
+//
+//   npm exec -- node bench/postgresql.ts      (as root; prints a table and the JSON)
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { observeReplication } from '../src/engines/postgresql/observe.ts';
+import { promoteScript, standbyBootstrapScript, warmCopyScript } from '../src/engines/postgresql/scripts.ts';
+import { REPLICATION_SQL } from '../src/engines/postgresql/sql.ts';
+import { bootstrapOptions, promoteOptions, warmCopyOptions } from '../src/engines/postgresql/templates.ts';
+import { PgHarness, SUPERUSER, type PgServer } from '../test/postgres/harness.ts';
+import { context, fakeIO, scriptEnv } from '../test/postgres/site.ts';
+
+export interface PostgresBenchOptions {
+  /** Promotions measured (each on a fresh primary and standby). */
+  promoteRuns?: number;
+  /** Seconds of steady pgbench load while the lag is sampled. */
+  lagSeconds?: number;
+  /** Target transactions per second of the steady load. */
+  lagRate?: number;
+  /** Seconds of unthrottled pgbench per replication mode (the cost of synchronous commit). */
+  modeSeconds?: number;
+  /** pgbench scale of the warm-sync database (70 ≈ 1 GB). */
+  warmScale?: number;
+}
+
+function log(message: string): void {
+  process.stderr.write(`[bench postgresql ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+}
+
+function round(x: number, digits = 3): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+function stats(values: readonly number[], digits = 3): { n: number; p50: number | null; p99: number | null; min: number | null; max: number | null } {
+  if (values.length === 0) return { n: 0, p50: null, p99: null, min: null, max: null };
+  const s = [...values].sort((a, b) => a - b);
+  const at = (p: number) => round(s[Math.min(s.length, Math.max(1, Math.ceil((p / 100) * s.length))) - 1]!, digits);
+  return { n: s.length, p50: at(50), p99: at(99), min: round(s[0]!, digits), max: round(s[s.length - 1]!, digits) };
+}
+
+const PGBENCH_CONF = { fsync: 'on', shared_buffers: '128MB', max_wal_size: '2GB', checkpoint_timeout: '15min' };
+
+/** A primary and a streaming standby bootstrapped by the engine's script. */
+async function pair(h: PgHarness, name: string, synchronous = false): Promise<{ primary: PgServer; standby: PgServer }> {
+  const primary = await h.primary({ name: `${name}-primary`, conf: PGBENCH_CONF });
+  const ctx = context({ port: primary.port, synchronous });
+  const opts = bootstrapOptions(ctx);
+  const dir = join(h.root, `${name}-standby`);
+  const run = await h.runScript(standbyBootstrapScript({ ...opts, primary: { ...opts.primary, host: '127.0.0.1' }, dataDirectory: dir }), scriptEnv());
+  if (run.code !== 0) throw new Error(`bootstrap failed: ${run.stderr}`);
+  const standby = await h.server(dir);
+  return { primary, standby };
+}
+
+function pgbench(h: PgHarness, server: PgServer, args: string[]) {
+  return h.asPostgres([join(h.bin, 'pgbench'), '-h', server.socketDir, '-p', String(server.port), '-U', SUPERUSER.username, ...args, 'postgres']);
+}
+
+function tpsOf(output: string): number | undefined {
+  const m = /tps = ([\d.]+)/.exec(output);
+  return m ? Number(m[1]) : undefined;
+}
+
+async function benchPromote(runs: number) {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const h = await PgHarness.create();
+    try {
+      const { primary, standby } = await pair(h, `p${i}`);
+      await primary.query('CREATE TABLE t AS SELECT generate_series(1, 10000) AS x');
+      await primary.stop('immediate');
+      const opts = promoteOptions(context({ port: standby.port }));
+      const script = promoteScript({ ...opts, standby: { ...opts.standby, host: '127.0.0.1', port: standby.port }, timeoutSeconds: 60 });
+      const r = await h.runScript(script, scriptEnv({ user: SUPERUSER.username, password: SUPERUSER.password }));
+      if (r.code !== 0) throw new Error(`promote failed: ${r.stderr}`);
+      times.push(r.ms);
+      log(`promote ${i + 1}/${runs}: ${r.ms} ms`);
+    } finally {
+      await h.cleanup();
+    }
+  }
+  return { note: 'wall time of the promote Job script: pg_isready, pg_promote(wait => true), leave-recovery check', ms: stats(times, 0) };
+}
+
+async function benchLag(seconds: number, rate: number) {
+  const h = await PgHarness.create();
+  try {
+    const { primary } = await pair(h, 'lag');
+    const init = await pgbench(h, primary, ['-i', '-s', '10', '-q']);
+    if (init.code !== 0) throw new Error(`pgbench -i failed: ${init.stderr}`);
+    const ctx = context({ port: primary.port });
+    const load = pgbench(h, primary, ['-n', '-c', '4', '-j', '2', '-T', String(seconds), '-R', String(rate)]);
+    const lags: number[] = [];
+    const behind: number[] = [];
+    const problems = new Set<string>();
+    const c = await primary.client();
+    const started = Date.now();
+    await new Promise((r) => setTimeout(r, 2000)); // let the load settle
+    while (Date.now() - started < (seconds - 1) * 1000) {
+      const o = await observeReplication(ctx, fakeIO());
+      if (o.lagSeconds !== undefined) lags.push(o.lagSeconds);
+      if (o.problem) problems.add(o.problem);
+      const rows = await c.query<{ replay_behind_bytes: number | null }>(REPLICATION_SQL, [['standby_orders_db_0']]);
+      const b = rows.rows[0]?.replay_behind_bytes;
+      if (b !== null && b !== undefined) behind.push(b);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const done = await load;
+    return {
+      load: `pgbench TPC-B-like, 4 clients, rate-limited to ${rate} tps, scale 10, fsync on`,
+      tps: tpsOf(done.stdout) ?? null,
+      lagSeconds: stats(lags, 3),
+      replayBehindBytes: stats(behind, 0),
+      problems: [...problems],
+    };
+  } finally {
+    await h.cleanup();
+  }
+}
+
+async function benchModes(seconds: number) {
+  const out: Record<string, number | null> = {};
+  for (const synchronous of [false, true]) {
+    const h = await PgHarness.create();
+    try {
+      const { primary } = await pair(h, synchronous ? 'sync' : 'async', synchronous);
+      const init = await pgbench(h, primary, ['-i', '-s', '10', '-q']);
+      if (init.code !== 0) throw new Error(`pgbench -i failed: ${init.stderr}`);
+      const r = await pgbench(h, primary, ['-n', '-c', '4', '-j', '2', '-T', String(seconds)]);
+      out[synchronous ? 'synchronousTps' : 'asynchronousTps'] = tpsOf(r.stdout) ?? null;
+      log(`${synchronous ? 'synchronous' : 'asynchronous'}: ${tpsOf(r.stdout) ?? '?'} tps`);
+    } finally {
+      await h.cleanup();
+    }
+  }
+  return { load: `pgbench TPC-B-like, 4 clients, unthrottled, ${seconds}s per mode, fsync on`, ...out };
+}
+
+async function benchWarmSync(scale: number) {
+  const h = await PgHarness.create();
+  try {
+    const primary = await h.primary({ name: 'warm-primary', conf: { ...PGBENCH_CONF, fsync: 'off' } });
+    const t0 = Date.now();
+    // Server-side data generation (G): the fastest way to a large database on two cores.
+    const init = await pgbench(h, primary, ['-i', '-s', String(scale), '-I', 'dtGvp', '-q']);
+    if (init.code !== 0) throw new Error(`pgbench -i failed: ${init.stderr}`);
+    const [{ bytes }] = (await primary.query<{ bytes: string }>('SELECT sum(pg_database_size(datname))::text AS bytes FROM pg_database')) as [{ bytes: string }];
+    log(`warm: ${scale} scale database ready in ${Math.round((Date.now() - t0) / 1000)} s (${Math.round(Number(bytes) / 2 ** 20)} MiB)`);
+    await primary.query('CHECKPOINT');
+    const opts = warmCopyOptions(context({ tier: 'warm', port: primary.port }));
+    const copy = join(h.root, 'warm-copy');
+    const r = await h.runScript(warmCopyScript({ ...opts, primary: { ...opts.primary, host: '127.0.0.1' }, dataDirectory: copy }), scriptEnv());
+    if (r.code !== 0) throw new Error(`warm sync failed: ${r.stderr}`);
+    const verify = await h.asPostgres([join(h.bin, 'pg_verifybackup'), '--quiet', copy]);
+    const mib = Number(bytes) / 2 ** 20;
+    return {
+      databaseMiB: Math.round(mib),
+      syncSeconds: round(r.ms / 1000, 1),
+      MiBPerSecond: round(mib / (r.ms / 1000), 0),
+      verifyAloneSeconds: round(verify.ms / 1000, 1),
+      note: "the warm copy Job script: full pg_basebackup (fast checkpoint, WAL streamed) then pg_verifybackup; verifyAloneSeconds re-runs the verification alone",
+    };
+  } finally {
+    await h.cleanup();
+  }
+}
+
+export async function benchPostgres(o: PostgresBenchOptions = {}): Promise<Record<string, unknown>> {
+  const h = await PgHarness.create();
+  const environment = { postgres: h.major, cpus: cpus().length, bin: h.bin };
+  await h.cleanup();
+  log(`PostgreSQL ${environment.postgres}, ${environment.cpus} CPUs`);
+  const promote = await benchPromote(o.promoteRuns ?? 10);
+  log(`promote: p50 ${promote.ms.p50 ?? '?'} ms`);
+  const replicationLag = await benchLag(o.lagSeconds ?? 30, o.lagRate ?? 300);
+  log(`lag: p50 ${replicationLag.lagSeconds.p50 ?? '?'} s, p99 ${replicationLag.lagSeconds.p99 ?? '?'} s at ${replicationLag.tps ?? '?'} tps`);
+  const synchronousCost = await benchModes(o.modeSeconds ?? 15);
+  const warmSync = await benchWarmSync(o.warmScale ?? 70);
+  log(`warm sync: ${warmSync.syncSeconds} s for ${warmSync.databaseMiB} MiB`);
+  return { environment, promote, replicationLag, synchronousCost, warmSync };
+}
+
+function printTable(r: Record<string, unknown>): void {
+  const rows: [string, string][] = [];
+  const walk = (prefix: string, v: unknown) => {
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) walk(prefix ? `${prefix}.${k}` : k, x);
+    } else {
+      rows.push([prefix, Array.isArray(v) ? (v.length ? v.join('; ') : '-') : String(v)]);
+    }
+  };
+  walk('', r);
+  const w = Math.max(...rows.map(([k]) => k.length));
+  for (const [k, v] of rows) process.stdout.write(`${k.padEnd(w)}  ${v}\n`);
+}
+
+if (import.meta.main) {
+  const result = await benchPostgres();
+  printTable(result);
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+}

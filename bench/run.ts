@@ -1,0 +1,298 @@
+// npm run bench [-- --sizes 100,1000,5000] [--only convergence|idle|failover|memory] [--no-postgres]
+//
+// For each size N: a fresh control plane (temporary state folder), N primaries
+// with their seeded copies, a fresh operator process, then N StandbySites and
+// the time until every one is Protected. At the main size (1,000, or the size
+// given) also the idle cost and the failover latency against Kubernetes' own
+// EndpointSlice floor. Prints a table and writes bench/results.json.
+// See bench/README.md.
+import { cp, mkdir, rename, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { cpus, loadavg, release, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { measureClientLatency, type ClientLatency } from './client.ts';
+import { startCluster, type BenchCluster } from './cluster.ts';
+import { errorMessage, log, MiB, now, round, runCleanups } from './common.ts';
+import { measureConvergence, type ConvergenceResult } from './convergence.ts';
+import { measureFailover, type FailoverResult } from './failover.ts';
+import { NAMESPACES, planSites, quietSchedule, setupFixtures, tierCounts } from './fixtures.ts';
+import { heapUsed, measureIdle, type IdleResult } from './idle.ts';
+import { metricValue, OperatorProcess } from './operator-process.ts';
+import { prepareOperator, type OperatorSource } from './operator-source.ts';
+import { computeTargets, renderTable, type MemoryRow, type Results, type SizeRun } from './report.ts';
+
+const benchDir = dirname(fileURLToPath(import.meta.url));
+const SECTIONS = ['convergence', 'idle', 'failover', 'memory'] as const;
+type Section = (typeof SECTIONS)[number];
+const DEFAULT_IDLE_SECONDS = 300;
+
+function envSeconds(name: string, fallback: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}=${v} is not a positive number of seconds`);
+  return n;
+}
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      sizes: { type: 'string', default: '100,1000,5000' },
+      only: { type: 'string', multiple: true },
+      'no-postgres': { type: 'boolean', default: false },
+      'failover-reps': { type: 'string', default: '32' },
+      'failover-pause-ms': { type: 'string', default: '1000' },
+      'create-concurrency': { type: 'string', default: '32' },
+      'main-size': { type: 'string' },
+      'operator-ref': { type: 'string', default: 'HEAD' },
+      out: { type: 'string', default: join(benchDir, 'results.json') },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(
+      [
+        'npm run bench -- [options]',
+        '  --sizes 100,1000,5000        site counts, each on a fresh control plane and operator (default 100,1000,5000)',
+        '  --only SECTION               convergence | idle | failover | memory (repeat or comma-separate; default all)',
+        '  --main-size N                where idle and failover run (default 1000 if in --sizes, else the largest size <= 1000)',
+        '  --failover-reps N            failover repetitions (default 32, at least 30 for the report)',
+        '  --failover-pause-ms MS       pause between repetitions (default 1000)',
+        '  --create-concurrency N       creates in flight (default 32)',
+        '  --operator-ref REF           the operator commit to measure (default HEAD, exported to a temp folder),',
+        '                               or "worktree" for the work tree as it is',
+        '  --no-postgres                skip bench/postgresql.ts',
+        '  --out FILE                   results file (default bench/results.json)',
+        'environment: BENCH_IDLE_SECONDS (default 300), BENCH_SETUP_TIMEOUT_S (default 1200),',
+        '             BENCH_CONVERGENCE_TIMEOUT_S (default 1200)',
+        '',
+      ].join('\n'),
+    );
+    process.exit(0);
+  }
+  const sizes = [...new Set(values.sizes.split(',').map((s) => Number(s.trim().replace(/_/g, ''))))].sort((a, b) => a - b);
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--sizes ${values.sizes}: give positive integers, e.g. 100,1000`);
+  const only = (values.only ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  for (const s of only) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`--only ${s}: choose from ${SECTIONS.join(', ')}`);
+  const sections = new Set<Section>(only.length ? (only as Section[]) : SECTIONS);
+  const mainSize = values['main-size'] ? Number(values['main-size']) : sizes.includes(1000) ? 1000 : ([...sizes].reverse().find((n) => n <= 1000) ?? sizes[0]!);
+  if (!sizes.includes(mainSize)) throw new Error(`--main-size ${mainSize} is not one of --sizes ${sizes.join(',')}`);
+  const reps = Number(values['failover-reps']);
+  if (!Number.isInteger(reps) || reps < 1) throw new Error('--failover-reps must be a positive integer');
+  return {
+    sizes,
+    sections,
+    mainSize,
+    reps,
+    pauseMs: Number(values['failover-pause-ms']),
+    createConcurrency: Number(values['create-concurrency']),
+    postgres: !values['no-postgres'],
+    operatorRef: values['operator-ref'],
+    out: values.out,
+    idleSeconds: envSeconds('BENCH_IDLE_SECONDS', DEFAULT_IDLE_SECONDS),
+    setupTimeoutMs: envSeconds('BENCH_SETUP_TIMEOUT_S', 1200) * 1000,
+    convergenceTimeoutMs: envSeconds('BENCH_CONVERGENCE_TIMEOUT_S', 1200) * 1000,
+  };
+}
+
+type Options = ReturnType<typeof options>;
+
+function mib(bytes: number): number | null {
+  return bytes > 0 ? round(bytes / MiB, 1) : null;
+}
+
+function osName(): string {
+  try {
+    const pretty = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(readFileSync('/etc/os-release', 'utf8'))?.[1];
+    return `${pretty ?? process.platform}, Linux ${release()}`;
+  } catch {
+    return `${process.platform} ${release()}`;
+  }
+}
+
+interface SizeOutcome {
+  run: SizeRun;
+  convergence?: ConvergenceResult;
+  memory?: MemoryRow;
+  idle?: IdleResult | { n: number; error: string };
+  failover?: FailoverResult | { n: number; error: string };
+  client?: ClientLatency | { error: string };
+  kubernetes?: string;
+}
+
+async function runSize(n: number, o: Options, src: OperatorSource, logsDir: string): Promise<SizeOutcome> {
+  const isMain = n === o.mainSize;
+  const wantFailover = isMain && o.sections.has('failover');
+  const reps = wantFailover ? Math.min(o.reps, n) : 0;
+  const plans = planSites(n, reps);
+  const counts = tierCounts(plans);
+  const schedule = quietSchedule();
+  log(`=== N=${n}: ${counts.hot} hot (${counts.failover} for failover), ${counts.warm} warm, ${counts.cold} cold over ${NAMESPACES} namespaces`);
+  const run: SizeRun = { n, controlPlaneStartSeconds: null, fixtures: null, operatorStartupMs: null, operatorLog: null };
+  const outcome: SizeOutcome = { run };
+  let cluster: BenchCluster | undefined;
+  let op: OperatorProcess | undefined;
+  try {
+    cluster = await startCluster(n + counts.hot + 10, join(src.root, 'crds'));
+    outcome.kubernetes = cluster.state.kubernetesVersion;
+    run.controlPlaneStartSeconds = round(cluster.startupMs / 1000, 1);
+    run.fixtures = await setupFixtures(cluster.client, plans, schedule, { concurrency: o.createConcurrency, timeoutMs: o.setupTimeoutMs });
+    log(`  fixtures ready in ${run.fixtures.totalSeconds} s (${JSON.stringify(run.fixtures)})`);
+    run.operatorLog = join(logsDir, `operator-${n}.log`);
+    op = await OperatorProcess.start({ root: src.root, kubeconfig: cluster.kubeconfig, logFile: run.operatorLog });
+    run.operatorStartupMs = Math.round(op.startupMs);
+    const baseline = op.stats();
+    const { result, scrape } = await measureConvergence(cluster, op, plans, schedule, {
+      createConcurrency: o.createConcurrency,
+      timeoutMs: o.convergenceTimeoutMs,
+      workers: src.defaultWorkers,
+    });
+    outcome.convergence = result;
+    const after = op.isAlive() ? op.stats() : undefined;
+    const heap = heapUsed(scrape);
+    outcome.memory = {
+      n,
+      rssMiB: after ? round(after.rssBytes / MiB, 1) : null,
+      peakRssMiB: after ? round(after.peakRssBytes / MiB, 1) : null,
+      heapUsedMiB: heap === undefined ? null : round(heap / MiB, 1),
+      heapTotalMiB: mib(metricValue(scrape, 'standby_operator_nodejs_heap_size_total_bytes')),
+      externalMiB: mib(metricValue(scrape, 'standby_operator_nodejs_external_memory_bytes')),
+      baselineRssMiB: round(baseline.rssBytes / MiB, 1),
+      ...(result.ok ? {} : { error: `not converged: ${result.error ?? ''}` }),
+    };
+    if (isMain && o.sections.has('idle')) {
+      outcome.idle = result.ok
+        ? await measureIdle(op, n, o.idleSeconds, DEFAULT_IDLE_SECONDS).catch((err: unknown) => ({ n, error: errorMessage(err) }))
+        : { n, error: `not measured: convergence failed (${result.error ?? ''})` };
+    }
+    if (wantFailover) {
+      outcome.failover = result.ok
+        ? await measureFailover(cluster.client, n, plans.filter((p) => p.failover), { pauseMs: o.pauseMs }).catch((err: unknown) => ({ n, error: errorMessage(err) }))
+        : { n, error: `not measured: convergence failed (${result.error ?? ''})` };
+      const probe = plans.find((p) => !p.failover) ?? plans[0]!;
+      outcome.client = await measureClientLatency(cluster.client, cluster.ca, probe.namespace, probe.name).catch((err: unknown) => ({ error: errorMessage(err) }));
+    }
+  } catch (err) {
+    run.error = errorMessage(err);
+    log(`N=${n} failed: ${run.error}`);
+    outcome.memory ??= { n, rssMiB: null, peakRssMiB: null, heapUsedMiB: null, heapTotalMiB: null, externalMiB: null, baselineRssMiB: null, error: run.error };
+  } finally {
+    if (op) {
+      const code = await op.stop();
+      if (code !== 0) log(`operator exited with ${code ?? 'a signal'}; see ${op.logFile}`);
+    }
+    if (cluster) {
+      if (run.error || outcome.convergence?.ok === false) {
+        const kept = join(logsDir, `control-plane-${n}`);
+        await cp(join(cluster.state.stateDir, 'logs'), kept, { recursive: true }).catch(() => undefined);
+        log(`control plane logs kept in ${kept}`);
+      }
+      await cluster.stop();
+    }
+  }
+  return outcome;
+}
+
+async function postgres(enabled: boolean): Promise<unknown> {
+  const file = join(benchDir, 'postgresql.ts');
+  if (!enabled || !existsSync(file)) return undefined;
+  log('running bench/postgresql.ts (skip with --no-postgres)');
+  try {
+    const mod = (await import(pathToFileURL(file).href)) as { benchPostgres?: () => Promise<unknown> };
+    if (typeof mod.benchPostgres !== 'function') return { error: 'bench/postgresql.ts exports no benchPostgres()' };
+    return await mod.benchPostgres();
+  } catch (err) {
+    return { error: errorMessage(err) };
+  }
+}
+
+async function main(): Promise<void> {
+  const o = options();
+  const started = now();
+  const date = new Date();
+  const logsDir = join('/tmp', `standby-bench-logs-${date.toISOString().replace(/[:.]/g, '-')}`);
+  await mkdir(logsDir, { recursive: true });
+  const loadStart = loadavg().map((x) => round(x, 2));
+  const src = await prepareOperator(o.operatorRef);
+  // Which sizes run: all for convergence/memory; only the main size for idle/failover alone.
+  const allSizes = o.sections.has('convergence') || o.sections.has('memory');
+  const sizes = allSizes ? o.sizes : [o.mainSize];
+  log(`sizes ${sizes.join(', ')}; sections ${[...o.sections].join(', ')}; idle and failover at N=${o.mainSize}; idle window ${o.idleSeconds} s; logs in ${logsDir}`);
+
+  const outcomes: SizeOutcome[] = [];
+  for (const n of sizes) outcomes.push(await runSize(n, o, src, logsDir));
+  const pg = await postgres(o.postgres);
+
+  const main = outcomes.find((x) => x.run.n === o.mainSize);
+  const partial: Omit<Results, 'targets'> = {
+    date: date.toISOString(),
+    machine: {
+      cpus: cpus().length,
+      model: cpus()[0]?.model.trim() ?? 'unknown',
+      memoryGiB: round(totalmem() / 1024 ** 3, 1),
+      os: osName(),
+      loadAverageAtStart: loadStart,
+      loadAverageAtEnd: loadavg().map((x) => round(x, 2)),
+    },
+    versions: {
+      node: process.version,
+      kubernetes: outcomes.find((x) => x.kubernetes)?.kubernetes ?? null,
+      operator: { git: src.git, version: src.version, ref: o.operatorRef },
+    },
+    settings: {
+      sizes,
+      sections: [...o.sections],
+      mainSize: o.mainSize,
+      idleSeconds: o.idleSeconds,
+      idleShortened: o.idleSeconds !== DEFAULT_IDLE_SECONDS,
+      failoverReps: o.reps,
+      failoverPauseMs: o.pauseMs,
+      createConcurrency: o.createConcurrency,
+      operatorWorkers: src.defaultWorkers,
+      operatorEnv: `LOG_LEVEL=warn, WATCH_NAMESPACES unset (all namespaces), CONCURRENCY unset (default ${src.defaultWorkers ?? '?'}), no leader election`,
+      tierMix: '50 % hot, 25 % warm, 25 % cold (plus the failover sites, hot, at the main size)',
+      namespaces: NAMESPACES,
+      scheduleNote: quietSchedule(date).note,
+      seeds: 'warm: one complete copy PVC per site, cold: one ready VolumeSnapshot per site, created before the site with the operator\'s builders',
+      logs: logsDir,
+    },
+    runs: outcomes.map((x) => x.run),
+    convergence: o.sections.has('convergence') ? outcomes.flatMap((x) => (x.convergence ? [x.convergence] : [])) : null,
+    idle: o.sections.has('idle') ? (main?.idle ?? { n: o.mainSize, error: main?.run.error ?? 'not measured' }) : null,
+    failover: o.sections.has('failover') ? (main?.failover ?? { n: o.mainSize, error: main?.run.error ?? 'not measured' }) : null,
+    clientLatency: main?.client ?? null,
+    memory: o.sections.has('memory') ? outcomes.flatMap((x) => (x.memory ? [x.memory] : [])) : null,
+    ...(pg !== undefined ? { postgresql: pg } : {}),
+    durationSeconds: round((now() - started) / 1000, 0),
+  };
+  const results: Results = { ...partial, targets: computeTargets(partial, o.mainSize) };
+  const tmp = `${o.out}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(results, null, 2)}\n`);
+  await rename(tmp, o.out);
+  process.stdout.write(`${renderTable(results)}\n`);
+  log(`results written to ${o.out}`);
+}
+
+let interrupted = false;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    if (interrupted) return;
+    interrupted = true;
+    log(`${sig}: stopping the operator and control plane this run started`);
+    void runCleanups().then(() => process.exit(130));
+  });
+}
+
+try {
+  await main();
+} catch (err) {
+  log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exitCode = 1;
+} finally {
+  await runCleanups();
+}
+// Keep-alive sockets of the API client would hold the process a few more seconds.
+process.exit(process.exitCode ?? 0);
