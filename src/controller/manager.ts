@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { StandbySiteObject } from '../api/site.ts';
 import type { KubeObject } from '../k8s/types.ts';
 import { keyOf } from '../k8s/types.ts';
+import { primaryVolumes } from '../site/workload.ts';
 import type { Metrics } from '../process/metrics.ts';
 import { allInformers, ownerSiteKey, type Caches } from './caches.ts';
 import { WorkQueue } from './queue.ts';
@@ -86,8 +87,13 @@ export class Manager {
     c.pvcs.onChange((_t, pvc) => {
       const owner = ownerSiteKey(pvc);
       if (owner) return enqueue(owner);
-      // A primary's claim: rare events, so every site of the namespace takes a look.
-      for (const s of c.sites.inNamespace(pvc.metadata?.namespace ?? '')) enqueue(keyOf(s));
+      // A primary's claim: the sites of the namespace whose primary mounts it take a look.
+      const ns = pvc.metadata?.namespace ?? '';
+      for (const s of c.sites.inNamespace(ns)) {
+        const ref = (s.spec as { primary?: { workload?: { kind?: string; name?: string } } } | undefined)?.primary?.workload;
+        const w = ref?.kind === 'StatefulSet' ? c.statefulSets.get(`${ns}/${ref.name ?? ''}`) : c.deployments.get(`${ns}/${ref?.name ?? ''}`);
+        if (!w || primaryVolumes(w).some((v) => v.claim === pvc.metadata?.name)) enqueue(keyOf(s));
+      }
     });
     for (const inf of [c.cronJobs, c.jobs, c.snapshots, c.networkPolicies, c.serviceAccounts, c.roles, c.roleBindings] as unknown as {
       onChange: (h: (t: string, o: KubeObject) => void) => void;

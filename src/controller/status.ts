@@ -134,12 +134,15 @@ export function computeStatus(i: StatusInput): StatusResult {
           : 'no complete copy exists yet',
     });
   } else {
-    const what = spec.tier === 'hot' ? 'replication lag' : 'standby data age';
+    // The message names the data's time, not its age, so it does not change (and cause a write) as time passes.
     conditions.push({
       type: 'RPOMet',
       status: rpoMet ? 'True' : 'False',
       reason: rpoMet ? 'WithinTarget' : 'TargetMissed',
-      message: `${what} is ${formatDuration((dataAgeSeconds ?? 0) * 1000)}; the RPO target is ${rpoText}`,
+      message:
+        spec.tier === 'hot'
+          ? `replication lag is ${formatDuration((dataAgeSeconds ?? 0) * 1000)}; the RPO target is ${rpoText}`
+          : `the standby's data is from ${i.dataTime?.toISOString() ?? '?'}, ${rpoMet ? 'within' : 'older than'} the RPO target of ${rpoText}`,
     });
   }
 

@@ -119,25 +119,43 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
   };
 }
 
+/** Validated specs by uid and generation: a scrape must not parse every spec again. */
+const specCache = new Map<string, { v: ReturnType<typeof validateSpec>; rpoSeconds: number | undefined }>();
+let samplesCache: { at: number; samples: SiteSample[] } | undefined;
+
 function siteSamples(manager: Manager | undefined): SiteSample[] {
   if (!manager) return [];
   const now = new Date();
-  return manager.caches.sites.list().map((s) => {
-    const v = validateSpec(s.spec);
+  // Several gauges read the samples in one scrape: compute them once.
+  if (samplesCache && now.getTime() - samplesCache.at < 1000) return samplesCache.samples;
+  const seen = new Set<string>();
+  const samples = manager.caches.sites.list().map((s) => {
+    const key = `${s.metadata?.uid ?? ''}/${s.metadata?.generation ?? 0}`;
+    seen.add(key);
+    let cached = specCache.get(key);
+    if (!cached) {
+      const valid = validateSpec(s.spec);
+      const rpo = valid.ok ? effectiveRpoMs(valid.spec, now) / 1000 : undefined;
+      cached = { v: valid, rpoSeconds: rpo !== undefined && Number.isFinite(rpo) ? rpo : undefined };
+      specCache.set(key, cached);
+    }
+    const v = cached.v;
     const status = s.status ?? {};
     const tier = v.ok ? v.spec.tier : 'unknown';
     let dataAge: number | undefined;
     if (tier === 'hot') dataAge = status.standby?.lagSeconds;
     else if (status.dataTimestamp) dataAge = Math.max(0, (now.getTime() - new Date(status.dataTimestamp).getTime()) / 1000);
-    const rpo = v.ok ? effectiveRpoMs(v.spec, now) / 1000 : undefined;
     return {
       namespace: s.metadata?.namespace ?? '',
       name: s.metadata?.name ?? '',
       tier,
       phase: status.phase,
       dataAgeSeconds: dataAge,
-      rpoTargetSeconds: rpo !== undefined && Number.isFinite(rpo) ? rpo : undefined,
+      rpoTargetSeconds: cached.rpoSeconds,
       fencedPrimaryReturned: status.conditions?.some((c) => c.type === 'FencingHolds' && c.status === 'False') ?? false,
     };
   });
+  for (const k of specCache.keys()) if (!seen.has(k)) specCache.delete(k);
+  samplesCache = { at: now.getTime(), samples };
+  return samples;
 }

@@ -146,7 +146,8 @@ export function decide(input: DecisionInput): Decision {
       message: `the primary has been not Ready for ${formatDuration(elapsed)}; promotion.mode is manual: annotate standby.dev/promote=<token> to promote`,
     };
   }
-  if (!standby.usable) return { action: 'refuse', reason: 'StandbyNotUsable', message: standby.reason, retryAfterMs: 5000 };
+  // No retry timer: a standby becomes usable through changes the watches see (a sync, a Ready pod).
+  if (!standby.usable) return { action: 'refuse', reason: 'StandbyNotUsable', message: standby.reason };
   const used = promotionsInWindow(input.history, now, input.budget.windowMs).length;
   if (used >= input.budget.count) {
     const frees = budgetFreesInMs(input.history, now, input.budget.windowMs);

@@ -56,7 +56,7 @@ export function standbyUsability(i: UsabilityInput): StandbyUsability {
       reason: `standby data is ${formatDuration(roundSeconds(age))} old, rpoTarget is ${formatDuration(i.rpoTargetMs)}; annotate standby.dev/promote=force-<token> to promote anyway`,
     };
   }
-  return { usable: true, usableIfForced: true, reason: `the newest ${noun} is ${formatDuration(roundSeconds(age))} old` };
+  return { usable: true, usableIfForced: true, reason: `the newest ${noun} is from ${i.dataTime.toISOString()}` };
 }
 
 function roundSeconds(ms: number): number {

@@ -69,7 +69,7 @@ describe('computeStatus', () => {
   test('data older than the RPO target: RPOMet False and Degraded, with numbers in the message', () => {
     const { status } = computeStatus(input({ dataTime: at(-2400) }));
     expect(status.phase).toBe('Degraded');
-    expect(cond(status, 'RPOMet')).toMatchObject({ status: 'False', reason: 'TargetMissed', message: 'standby data age is 40m0s; the RPO target is 30m0s' });
+    expect(cond(status, 'RPOMet')).toMatchObject({ status: 'False', reason: 'TargetMissed', message: `the standby's data is from ${at(-2400).toISOString()}, older than the RPO target of 30m0s` });
   });
 
   test('before the first copy the site is Pending, not Degraded', () => {
