@@ -2,7 +2,6 @@
 // figures (RSS, peak RSS, CPU seconds, open sockets) and its /metrics.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { join } from 'node:path';
 import { freePort } from '../test/cluster/common.ts';
 import { log, now, onCleanup, sleep, waitUntil } from './common.ts';
 
@@ -167,11 +166,16 @@ const OPERATOR_SETTINGS = [
   'HEALTH_PORT',
   'HEALTH_HOST',
   'LOG_LEVEL',
+  'NODE_OPTIONS',
 ];
 
 export interface OperatorStartOptions {
   /** Folder with the operator's src/ (a commit's export, or the work tree). */
   root: string;
+  /** The compiled entry point to run. */
+  main: string;
+  /** NODE_OPTIONS for the operator, as the Helm chart sets them. */
+  nodeOptions: string;
   kubeconfig: string;
   logFile: string;
   /** Extra environment (e.g. CONCURRENCY). */
@@ -211,7 +215,7 @@ export class OperatorProcess {
     // default concurrency, no leader election, unless the bench passes them in o.env.
     const env: NodeJS.ProcessEnv = { ...process.env };
     for (const k of OPERATOR_SETTINGS) Reflect.deleteProperty(env, k);
-    const child = spawn(process.execPath, [join(o.root, 'src/cli/main.ts'), 'run'], {
+    const child = spawn(process.execPath, [o.main, 'run'], {
       cwd: o.root,
       env: {
         ...env,
@@ -220,6 +224,7 @@ export class OperatorProcess {
         HEALTH_HOST: '127.0.0.1',
         OPERATOR_IMAGE: 'example.invalid/standby-operator:bench',
         LOG_LEVEL: 'warn',
+        NODE_OPTIONS: o.nodeOptions,
         ...o.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -19,6 +19,8 @@ export interface OperatorSource {
   version: string;
   /** The default worker count in that source (CONCURRENCY unset). */
   defaultWorkers: number | null;
+  /** The compiled entry point, as the container image runs it (tsc -p tsconfig.build.json). */
+  main: string;
 }
 
 function git(args: string[]): string {
@@ -37,10 +39,18 @@ function describe(root: string): { version: string; defaultWorkers: number | nul
   return { version, defaultWorkers };
 }
 
+/** Compiles the operator as the Dockerfile does; the image runs JavaScript, not TypeScript stripped at start-up. */
+function compile(root: string): string {
+  execFileSync(join(repoRoot, 'node_modules/.bin/tsc'), ['-p', join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
+  const main = join(root, 'dist/cli/main.js');
+  if (!existsSync(main)) throw new Error(`tsc did not produce ${main}`);
+  return main;
+}
+
 export async function prepareOperator(ref: string): Promise<OperatorSource> {
   if (ref === 'worktree') {
     const dirty = git(['status', '--porcelain', '--untracked-files=no', '--', 'src', 'crds']) !== '';
-    return { root: repoRoot, ref, git: `${git(['rev-parse', '--short=12', 'HEAD'])}${dirty ? '-dirty' : ''}`, ...describe(repoRoot) };
+    return { root: repoRoot, ref, git: `${git(['rev-parse', '--short=12', 'HEAD'])}${dirty ? '-dirty' : ''}`, ...describe(repoRoot), main: compile(repoRoot) };
   }
   const sha = git(['rev-parse', '--verify', `${ref}^{commit}`]);
   const short = sha.slice(0, 12);
@@ -48,10 +58,10 @@ export async function prepareOperator(ref: string): Promise<OperatorSource> {
   await rm(root, { recursive: true, force: true });
   await mkdir(root, { recursive: true });
   onCleanup(`operator export ${root}`, () => rm(root, { recursive: true, force: true }));
-  const archive = execFileSync('git', ['archive', '--format=tar', sha, 'src', 'crds', 'package.json'], { cwd: repoRoot, maxBuffer: 256 * 1024 * 1024 });
+  const archive = execFileSync('git', ['archive', '--format=tar', sha, 'src', 'crds', 'package.json', 'tsconfig.json', 'tsconfig.build.json'], { cwd: repoRoot, maxBuffer: 256 * 1024 * 1024 });
   execFileSync('tar', ['-x', '-C', root], { input: archive });
   await symlink(join(repoRoot, 'node_modules'), join(root, 'node_modules'), 'dir');
   if (!existsSync(join(root, 'src/cli/main.ts'))) throw new Error(`commit ${short} has no src/cli/main.ts`);
   log(`operator under test: commit ${short} (${ref}), exported to ${root}`);
-  return { root, ref, git: short, ...describe(root) };
+  return { root, ref, git: short, ...describe(root), main: compile(root) };
 }

@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { measureClientLatency, type ClientLatency } from './client.ts';
 import { startCluster, type BenchCluster } from './cluster.ts';
 import { errorMessage, log, MiB, now, round, runCleanups } from './common.ts';
+import { repoRoot } from '../test/cluster/common.ts';
 import { measureConvergence, type ConvergenceResult } from './convergence.ts';
 import { measureFailover, type FailoverResult } from './failover.ts';
 import { NAMESPACES, planSites, quietSchedule, setupFixtures, tierCounts } from './fixtures.ts';
@@ -36,6 +37,12 @@ function envSeconds(name: string, fallback: number): number {
   return n;
 }
 
+/** The NODE_OPTIONS the Helm chart gives the operator (values.yaml `nodeOptions`), so both run alike. */
+function chartNodeOptions(): string {
+  const values = readFileSync(join(repoRoot, 'charts/standby-operator/values.yaml'), 'utf8');
+  return /^nodeOptions:\s*"?([^"\n]*)"?\s*$/m.exec(values)?.[1] ?? '';
+}
+
 function options() {
   const { values } = parseArgs({
     options: {
@@ -47,6 +54,7 @@ function options() {
       'create-concurrency': { type: 'string', default: '32' },
       'main-size': { type: 'string' },
       'operator-ref': { type: 'string', default: 'HEAD' },
+      'operator-node-options': { type: 'string', default: chartNodeOptions() },
       out: { type: 'string', default: join(benchDir, 'results.json') },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -64,6 +72,7 @@ function options() {
         '  --create-concurrency N       creates in flight (default 32)',
         '  --operator-ref REF           the operator commit to measure (default HEAD, exported to a temp folder),',
         '                               or "worktree" for the work tree as it is',
+        '  --operator-node-options OPTS NODE_OPTIONS of the operator (default: the Helm chart\'s nodeOptions)',
         '  --no-postgres                skip bench/postgresql.ts',
         '  --out FILE                   results file (default bench/results.json)',
         'environment: BENCH_IDLE_SECONDS (default 300), BENCH_SETUP_TIMEOUT_S (default 1200),',
@@ -91,6 +100,7 @@ function options() {
     createConcurrency: Number(values['create-concurrency']),
     postgres: !values['no-postgres'],
     operatorRef: values['operator-ref'],
+    nodeOptions: values['operator-node-options'],
     out: values.out,
     idleSeconds: envSeconds('BENCH_IDLE_SECONDS', DEFAULT_IDLE_SECONDS),
     setupTimeoutMs: envSeconds('BENCH_SETUP_TIMEOUT_S', 1200) * 1000,
@@ -142,7 +152,7 @@ async function runSize(n: number, o: Options, src: OperatorSource, logsDir: stri
     run.fixtures = await setupFixtures(cluster.client, plans, schedule, { concurrency: o.createConcurrency, timeoutMs: o.setupTimeoutMs });
     log(`  fixtures ready in ${run.fixtures.totalSeconds} s (${JSON.stringify(run.fixtures)})`);
     run.operatorLog = join(logsDir, `operator-${n}.log`);
-    op = await OperatorProcess.start({ root: src.root, kubeconfig: cluster.kubeconfig, logFile: run.operatorLog });
+    op = await OperatorProcess.start({ root: src.root, main: src.main, nodeOptions: o.nodeOptions, kubeconfig: cluster.kubeconfig, logFile: run.operatorLog });
     run.operatorStartupMs = Math.round(op.startupMs);
     const baseline = op.stats();
     const { result, scrape } = await measureConvergence(cluster, op, plans, schedule, {
@@ -252,7 +262,7 @@ async function main(): Promise<void> {
       failoverPauseMs: o.pauseMs,
       createConcurrency: o.createConcurrency,
       operatorWorkers: src.defaultWorkers,
-      operatorEnv: `LOG_LEVEL=warn, WATCH_NAMESPACES unset (all namespaces), CONCURRENCY unset (default ${src.defaultWorkers ?? '?'}), no leader election`,
+      operatorEnv: `compiled dist/cli/main.js, NODE_OPTIONS="${o.nodeOptions}", LOG_LEVEL=warn, WATCH_NAMESPACES unset (all namespaces), CONCURRENCY unset (default ${src.defaultWorkers ?? '?'}), no leader election`,
       tierMix: '50 % hot, 25 % warm, 25 % cold (plus the failover sites, hot, at the main size)',
       namespaces: NAMESPACES,
       scheduleNote: quietSchedule(date).note,
