@@ -115,16 +115,33 @@ interface Access {
   namespace: string;
 }
 
-/** `kubectl auth can-i`, impersonating `user` (a ServiceAccount gets its groups added by the API server). */
+/**
+ * A SelfSubjectAccessReview made while impersonating `user` (the API server adds a ServiceAccount's
+ * groups). Not `kubectl auth can-i`: it maps the resource through discovery, and for a resource the
+ * server does not serve (the CRD not installed yet) it silently asks about a group-less resource.
+ * RBAC does not care whether a resource exists, so the group and resource are given as written.
+ */
 async function canI(user: string, a: Access): Promise<boolean> {
-  const args = ['auth', 'can-i', a.verb, a.name === undefined ? a.resource : `${a.resource}/${a.name}`, `--as=${user}`];
-  if (a.subresource !== undefined) args.push(`--subresource=${a.subresource}`);
-  args.push(...(a.namespace === 'all' ? ['--all-namespaces'] : ['--namespace', a.namespace]));
-  const res = await kubectlResult(args);
-  const answer = res.stdout.trim();
-  if (answer === 'yes' && res.code === 0) return true;
-  if (answer === 'no' && res.code === 1) return false;
-  throw new Error(`kubectl ${args.join(' ')}: exit ${res.code}: ${res.stdout} ${res.stderr}`);
+  const dot = a.resource.indexOf('.');
+  const review = {
+    apiVersion: 'authorization.k8s.io/v1',
+    kind: 'SelfSubjectAccessReview',
+    spec: {
+      resourceAttributes: {
+        verb: a.verb,
+        group: dot < 0 ? '' : a.resource.slice(dot + 1),
+        resource: dot < 0 ? a.resource : a.resource.slice(0, dot),
+        ...(a.subresource !== undefined ? { subresource: a.subresource } : {}),
+        ...(a.name !== undefined ? { name: a.name } : {}),
+        ...(a.namespace === 'all' ? {} : { namespace: a.namespace }),
+      },
+    },
+  };
+  const res = await kubectlResult(['create', `--as=${user}`, '--validate=false', '-o', 'json', '-f', '-'], JSON.stringify(review));
+  if (res.code !== 0) throw new Error(`SelfSubjectAccessReview as ${user} for ${describeAccess(a)}: exit ${res.code}: ${res.stderr}`);
+  const status = (JSON.parse(res.stdout) as { status?: { allowed?: boolean; evaluationError?: string } }).status;
+  if (status?.evaluationError) throw new Error(`SelfSubjectAccessReview for ${describeAccess(a)}: ${status.evaluationError}`);
+  return status?.allowed === true;
 }
 
 const describeAccess = (a: Access): string =>
