@@ -26,6 +26,10 @@ export interface ProcStats {
   rssBytes: number;
   /** Peak resident set size since the process started (VmHWM). */
   peakRssBytes: number;
+  /** The part of RSS that is the process's own memory (RssAnon): heap, malloc, stacks. */
+  rssAnonBytes: number;
+  /** The part of RSS that is mapped files (RssFile), mostly the node binary's code: shared, reclaimable. */
+  rssFileBytes: number;
   /** User + system CPU time since the process started. */
   cpuSeconds: number;
 }
@@ -40,7 +44,7 @@ export function procStats(pid: number): ProcStats | undefined {
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const utime = Number(fields[11]);
     const stime = Number(fields[12]);
-    return { rssBytes: kb('VmRSS'), peakRssBytes: kb('VmHWM'), cpuSeconds: (utime + stime) / ticksPerSecond() };
+    return { rssBytes: kb('VmRSS'), peakRssBytes: kb('VmHWM'), rssAnonBytes: kb('RssAnon'), rssFileBytes: kb('RssFile'), cpuSeconds: (utime + stime) / ticksPerSecond() };
   } catch {
     return undefined;
   }

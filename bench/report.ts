@@ -12,6 +12,9 @@ export interface MemoryRow {
   rssMiB: number | null;
   /** Peak RSS of the process (VmHWM), start-up and convergence included. */
   peakRssMiB: number | null;
+  /** RSS split: the process's own memory (RssAnon) and mapped files (RssFile, mostly the node binary). */
+  rssAnonMiB: number | null;
+  rssFileMiB: number | null;
   heapUsedMiB: number | null;
   /** V8 heap reserved, and memory outside the V8 heap that V8 knows of (buffers, TLS). */
   heapTotalMiB: number | null;
@@ -74,7 +77,7 @@ export function computeTargets(r: Omit<Results, 'targets'>, mainSize: number): R
     value: steady === null ? null : `${steady} MiB`,
     met: steady === null ? null : steady * 1024 * 1024 <= RSS_TARGET_BYTES,
     note: mem
-      ? `the larger of RSS after convergence and at the end of the idle window; peak during convergence ${mem.peakRssMiB ?? '?'} MiB`
+      ? `the larger of RSS after convergence and at the end of the idle window; peak during convergence ${mem.peakRssMiB ?? '?'} MiB; after convergence ${mem.rssAnonMiB ?? '?'} MiB anonymous, ${mem.rssFileMiB ?? '?'} MiB mapped files (the node binary)`
       : 'N=1000 not run',
   };
   const fo = r.failover && 'ratio' in r.failover ? r.failover : undefined;
@@ -217,11 +220,11 @@ export function renderTable(r: Results): string {
     out.push('Memory (operator RSS, one fresh process per N)');
     out.push(
       ...table(
-        ['N', 'RSS', 'peak RSS', 'heap used', 'heap total', 'external', 'RSS before sites'],
+        ['N', 'RSS', 'anon / file', 'peak RSS', 'heap used', 'heap total', 'external', 'RSS before sites'],
         r.memory.map((m) =>
           m.error && m.rssMiB === null
-            ? [String(m.n), m.error, '', '', '', '', '']
-            : [String(m.n), f(m.rssMiB, ' MiB'), f(m.peakRssMiB, ' MiB'), f(m.heapUsedMiB, ' MiB'), f(m.heapTotalMiB, ' MiB'), f(m.externalMiB, ' MiB'), f(m.baselineRssMiB, ' MiB')],
+            ? [String(m.n), m.error, '', '', '', '', '', '']
+            : [String(m.n), f(m.rssMiB, ' MiB'), `${f(m.rssAnonMiB, '')} / ${f(m.rssFileMiB, ' MiB')}`, f(m.peakRssMiB, ' MiB'), f(m.heapUsedMiB, ' MiB'), f(m.heapTotalMiB, ' MiB'), f(m.externalMiB, ' MiB'), f(m.baselineRssMiB, ' MiB')],
         ),
       ),
     );

@@ -167,6 +167,8 @@ async function runSize(n: number, o: Options, src: OperatorSource, logsDir: stri
       n,
       rssMiB: after ? round(after.rssBytes / MiB, 1) : null,
       peakRssMiB: after ? round(after.peakRssBytes / MiB, 1) : null,
+      rssAnonMiB: after ? round(after.rssAnonBytes / MiB, 1) : null,
+      rssFileMiB: after ? round(after.rssFileBytes / MiB, 1) : null,
       heapUsedMiB: heap === undefined ? null : round(heap / MiB, 1),
       heapTotalMiB: mib(metricValue(scrape, 'standby_operator_nodejs_heap_size_total_bytes')),
       externalMiB: mib(metricValue(scrape, 'standby_operator_nodejs_external_memory_bytes')),
@@ -188,7 +190,7 @@ async function runSize(n: number, o: Options, src: OperatorSource, logsDir: stri
   } catch (err) {
     run.error = errorMessage(err);
     log(`N=${n} failed: ${run.error}`);
-    outcome.memory ??= { n, rssMiB: null, peakRssMiB: null, heapUsedMiB: null, heapTotalMiB: null, externalMiB: null, baselineRssMiB: null, error: run.error };
+    outcome.memory ??= { n, rssMiB: null, peakRssMiB: null, rssAnonMiB: null, rssFileMiB: null, heapUsedMiB: null, heapTotalMiB: null, externalMiB: null, baselineRssMiB: null, error: run.error };
   } finally {
     if (op) {
       const code = await op.stop();
