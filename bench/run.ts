@@ -12,6 +12,7 @@ import { cpus, loadavg, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
 import { measureClientLatency, type ClientLatency } from './client.ts';
 import { startCluster, type BenchCluster } from './cluster.ts';
 import { errorMessage, log, MiB, now, round, runCleanups } from './common.ts';
@@ -37,10 +38,28 @@ function envSeconds(name: string, fallback: number): number {
   return n;
 }
 
-/** The NODE_OPTIONS the Helm chart gives the operator (values.yaml `nodeOptions`), so both run alike. */
-function chartNodeOptions(): string {
-  const values = readFileSync(join(repoRoot, 'charts/standby-operator/values.yaml'), 'utf8');
-  return /^nodeOptions:\s*"?([^"\n]*)"?\s*$/m.exec(values)?.[1] ?? '';
+/**
+ * The NODE_OPTIONS the Helm chart gives the operator (values.yaml `nodeOptions`), so both run alike.
+ * In the chart's container Node reads a `--max-old-space-size-percentage` against the memory limit;
+ * this machine has no such limit (Node would take a share of physical memory, an uncapped heap),
+ * so the bench turns it into the `--max-old-space-size` Node computes under `resources.limits.memory`.
+ */
+function chartNodeOptions(valuesYaml: string): string {
+  const values = parseYaml(valuesYaml) as { nodeOptions?: string; resources?: { limits?: { memory?: string } } };
+  const opts = values.nodeOptions ?? '';
+  const pct = /--max-old-space-size-percentage=(\d+(?:\.\d+)?)/.exec(opts);
+  if (!pct) return opts;
+  const limitMiB = quantityMiB(values.resources?.limits?.memory);
+  if (limitMiB === undefined) throw new Error(`values.yaml: nodeOptions uses ${pct[0]} but resources.limits.memory is not a memory quantity`);
+  return opts.replace(pct[0], `--max-old-space-size=${Math.floor((limitMiB * Number(pct[1])) / 100)}`);
+}
+
+/** A memory quantity (256Mi, 1Gi, 300M) in MiB. */
+function quantityMiB(q: string | undefined): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|k|M|G)?$/.exec(q ?? '');
+  if (!m) return undefined;
+  const factor: Record<string, number> = { '': 1 / MiB, Ki: 1 / 1024, Mi: 1, Gi: 1024, k: 1e3 / MiB, M: 1e6 / MiB, G: 1e9 / MiB };
+  return Number(m[1]) * factor[m[2] ?? '']!;
 }
 
 function options() {
@@ -54,7 +73,7 @@ function options() {
       'create-concurrency': { type: 'string', default: '32' },
       'main-size': { type: 'string' },
       'operator-ref': { type: 'string', default: 'HEAD' },
-      'operator-node-options': { type: 'string', default: chartNodeOptions() },
+      'operator-node-options': { type: 'string', default: chartNodeOptions(readFileSync(join(repoRoot, 'charts/standby-operator/values.yaml'), 'utf8')) },
       out: { type: 'string', default: join(benchDir, 'results.json') },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -72,7 +91,7 @@ function options() {
         '  --create-concurrency N       creates in flight (default 32)',
         '  --operator-ref REF           the operator commit to measure (default HEAD, exported to a temp folder),',
         '                               or "worktree" for the work tree as it is',
-        '  --operator-node-options OPTS NODE_OPTIONS of the operator (default: the Helm chart\'s nodeOptions)',
+        `  --operator-node-options OPTS NODE_OPTIONS of the operator (default: the Helm chart's, as Node applies them under its memory limit: "${values['operator-node-options']}")`,
         '  --no-postgres                skip bench/postgresql.ts',
         '  --out FILE                   results file (default bench/results.json)',
         'environment: BENCH_IDLE_SECONDS (default 300), BENCH_SETUP_TIMEOUT_S (default 1200),',
