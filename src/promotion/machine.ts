@@ -1,8 +1,9 @@
 // The promotion state machine, as pure transitions on status.promotion:
 //   Fencing -> Promoting -> Switching -> Promoted, or -> Failed from any step.
-// Each transition is written (with the site's resourceVersion as precondition)
-// before the next step acts, so a restarted operator resumes exactly where
-// the last one stopped, and two operators can never both advance it.
+// Each transition is written with the site's resourceVersion as precondition,
+// so two operators can never both advance it; the executor (executor.ts)
+// writes them in order behind the steps, and a restarted operator resumes
+// from the last one recorded.
 import type { PromotionState, PromotionStatus } from '../api/status.ts';
 import type { Trigger } from './decide.ts';
 
