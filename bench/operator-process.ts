@@ -1,4 +1,4 @@
-// The operator as a child process (`node src/cli/main.ts run`), its /proc
+// The operator as a child process (`node dist/cli/main.js run`, compiled as the image runs it), its /proc
 // figures (RSS, peak RSS, CPU seconds, open sockets) and its /metrics.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readdirSync, readFileSync, readlinkSync } from 'node:fs';

@@ -235,7 +235,7 @@ const promotion = z
       .default('networkPolicy')
       .meta({
         description:
-          "networkPolicy: an operator-owned NetworkPolicy denies all ingress to the old primary's pods. scaleDown: the primary workload is scaled to 0 (GitOps self-heal can undo it).",
+          "networkPolicy: an operator-owned NetworkPolicy denies all ingress and egress of the old primary's pods. scaleDown: the primary workload is scaled to 0 (GitOps self-heal can undo it).",
       }),
     maxPromotions: maxPromotions.default({ count: 1, window: '1h' }),
     stepTimeout: duration('how long one promotion step may take before the promotion is marked Failed', { positive: true })
