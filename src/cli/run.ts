@@ -23,6 +23,9 @@ export async function run(argv: string[]): Promise<number> {
   });
   const env = process.env;
   const log = createLogger();
+  // A rejection nobody handled is a bug, but ending the process for it could stop a failover
+  // half way: log it loudly and keep reconciling (every step is idempotent and retried).
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection (a bug, please report it); continuing'));
   const namespaces = (values.namespaces ?? env.WATCH_NAMESPACES ?? '')
     .split(',')
     .map((s) => s.trim())

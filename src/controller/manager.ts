@@ -56,8 +56,11 @@ export class Manager {
       }
       enqueue(keyOf(site));
     });
-    const byPrimary = (o: KubeObject, kind: string) => {
-      for (const s of c.sites.byIndex('primary', `${o.metadata?.namespace ?? ''}/${kind}/${o.metadata?.name ?? ''}`)) enqueue(keyOf(s));
+    const byPrimary = (o: KubeObject, kind: string, readyPod = false) => {
+      for (const s of c.sites.byIndex('primary', `${o.metadata?.namespace ?? ''}/${kind}/${o.metadata?.name ?? ''}`)) {
+        if (readyPod) this.o.reconciler.noteReadyPrimary(keyOf(s));
+        enqueue(keyOf(s));
+      }
     };
     c.statefulSets.onChange((_t, o) => {
       enqueue(ownerSiteKey(o));
@@ -71,12 +74,13 @@ export class Manager {
       // Only readiness, existence and labels matter to a site.
       if (type === 'update' && old && readyOf(old) === readyOf(pod) && old.metadata?.deletionTimestamp === pod.metadata?.deletionTimestamp) return;
       enqueue(ownerSiteKey(pod));
+      const ready = type !== 'delete' && readyOf(pod) === 'True';
       for (const ref of pod.metadata?.ownerReferences ?? []) {
-        if (ref.kind === 'StatefulSet') byPrimary({ metadata: { namespace: pod.metadata?.namespace, name: ref.name } }, 'StatefulSet');
+        if (ref.kind === 'StatefulSet') byPrimary({ metadata: { namespace: pod.metadata?.namespace, name: ref.name } }, 'StatefulSet', ready);
         if (ref.kind === 'ReplicaSet') {
           // A ReplicaSet is named <deployment>-<pod-template-hash>.
           const deployment = ref.name.replace(/-[a-z0-9]+$/, '');
-          byPrimary({ metadata: { namespace: pod.metadata?.namespace, name: deployment } }, 'Deployment');
+          byPrimary({ metadata: { namespace: pod.metadata?.namespace, name: deployment } }, 'Deployment', ready);
         }
       }
     });

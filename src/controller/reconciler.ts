@@ -15,6 +15,7 @@ import { isConflict, type KubeClient } from '../k8s/client.ts';
 import type { EventRecorder } from '../k8s/events.ts';
 import type { Informer } from '../k8s/informer.ts';
 import { mergePatchFor } from '../k8s/merge-patch.ts';
+import { olderThan } from '../k8s/resource-version.ts';
 import { R, resourceOfKind, type Resource } from '../k8s/resources.ts';
 import { keyOf, splitKey, toDate, type KubeObject } from '../k8s/types.ts';
 import { decide, promoteRequest, type Decision } from '../promotion/decide.ts';
@@ -78,6 +79,10 @@ export class Reconciler {
   private readonly d: ReconcilerDeps;
   private readonly now: () => Date;
   private readonly engineCache = new Map<string, { at: number; obs: EngineObservation }>();
+  /** Per site: when a watch event last showed a primary pod Ready (see noteReadyPrimary). */
+  private readonly readySeen = new Map<string, Date>();
+  /** Per site: the resourceVersion of this process's last status write, until the cache has it. */
+  private readonly written = new Map<string, string>();
 
   constructor(deps: ReconcilerDeps) {
     this.d = deps;
@@ -88,7 +93,16 @@ export class Reconciler {
     const cached = this.d.caches.sites.get(key);
     if (!cached?.metadata) {
       this.engineCache.delete(key);
+      this.readySeen.delete(key);
+      this.written.delete(key);
       return {};
+    }
+    // Acting on a site older than what this process last wrote could undo a promotion's steps
+    // (lift the fence, move traffic back): wait for the watch to deliver it; its event requeues.
+    const written = this.written.get(key);
+    if (written !== undefined) {
+      if (olderThan(cached.metadata.resourceVersion, written)) return { requeueAfterMs: 1000 };
+      this.written.delete(key);
     }
     // No finalizers: owner references let the garbage collector remove what the site owns.
     if (cached.metadata.deletionTimestamp) return {};
@@ -146,6 +160,21 @@ export class Reconciler {
 
   get deps(): ReconcilerDeps {
     return this.d;
+  }
+
+  /** A watch event showed a pod of this site's primary Ready. */
+  noteReadyPrimary(key: string): void {
+    this.readySeen.set(key, this.now());
+  }
+
+  lastSeenReady(key: string): Date | undefined {
+    return this.readySeen.get(key);
+  }
+
+  /** A status write of this process landed: reconciles wait until the cache is at least this new. */
+  noteWritten(key: string, site: StandbySiteObject): void {
+    const rv = site.metadata?.resourceVersion;
+    if (rv) this.written.set(key, rv);
   }
 
   clock(): Date {
@@ -262,6 +291,7 @@ class SiteRun {
       workload: obs.primary,
       pods: obs.primaryPods,
       previousNotReadySince: toDate(prev.primary?.notReadySince),
+      lastSeenReady: this.r.lastSeenReady(this.key),
       previousEverReady: prev.primary?.everReady === true,
       fenced: started,
     });
@@ -312,6 +342,8 @@ class SiteRun {
     if (decision.action === 'start') {
       const began = begin(now, decision.trigger, decision.reason, decision.token);
       startWrite = this.writePromotion(began, { handledPromoteToken: decision.token ?? handledToken });
+      // Awaited below (or by drive); this only keeps an early rejection from counting as unhandled.
+      startWrite.catch(() => undefined);
       // A fence NetworkPolicy raised before the start is recorded is harmless (an unrecorded one is
       // removed by the next reconcile), so it goes up at the same time. Scaling the user's workload
       // down is not undone that way: it waits for the record.
@@ -578,6 +610,7 @@ class SiteRun {
         'status',
       );
       this.current = updated;
+      this.r.noteWritten(this.key, updated);
       return true;
     } catch (err) {
       if (isConflict(err)) {
@@ -870,6 +903,7 @@ class SiteRun {
         { metadata: { resourceVersion: this.current.metadata?.resourceVersion }, status: patch },
         'status',
       );
+      this.r.noteWritten(this.key, this.current);
     } catch (err) {
       if (isConflict(err)) {
         this.after(0);

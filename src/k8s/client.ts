@@ -50,7 +50,11 @@ export interface ClientOptions {
   impersonate?: { user: string; groups?: string[] };
   /** Called after every request: counting and metrics hook. */
   onRequest?: (info: RequestInfo) => void;
+  /** Called before every write (create, update, patch, delete); throws to refuse it. */
+  writeGuard?: (verb: string, resource: string) => void;
 }
+
+const READ_VERBS = new Set(['get', 'list', 'watch']);
 
 interface RequestOpts {
   query?: Record<string, string | number | boolean | undefined>;
@@ -112,6 +116,7 @@ export class KubeClient {
   }
 
   async request<T>(method: HttpMethod, path: string, opts: RequestOpts): Promise<T> {
+    if (!READ_VERBS.has(opts.verb)) this.opts.writeGuard?.(opts.verb, opts.resource);
     const url = this.url(path, opts.query);
     const { headers, dispatcher } = await this.prepare(method, url);
     headers.push(['Accept', JSON_TYPE]);

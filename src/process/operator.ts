@@ -3,7 +3,7 @@
 import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import type { Connection } from '../k8s/connection.ts';
-import { KubeClient } from '../k8s/client.ts';
+import { ApiError, KubeClient } from '../k8s/client.ts';
 import { EventRecorder } from '../k8s/events.ts';
 import { createCaches } from '../controller/caches.ts';
 import { Manager } from '../controller/manager.ts';
@@ -59,15 +59,26 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
   const caches = createCaches(client, o.log, o.namespaces, (resource, kind) => metrics.watchErrors.inc({ resource, kind }));
   let elector: LeaderElector | undefined;
   const isLeader = () => (elector ? elector.isLeader : true);
+  // What the controller writes goes through a client that refuses once the lease is lost, so a
+  // reconcile still running then cannot act behind the new leader's back. The Lease is written
+  // through the plain client.
+  const acting = new KubeClient(o.connection, {
+    userAgent: `standby-operator/${identity}`,
+    onRequest: metrics.onRequest,
+    ...(o.impersonate ? { impersonate: o.impersonate } : {}),
+    writeGuard: (verb, resource) => {
+      if (!isLeader()) throw new ApiError(0, 'NotLeader', `${verb} ${resource}: this replica no longer holds the leader lease`);
+    },
+  });
   const reconciler = new Reconciler({
-    client,
+    client: acting,
     caches,
-    events: new EventRecorder(client, o.log, identity),
+    events: new EventRecorder(acting, o.log, identity),
     log: o.log,
     operatorImage: o.operatorImage,
     imagePullSecrets: o.imagePullSecrets,
     isLeader,
-    engineIO: apiEngineIO(client),
+    engineIO: apiEngineIO(acting),
     metrics,
     ...(o.lagProbeMs !== undefined ? { lagProbeMs: o.lagProbeMs } : {}),
     exitAfterStep: o.exitAfterStep,

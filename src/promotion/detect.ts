@@ -22,6 +22,11 @@ export interface DetectInput {
   workload: Workload | undefined;
   pods: readonly V1Pod[];
   previousNotReadySince: Date | undefined;
+  /**
+   * The last time a watch event showed one of the primary's pods Ready (this process only). A
+   * flap back to Ready that no reconcile saw (keys coalesce in the queue) still restarts the clock.
+   */
+  lastSeenReady?: Date | undefined;
   previousEverReady: boolean;
   /** A promotion fenced the primary: it is no longer expected to serve. */
   fenced: boolean;
@@ -36,7 +41,10 @@ export function assessPrimary(i: DetectInput): PrimaryAssessment {
   const replicas = i.workload ? desiredReplicas(i.workload) : 0;
   const readyReplicas = i.pods.filter(isPodReady).length;
   const ready = i.workload !== undefined && readyReplicas > 0;
-  const notReadySince = ready ? undefined : (i.previousNotReadySince ?? i.now);
+  let notReadySince = ready ? undefined : (i.previousNotReadySince ?? i.now);
+  if (notReadySince && i.lastSeenReady && i.lastSeenReady > notReadySince) {
+    notReadySince = i.lastSeenReady < i.now ? i.lastSeenReady : i.now;
+  }
   let state: PrimaryState = ready ? 'Ready' : 'NotReady';
   let message = `${readyReplicas}/${replicas} pods Ready`;
   if (!i.workload) {

@@ -52,13 +52,18 @@ export async function drive(start: PromotionStatus, steps: PromotionSteps, opts:
   let p = start;
   // Transitions are written one after another (each needs the resourceVersion the previous one
   // returned), in the background of the steps; the chain's result says whether all landed.
+  // A failed write (not a conflict) rejects the chain; it is awaited before drive returns, so the
+  // error reaches the reconcile. The no-op handlers only keep a rejection that lands while a step
+  // is still running from counting as unhandled, which would end the process.
   let chain: Promise<boolean> = opts.pendingWrite ?? Promise.resolve(true);
+  chain.catch(() => undefined);
   const record = (from: string, next: PromotionStatus): void => {
     chain = chain.then(async (ok) => {
       if (!ok || !(await opts.write(next))) return false;
       opts.afterTransition?.(from, next);
       return true;
     });
+    chain.catch(() => undefined);
   };
   const started = chain;
   while (inProgress(p)) {

@@ -33,7 +33,9 @@ export const names = {
   copier: (site: string) => `${site}-copier`,
   fence: (site: string) => `${site}-fence`,
   promoteJob: (site: string, token: string) => `${site}-promote-${token}`.slice(0, 63).replace(/-+$/, ''),
-  restoreJob: (site: string, run: string) => `${site}-restore-${run}`,
+  // Job names are label values too (job-name): at most 63 characters. A 40-character site name
+  // (MAX_SITE_NAME) and a 16-character run id leave room for "-rst-", not "-restore-".
+  restoreJob: (site: string, run: string) => (site.length + run.length + 9 <= 63 ? `${site}-restore-${run}` : `${site}-rst-${run}`),
   copyJob: (site: string, run: string) => `${site}-copy-${run}`,
   /** A standby copy of one primary volume, from one copy run. */
   copyClaim: (site: string, volume: string, run: string) => `${site}-${volume}-${run}`.slice(0, 253),

@@ -3,6 +3,7 @@ import { validateSpec } from '../../../src/api/site.ts';
 import type { SiteSpec } from '../../../src/api/spec.ts';
 import { computeStatus, effectiveRpoMs, quantizeLag, type StatusInput } from '../../../src/controller/status.ts';
 import { mergeConditions } from '../../../src/controller/conditions.ts';
+import { olderThan } from '../../../src/k8s/resource-version.ts';
 
 const T0 = new Date('2026-11-22T10:00:00Z');
 const at = (s: number) => new Date(T0.getTime() + s * 1000);
@@ -142,5 +143,19 @@ describe('helpers', () => {
     expect(same[0]).toMatchObject({ lastTransitionTime: at(0).toISOString(), reason: 'b', observedGeneration: 2 });
     const flipped = mergeConditions(same, [{ type: 'Ready', status: 'False', reason: 'c', message: 'o' }], 2, at(20));
     expect(flipped[0]?.lastTransitionTime).toBe(at(20).toISOString());
+  });
+});
+
+describe('olderThan: a cached site older than the last status write', () => {
+  test('compares etcd resourceVersions as integers, not as strings', () => {
+    expect(olderThan('99', '100')).toBe(true);
+    expect(olderThan('100', '100')).toBe(false);
+    expect(olderThan('101', '100')).toBe(false);
+    expect(olderThan('123456789012345678901', '123456789012345678902')).toBe(true);
+  });
+  test('anything it cannot compare is not older (never blocks a reconcile)', () => {
+    expect(olderThan(undefined, '100')).toBe(false);
+    expect(olderThan('abc', '100')).toBe(false);
+    expect(olderThan('99', 'xyz')).toBe(false);
   });
 });

@@ -66,6 +66,16 @@ describe('decide: automatic promotion', () => {
     expect(d).toMatchObject({ action: 'wait', afterMs: 15_000 });
   });
 
+  test('a flap back to Ready that no reconcile saw, only a watch event, still restarts the threshold', () => {
+    // Stored: not Ready since -35 s. A watch event showed a Ready pod at -10 s; the next reconcile sees it not Ready again.
+    const p = assessPrimary({ now: at(0), workload: sts(1), pods: [pod(false)], previousNotReadySince: at(-35), lastSeenReady: at(-10), previousEverReady: true, fenced: false });
+    expect(p.notReadySince).toEqual(at(-10));
+    expect(decide(input({ primary: { ready: false, notReadySince: p.notReadySince, scaledToZero: false, everReady: true } }))).toMatchObject({ action: 'wait', afterMs: 20_000 });
+    // A Ready event from before the outage changes nothing, and one stamped ahead of this clock is capped at now.
+    expect(assessPrimary({ now: at(0), workload: sts(1), pods: [pod(false)], previousNotReadySince: at(-35), lastSeenReady: at(-40), previousEverReady: true, fenced: false }).notReadySince).toEqual(at(-35));
+    expect(assessPrimary({ now: at(0), workload: sts(1), pods: [pod(false)], previousNotReadySince: at(-35), lastSeenReady: at(3), previousEverReady: true, fenced: false }).notReadySince).toEqual(at(0));
+  });
+
   test('refuses when the standby is not usable, saying why', () => {
     const d = decide(input({ standby: { usable: false, usableIfForced: true, reason: 'standby data is 42m old, rpoTarget is 15m' } }));
     expect(d).toMatchObject({ action: 'refuse', reason: 'StandbyNotUsable', message: 'standby data is 42m old, rpoTarget is 15m' });

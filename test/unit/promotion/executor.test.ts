@@ -32,6 +32,29 @@ describe('drive', () => {
     expect(h.log.indexOf('switch')).toBeLessThan(h.log.indexOf('write Switching'));
   });
 
+  test('a record that fails while the next step still runs reaches the caller as an error, never as an unhandled rejection', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const slow = async (): Promise<StepResult> => {
+        await new Promise((r) => setTimeout(r, 30));
+        return done;
+      };
+      const steps: PromotionSteps = { Fencing: () => Promise.resolve(done), Promoting: slow, Switching: slow };
+      const write = (p: PromotionStatus) =>
+        p.state === 'Promoting' ? Promise.reject(new Error('500 etcdserver: request timed out')) : Promise.resolve(true);
+      // The start record fails too, early, while the fence is going up.
+      const pendingWrite = Promise.reject(new Error('503 the start record failed'));
+      await expect(drive(begin(T0, 'automatic', 'x', undefined), steps, { now: () => T0, stepTimeoutMs: 1000, write, pendingWrite })).rejects.toThrow('503 the start record failed');
+      await expect(drive(begin(T0, 'automatic', 'x', undefined), steps, { now: () => T0, stepTimeoutMs: 1000, write })).rejects.toThrow('500 etcdserver');
+      await new Promise((r) => setTimeout(r, 50));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   test('sequential mode waits for each record before the next step', async () => {
     const h = harness();
     await drive(begin(T0, 'manual', 'x', 't'), h.steps, { now: () => T0, stepTimeoutMs: 1000, write: h.write, sequential: true });
