@@ -1,6 +1,7 @@
 // The StandbySite status: what the operator observed, written only by the
 // operator through the /status subresource. Timestamps are RFC 3339 strings.
 import { z } from 'zod';
+import { FENCING_METHODS, TIERS } from './spec.ts';
 
 export const PHASES = ['Pending', 'Protected', 'Degraded', 'Promoting', 'Promoted', 'Failed'] as const;
 export const PROMOTION_STATES = ['Fencing', 'Promoting', 'Switching', 'Promoted', 'Failed'] as const;
@@ -40,6 +41,14 @@ const promotionStatus = z
     fencedAt: time.optional(),
     promotedAt: time.optional(),
     switchedAt: time.optional(),
+    tier: z
+      .enum(TIERS)
+      .optional()
+      .meta({ description: 'The tier when the promotion began: a later spec.tier change never rebuilds the standby that serves clients.' }),
+    fencing: z
+      .enum(FENCING_METHODS)
+      .optional()
+      .meta({ description: 'The fencing method when the promotion began: a later spec change never lifts the fence.' }),
   })
   .meta({ description: 'The promotion state machine; an operator restarted mid-promotion resumes from here.' });
 

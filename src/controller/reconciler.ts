@@ -22,6 +22,7 @@ import { decide, promoteRequest, type Decision } from '../promotion/decide.ts';
 import { assessPrimary } from '../promotion/detect.ts';
 import { drive, type PromotionSteps, type StepResult } from '../promotion/executor.ts';
 import { begin, inProgress } from '../promotion/machine.ts';
+import { pinToPromotion } from '../promotion/pinned.ts';
 import { standbyUsability } from '../promotion/usable.ts';
 import {
   ANNOTATION_COMPLETE,
@@ -109,12 +110,16 @@ export class Reconciler {
     const { namespace, name } = splitKey(key);
     const validation = validateSpec(cached.spec, name);
     if (!validation.ok) return this.reportInvalid(cached, describeProblems(validation.problems));
+    const pinned = pinToPromotion(validation.spec, cached.status?.promotion);
     const site: StandbySite = {
       metadata: { ...cached.metadata, name, namespace },
-      spec: validation.spec,
+      spec: pinned.spec,
       status: cached.status ?? {},
     };
-    return new SiteRun(this, site, cached).run();
+    if (pinned.ignored && cached.metadata.generation !== cached.status?.observedGeneration && this.d.isLeader()) {
+      await this.d.events.record(cached, 'Warning', 'SpecChangeIgnored', pinned.ignored);
+    }
+    return new SiteRun(this, site, cached, pinned.frozen).run();
   }
 
   private async reportInvalid(cached: StandbySiteObject, message: string): Promise<ReconcileResult> {
@@ -197,7 +202,11 @@ class SiteRun {
   /** The fence written in this run (the cache may not show it yet). */
   private fenceWritten = false;
 
-  constructor(r: Reconciler, site: StandbySite, cached: StandbySiteObject) {
+  /** See pinToPromotion: keep only the traffic Service and the fence; change and remove nothing else. */
+  private readonly frozen: boolean;
+
+  constructor(r: Reconciler, site: StandbySite, cached: StandbySiteObject, frozen = false) {
+    this.frozen = frozen;
     this.r = r;
     this.d = r.deps;
     this.site = site;
@@ -340,7 +349,7 @@ class SiteRun {
     }
     let startWrite: Promise<boolean> | undefined;
     if (decision.action === 'start') {
-      const began = begin(now, decision.trigger, decision.reason, decision.token);
+      const began = begin(now, decision.trigger, decision.reason, decision.token, { tier: spec.tier, fencing: spec.promotion.fencing });
       startWrite = this.writePromotion(began, { handledPromoteToken: decision.token ?? handledToken });
       // Awaited below (or by drive); this only keeps an early rejection from counting as unhandled.
       startWrite.catch(() => undefined);
@@ -358,7 +367,9 @@ class SiteRun {
         `${decision.trigger} promotion: ${decision.reason}; fencing the primary (${spec.promotion.fencing})`,
       );
     }
-    if (inProgress(promo) && this.d.isLeader()) {
+    // Frozen: the tier the promotion began with can no longer be built from the spec, so its
+    // remaining steps cannot run as that tier would; it waits, fenced, for the spec to come back.
+    if (inProgress(promo) && this.d.isLeader() && !this.frozen) {
       const result = await drive(promo, this.steps(runs, sets), {
         now: () => this.now(),
         stepTimeoutMs: parseDuration(spec.promotion.stepTimeout) ?? 300_000,
@@ -382,14 +393,17 @@ class SiteRun {
     // Desired objects. Without the primary workload nothing new can be built; what exists is kept.
     const ctx = this.buildContext(promo, active, standbyRun);
     if (ctx) {
-      const desired = desiredObjects(ctx);
+      const trafficName = names.traffic(site.metadata.name, spec);
+      const isTraffic = (o: KubeObject) => o.kind === 'Service' && o.metadata?.name === trafficName;
+      const desired = this.frozen ? desiredObjects(ctx).filter((o) => isTraffic(o) || o.kind === 'NetworkPolicy') : desiredObjects(ctx);
       // While a promotion runs, only its steps move traffic: a transition recorded a step late must
       // never make this pass point clients back at the fenced primary.
-      const trafficName = names.traffic(site.metadata.name, spec);
-      await this.applyAll(inProgress(promo) ? desired.filter((o) => !(o.kind === 'Service' && o.metadata?.name === trafficName)) : desired);
-      await this.removeUnwanted(desired);
-      if (!promo) await this.pruneCopies(runs, mounted);
-      await this.alignDataOwnership();
+      await this.applyAll(inProgress(promo) ? desired.filter((o) => !isTraffic(o)) : desired);
+      if (!this.frozen) {
+        await this.removeUnwanted(desired);
+        if (!promo) await this.pruneCopies(runs, mounted);
+        await this.alignDataOwnership();
+      }
     }
 
     // Status.

@@ -19,9 +19,15 @@ const STAMP: Record<'Fencing' | 'Promoting' | 'Switching', keyof PromotionStatus
   Switching: 'switchedAt',
 };
 
-export function begin(now: Date, trigger: Trigger, reason: string, token: string | undefined): PromotionStatus {
+export function begin(
+  now: Date,
+  trigger: Trigger,
+  reason: string,
+  token: string | undefined,
+  frozen: Pick<PromotionStatus, 'tier' | 'fencing'> = {},
+): PromotionStatus {
   const t = now.toISOString();
-  return { state: 'Fencing', trigger, reason, ...(token ? { token } : {}), startedAt: t, stepStartedAt: t, message: 'fencing the primary' };
+  return { state: 'Fencing', trigger, reason, ...(token ? { token } : {}), startedAt: t, stepStartedAt: t, message: 'fencing the primary', ...frozen };
 }
 
 /** Moves from a finished step to the next one. */

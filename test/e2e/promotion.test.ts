@@ -16,7 +16,7 @@ import {
   type SiteObject,
 } from './support/operator.ts';
 
-const NAMESPACES = ['hot', 'warm', 'cold', 'flap', 'refuse', 'crash', 'manual', 'budget', 'revert'] as const;
+const NAMESPACES = ['hot', 'warm', 'cold', 'flap', 'refuse', 'crash', 'manual', 'budget', 'revert', 'pinned'] as const;
 const ns = {} as Record<(typeof NAMESPACES)[number], string>;
 let op: OperatorProcess;
 
@@ -254,5 +254,34 @@ describe('after promotion', () => {
     // The operator reports; it does not scale the user's workload down again, and clients stay on the standby.
     expect((await kubectlJson<{ spec: { replicas: number } }>(['-n', n, 'get', 'statefulset', 'db'])).spec.replicas).toBe(1);
     expect(await trafficSelector(n, 'db-active')).toEqual({ 'standby.dev/site': 'db', 'standby.dev/role': 'standby' });
+  });
+
+  test('a tier or fencing change after the promotion never rebuilds the standby that serves clients nor lifts the fence', async () => {
+    const n = ns.pinned;
+    await apply(statefulPrimary('db'), n);
+    await apply(site('db', 'hot', '  hot: {replicas: 1}\n', 'mode: automatic, failureThreshold: 2s'), n);
+    await waitForSite(n, 'db', isProtected, 'Protected');
+    await failPrimary(n, 'db');
+    const before = await waitForSite(n, 'db', promoted, 'promoted', 30_000);
+    expect(before.status?.promotion).toMatchObject({ tier: 'hot', fencing: 'networkPolicy' });
+
+    // A GitOps change lands after the failover: the site is now cold, fenced by scale-down.
+    await apply(site('db', 'cold', '  cold: {schedule: "0 3 * * *"}\n', 'mode: automatic, failureThreshold: 2s, fencing: scaleDown'), n);
+    const generation = (await getSite(n, 'db')).metadata.generation;
+    await waitForSite(n, 'db', (x) => x.status?.observedGeneration === generation, 'the change reconciled');
+    await waitFor(async () => (await events(n, 'SpecChangeIgnored')).length === 1, { timeoutMs: 10_000, description: 'a SpecChangeIgnored event' });
+    const [ignored] = await events(n, 'SpecChangeIgnored');
+    expect(ignored?.message).toContain('not applied: promotion.fencing scaleDown (the fence stays networkPolicy); tier cold (the standby stays as the hot tier made it)');
+
+    // The hot standby still runs and takes the traffic; the fence is still up; nothing of the cold tier appeared.
+    const standby = await kubectlJson<{ spec: { replicas: number } }>(['-n', n, 'get', 'statefulset', 'db-standby']);
+    expect(standby.spec.replicas).toBe(1);
+    expect(await podNames(n, 'standby.dev/site=db,standby.dev/role=standby')).toHaveLength(1);
+    expect(await trafficSelector(n, 'db-active')).toEqual({ 'standby.dev/site': 'db', 'standby.dev/role': 'standby' });
+    expect((await kubectlJson<{ spec: { policyTypes: string[] } }>(['-n', n, 'get', 'networkpolicy', 'db-fence'])).spec.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(await kubectl(['-n', n, 'get', 'cronjobs', '-o', 'name'])).toBe('');
+    // scaleDown was not applied to the user's primary either.
+    expect((await kubectlJson<{ spec: { replicas: number } }>(['-n', n, 'get', 'statefulset', 'db'])).spec.replicas).toBe(1);
+    expect((await getSite(n, 'db')).status?.phase).toBe('Promoted');
   });
 });
