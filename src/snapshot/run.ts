@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { parseDuration } from '../api/duration.ts';
 import type { KubeClient } from '../k8s/client.ts';
 import { R } from '../k8s/resources.ts';
-import { LABEL_SITE, runId } from '../site/names.ts';
+import { LABEL_ROLE, LABEL_SITE, runId } from '../site/names.ts';
 import { COPY_JOB_DEADLINE_SECONDS } from '../tiers/jobs.ts';
 import { loadSite } from './load.ts';
 import { applyRetention } from './retention.ts';
@@ -53,8 +53,10 @@ export async function pruneSnapshots(
   volumes: string[],
   policy: { keepLast?: number | undefined; maxAgeMs?: number | undefined },
   now = new Date(),
+  role: 'snapshot' | 'transfer' = 'snapshot',
 ): Promise<string[]> {
-  const { items } = await client.list<VolumeSnapshot>(R.volumeSnapshot, namespace, { labelSelector: `${LABEL_SITE}=${site}` });
+  // Only this role's snapshots: a warm sync never prunes the cold tier's backups, nor the reverse.
+  const { items } = await client.list<VolumeSnapshot>(R.volumeSnapshot, namespace, { labelSelector: `${LABEL_SITE}=${site},${LABEL_ROLE}=${role}` });
   const sets = snapshotSets(items, volumes);
   const decision = applyRetention(sets, policy, now, 2 * COPY_JOB_DEADLINE_SECONDS * 1000);
   const doomed = new Set(decision.delete);

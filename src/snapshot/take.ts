@@ -23,14 +23,24 @@ export interface SnapshotSetResult {
   time: Date;
 }
 
-export function buildSnapshot(site: StandbySite, v: PrimaryVolume, run: string, className: string | undefined): VolumeSnapshot {
+/**
+ * role `snapshot`: a cold tier's backup, kept by cold.retention. role `transfer`: a warm sync's
+ * way of cloning the primary, pruned by the sync; the two are never pruned by each other.
+ */
+export function buildSnapshot(
+  site: StandbySite,
+  v: PrimaryVolume,
+  run: string,
+  className: string | undefined,
+  role: 'snapshot' | 'transfer' = 'snapshot',
+): VolumeSnapshot {
   return {
     apiVersion: 'snapshot.storage.k8s.io/v1',
     kind: 'VolumeSnapshot',
     metadata: {
       name: names.snapshot(site.metadata.name, v.volume, run),
       namespace: site.metadata.namespace,
-      labels: { ...siteLabels(site.metadata.name, 'snapshot'), [LABEL_RUN]: run },
+      labels: { ...siteLabels(site.metadata.name, role), [LABEL_RUN]: run },
       annotations: { [ANNOTATION_VOLUME]: v.volume, [ANNOTATION_SOURCE_CLAIM]: v.claim },
       ...(site.spec.deletionPolicy.snapshots === 'Delete' ? { ownerReferences: [ownerReference(site, false)] } : {}),
     },
@@ -47,12 +57,12 @@ export async function takeSnapshotSet(
   volumes: readonly PrimaryVolume[],
   run: string,
   className: string | undefined,
-  opts: { timeoutMs: number; pollMs: number; log: Logger },
+  opts: { timeoutMs: number; pollMs: number; log: Logger; role?: 'snapshot' | 'transfer' },
 ): Promise<SnapshotSetResult> {
   const ns = site.metadata.namespace;
   const snapshots: Record<string, string> = {};
   for (const v of volumes) {
-    const snap = buildSnapshot(site, v, run, className);
+    const snap = buildSnapshot(site, v, run, className, opts.role);
     await client.create(R.volumeSnapshot, snap);
     snapshots[v.volume] = snap.metadata!.name!;
   }

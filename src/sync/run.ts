@@ -34,7 +34,7 @@ export async function syncSite(client: KubeClient, key: string, o: CopyRunOption
   let dataTime: Date;
   try {
     if (site.spec.warm.method === 'volumeSnapshot') {
-      const set = await takeSnapshotSet(client, site, loaded.volumes, run, site.spec.warm.volumeSnapshotClassName, { timeoutMs, pollMs, log: o.log });
+      const set = await takeSnapshotSet(client, site, loaded.volumes, run, site.spec.warm.volumeSnapshotClassName, { timeoutMs, pollMs, log: o.log, role: 'transfer' });
       dataTime = set.time;
       for (const v of loaded.volumes) {
         const pvc = copyClaim(loaded, v.volume, run, set.snapshots[v.volume]);
@@ -75,7 +75,7 @@ export async function syncSite(client: KubeClient, key: string, o: CopyRunOption
   }
   if (site.spec.warm.method === 'volumeSnapshot') {
     // Keep the two newest sets: the one the standby was cloned from may still be provisioning.
-    await pruneSnapshots(client, site.metadata.namespace, site.metadata.name, loaded.volumes.map((v) => v.volume), { keepLast: 2 });
+    await pruneSnapshots(client, site.metadata.namespace, site.metadata.name, loaded.volumes.map((v) => v.volume), { keepLast: 2 }, new Date(), 'transfer');
   }
   o.log.info({ run, claims, dataTime: dataTime.toISOString() }, 'standby copy complete');
   return { run, claims, dataTime };

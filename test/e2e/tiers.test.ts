@@ -189,6 +189,43 @@ spec:
     const site = await waitForSite(n, 'db', (s) => protectedSite(s) && s.status?.snapshots === 2, 'cold site Protected with 2 snapshot sets');
     expect(site.status?.lastSnapshotTime).toBe(site.status?.dataTimestamp);
   });
+
+  test('after cold → warm, warm syncs prune only their own transfer snapshots, never the cold backups', async () => {
+    const n = ns.cold;
+    await apply(statefulPrimary('backups'), n);
+    const siteYaml = (tier: string) => `apiVersion: standby.dev/v1alpha1
+kind: StandbySite
+metadata: {name: backups}
+spec:
+  primary: {workload: {kind: StatefulSet, name: backups}, service: backups}
+${tier}`;
+    await apply(siteYaml('  tier: cold\n  cold: {schedule: "0 2 * * *", retention: {keepLast: 5}}\n'), n);
+    await waitForSite(n, 'backups', (s) => s.status?.phase === 'Pending', 'cold site Pending');
+    const runOf = (stdout: string) => (lastJson(stdout) as { run: string }).run;
+    const coldRuns: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 1100));
+      const r = await runCopy('snapshot', n, 'backups');
+      expect(r.code, r.stderr).toBe(0);
+      coldRuns.push(runOf(r.stdout));
+    }
+    await apply(siteYaml('  tier: warm\n  rpoTarget: 1h\n  warm: {schedule: "*/15 * * * *"}\n'), n);
+    await waitForSite(n, 'backups', (s) => s.status?.observedGeneration === s.metadata.generation, 'the change to warm reconciled');
+    const syncRuns: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setTimeout(r, 1100));
+      const r = await runCopy('sync', n, 'backups');
+      expect(r.code, r.stderr).toBe(0);
+      syncRuns.push(runOf(r.stdout));
+    }
+    const runsOf = async (role: string) =>
+      (await kubectlJson<{ items: Obj[] }>(['-n', n, 'get', 'volumesnapshots', '-l', `standby.dev/site=backups,standby.dev/role=${role}`])).items
+        .map((s) => s.metadata.labels?.['standby.dev/copy-run'])
+        .sort();
+    // The sync keeps its two newest transfer sets; the cold backups stay as cold.retention left them.
+    expect(await runsOf('transfer')).toEqual(syncRuns.slice(1).sort());
+    expect(await runsOf('snapshot')).toEqual(coldRuns.sort());
+  });
 });
 
 describe('wrong references', () => {
