@@ -82,6 +82,8 @@ export class Reconciler {
   private readonly engineCache = new Map<string, { at: number; obs: EngineObservation }>();
   /** Per site: when a watch event last showed a primary pod Ready (see noteReadyPrimary). */
   private readonly readySeen = new Map<string, Date>();
+  /** Per promotion step (site, promotion start, state): when this process first drove it. */
+  private readonly stepsDriven = new Map<string, Date>();
   /** Per site: the resourceVersion of this process's last status write, until the cache has it. */
   private readonly written = new Map<string, string>();
 
@@ -96,6 +98,7 @@ export class Reconciler {
       this.engineCache.delete(key);
       this.readySeen.delete(key);
       this.written.delete(key);
+      for (const k of this.stepsDriven.keys()) if (k.startsWith(`${key}/`)) this.stepsDriven.delete(k);
       return {};
     }
     // Acting on a site older than what this process last wrote could undo a promotion's steps
@@ -170,6 +173,18 @@ export class Reconciler {
   /** A watch event showed a pod of this site's primary Ready. */
   noteReadyPrimary(key: string): void {
     this.readySeen.set(key, this.now());
+  }
+
+  /** When this process first drove this step of this promotion. */
+  firstDriven(key: string, p: PromotionStatus): Date {
+    const k = `${key}/${p.startedAt ?? ''}/${p.state ?? ''}`;
+    let at = this.stepsDriven.get(k);
+    if (!at) {
+      at = this.now();
+      // Bounded: one entry per step driven; old promotions' entries go with the site.
+      this.stepsDriven.set(k, at);
+    }
+    return at;
   }
 
   lastSeenReady(key: string): Date | undefined {
@@ -374,6 +389,7 @@ class SiteRun {
         now: () => this.now(),
         stepTimeoutMs: parseDuration(spec.promotion.stepTimeout) ?? 300_000,
         write: (p) => this.writePromotion(p, {}),
+        resumedAt: (p) => this.r.firstDriven(this.key, p),
         ...(startWrite && spec.promotion.fencing === 'networkPolicy' ? { pendingWrite: startWrite } : {}),
         afterTransition: (from, to) => void this.afterTransition(from, to),
         sequential: this.d.exitAfterStep !== undefined,
@@ -790,11 +806,15 @@ class SiteRun {
   private async promoteCold(runs: readonly CopyRun[], sets: ReturnType<typeof snapshotSets>): Promise<StepResult> {
     const { site, obs } = this;
     const cold = site.spec.cold!;
-    const restored = runs.find((r) => r.complete);
+    // Resuming: only a copy this promotion restores (from the newest ready set, or by its restore
+    // Job). A complete copy left from an earlier warm tier may be far older than the newest snapshot.
+    const newest = newestReadySet(sets);
+    const ours = new Set([`restore-${promotionId(this.current.status?.promotion)}`, ...(newest ? [newest.run] : [])]);
+    const restored = runs.find((r) => r.complete && ours.has(r.run));
     if (restored) return this.startStandby(restored.claims, restored.run);
     const ns = site.metadata.namespace;
     if (cold.method === 'volumeSnapshot') {
-      const set = newestReadySet(sets);
+      const set = newest;
       if (!set) return { done: false, waitingFor: '', failed: 'no ready snapshot set exists to restore' };
       for (const v of obs.volumes) {
         const name = names.copyClaim(site.metadata.name, v.volume, set.run);

@@ -28,6 +28,8 @@ export interface DriveOptions {
   pendingWrite?: Promise<boolean>;
   /** Wait for each transition's write before the next step (the crash test hook needs a step boundary). */
   sequential?: boolean;
+  /** When this process first drove the given step of this promotion (see overdue). */
+  resumedAt?: (p: PromotionStatus) => Date | undefined;
   /** Called once a transition's write landed (tests stop the process here to prove resumption). */
   afterTransition?: (from: string, to: PromotionStatus) => void;
 }
@@ -78,7 +80,7 @@ export async function drive(start: PromotionStatus, steps: PromotionSteps, opts:
       if (!(await chain)) return { promotion: p, waitingFor: undefined, conflict: true };
       let next: PromotionStatus | undefined;
       if (result.failed) next = fail(p, opts.now(), result.failed);
-      else if (overdue(p, opts.now(), opts.stepTimeoutMs)) {
+      else if (overdue(p, opts.now(), opts.stepTimeoutMs, opts.resumedAt?.(p))) {
         next = fail(p, opts.now(), `did not finish within ${formatDuration(opts.stepTimeoutMs)} (promotion.stepTimeout): ${result.waitingFor}`);
       }
       if (!next) return { promotion: p, waitingFor: result.waitingFor, conflict: false };

@@ -52,10 +52,15 @@ export function fail(p: PromotionStatus, now: Date, message: string): PromotionS
   return { ...p, state: 'Failed', message: `${p.state ?? 'promotion'} failed: ${message}`, completedAt: t };
 }
 
-/** Whether the current step ran past its deadline. */
-export function overdue(p: PromotionStatus, now: Date, stepTimeoutMs: number): boolean {
+/**
+ * Whether the current step ran past its deadline. `resumedAt`: when this process took the step
+ * over; the deadline counts from the later of the two, so an operator that was down longer than
+ * stepTimeout (perhaps on the node that failed) does not fail the step it resumes at once.
+ */
+export function overdue(p: PromotionStatus, now: Date, stepTimeoutMs: number, resumedAt?: Date): boolean {
   if (!p.stepStartedAt) return false;
-  return now.getTime() - new Date(p.stepStartedAt).getTime() > stepTimeoutMs;
+  const started = Math.max(new Date(p.stepStartedAt).getTime(), resumedAt?.getTime() ?? 0);
+  return now.getTime() - started > stepTimeoutMs;
 }
 
 export function inProgress(p: PromotionStatus | undefined): p is PromotionStatus & { state: 'Fencing' | 'Promoting' | 'Switching' } {

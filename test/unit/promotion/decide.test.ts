@@ -221,6 +221,16 @@ describe('the state machine', () => {
     expect(overdue(p, at(301), 300_000)).toBe(true);
     expect(fail(p, at(301), 'no Ready pod')).toMatchObject({ state: 'Failed', message: 'Fencing failed: no Ready pod' });
   });
+
+  test('a step resumed by an operator that was down longer than stepTimeout gets the whole timeout again', () => {
+    const p = begin(at(0), 'automatic', 'x', undefined);
+    // Recorded at 0, the operator came back at 600 s: overdue counts from 600 s.
+    expect(overdue(p, at(601), 300_000, at(600))).toBe(false);
+    expect(overdue(p, at(899), 300_000, at(600))).toBe(false);
+    expect(overdue(p, at(901), 300_000, at(600))).toBe(true);
+    // A resume time before the recorded start changes nothing.
+    expect(overdue(p, at(301), 300_000, at(-50))).toBe(true);
+  });
 });
 
 function sts(replicas: number) {
