@@ -525,12 +525,36 @@ class SiteRun {
     const want = stamped(obj);
     const live = this.informerFor(res)?.get(keyOf(want));
     if (!needsApply(want, live)) return live;
+    if (live && this.mustReplace(want, live)) {
+      // volumeClaimTemplates cannot change (a warm standby on copies becoming a hot one with its
+      // own claims, or back): replace the standby. Claims it made stay, as deletionPolicy says.
+      try {
+        await this.d.client.delete(res, live.metadata?.namespace, live.metadata?.name ?? '', { uid: live.metadata?.uid ?? '' });
+        this.log.info({ kind: want.kind, name: want.metadata?.name }, 'replaced the standby workload: its volume claim templates changed');
+      } catch (err) {
+        this.errors.push(`could not replace ${want.kind} ${want.metadata?.name}: ${(err as Error).message}`);
+      }
+      this.after(500);
+      return undefined;
+    }
     try {
       return await this.d.client.apply(res, want);
     } catch (err) {
       this.errors.push(`could not apply ${obj.kind} ${obj.metadata?.name}: ${(err as Error).message}`);
       return undefined;
     }
+  }
+
+  /** An owned StatefulSet whose volumeClaimTemplates (immutable) differ, while no promotion relies on it. */
+  private mustReplace(want: KubeObject, live: KubeObject): boolean {
+    if (want.kind !== 'StatefulSet' || this.current.status?.promotion?.state) return false;
+    if (!live.metadata?.ownerReferences?.some((r) => r.uid === this.site.metadata.uid)) return false;
+    const claimNames = (o: KubeObject) =>
+      ((o as { spec?: { volumeClaimTemplates?: { metadata?: { name?: string } }[] } }).spec?.volumeClaimTemplates ?? [])
+        .map((t) => t.metadata?.name ?? '')
+        .sort()
+        .join(',');
+    return claimNames(want) !== claimNames(live);
   }
 
   private async applyAll(desired: readonly KubeObject[]): Promise<void> {

@@ -323,6 +323,37 @@ ${extra}`;
     // The hot standby's volume is data: its PVC stays (persistentVolumeClaimRetentionPolicy Retain).
     expect(await kubectl(['-n', n, 'get', 'pvc', 'data-db-standby-0', '-o', 'name'])).toContain('data-db-standby-0');
   });
+
+  test('warm with a synced standby → hot replaces the standby StatefulSet (its claim templates cannot change) and keeps the copy', async () => {
+    const n = ns.change;
+    await apply(statefulPrimary('wh'), n);
+    const site = (tier: string, extra: string) => `apiVersion: standby.dev/v1alpha1
+kind: StandbySite
+metadata: {name: wh}
+spec:
+  tier: ${tier}
+  primary: {workload: {kind: StatefulSet, name: wh}, service: wh}
+${extra}`;
+    await apply(site('warm', '  rpoTarget: 1h\n  warm: {schedule: "@hourly"}\n'), n);
+    await waitForSite(n, 'wh', (s) => s.status?.phase === 'Pending', 'warm Pending');
+    const r = await runCopy('sync', n, 'wh');
+    expect(r.code, r.stderr).toBe(0);
+    const copy = (lastJson(r.stdout) as { claims: { data: string } }).claims.data;
+    await waitForSite(n, 'wh', protectedSite, 'warm Protected');
+    type Sts = { metadata: { uid: string }; spec: { replicas: number; volumeClaimTemplates?: { metadata: { name: string } }[] } };
+    const warm = await kubectlJson<Sts>(['-n', n, 'get', 'statefulset', 'wh-standby']);
+    expect(warm.spec.volumeClaimTemplates ?? []).toEqual([]);
+
+    await apply(site('hot', ''), n);
+    const hot = await waitForSite(n, 'wh', (s) => protectedSite(s) && s.status?.standby?.ready === true, 'hot Protected with a Ready standby', 60_000);
+    expect(hot.status?.phase).toBe('Protected');
+    const replaced = await kubectlJson<Sts>(['-n', n, 'get', 'statefulset', 'wh-standby']);
+    expect(replaced.metadata.uid).not.toBe(warm.metadata.uid);
+    expect(replaced.spec.replicas).toBe(1);
+    expect(replaced.spec.volumeClaimTemplates?.map((t) => t.metadata.name)).toEqual(['data']);
+    // The warm copy is data: it stays.
+    expect(await kubectl(['-n', n, 'get', 'pvc', copy, '-o', 'name'])).toContain(copy);
+  });
 });
 
 describe('deletion', () => {
