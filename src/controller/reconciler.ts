@@ -411,7 +411,8 @@ class SiteRun {
     if (ctx) {
       const trafficName = names.traffic(site.metadata.name, spec);
       const isTraffic = (o: KubeObject) => o.kind === 'Service' && o.metadata?.name === trafficName;
-      const desired = this.frozen ? desiredObjects(ctx).filter((o) => isTraffic(o) || o.kind === 'NetworkPolicy') : desiredObjects(ctx);
+      const built = this.frozen ? desiredObjects(ctx).filter((o) => isTraffic(o) || o.kind === 'NetworkPolicy') : desiredObjects(ctx);
+      const desired = promo ? built.map(released) : built;
       // While a promotion runs, only its steps move traffic: a transition recorded a step late must
       // never make this pass point clients back at the fenced primary.
       await this.applyAll(inProgress(promo) ? desired.filter((o) => !isTraffic(o)) : desired);
@@ -618,9 +619,11 @@ class SiteRun {
     const { site, obs } = this;
     const uid = site.metadata.uid;
     if (!uid) return;
+    // Once a promotion began, the copies may be what serves clients: deleting the site never takes them.
+    const promoted = this.current.status?.promotion?.state !== undefined;
     const targets: [Resource, KubeObject[], boolean][] = [
       [R.volumeSnapshot, obs.snapshots, site.spec.deletionPolicy.snapshots === 'Delete'],
-      [R.pvc, obs.copyClaims, site.spec.deletionPolicy.standbyVolumes === 'Delete'],
+      [R.pvc, obs.copyClaims, site.spec.deletionPolicy.standbyVolumes === 'Delete' && !promoted],
     ];
     for (const [res, objects, owned] of targets) {
       for (const o of objects) {
@@ -994,6 +997,25 @@ class SiteRun {
       await this.d.events.record(this.current, 'Normal', 'Protected', ready.message);
     }
   }
+}
+
+/**
+ * After a promotion began, what serves clients (or will: the standby workload and its Services)
+ * and the fence that keeps the old primary out are no longer the site's: without its owner
+ * reference, deleting the site (as the README says to do after a failover) leaves them running,
+ * and a StatefulSet standby keeps its claims whatever deletionPolicy says.
+ */
+function released(o: KubeObject): KubeObject {
+  if (!['StatefulSet', 'Deployment', 'Service', 'NetworkPolicy'].includes(o.kind ?? '')) return o;
+  const { ownerReferences: _owners, ...metadata } = o.metadata ?? {};
+  const out: KubeObject = { ...o, metadata };
+  if (o.kind === 'StatefulSet') {
+    const spec = (o as { spec?: Record<string, unknown> }).spec;
+    if (spec?.persistentVolumeClaimRetentionPolicy) {
+      (out as { spec?: Record<string, unknown> }).spec = { ...spec, persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' } };
+    }
+  }
+  return out;
 }
 
 /** A short stable id of the current promotion, for the names of its Jobs. */

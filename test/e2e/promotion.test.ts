@@ -283,5 +283,21 @@ describe('after promotion', () => {
     // scaleDown was not applied to the user's primary either.
     expect((await kubectlJson<{ spec: { replicas: number } }>(['-n', n, 'get', 'statefulset', 'db'])).spec.replicas).toBe(1);
     expect((await getSite(n, 'db')).status?.phase).toBe('Promoted');
+
+    // What serves clients is no longer the site's: deleting the site (after the failover, as the
+    // README says) leaves the standby, its traffic Service and the fence in place.
+    await waitFor(
+      async () => {
+        const owners = await kubectl(['-n', n, 'get', 'statefulset/db-standby', 'service/db-active', 'networkpolicy/db-fence', '-o', 'jsonpath={range .items[*]}{.metadata.ownerReferences}{"|"}{end}']);
+        return owners === '|||';
+      },
+      { timeoutMs: 10_000, description: 'the standby, the traffic Service and the fence released by the site' },
+    );
+    await kubectl(['-n', n, 'delete', 'standbysite', 'db', '--wait=true']);
+    await new Promise((r) => setTimeout(r, 3000)); // the garbage collector's time to act, had they been owned
+    expect((await kubectl(['-n', n, 'get', 'statefulset/db-standby', 'service/db-active', 'networkpolicy/db-fence', '-o', 'name'])).trim()).toBe(
+      'statefulset.apps/db-standby\nservice/db-active\nnetworkpolicy.networking.k8s.io/db-fence',
+    );
+    expect(await podNames(n, 'standby.dev/site=db,standby.dev/role=standby')).toHaveLength(1);
   });
 });
