@@ -48,8 +48,10 @@ export class Manager {
       if (key) this.queue.add(key);
     };
     c.sites.onChange((type, site: StandbySiteObject, old) => {
-      // Status-only updates are our own writes; a spec, label or annotation change needs a look.
-      if (type === 'update' && old && site.metadata?.generation === old.metadata?.generation &&
+      // Status-only updates are our own writes; a spec, label or annotation change needs a look, and
+      // so does the write a reconcile was put off for (the cache now shows it).
+      const caughtUp = this.o.reconciler.siteObserved(keyOf(site), site);
+      if (type === 'update' && old && !caughtUp && site.metadata?.generation === old.metadata?.generation &&
         JSON.stringify(site.metadata?.annotations) === JSON.stringify(old.metadata?.annotations) &&
         site.metadata?.deletionTimestamp === old.metadata?.deletionTimestamp) {
         return;

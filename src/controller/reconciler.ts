@@ -86,6 +86,8 @@ export class Reconciler {
   private readonly stepsDriven = new Map<string, Date>();
   /** Per site: the resourceVersion of this process's last status write, until the cache has it. */
   private readonly written = new Map<string, string>();
+  /** Sites whose reconcile was put off until the cache shows the write above. */
+  private readonly deferred = new Set<string>();
 
   constructor(deps: ReconcilerDeps) {
     this.d = deps;
@@ -98,6 +100,7 @@ export class Reconciler {
       this.engineCache.delete(key);
       this.readySeen.delete(key);
       this.written.delete(key);
+      this.deferred.delete(key);
       for (const k of this.stepsDriven.keys()) if (k.startsWith(`${key}/`)) this.stepsDriven.delete(k);
       return {};
     }
@@ -105,8 +108,12 @@ export class Reconciler {
     // (lift the fence, move traffic back): wait for the watch to deliver it; its event requeues.
     const written = this.written.get(key);
     if (written !== undefined) {
-      if (olderThan(cached.metadata.resourceVersion, written)) return { requeueAfterMs: 1000 };
+      if (olderThan(cached.metadata.resourceVersion, written)) {
+        this.deferred.add(key);
+        return { requeueAfterMs: 1000 };
+      }
       this.written.delete(key);
+      this.deferred.delete(key);
     }
     // No finalizers: owner references let the garbage collector remove what the site owns.
     if (cached.metadata.deletionTimestamp) return {};
@@ -189,6 +196,17 @@ export class Reconciler {
 
   lastSeenReady(key: string): Date | undefined {
     return this.readySeen.get(key);
+  }
+
+  /**
+   * Every watch event of a site: when it shows this process's last status write, a reconcile that
+   * was put off for it must run now (status-only updates otherwise wake nothing).
+   */
+  siteObserved(key: string, site: StandbySiteObject): boolean {
+    const written = this.written.get(key);
+    if (written === undefined || olderThan(site.metadata?.resourceVersion, written)) return false;
+    this.written.delete(key);
+    return this.deferred.delete(key);
   }
 
   /** A status write of this process landed: reconciles wait until the cache is at least this new. */
@@ -434,7 +452,8 @@ class SiteRun {
       spec,
       generation: site.metadata.generation ?? 0,
       previous: latest,
-      primary,
+      // A promotion begun in this very run fenced the primary already.
+      primary: promo && primary.state !== 'Missing' ? { ...primary, state: 'Fenced' } : primary,
       problems: [...problems, ...this.errors],
       standby: {
         name: obs.standby ? names.standby(site.metadata.name) : undefined,
