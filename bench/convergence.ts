@@ -461,7 +461,7 @@ function verdictOf(
     return {
       limitedBy: 'operator-queue',
       met: false,
-      explanation: `every worker was waiting on an API call while keys queued up (reconciles apply objects one after another): ${facts}`,
+      explanation: `every worker was waiting on an API call while keys queued up: the worker pool (CONCURRENCY) bounded the requests in flight, and the machine's CPUs had room for more: ${facts}`,
     };
   }
   return {

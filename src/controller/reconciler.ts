@@ -21,7 +21,7 @@ import { keyOf, splitKey, toDate, type KubeObject } from '../k8s/types.ts';
 import { decide, promoteRequest, type Decision } from '../promotion/decide.ts';
 import { assessPrimary } from '../promotion/detect.ts';
 import { drive, type PromotionSteps, type StepResult } from '../promotion/executor.ts';
-import { begin, inProgress } from '../promotion/machine.ts';
+import { begin, fail, inProgress } from '../promotion/machine.ts';
 import { pinToPromotion } from '../promotion/pinned.ts';
 import { standbyUsability } from '../promotion/usable.ts';
 import {
@@ -85,7 +85,7 @@ export class Reconciler {
   /** Per promotion step (site, promotion start, state): when this process first drove it. */
   private readonly stepsDriven = new Map<string, Date>();
   /** Per site: the resourceVersion of this process's last status write, until the cache has it. */
-  private readonly written = new Map<string, string>();
+  private readonly written = new Map<string, { rv: string; at: number }>();
   /** Sites whose reconcile was put off until the cache shows the write above. */
   private readonly deferred = new Set<string>();
 
@@ -108,7 +108,9 @@ export class Reconciler {
     // (lift the fence, move traffic back): wait for the watch to deliver it; its event requeues.
     const written = this.written.get(key);
     if (written !== undefined) {
-      if (olderThan(cached.metadata.resourceVersion, written)) {
+      // Bounded: a watch that stopped delivering (the informer re-lists on its own) must not stop
+      // the site for good; after 10 s the cache is trusted again.
+      if (olderThan(cached.metadata.resourceVersion, written.rv) && this.now().getTime() - written.at < 10_000) {
         this.deferred.add(key);
         return { requeueAfterMs: 1000 };
       }
@@ -204,7 +206,7 @@ export class Reconciler {
    */
   siteObserved(key: string, site: StandbySiteObject): boolean {
     const written = this.written.get(key);
-    if (written === undefined || olderThan(site.metadata?.resourceVersion, written)) return false;
+    if (written === undefined || olderThan(site.metadata?.resourceVersion, written.rv)) return false;
     this.written.delete(key);
     return this.deferred.delete(key);
   }
@@ -212,7 +214,7 @@ export class Reconciler {
   /** A status write of this process landed: reconciles wait until the cache is at least this new. */
   noteWritten(key: string, site: StandbySiteObject): void {
     const rv = site.metadata?.resourceVersion;
-    if (rv) this.written.set(key, rv);
+    if (rv) this.written.set(key, { rv, at: this.now().getTime() });
   }
 
   clock(): Date {
@@ -401,7 +403,13 @@ class SiteRun {
       );
     }
     // Frozen: the tier the promotion began with can no longer be built from the spec, so its
-    // remaining steps cannot run as that tier would; it waits, fenced, for the spec to come back.
+    // remaining steps cannot run as that tier would: it fails, fenced, saying why.
+    if (inProgress(promo) && this.d.isLeader() && this.frozen) {
+      const failed = fail(promo, now, `spec.${promo.tier ?? 'tier'} was removed while the promotion ran; the primary stays fenced: restore it, or decide by hand`);
+      if (!(await this.writePromotion(failed, {}))) return { requeueAfterMs: 0 };
+      void this.afterTransition(promo.state, failed);
+      promo = failed;
+    }
     if (inProgress(promo) && this.d.isLeader() && !this.frozen) {
       const result = await drive(promo, this.steps(runs, sets), {
         now: () => this.now(),
@@ -549,6 +557,10 @@ class SiteRun {
       // volumeClaimTemplates cannot change (a warm standby on copies becoming a hot one with its
       // own claims, or back): replace the standby. Claims it made stay, as deletionPolicy says.
       try {
+        // Whatever deletionPolicy says, a replacement is not a deletion of the site: keep the claims.
+        await this.d.client.mergePatch(res, live.metadata?.namespace, live.metadata?.name ?? '', {
+          spec: { persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain' } },
+        });
         await this.d.client.delete(res, live.metadata?.namespace, live.metadata?.name ?? '', { uid: live.metadata?.uid ?? '' });
         this.log.info({ kind: want.kind, name: want.metadata?.name }, 'replaced the standby workload: its volume claim templates changed');
       } catch (err) {
@@ -753,9 +765,10 @@ class SiteRun {
     return np;
   }
 
+  /** For the promotion's steps: what they apply is already the site's no longer (see released). */
   private async applyOrThrow(obj: KubeObject): Promise<KubeObject> {
     const res = resourceOfKind(obj.kind ?? '');
-    const want = stamped(obj);
+    const want = stamped(released(obj));
     const live = this.informerFor(res)?.get(keyOf(want));
     if (!needsApply(want, live)) return live!;
     return this.d.client.apply(res, want);
@@ -1019,13 +1032,13 @@ class SiteRun {
 }
 
 /**
- * After a promotion began, what serves clients (or will: the standby workload and its Services)
- * and the fence that keeps the old primary out are no longer the site's: without its owner
+ * After a promotion began, what serves clients (or will: the standby workload, its Services and
+ * its claims) and the fence that keeps the old primary out are no longer the site's: without its owner
  * reference, deleting the site (as the README says to do after a failover) leaves them running,
  * and a StatefulSet standby keeps its claims whatever deletionPolicy says.
  */
 function released(o: KubeObject): KubeObject {
-  if (!['StatefulSet', 'Deployment', 'Service', 'NetworkPolicy'].includes(o.kind ?? '')) return o;
+  if (!['StatefulSet', 'Deployment', 'Service', 'NetworkPolicy', 'PersistentVolumeClaim'].includes(o.kind ?? '')) return o;
   const { ownerReferences: _owners, ...metadata } = o.metadata ?? {};
   const out: KubeObject = { ...o, metadata };
   if (o.kind === 'StatefulSet') {

@@ -55,7 +55,9 @@ export function fail(p: PromotionStatus, now: Date, message: string): PromotionS
 /**
  * Whether the current step ran past its deadline. `resumedAt`: when this process took the step
  * over; the deadline counts from the later of the two, so an operator that was down longer than
- * stepTimeout (perhaps on the node that failed) does not fail the step it resumes at once.
+ * stepTimeout (perhaps on the node that failed) does not fail the step it resumes at once. (An
+ * operator that keeps restarting postpones the deadline each time; it could not finish the step
+ * either, and failing a promotion a healthy successor could complete is the worse mistake.)
  */
 export function overdue(p: PromotionStatus, now: Date, stepTimeoutMs: number, resumedAt?: Date): boolean {
   if (!p.stepStartedAt) return false;

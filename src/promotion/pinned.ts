@@ -17,7 +17,8 @@ export interface PinnedSpec {
 }
 
 export function pinToPromotion(spec: SiteSpec, promotion: PromotionStatus | undefined): PinnedSpec {
-  if (!promotion?.state) return { spec, frozen: false, ignored: undefined };
+  // A failed promotion leaves the decision to a person, who may change the spec to recover.
+  if (!promotion?.state || promotion.state === 'Failed') return { spec, frozen: false, ignored: undefined };
   const notes: string[] = [];
   let out = spec;
   let frozen = false;
@@ -26,7 +27,8 @@ export function pinToPromotion(spec: SiteSpec, promotion: PromotionStatus | unde
     out = { ...out, promotion: { ...out.promotion, fencing: promotion.fencing } };
   }
   if (promotion.tier && promotion.tier !== spec.tier) {
-    const rebuildable = promotion.tier === 'hot' || (promotion.tier === 'warm' ? spec.warm : spec.cold) !== undefined;
+    // Only with its own block: hot's defaults (1 replica) would scale a larger standby down.
+    const rebuildable = spec[promotion.tier] !== undefined;
     notes.push(`tier ${spec.tier} (the standby stays as the ${promotion.tier} tier made it${rebuildable ? '' : `; spec.${promotion.tier} is gone, so nothing of it is changed`})`);
     if (rebuildable) out = { ...out, tier: promotion.tier };
     else frozen = true;

@@ -259,24 +259,26 @@ describe('after promotion', () => {
   test('a tier or fencing change after the promotion never rebuilds the standby that serves clients nor lifts the fence', async () => {
     const n = ns.pinned;
     await apply(statefulPrimary('db'), n);
-    await apply(site('db', 'hot', '  hot: {replicas: 1}\n', 'mode: automatic, failureThreshold: 2s'), n);
+    await apply(site('db', 'hot', '  hot: {replicas: 2}\n', 'mode: automatic, failureThreshold: 2s'), n);
     await waitForSite(n, 'db', isProtected, 'Protected');
     await failPrimary(n, 'db');
     const before = await waitForSite(n, 'db', promoted, 'promoted', 30_000);
     expect(before.status?.promotion).toMatchObject({ tier: 'hot', fencing: 'networkPolicy' });
 
-    // A GitOps change lands after the failover: the site is now cold, fenced by scale-down.
+    // A GitOps change lands after the failover: the site is now cold (the hot block gone), fenced by scale-down.
     await apply(site('db', 'cold', '  cold: {schedule: "0 3 * * *"}\n', 'mode: automatic, failureThreshold: 2s, fencing: scaleDown'), n);
     const generation = (await getSite(n, 'db')).metadata.generation;
     await waitForSite(n, 'db', (x) => x.status?.observedGeneration === generation, 'the change reconciled');
     await waitFor(async () => (await events(n, 'SpecChangeIgnored')).length === 1, { timeoutMs: 10_000, description: 'a SpecChangeIgnored event' });
     const [ignored] = await events(n, 'SpecChangeIgnored');
-    expect(ignored?.message).toContain('not applied: promotion.fencing scaleDown (the fence stays networkPolicy); tier cold (the standby stays as the hot tier made it)');
+    expect(ignored?.message).toContain(
+      'not applied: promotion.fencing scaleDown (the fence stays networkPolicy); tier cold (the standby stays as the hot tier made it; spec.hot is gone, so nothing of it is changed)',
+    );
 
-    // The hot standby still runs and takes the traffic; the fence is still up; nothing of the cold tier appeared.
+    // The hot standby still runs both replicas and takes the traffic; the fence is still up; nothing of the cold tier appeared.
     const standby = await kubectlJson<{ spec: { replicas: number } }>(['-n', n, 'get', 'statefulset', 'db-standby']);
-    expect(standby.spec.replicas).toBe(1);
-    expect(await podNames(n, 'standby.dev/site=db,standby.dev/role=standby')).toHaveLength(1);
+    expect(standby.spec.replicas).toBe(2);
+    expect(await podNames(n, 'standby.dev/site=db,standby.dev/role=standby')).toHaveLength(2);
     expect(await trafficSelector(n, 'db-active')).toEqual({ 'standby.dev/site': 'db', 'standby.dev/role': 'standby' });
     expect((await kubectlJson<{ spec: { policyTypes: string[] } }>(['-n', n, 'get', 'networkpolicy', 'db-fence'])).spec.policyTypes).toEqual(['Ingress', 'Egress']);
     expect(await kubectl(['-n', n, 'get', 'cronjobs', '-o', 'name'])).toBe('');
@@ -293,8 +295,16 @@ describe('after promotion', () => {
       },
       { timeoutMs: 10_000, description: 'the standby, the traffic Service and the fence released by the site' },
     );
+    // A canary the site owns proves the garbage collector acted on the deletion before we look.
+    const owner = await getSite(n, 'db');
+    await apply(`apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: canary
+  ownerReferences: [{apiVersion: standby.dev/v1alpha1, kind: StandbySite, name: db, uid: ${owner.metadata.uid}}]
+`, n);
     await kubectl(['-n', n, 'delete', 'standbysite', 'db', '--wait=true']);
-    await new Promise((r) => setTimeout(r, 3000)); // the garbage collector's time to act, had they been owned
+    await waitFor(async () => (await kubectl(['-n', n, 'get', 'configmap', 'canary', '--ignore-not-found'])) === '', { timeoutMs: 30_000, description: 'the garbage collector to remove what the site owned' });
     expect((await kubectl(['-n', n, 'get', 'statefulset/db-standby', 'service/db-active', 'networkpolicy/db-fence', '-o', 'name'])).trim()).toBe(
       'statefulset.apps/db-standby\nservice/db-active\nnetworkpolicy.networking.k8s.io/db-fence',
     );

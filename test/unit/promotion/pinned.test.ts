@@ -27,12 +27,25 @@ describe('pinToPromotion: a promoted site keeps the tier and fence it was promot
     expect(pinToPromotion(s, promoted)).toEqual({ spec: s, frozen: false, ignored: undefined });
   });
 
-  test('hot changed to cold after the promotion: reconciled as hot, and said so', () => {
-    const s = spec({ tier: 'cold', cold: { schedule: '0 * * * *' } });
+  test('hot changed to cold after the promotion, hot block kept: reconciled as hot, and said so', () => {
+    const s = spec({ tier: 'cold', cold: { schedule: '0 * * * *' }, hot: { replicas: 3 } });
     const p = pinToPromotion(s, promoted);
     expect(p.spec.tier).toBe('hot');
+    expect(p.spec.hot?.replicas).toBe(3);
     expect(p.frozen).toBe(false);
     expect(p.ignored).toContain('not applied: tier cold (the standby stays as the hot tier made it)');
+  });
+
+  test('hot changed to cold with the hot block removed: frozen (hot defaults would scale a larger standby down)', () => {
+    const s = spec({ tier: 'cold', cold: { schedule: '0 * * * *' } });
+    const p = pinToPromotion(s, promoted);
+    expect(p.frozen).toBe(true);
+    expect(p.ignored).toContain('spec.hot is gone, so nothing of it is changed');
+  });
+
+  test('a failed promotion pins nothing: a person may change the spec to recover', () => {
+    const s = spec({ tier: 'cold', cold: { schedule: '0 * * * *' } });
+    expect(pinToPromotion(s, { ...promoted, state: 'Failed' })).toEqual({ spec: s, frozen: false, ignored: undefined });
   });
 
   test('the fencing method changed after the promotion: the recorded fence stays', () => {
