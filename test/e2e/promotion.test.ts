@@ -308,6 +308,6 @@ metadata:
     expect((await kubectl(['-n', n, 'get', 'statefulset/db-standby', 'service/db-active', 'networkpolicy/db-fence', '-o', 'name'])).trim()).toBe(
       'statefulset.apps/db-standby\nservice/db-active\nnetworkpolicy.networking.k8s.io/db-fence',
     );
-    expect(await podNames(n, 'standby.dev/site=db,standby.dev/role=standby')).toHaveLength(1);
+    expect(await podNames(n, 'standby.dev/site=db,standby.dev/role=standby')).toHaveLength(2);
   });
 });
