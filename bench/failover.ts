@@ -90,21 +90,17 @@ function podReadyInSlices(slices: Map<string, V1EndpointSlice>, pod: string): bo
   return false;
 }
 
+/** A sample with nothing measured yet. */
+function emptySample(site: string): FailoverSample {
+  return { site, observedMs: null, siteEventMs: null, switchMs: null, floorMs: null, promotedMs: null, patchMs: 0, operatorDurationMs: null };
+}
+
 async function oneFailover(client: KubeClient, plan: SitePlan): Promise<FailoverSample> {
   const ns = plan.namespace;
   const pod = `${plan.name}-0`;
   const traffic = names.traffic(plan.name);
   const want = standbySelector(plan.name);
-  const sample: FailoverSample = {
-    site: `${ns}/${plan.name}`,
-    observedMs: null,
-    siteEventMs: null,
-    switchMs: null,
-    floorMs: null,
-    promotedMs: null,
-    patchMs: 0,
-    operatorDurationMs: null,
-  };
+  const sample = emptySample(`${ns}/${plan.name}`);
 
   const site = await client.list<SiteObj>(R.site, ns, { fieldSelector: `metadata.name=${plan.name}` });
   const svc = await client.list<V1Service>(R.service, ns, { fieldSelector: `metadata.name=${traffic}` });
@@ -180,17 +176,7 @@ export async function measureFailover(client: KubeClient, n: number, plans: read
     try {
       s = await oneFailover(client, plan);
     } catch (err) {
-      s = {
-        site: `${plan.namespace}/${plan.name}`,
-        observedMs: null,
-        siteEventMs: null,
-        switchMs: null,
-        floorMs: null,
-        promotedMs: null,
-        patchMs: 0,
-        operatorDurationMs: null,
-        error: errorMessage(err),
-      };
+      s = { ...emptySample(`${plan.namespace}/${plan.name}`), error: errorMessage(err) };
     }
     samples.push(s);
     log(`  ${i + 1}/${plans.length} ${s.site}: observed ${s.observedMs ?? '-'} ms, switch ${s.switchMs ?? '-'} ms, floor ${s.floorMs ?? '-'} ms, promoted ${s.promotedMs ?? '-'} ms${s.error ? ` (${s.error})` : ''}`);

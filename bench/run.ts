@@ -17,6 +17,7 @@ import { measureClientLatency, type ClientLatency } from './client.ts';
 import { startCluster, type BenchCluster } from './cluster.ts';
 import { errorMessage, log, MiB, now, round, runCleanups } from './common.ts';
 import { repoRoot } from '../test/cluster/common.ts';
+import { quantityBytes } from '../test/cluster/storage.ts';
 import { measureConvergence, type ConvergenceResult } from './convergence.ts';
 import { measureFailover, type FailoverResult } from './failover.ts';
 import { NAMESPACES, planSites, quietSchedule, setupFixtures, tierCounts } from './fixtures.ts';
@@ -49,17 +50,9 @@ function chartNodeOptions(valuesYaml: string): string {
   const opts = values.nodeOptions ?? '';
   const pct = /--max-old-space-size-percentage=(\d+(?:\.\d+)?)/.exec(opts);
   if (!pct) return opts;
-  const limitMiB = quantityMiB(values.resources?.limits?.memory);
-  if (limitMiB === undefined) throw new Error(`values.yaml: nodeOptions uses ${pct[0]} but resources.limits.memory is not a memory quantity`);
+  const limitMiB = quantityBytes(values.resources?.limits?.memory) / MiB;
+  if (limitMiB === 0) throw new Error(`values.yaml: nodeOptions uses ${pct[0]} but resources.limits.memory is not a memory quantity`);
   return opts.replace(pct[0], `--max-old-space-size=${Math.floor((limitMiB * Number(pct[1])) / 100)}`);
-}
-
-/** A memory quantity (256Mi, 1Gi, 300M) in MiB. */
-function quantityMiB(q: string | undefined): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|k|M|G)?$/.exec(q ?? '');
-  if (!m) return undefined;
-  const factor: Record<string, number> = { '': 1 / MiB, Ki: 1 / 1024, Mi: 1, Gi: 1024, k: 1e3 / MiB, M: 1e6 / MiB, G: 1e9 / MiB };
-  return Number(m[1]) * factor[m[2] ?? '']!;
 }
 
 function options() {

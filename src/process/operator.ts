@@ -51,11 +51,12 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
     queue: () => ({ depth: manager?.queue.depth ?? 0, delayed: manager?.queue.delayed ?? 0, inFlight: manager?.queue.inFlight ?? 0 }),
     sites: () => siteSamples(manager),
   });
-  const client = new KubeClient(o.connection, {
+  const clientOptions = {
     userAgent: `standby-operator/${identity}`,
     onRequest: metrics.onRequest,
     ...(o.impersonate ? { impersonate: o.impersonate } : {}),
-  });
+  };
+  const client = new KubeClient(o.connection, clientOptions);
   const caches = createCaches(client, o.log, o.namespaces, (resource, kind) => metrics.watchErrors.inc({ resource, kind }));
   let elector: LeaderElector | undefined;
   const isLeader = () => (elector ? elector.isLeader : true);
@@ -63,9 +64,7 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
   // reconcile still running then cannot act behind the new leader's back. The Lease is written
   // through the plain client.
   const acting = new KubeClient(o.connection, {
-    userAgent: `standby-operator/${identity}`,
-    onRequest: metrics.onRequest,
-    ...(o.impersonate ? { impersonate: o.impersonate } : {}),
+    ...clientOptions,
     writeGuard: (verb, resource) => {
       if (!isLeader()) throw new ApiError(0, 'NotLeader', `${verb} ${resource}: this replica no longer holds the leader lease`);
     },

@@ -41,6 +41,15 @@ afterAll(async () => {
   for (const n of Object.values(ns)) await deleteNamespace(n);
 });
 
+/** A site whose primary is the StatefulSet and Service `name`; `extra` holds the tier's block. */
+const siteYaml = (name: string, tier: string, extra: string) => `apiVersion: standby.dev/v1alpha1
+kind: StandbySite
+metadata: {name: ${name}}
+spec:
+  tier: ${tier}
+  primary: {workload: {kind: StatefulSet, name: ${name}}, service: ${name}}
+${extra}`;
+
 const protectedSite = (s: Awaited<ReturnType<typeof getSite>>) =>
   s.status?.phase === 'Protected' && condition(s, 'Ready')?.status === 'True' && s.status.observedGeneration === s.metadata.generation;
 
@@ -193,13 +202,7 @@ spec:
   test('after cold → warm, warm syncs prune only their own transfer snapshots, never the cold backups', async () => {
     const n = ns.cold;
     await apply(statefulPrimary('backups'), n);
-    const siteYaml = (tier: string) => `apiVersion: standby.dev/v1alpha1
-kind: StandbySite
-metadata: {name: backups}
-spec:
-  primary: {workload: {kind: StatefulSet, name: backups}, service: backups}
-${tier}`;
-    await apply(siteYaml('  tier: cold\n  cold: {schedule: "0 2 * * *", retention: {keepLast: 5}}\n'), n);
+    await apply(siteYaml('backups', 'cold', '  cold: {schedule: "0 2 * * *", retention: {keepLast: 5}}\n'), n);
     await waitForSite(n, 'backups', (s) => s.status?.phase === 'Pending', 'cold site Pending');
     const runOf = (stdout: string) => (lastJson(stdout) as { run: string }).run;
     const coldRuns: string[] = [];
@@ -209,7 +212,7 @@ ${tier}`;
       expect(r.code, r.stderr).toBe(0);
       coldRuns.push(runOf(r.stdout));
     }
-    await apply(siteYaml('  tier: warm\n  rpoTarget: 1h\n  warm: {schedule: "*/15 * * * *"}\n'), n);
+    await apply(siteYaml('backups', 'warm', '  rpoTarget: 1h\n  warm: {schedule: "*/15 * * * *"}\n'), n);
     await waitForSite(n, 'backups', (s) => s.status?.observedGeneration === s.metadata.generation, 'the change to warm reconciled');
     const syncRuns: string[] = [];
     for (let i = 0; i < 3; i++) {
@@ -288,13 +291,7 @@ describe('tier changes', () => {
   test('hot → warm → cold converges and leaves no orphans', async () => {
     const n = ns.change;
     await apply(statefulPrimary('db'), n);
-    const site = (tier: string, extra: string) => `apiVersion: standby.dev/v1alpha1
-kind: StandbySite
-metadata: {name: db}
-spec:
-  tier: ${tier}
-  primary: {workload: {kind: StatefulSet, name: db}, service: db}
-${extra}`;
+    const site = (tier: string, extra: string) => siteYaml('db', tier, extra);
     await apply(site('hot', ''), n);
     await waitForSite(n, 'db', protectedSite, 'hot Protected');
     const owned = async () => {
@@ -327,13 +324,7 @@ ${extra}`;
   test('warm with a synced standby → hot replaces the standby StatefulSet (its claim templates cannot change) and keeps the copy', async () => {
     const n = ns.change;
     await apply(statefulPrimary('wh'), n);
-    const site = (tier: string, extra: string) => `apiVersion: standby.dev/v1alpha1
-kind: StandbySite
-metadata: {name: wh}
-spec:
-  tier: ${tier}
-  primary: {workload: {kind: StatefulSet, name: wh}, service: wh}
-${extra}`;
+    const site = (tier: string, extra: string) => siteYaml('wh', tier, extra);
     await apply(site('warm', '  rpoTarget: 1h\n  warm: {schedule: "@hourly"}\n'), n);
     await waitForSite(n, 'wh', (s) => s.status?.phase === 'Pending', 'warm Pending');
     const r = await runCopy('sync', n, 'wh');
