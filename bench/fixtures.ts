@@ -11,7 +11,7 @@ import { ANNOTATION_COMPLETE, ANNOTATION_DATA_TIME, LABEL_SITE, names, runId } f
 import { primaryVolumes } from '../src/site/workload.ts';
 import { buildSnapshot } from '../src/snapshot/take.ts';
 import type { VolumeSnapshot } from '../src/snapshot/types.ts';
-import { buildCopyClaim } from '../src/tiers/claims.ts';
+import { buildCopyClaim } from '../src/copies/claim.ts';
 import { log, mapLimit, now, waitUntil } from './common.ts';
 
 export type Tier = 'hot' | 'warm' | 'cold';

@@ -6,6 +6,8 @@ import { FENCING_METHODS, TIERS } from './spec.ts';
 export const PHASES = ['Pending', 'Protected', 'Degraded', 'Promoting', 'Promoted', 'Failed'] as const;
 export const PROMOTION_STATES = ['Fencing', 'Promoting', 'Switching', 'Promoted', 'Failed'] as const;
 export const PRIMARY_STATES = ['Ready', 'NotReady', 'Missing', 'Fenced'] as const;
+/** The two sides of a site: which one serves clients. */
+export const SIDES = ['primary', 'standby'] as const;
 export const CONDITION_TYPES = [
   'Ready',
   'PrimaryHealthy',
@@ -64,7 +66,7 @@ export const siteStatusSchema = z
   .object({
     observedGeneration: z.number().int().optional(),
     phase: z.enum(PHASES).optional(),
-    active: z.enum(['primary', 'standby']).optional(),
+    active: z.enum(SIDES).optional(),
     trafficService: z.string().optional().meta({ description: 'The Service clients use, following the active side.' }),
     primary: z
       .object({
@@ -116,6 +118,7 @@ export type Condition = z.infer<typeof conditionSchema>;
 export type ConditionType = (typeof CONDITION_TYPES)[number];
 export type Phase = (typeof PHASES)[number];
 export type PrimaryState = (typeof PRIMARY_STATES)[number];
+export type Side = (typeof SIDES)[number];
 export type PromotionState = (typeof PROMOTION_STATES)[number];
 export type PromotionStatus = NonNullable<SiteStatus['promotion']>;
 export type PromotionRecord = z.infer<typeof promotionRecordSchema>;

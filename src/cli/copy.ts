@@ -4,8 +4,8 @@ import { parseArgs } from 'node:util';
 import { KubeClient } from '../k8s/client.ts';
 import { loadConnection } from '../k8s/connection.ts';
 import { createLogger } from '../process/log.ts';
-import { snapshotSite } from '../snapshot/run.ts';
-import { syncSite } from '../sync/run.ts';
+import { snapshotSite } from '../snapshot/command.ts';
+import { syncSite } from '../sync/command.ts';
 
 function parse(argv: string[]) {
   const { values } = parseArgs({

@@ -111,3 +111,23 @@ export function createCaches(
 export function allInformers(c: Caches): Informer<KubeObject>[] {
   return Object.values(c) as Informer<KubeObject>[];
 }
+
+/** The informer that caches objects of a kind: the one table from kind to cache. */
+export function informerOfKind(c: Caches, kind: string): Informer<KubeObject> | undefined {
+  const byKind: Record<string, Informer<KubeObject> | undefined> = {
+    StatefulSet: c.statefulSets,
+    Deployment: c.deployments,
+    Pod: c.pods,
+    Service: c.services,
+    PersistentVolumeClaim: c.pvcs,
+    CronJob: c.cronJobs,
+    Job: c.jobs,
+    VolumeSnapshot: c.snapshots,
+    NetworkPolicy: c.networkPolicies,
+    ServiceAccount: c.serviceAccounts,
+    Role: c.roles,
+    RoleBinding: c.roleBindings,
+    // Informer<T> is invariant in T (handlers take T); each holds objects of exactly its kind.
+  } as unknown as Record<string, Informer<KubeObject> | undefined>;
+  return byKind[kind];
+}

@@ -7,7 +7,7 @@ import type { StandbySiteObject } from '../api/site.ts';
 import type { KubeObject } from '../k8s/types.ts';
 import { keyOf } from '../k8s/types.ts';
 import { primaryVolumes } from '../site/workload.ts';
-import type { Metrics } from '../process/metrics.ts';
+import type { ControllerMetrics } from './metrics.ts';
 import { allInformers, ownerSiteKey, type Caches } from './caches.ts';
 import { WorkQueue } from './queue.ts';
 import type { Reconciler } from './reconciler.ts';
@@ -16,7 +16,7 @@ export interface ManagerOptions {
   caches: Caches;
   reconciler: Reconciler;
   log: Logger;
-  metrics?: Metrics | undefined;
+  metrics?: ControllerMetrics | undefined;
   concurrency: number;
 }
 

@@ -3,9 +3,10 @@
 import { formatDuration, parseDuration } from '../api/duration.ts';
 import { schedulePeriodMs } from '../api/cron.ts';
 import type { SiteSpec } from '../api/spec.ts';
-import type { Phase, PromotionRecord, PromotionStatus, SiteStatus } from '../api/status.ts';
+import type { Phase, PromotionRecord, PromotionStatus, Side, SiteStatus } from '../api/status.ts';
 import type { Decision, StandbyUsability } from '../promotion/decide.ts';
 import type { PrimaryAssessment } from '../promotion/detect.ts';
+import { inProgress } from '../promotion/machine.ts';
 import { mergeConditions, type ConditionInput } from './conditions.ts';
 
 /** How long a new hot standby may take to become Ready before the site counts as Degraded. */
@@ -41,7 +42,7 @@ export interface StatusInput {
   promotion: PromotionStatus | undefined;
   history: readonly PromotionRecord[];
   handledToken: string | undefined;
-  active: 'primary' | 'standby';
+  active: Side;
   trafficService: string | undefined;
   fencing: { holds: boolean; reason: string; message: string } | undefined;
 }
@@ -295,4 +296,25 @@ function promotionReadyCondition(i: StatusInput): ConditionInput {
       return { type: 'PromotionReady', status: 'True', reason: 'Armed', message: `${d.reason}; the standby would be promoted ${mode}` };
     }
   }
+}
+
+/** The status of a site whose spec is invalid: Ready=False with the problems; a running promotion keeps its phase. */
+export function invalidStatus(prev: SiteStatus, generation: number, message: string, now: Date): SiteStatus {
+  const ready = prev.conditions?.find((c) => c.type === 'Ready');
+  return {
+    ...prev,
+    observedGeneration: generation,
+    phase: prev.promotion && inProgress(prev.promotion) ? prev.phase : 'Degraded',
+    conditions: [
+      ...(prev.conditions ?? []).filter((c) => c.type !== 'Ready'),
+      {
+        type: 'Ready',
+        status: 'False',
+        reason: 'InvalidSpec',
+        message,
+        observedGeneration: generation,
+        lastTransitionTime: ready?.reason === 'InvalidSpec' ? ready.lastTransitionTime : now.toISOString(),
+      },
+    ],
+  };
 }

@@ -3,7 +3,7 @@
 // revert of the user's objects does not lift it.
 import type { V1NetworkPolicy } from '@kubernetes/client-node';
 import type { StandbySite } from '../api/site.ts';
-import { names, ownerReference, siteLabels } from '../site/names.ts';
+import { names, ownedMeta } from '../site/names.ts';
 import { selectorOf, type Workload } from '../site/workload.ts';
 
 export function buildFence(site: StandbySite, primary: Workload): V1NetworkPolicy {
@@ -11,12 +11,7 @@ export function buildFence(site: StandbySite, primary: Workload): V1NetworkPolic
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
-    metadata: {
-      name: names.fence(site.metadata.name),
-      namespace: site.metadata.namespace,
-      labels: siteLabels(site.metadata.name, 'fence'),
-      ownerReferences: [ownerReference(site)],
-    },
+    metadata: ownedMeta(site, names.fence(site.metadata.name), 'fence'),
     spec: {
       podSelector: {
         ...(sel.matchLabels ? { matchLabels: sel.matchLabels } : {}),

@@ -1,7 +1,7 @@
 // The promotion decision: a pure function of what was observed, the clock and
 // the policy. It says what to do next (nothing, wait, refuse, start, go on)
 // and always why, so that every refusal can be shown to a person.
-import type { PromotionRecord, PromotionStatus } from '../api/status.ts';
+import type { PromotionRecord, PromotionStatus, Side } from '../api/status.ts';
 import { formatDuration } from '../api/duration.ts';
 
 export type Trigger = 'automatic' | 'manual' | 'forced';
@@ -33,7 +33,7 @@ export interface DecisionInput {
   /** A promote annotation not yet acted on. */
   request: PromoteRequest | undefined;
   current: PromotionStatus | undefined;
-  active: 'primary' | 'standby';
+  active: Side;
 }
 
 export interface StandbyUsability {

@@ -9,9 +9,11 @@
 // traffic never moves before the fence is up.
 import { formatDuration } from '../api/duration.ts';
 import type { PromotionStatus } from '../api/status.ts';
+import type { StepResult } from '../site/step.ts';
 import { advance, fail, inProgress, overdue } from './machine.ts';
 
-export type StepResult = { done: true } | { done: false; waitingFor: string; failed?: string };
+export type { StepResult };
+
 
 export interface PromotionSteps {
   Fencing(): Promise<StepResult>;

@@ -68,3 +68,9 @@ export function overdue(p: PromotionStatus, now: Date, stepTimeoutMs: number, re
 export function inProgress(p: PromotionStatus | undefined): p is PromotionStatus & { state: 'Fencing' | 'Promoting' | 'Switching' } {
   return p?.state === 'Fencing' || p?.state === 'Promoting' || p?.state === 'Switching';
 }
+
+/** A short stable id of a promotion (its start, label-safe), for the names of its Jobs and copies. */
+export function promotionId(p: PromotionStatus | undefined): string {
+  const t = p?.startedAt ? new Date(p.startedAt) : new Date(0);
+  return t.toISOString().replace(/\.\d+Z$/, 'z').replace(/[-:]/g, '').toLowerCase();
+}

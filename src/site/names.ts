@@ -1,6 +1,6 @@
 // Names and labels of everything a StandbySite owns, in one place so that
 // builders, the controller, the copy jobs and the tests agree on them.
-import type { V1OwnerReference } from '@kubernetes/client-node';
+import type { V1ObjectMeta, V1OwnerReference } from '@kubernetes/client-node';
 import { API_VERSION, KIND, type StandbySite } from '../api/site.ts';
 
 export const LABEL_SITE = 'standby.dev/site';
@@ -15,6 +15,8 @@ export const ANNOTATION_COMPLETE = 'standby.dev/complete';
 export const ANNOTATION_SOURCE_CLAIM = 'standby.dev/source-claim';
 export const ANNOTATION_PROMOTE = 'standby.dev/promote';
 export const ANNOTATION_APPLIED = 'standby.dev/applied';
+/** On the traffic Service: the side it selects. */
+export const ANNOTATION_ACTIVE = 'standby.dev/active';
 /** On a standby workload: the copy run its volumes come from. */
 export const ANNOTATION_RUN = 'standby.dev/copy-run';
 
@@ -61,6 +63,42 @@ export function ownerReference(site: StandbySite, controller = true): V1OwnerRef
     controller,
     blockOwnerDeletion: true,
   };
+}
+
+export interface OwnedMetaOptions {
+  /**
+   * How the site owns the object: `controller` (the default: garbage-collected with the site),
+   * `reference` (an owner reference that is not the controller: data such as snapshots and copies
+   * under deletionPolicy Delete), or `none` (kept when the site goes).
+   */
+  owner?: 'controller' | 'reference' | 'none';
+  labels?: Record<string, string> | undefined;
+  annotations?: Record<string, string> | undefined;
+}
+
+/** The metadata of every object the operator creates for a site: its name, the site's labels and owner. */
+export function ownedMeta(site: StandbySite, name: string, role: Role, o: OwnedMetaOptions = {}): V1ObjectMeta {
+  const owner = o.owner ?? 'controller';
+  return {
+    name,
+    namespace: site.metadata.namespace,
+    labels: { ...siteLabels(site.metadata.name, role), ...o.labels },
+    ...(o.annotations ? { annotations: o.annotations } : {}),
+    ...(owner === 'none' ? {} : { ownerReferences: [ownerReference(site, owner === 'controller')] }),
+  };
+}
+
+/** Objects grouped by the copy run they belong to (their LABEL_RUN), in first-seen order. */
+export function byCopyRun<T extends { metadata?: { labels?: Record<string, string> } }>(items: readonly T[]): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const o of items) {
+    const run = o.metadata?.labels?.[LABEL_RUN];
+    if (!run) continue;
+    let list = out.get(run);
+    if (!list) out.set(run, (list = []));
+    list.push(o);
+  }
+  return out;
 }
 
 /** A copy-run id: the UTC time the run started, label-safe (e.g. 20261122t021500z). */

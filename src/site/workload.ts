@@ -7,6 +7,7 @@ import type {
   V1Pod,
   V1PodTemplateSpec,
   V1StatefulSet,
+  V1Volume,
 } from '@kubernetes/client-node';
 
 export type Workload = V1StatefulSet | V1Deployment;
@@ -54,6 +55,25 @@ export function primaryVolumes(w: Workload): PrimaryVolume[] {
   return (w.spec?.template.spec?.volumes ?? [])
     .filter((v) => v.persistentVolumeClaim?.claimName)
     .map((v) => ({ volume: v.name, claim: v.persistentVolumeClaim!.claimName }));
+}
+
+/** The PVC names a pod template mounts, by volume name. */
+export function claimsOf(template: V1PodTemplateSpec | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of template?.spec?.volumes ?? []) {
+    if (v.persistentVolumeClaim?.claimName) out[v.name] = v.persistentVolumeClaim.claimName;
+  }
+  return out;
+}
+
+/** The template with the given PVCs mounted as the volumes of those names (replacing what it had). */
+export function mountClaims(template: V1PodTemplateSpec, claims: Readonly<Record<string, string>>): V1PodTemplateSpec {
+  if (Object.keys(claims).length === 0) return template;
+  const others = (template.spec?.volumes ?? []).filter((v) => !(v.name in claims));
+  const claimVolumes: V1Volume[] = Object.entries(claims)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([name, claimName]) => ({ name, persistentVolumeClaim: { claimName } }));
+  return { ...template, spec: { ...template.spec!, volumes: [...others, ...claimVolumes] } };
 }
 
 /** Whether labels satisfy a label selector (matchLabels and matchExpressions). */

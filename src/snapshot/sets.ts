@@ -1,7 +1,7 @@
 // Snapshots are taken in runs: one VolumeSnapshot per primary volume, labelled
 // with the run. A set is usable for restore only when every volume's snapshot
 // is ready, so a restore is always consistent across volumes.
-import { ANNOTATION_VOLUME, LABEL_RUN } from '../site/names.ts';
+import { ANNOTATION_VOLUME, byCopyRun } from '../site/names.ts';
 import { toDate } from '../k8s/types.ts';
 import type { VolumeSnapshot } from './types.ts';
 
@@ -19,16 +19,8 @@ export interface SnapshotSet {
 
 /** Groups snapshots into sets, newest first. `volumes` are the primary's volume names. */
 export function snapshotSets(snaps: readonly VolumeSnapshot[], volumes: readonly string[]): SnapshotSet[] {
-  const byRun = new Map<string, VolumeSnapshot[]>();
-  for (const s of snaps) {
-    const run = s.metadata?.labels?.[LABEL_RUN];
-    if (!run) continue;
-    let list = byRun.get(run);
-    if (!list) byRun.set(run, (list = []));
-    list.push(s);
-  }
   const sets: SnapshotSet[] = [];
-  for (const [run, list] of byRun) {
+  for (const [run, list] of byCopyRun(snaps)) {
     const snapshots: Record<string, string> = {};
     let time: Date | undefined;
     let error: string | undefined;

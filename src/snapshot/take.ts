@@ -9,8 +9,7 @@ import {
   ANNOTATION_VOLUME,
   LABEL_RUN,
   names,
-  ownerReference,
-  siteLabels,
+  ownedMeta,
 } from '../site/names.ts';
 import type { PrimaryVolume } from '../site/workload.ts';
 import type { VolumeSnapshot } from './types.ts';
@@ -37,13 +36,11 @@ export function buildSnapshot(
   return {
     apiVersion: 'snapshot.storage.k8s.io/v1',
     kind: 'VolumeSnapshot',
-    metadata: {
-      name: names.snapshot(site.metadata.name, v.volume, run),
-      namespace: site.metadata.namespace,
-      labels: { ...siteLabels(site.metadata.name, role), [LABEL_RUN]: run },
+    metadata: ownedMeta(site, names.snapshot(site.metadata.name, v.volume, run), role, {
+      owner: site.spec.deletionPolicy.snapshots === 'Delete' ? 'reference' : 'none',
+      labels: { [LABEL_RUN]: run },
       annotations: { [ANNOTATION_VOLUME]: v.volume, [ANNOTATION_SOURCE_CLAIM]: v.claim },
-      ...(site.spec.deletionPolicy.snapshots === 'Delete' ? { ownerReferences: [ownerReference(site, false)] } : {}),
-    },
+    }),
     spec: {
       source: { persistentVolumeClaimName: v.claim },
       ...(className ? { volumeSnapshotClassName: className } : {}),

@@ -3,9 +3,8 @@
 // promotion state, which copy the standby uses). Builders are pure.
 import type { V1PersistentVolumeClaim, V1Service } from '@kubernetes/client-node';
 import type { StandbySite } from '../api/site.ts';
-import type { PromotionState } from '../api/status.ts';
+import type { PromotionState, Side } from '../api/status.ts';
 import type { Engine } from '../engines/engine.ts';
-import type { Side } from '../traffic/service.ts';
 import type { PrimaryVolume, Workload } from '../site/workload.ts';
 import type { KubeObject } from '../k8s/types.ts';
 

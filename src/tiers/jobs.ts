@@ -1,6 +1,7 @@
 // The scheduled copy Jobs (snapshot and sync CronJobs) and the identity they run as.
 import type {
   V1CronJob,
+  V1Job,
   V1PodTemplateSpec,
   V1Role,
   V1RoleBinding,
@@ -8,7 +9,8 @@ import type {
 } from '@kubernetes/client-node';
 import type { StandbySite } from '../api/site.ts';
 import { GROUP, PLURAL } from '../api/site.ts';
-import { names, ownerReference, siteLabels, type Role } from '../site/names.ts';
+import { names, ownedMeta, siteLabels, type Role } from '../site/names.ts';
+import { mountClaims } from '../site/workload.ts';
 
 /** How long one copy Job may run before Kubernetes stops it, so a stuck run never blocks the next. */
 export const COPY_JOB_DEADLINE_SECONDS = 3600;
@@ -46,6 +48,33 @@ export function jobPod(site: StandbySite, role: Role, template: V1PodTemplateSpe
   };
 }
 
+export interface JobInput {
+  name: string;
+  role: Role;
+  /** The user's or engine's pod template (see jobPod). */
+  template: V1PodTemplateSpec;
+  /** PVCs mounted as the template's volumes of those names (fresh copies the Job fills, or reads). */
+  claims?: Readonly<Record<string, string>>;
+  backoffLimit: number;
+  activeDeadlineSeconds: number;
+  ttlSecondsAfterFinished?: number;
+}
+
+/** A one-off Job of the site (promote, restore, transfer): owned by it, labelled with its role. */
+export function buildJob(site: StandbySite, i: JobInput): V1Job {
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: ownedMeta(site, i.name, i.role),
+    spec: {
+      backoffLimit: i.backoffLimit,
+      activeDeadlineSeconds: i.activeDeadlineSeconds,
+      ...(i.ttlSecondsAfterFinished !== undefined ? { ttlSecondsAfterFinished: i.ttlSecondsAfterFinished } : {}),
+      template: mountClaims(jobPod(site, i.role, i.template), i.claims ?? {}),
+    },
+  };
+}
+
 export interface ScheduleSpec {
   schedule: string;
   timeZone?: string | undefined;
@@ -63,7 +92,7 @@ export function buildCronJob(
   return {
     apiVersion: 'batch/v1',
     kind: 'CronJob',
-    metadata: { name, namespace: site.metadata.namespace, labels, ownerReferences: [ownerReference(site)] },
+    metadata: ownedMeta(site, name, role),
     spec: {
       schedule: schedule.schedule,
       ...(schedule.timeZone ? { timeZone: schedule.timeZone } : {}),
@@ -87,12 +116,7 @@ export function buildCronJob(
 /** The ServiceAccount, Role and RoleBinding that copy Jobs run as: exactly what they touch. */
 export function buildCopierIdentity(site: StandbySite, imagePullSecrets: readonly string[] = []): [V1ServiceAccount, V1Role, V1RoleBinding] {
   const name = names.copier(site.metadata.name);
-  const meta = {
-    name,
-    namespace: site.metadata.namespace,
-    labels: siteLabels(site.metadata.name, 'copier'),
-    ownerReferences: [ownerReference(site)],
-  };
+  const meta = ownedMeta(site, name, 'copier');
   return [
     {
       apiVersion: 'v1',

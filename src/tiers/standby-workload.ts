@@ -1,17 +1,11 @@
 // The standby workload: a copy of the primary's pod template whose pods can
 // never be mistaken for the primary's (the labels that the primary workload or
 // its Service select on are replaced by the site's own).
-import type {
-  V1Deployment,
-  V1PersistentVolumeClaim,
-  V1PodTemplateSpec,
-  V1Service,
-  V1StatefulSet,
-  V1Volume,
-} from '@kubernetes/client-node';
+import type { V1Deployment, V1PersistentVolumeClaim, V1PodTemplateSpec, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import type { StandbySite } from '../api/site.ts';
-import { names, ownerReference, siteLabels, standbySelector } from '../site/names.ts';
-import { isStatefulSet, podTemplateOf, selectorOf, type Workload } from '../site/workload.ts';
+import type { Engine, EngineContext } from '../engines/engine.ts';
+import { names, ownedMeta, standbySelector } from '../site/names.ts';
+import { isStatefulSet, mountClaims, podTemplateOf, selectorOf, type Workload } from '../site/workload.ts';
 
 /** Label keys that would make a pod look like the primary's. */
 export function primaryLabelKeys(primary: Workload, primaryService: V1Service | undefined): Set<string> {
@@ -51,25 +45,28 @@ export interface StandbyWorkloadInput {
   volumes: StandbyVolumes;
 }
 
-function withClaims(template: V1PodTemplateSpec, claims: Record<string, string>): V1PodTemplateSpec {
-  const others = (template.spec?.volumes ?? []).filter((v) => !(v.name in claims));
-  const claimVolumes: V1Volume[] = Object.entries(claims)
-    .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([name, claimName]) => ({ name, persistentVolumeClaim: { claimName } }));
-  return { ...template, spec: { ...template.spec!, volumes: [...others, ...claimVolumes] } };
+/** What the standby is built from: the site, the primary and the engine that adjusts its template. */
+export type StandbySource = Omit<EngineContext, 'tier'> & { engine: Engine };
+
+/**
+ * The standby workload of a site as its tier wants it: the primary's pod template, relabelled,
+ * adjusted by the engine, on the given volumes. One builder for the tiers and for a promotion.
+ */
+export function standbyFor(src: StandbySource, replicas: number, volumes: StandbyVolumes): V1StatefulSet | V1Deployment {
+  const { engine, ...ctx } = src;
+  const template = engine.standbyTemplate(
+    { ...ctx, tier: ctx.site.spec.tier },
+    standbyPodTemplate(ctx.site.metadata.name, ctx.primary, ctx.primaryService),
+  );
+  return buildStandbyWorkload({ site: ctx.site, primary: ctx.primary, template, replicas, volumes });
 }
 
 export function buildStandbyWorkload(input: StandbyWorkloadInput): V1StatefulSet | V1Deployment {
   const { site, primary, replicas, volumes } = input;
   const name = names.standby(site.metadata.name);
-  const metadata = {
-    name,
-    namespace: site.metadata.namespace,
-    labels: siteLabels(site.metadata.name, 'standby'),
-    ownerReferences: [ownerReference(site)],
-  };
+  const metadata = ownedMeta(site, name, 'standby');
   const selector = { matchLabels: standbySelector(site.metadata.name) };
-  const template = volumes.kind === 'claims' ? withClaims(input.template, volumes.claims) : input.template;
+  const template = volumes.kind === 'claims' ? mountClaims(input.template, volumes.claims) : input.template;
   if (isStatefulSet(primary)) {
     const retain = site.spec.deletionPolicy.standbyVolumes;
     return {

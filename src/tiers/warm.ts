@@ -3,7 +3,7 @@
 // subcommand, which makes a new copy beside the old one).
 import { type BuildContext, type Desired, promotionStarted, standbyMustRun } from './context.ts';
 import { buildCopierIdentity, buildCronJob, operatorPod } from './jobs.ts';
-import { buildStandbyWorkload, standbyPodTemplate } from './standby-workload.ts';
+import { standbyFor } from './standby-workload.ts';
 import { names } from '../site/names.ts';
 
 export function warmObjects(ctx: BuildContext): Desired[] {
@@ -21,20 +21,6 @@ export function warmObjects(ctx: BuildContext): Desired[] {
       operatorPod(site, ctx.operatorImage, 'copy', ['sync', '--site', key]),
     ),
   ];
-  if (ctx.copyClaims) {
-    const template = ctx.engine.standbyTemplate(
-      { ...ctx, tier: 'warm' },
-      standbyPodTemplate(site.metadata.name, ctx.primary, ctx.primaryService),
-    );
-    out.push(
-      buildStandbyWorkload({
-        site,
-        primary: ctx.primary,
-        template,
-        replicas: standbyMustRun(ctx) ? 1 : 0,
-        volumes: { kind: 'claims', claims: ctx.copyClaims },
-      }),
-    );
-  }
+  if (ctx.copyClaims) out.push(standbyFor(ctx, standbyMustRun(ctx) ? 1 : 0, { kind: 'claims', claims: ctx.copyClaims }));
   return out;
 }

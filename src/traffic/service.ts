@@ -3,9 +3,8 @@
 // undo a failover.
 import type { V1Service, V1ServicePort } from '@kubernetes/client-node';
 import type { StandbySite } from '../api/site.ts';
-import { names, ownerReference, siteLabels, standbySelector } from '../site/names.ts';
-
-export type Side = 'primary' | 'standby';
+import type { Side } from '../api/status.ts';
+import { ANNOTATION_ACTIVE, names, ownedMeta, standbySelector } from '../site/names.ts';
 
 /** The selector of the active side: the primary Service's own selector, or the standby's pods. */
 export function activeSelector(
@@ -33,13 +32,7 @@ export function buildTrafficService(
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: {
-      name: names.traffic(site.metadata.name, site.spec),
-      namespace: site.metadata.namespace,
-      labels: siteLabels(site.metadata.name, 'traffic'),
-      annotations: { 'standby.dev/active': active },
-      ownerReferences: [ownerReference(site)],
-    },
+    metadata: ownedMeta(site, names.traffic(site.metadata.name, site.spec), 'traffic', { annotations: { [ANNOTATION_ACTIVE]: active } }),
     spec: {
       type: 'ClusterIP',
       selector: activeSelector(site, primaryService, active, promoted),

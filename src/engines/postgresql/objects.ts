@@ -4,7 +4,7 @@
 // method engine). Pure.
 import type { V1PersistentVolumeClaim, V1Service } from '@kubernetes/client-node';
 import type { KubeObject } from '../../k8s/types.ts';
-import { names, ownerReference, siteLabels, standbySelector } from '../../site/names.ts';
+import { names, ownedMeta, standbySelector } from '../../site/names.ts';
 import type { EngineContext } from '../engine.ts';
 import { pgSpec } from './settings.ts';
 
@@ -14,12 +14,7 @@ export function standbyService(ctx: EngineContext): V1Service {
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: {
-      name: names.standbyService(site.metadata.name),
-      namespace: site.metadata.namespace,
-      labels: siteLabels(site.metadata.name, 'standby'),
-      ownerReferences: [ownerReference(site)],
-    },
+    metadata: ownedMeta(site, names.standbyService(site.metadata.name), 'standby'),
     spec: {
       clusterIP: 'None',
       selector: standbySelector(site.metadata.name),
@@ -38,12 +33,9 @@ export function dumpClaim(ctx: EngineContext): V1PersistentVolumeClaim {
   return {
     apiVersion: 'v1',
     kind: 'PersistentVolumeClaim',
-    metadata: {
-      name: names.dumpClaim(site.metadata.name),
-      namespace: site.metadata.namespace,
-      labels: siteLabels(site.metadata.name, 'dumps'),
-      ...(site.spec.deletionPolicy.snapshots === 'Delete' ? { ownerReferences: [ownerReference(site, false)] } : {}),
-    },
+    metadata: ownedMeta(site, names.dumpClaim(site.metadata.name), 'dumps', {
+      owner: site.spec.deletionPolicy.snapshots === 'Delete' ? 'reference' : 'none',
+    }),
     spec: {
       accessModes: ['ReadWriteOnce'],
       resources: { requests: { storage: size } },

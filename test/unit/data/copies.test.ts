@@ -3,7 +3,7 @@ import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import { applyRetention } from '../../../src/snapshot/retention.ts';
 import { newestReadySet, snapshotSets } from '../../../src/snapshot/sets.ts';
 import type { VolumeSnapshot } from '../../../src/snapshot/types.ts';
-import { copyRuns, newestCompleteRun, obsoleteRuns } from '../../../src/sync/runs.ts';
+import { copyRuns, newestCompleteRun, obsoleteRuns } from '../../../src/copies/inventory.ts';
 
 const T0 = new Date('2026-11-22T10:00:00Z');
 const at = (min: number) => new Date(T0.getTime() + min * 60_000);

@@ -1,11 +1,20 @@
 // What the copy subcommands (snapshot, sync) need to know about their site,
 // read straight from the API (they run as Jobs, without caches).
 import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
 import { describeProblems, validateSpec, type StandbySite, type StandbySiteObject } from '../api/site.ts';
 import type { KubeClient } from '../k8s/client.ts';
 import { R } from '../k8s/resources.ts';
 import { splitKey } from '../k8s/types.ts';
 import { primaryVolumes, type PrimaryVolume, type Workload } from '../site/workload.ts';
+
+/** How a copy subcommand runs: its clock, how long it may take and how often it looks. */
+export interface CopyRunOptions {
+  now?: Date;
+  timeoutMs?: number;
+  pollMs?: number;
+  log: Logger;
+}
 
 export interface LoadedSite {
   site: StandbySite;

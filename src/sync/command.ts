@@ -1,19 +1,19 @@
 // The `sync` subcommand, run by the warm tier's CronJob: make a new complete
 // copy of the primary's volumes beside the standby's current one. The
 // controller moves the standby onto it and only then deletes the old copy.
-import type { V1Job, V1PersistentVolumeClaim, V1PodTemplateSpec } from '@kubernetes/client-node';
-import type { KubeClient } from '../k8s/client.ts';
-import { R } from '../k8s/resources.ts';
+import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
+import { buildCopyClaim } from '../copies/claim.ts';
+import { loadSite, type CopyRunOptions, type LoadedSite } from '../copies/load.ts';
 import { asPodTemplate } from '../engines/generic.ts';
 import { engineFor } from '../engines/registry.ts';
 import { registerBuiltinEngines } from '../engines/builtin.ts';
-import { ANNOTATION_COMPLETE, ANNOTATION_DATA_TIME, names, ownerReference, runId, siteLabels } from '../site/names.ts';
-import { buildCopyClaim } from '../tiers/claims.ts';
-import { COPY_JOB_DEADLINE_SECONDS, jobPod } from '../tiers/jobs.ts';
-import { pruneSnapshots, type CopyRunOptions } from '../snapshot/run.ts';
-import { loadSite, type LoadedSite } from '../snapshot/load.ts';
+import type { KubeClient } from '../k8s/client.ts';
+import { runJobToCompletion } from '../k8s/jobs.ts';
+import { R } from '../k8s/resources.ts';
+import { ANNOTATION_COMPLETE, ANNOTATION_DATA_TIME, names, runId } from '../site/names.ts';
+import { pruneSnapshots } from '../snapshot/prune.ts';
 import { takeSnapshotSet } from '../snapshot/take.ts';
-import { jobOutcome } from '../controller/observe.ts';
+import { buildJob, COPY_JOB_DEADLINE_SECONDS } from '../tiers/jobs.ts';
 
 export interface SyncOutcome {
   run: string;
@@ -59,8 +59,18 @@ export async function syncSite(client: KubeClient, key: string, o: CopyRunOption
               operatorImage: '',
             });
       if (!template) throw new Error(`the ${site.spec.engine.type} engine cannot copy data (warm.method ${site.spec.warm.method})`);
-      const job = await runTransfer(client, loaded, run, template, claims, { timeoutMs, pollMs });
-      dataTime = job.started ?? started;
+      // The copy Job (user's or engine's) with the new volumes mounted.
+      const job = buildJob(site, {
+        name: names.copyJob(site.metadata.name, run),
+        role: 'transfer',
+        template,
+        claims,
+        backoffLimit: 1,
+        activeDeadlineSeconds: Math.floor(timeoutMs / 1000),
+        ttlSecondsAfterFinished: 86_400,
+      });
+      const done = await runJobToCompletion(client, job, { timeoutMs, pollMs, what: 'copy Job' });
+      dataTime = done.started ?? started;
     }
     // The whole copy is in place: only now may the standby move onto it.
     for (const name of Object.values(claims)) {
@@ -91,39 +101,4 @@ function copyClaim(l: LoadedSite, volume: string, run: string, snapshot: string 
     primaryClaim: l.claims.get(v.claim),
     fromSnapshot: snapshot,
   });
-}
-
-/** Runs the copy Job (user's or engine's) with the new volumes mounted, and waits for it. */
-async function runTransfer(
-  client: KubeClient,
-  l: LoadedSite,
-  run: string,
-  template: V1PodTemplateSpec,
-  claims: Record<string, string>,
-  o: { timeoutMs: number; pollMs: number },
-): Promise<{ started: Date | undefined }> {
-  const pod = jobPod(l.site, 'transfer', template);
-  const others = (pod.spec?.volumes ?? []).filter((v) => !(v.name in claims));
-  pod.spec = {
-    ...pod.spec!,
-    volumes: [...others, ...Object.entries(claims).map(([name, claimName]) => ({ name, persistentVolumeClaim: { claimName } }))],
-  };
-  const name = names.copyJob(l.site.metadata.name, run);
-  const ns = l.site.metadata.namespace;
-  await client.create<V1Job>(R.job, {
-    apiVersion: 'batch/v1',
-    kind: 'Job',
-    metadata: { name, namespace: ns, labels: siteLabels(l.site.metadata.name, 'transfer'), ownerReferences: [ownerReference(l.site)] },
-    spec: { backoffLimit: 1, activeDeadlineSeconds: Math.floor(o.timeoutMs / 1000), ttlSecondsAfterFinished: 86_400, template: pod },
-  });
-  const deadline = Date.now() + o.timeoutMs;
-  for (;;) {
-    const job = await client.get<V1Job>(R.job, ns, name);
-    if (!job) throw new Error(`copy Job ${name} disappeared`);
-    const out = jobOutcome(job);
-    if (out.succeeded) return { started: out.started };
-    if (out.failed) throw new Error(`copy Job ${name} failed: ${out.message}`);
-    if (Date.now() > deadline) throw new Error(`copy Job ${name} did not finish in time`);
-    await new Promise((r) => setTimeout(r, o.pollMs));
-  }
 }

@@ -1,23 +1,12 @@
 // The `snapshot` subcommand, run by the cold tier's CronJob: snapshot every
 // primary volume as one set, wait until ready, then prune by retention.
-import type { Logger } from 'pino';
 import { parseDuration } from '../api/duration.ts';
+import { loadSite, type CopyRunOptions } from '../copies/load.ts';
 import type { KubeClient } from '../k8s/client.ts';
-import { R } from '../k8s/resources.ts';
-import { LABEL_ROLE, LABEL_SITE, runId } from '../site/names.ts';
+import { runId } from '../site/names.ts';
 import { COPY_JOB_DEADLINE_SECONDS } from '../tiers/jobs.ts';
-import { loadSite } from './load.ts';
-import { applyRetention } from './retention.ts';
-import { snapshotSets } from './sets.ts';
+import { pruneSnapshots } from './prune.ts';
 import { takeSnapshotSet } from './take.ts';
-import type { VolumeSnapshot } from './types.ts';
-
-export interface CopyRunOptions {
-  now?: Date;
-  timeoutMs?: number;
-  pollMs?: number;
-  log: Logger;
-}
 
 export interface SnapshotOutcome {
   run: string;
@@ -45,27 +34,3 @@ export async function snapshotSite(client: KubeClient, key: string, o: CopyRunOp
   return { run, snapshots: taken.snapshots, deleted };
 }
 
-/** Deletes the snapshots of the sets retention lets go; returns their names. */
-export async function pruneSnapshots(
-  client: KubeClient,
-  namespace: string,
-  site: string,
-  volumes: string[],
-  policy: { keepLast?: number | undefined; maxAgeMs?: number | undefined },
-  now = new Date(),
-  role: 'snapshot' | 'transfer' = 'snapshot',
-): Promise<string[]> {
-  // Only this role's snapshots: a warm sync never prunes the cold tier's backups, nor the reverse.
-  const { items } = await client.list<VolumeSnapshot>(R.volumeSnapshot, namespace, { labelSelector: `${LABEL_SITE}=${site},${LABEL_ROLE}=${role}` });
-  const sets = snapshotSets(items, volumes);
-  const decision = applyRetention(sets, policy, now, 2 * COPY_JOB_DEADLINE_SECONDS * 1000);
-  const doomed = new Set(decision.delete);
-  const deleted: string[] = [];
-  for (const set of sets) {
-    if (!doomed.has(set.run)) continue;
-    for (const name of set.names) {
-      if (await client.delete(R.volumeSnapshot, namespace, name)) deleted.push(name);
-    }
-  }
-  return deleted;
-}

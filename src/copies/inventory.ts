@@ -2,8 +2,8 @@
 // with the run, marked complete only when the whole copy is in place. The
 // standby always uses a complete run; older runs are deleted only after the
 // standby moved off them, so the last good copy is never lost to a new one.
-import type { V1PersistentVolumeClaim, V1PodTemplateSpec } from '@kubernetes/client-node';
-import { ANNOTATION_COMPLETE, ANNOTATION_DATA_TIME, ANNOTATION_VOLUME, LABEL_RUN } from '../site/names.ts';
+import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
+import { ANNOTATION_COMPLETE, ANNOTATION_DATA_TIME, ANNOTATION_VOLUME, byCopyRun } from '../site/names.ts';
 import { toDate } from '../k8s/types.ts';
 
 export interface CopyRun {
@@ -19,16 +19,9 @@ export interface CopyRun {
 
 /** The runs found among a site's copy PVCs, newest data first. The hot tier's fixed copies are not runs. */
 export function copyRuns(pvcs: readonly V1PersistentVolumeClaim[], volumes: readonly string[]): CopyRun[] {
-  const byRun = new Map<string, V1PersistentVolumeClaim[]>();
-  for (const p of pvcs) {
-    const run = p.metadata?.labels?.[LABEL_RUN];
-    if (!run || run === 'hot') continue;
-    let list = byRun.get(run);
-    if (!list) byRun.set(run, (list = []));
-    list.push(p);
-  }
   const runs: CopyRun[] = [];
-  for (const [run, list] of byRun) {
+  for (const [run, list] of byCopyRun(pvcs)) {
+    if (run === 'hot') continue;
     const claims: Record<string, string> = {};
     let dataTime: Date | undefined;
     let created: Date | undefined;
@@ -57,15 +50,6 @@ export function copyRuns(pvcs: readonly V1PersistentVolumeClaim[], volumes: read
 
 export function newestCompleteRun(runs: readonly CopyRun[]): CopyRun | undefined {
   return runs.find((r) => r.complete);
-}
-
-/** The PVC names a pod template mounts, by volume name. */
-export function claimsOf(template: V1PodTemplateSpec | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const v of template?.spec?.volumes ?? []) {
-    if (v.persistentVolumeClaim?.claimName) out[v.name] = v.persistentVolumeClaim.claimName;
-  }
-  return out;
 }
 
 /**

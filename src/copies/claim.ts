@@ -3,13 +3,7 @@
 // deletion policy says the copies go with it.
 import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import type { StandbySite } from '../api/site.ts';
-import {
-  ANNOTATION_SOURCE_CLAIM,
-  ANNOTATION_VOLUME,
-  LABEL_RUN,
-  ownerReference,
-  siteLabels,
-} from '../site/names.ts';
+import { ANNOTATION_SOURCE_CLAIM, ANNOTATION_VOLUME, LABEL_RUN, ownedMeta } from '../site/names.ts';
 import type { PrimaryVolume } from '../site/workload.ts';
 
 export interface CopyClaimInput {
@@ -31,13 +25,11 @@ export function buildCopyClaim(input: CopyClaimInput): V1PersistentVolumeClaim {
   return {
     apiVersion: 'v1',
     kind: 'PersistentVolumeClaim',
-    metadata: {
-      name: input.name,
-      namespace: site.metadata.namespace,
-      labels: { ...siteLabels(site.metadata.name, 'copy'), [LABEL_RUN]: input.run },
+    metadata: ownedMeta(site, input.name, 'copy', {
+      owner: site.spec.deletionPolicy.standbyVolumes === 'Delete' ? 'reference' : 'none',
+      labels: { [LABEL_RUN]: input.run },
       annotations: { [ANNOTATION_VOLUME]: volume.volume, [ANNOTATION_SOURCE_CLAIM]: volume.claim, ...input.annotations },
-      ...(site.spec.deletionPolicy.standbyVolumes === 'Delete' ? { ownerReferences: [ownerReference(site, false)] } : {}),
-    },
+    }),
     spec: {
       accessModes: source.accessModes ?? ['ReadWriteOnce'],
       resources: { requests: { storage } },

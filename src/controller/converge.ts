@@ -1,0 +1,191 @@
+// Converging the objects a site owns: apply what the builders want (server-side apply, skipped
+// when the cache already matches), replace a standby whose immutable fields changed, remove what
+// the site no longer wants, prune copies nobody needs, and keep data's ownership in line with
+// deletionPolicy. Errors are collected, not thrown: one bad object must not stop the others.
+import type { PromotionStatus, Side } from '../api/status.ts';
+import type { Engine } from '../engines/engine.ts';
+import { inProgress } from '../promotion/machine.ts';
+import { released } from '../promotion/release.ts';
+import { names, ownerReference } from '../site/names.ts';
+import type { BuildContext } from '../tiers/context.ts';
+import { desiredObjects } from '../tiers/desired.ts';
+import { needsApply, stamped } from '../k8s/apply.ts';
+import { R, resourceOfKind, type Resource } from '../k8s/resources.ts';
+import { keyOf, type KubeObject } from '../k8s/types.ts';
+import { newestCompleteRun, obsoleteRuns, type CopyRun } from '../copies/inventory.ts';
+import { COPY_JOB_DEADLINE_SECONDS } from '../tiers/jobs.ts';
+import { informerOfKind } from './caches.ts';
+import type { ReconcileContext } from './context.ts';
+import type { Observed, SiteFacts } from './facts.ts';
+
+/** Kinds the site owns and removes when it no longer wants them. Data (PVCs, snapshots) is never among them. */
+const REMOVABLE_KINDS = ['StatefulSet', 'Deployment', 'CronJob', 'Service', 'NetworkPolicy', 'ServiceAccount', 'Role', 'RoleBinding'] as const;
+
+/** Applies the desired objects together: one reconcile costs one round trip, and a failure does not stop the rest. */
+export async function applyAll(rc: ReconcileContext, desired: readonly KubeObject[]): Promise<void> {
+  await Promise.all(desired.map((obj) => applyOne(rc, obj)));
+}
+
+async function applyOne(rc: ReconcileContext, obj: KubeObject): Promise<void> {
+  const { client } = rc.deps;
+  const res = resourceOfKind(obj.kind ?? '');
+  const want = stamped(obj);
+  const live = informerOfKind(rc.deps.caches, res.kind)?.get(keyOf(want));
+  if (!needsApply(want, live)) return;
+  if (live && mustReplace(rc, want, live)) {
+    // volumeClaimTemplates cannot change (a warm standby on copies becoming a hot one with its
+    // own claims, or back): replace the standby. Claims it made stay, as deletionPolicy says.
+    try {
+      // Whatever deletionPolicy says, a replacement is not a deletion of the site: keep the claims.
+      await client.mergePatch(res, live.metadata?.namespace, live.metadata?.name ?? '', {
+        spec: { persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain' } },
+      });
+      await client.delete(res, live.metadata?.namespace, live.metadata?.name ?? '', { uid: live.metadata?.uid ?? '' });
+      rc.log.info({ kind: want.kind, name: want.metadata?.name }, 'replaced the standby workload: its volume claim templates changed');
+    } catch (err) {
+      rc.errors.push(`could not replace ${want.kind} ${want.metadata?.name}: ${(err as Error).message}`);
+    }
+    rc.after(500);
+    return;
+  }
+  try {
+    await client.apply(res, want);
+  } catch (err) {
+    rc.errors.push(`could not apply ${obj.kind} ${obj.metadata?.name}: ${(err as Error).message}`);
+  }
+}
+
+/** An owned StatefulSet whose volumeClaimTemplates (immutable) differ, while no promotion relies on it. */
+function mustReplace(rc: ReconcileContext, want: KubeObject, live: KubeObject): boolean {
+  if (want.kind !== 'StatefulSet' || rc.current.status?.promotion?.state) return false;
+  if (!live.metadata?.ownerReferences?.some((r) => r.uid === rc.site.metadata.uid)) return false;
+  const claimNames = (o: KubeObject) =>
+    ((o as { spec?: { volumeClaimTemplates?: { metadata?: { name?: string } }[] } }).spec?.volumeClaimTemplates ?? [])
+      .map((t) => t.metadata?.name ?? '')
+      .sort()
+      .join(',');
+  return claimNames(want) !== claimNames(live);
+}
+
+/** Deletes owned objects the site no longer wants (after a tier change). */
+export async function removeUnwanted(rc: ReconcileContext, desired: readonly KubeObject[]): Promise<void> {
+  const wanted = new Set(desired.map((o) => `${o.kind}/${o.metadata?.name}`));
+  for (const kind of REMOVABLE_KINDS) {
+    const res = resourceOfKind(kind);
+    for (const o of informerOfKind(rc.deps.caches, kind)?.byIndex('site', rc.key) ?? []) {
+      if (wanted.has(`${kind}/${o.metadata?.name}`)) continue;
+      // Only objects this site controls; a label alone is not proof of ownership.
+      if (!o.metadata?.ownerReferences?.some((r) => r.uid === rc.site.metadata.uid)) continue;
+      try {
+        await rc.deps.client.delete(res, o.metadata.namespace, o.metadata.name ?? '', { uid: o.metadata.uid ?? '' });
+        rc.log.info({ kind, name: o.metadata.name }, 'removed an object the site no longer needs');
+      } catch (err) {
+        rc.errors.push(`could not delete ${kind} ${o.metadata.name}: ${(err as Error).message}`);
+      }
+    }
+  }
+}
+
+/** Deletes standby copies that are neither the newest complete one nor mounted; never during a promotion (the caller checks). */
+export async function pruneCopies(rc: ReconcileContext, obs: Observed, runs: readonly CopyRun[], mounted: Record<string, string>): Promise<void> {
+  const inUse = new Set(Object.values(mounted));
+  // The standby must already have moved to the newest copy before older ones go.
+  const newest = newestCompleteRun(runs);
+  if (newest && obs.standby && !Object.values(newest.claims).every((c) => inUse.has(c))) return;
+  for (const run of obsoleteRuns(runs, inUse, rc.now(), (COPY_JOB_DEADLINE_SECONDS + 600) * 1000)) {
+    for (const name of run.names) {
+      try {
+        await rc.deps.client.delete(R.pvc, rc.site.metadata.namespace, name);
+      } catch (err) {
+        rc.errors.push(`could not delete old standby copy ${name}: ${(err as Error).message}`);
+      }
+    }
+    rc.log.info({ run: run.run }, 'deleted an older standby copy');
+  }
+}
+
+/**
+ * Snapshots and standby copies are owned by the site (and go with it) only under deletionPolicy
+ * Delete; a policy changed later is applied to the copies that already exist.
+ */
+export async function alignDataOwnership(rc: ReconcileContext, obs: Observed): Promise<void> {
+  const { site } = rc;
+  const uid = site.metadata.uid;
+  if (!uid) return;
+  // Once a promotion began, the copies may be what serves clients: deleting the site never takes them.
+  const promoted = rc.current.status?.promotion?.state !== undefined;
+  const targets: [Resource, KubeObject[], boolean][] = [
+    [R.volumeSnapshot, obs.snapshots, site.spec.deletionPolicy.snapshots === 'Delete'],
+    [R.pvc, obs.copyClaims, site.spec.deletionPolicy.standbyVolumes === 'Delete' && !promoted],
+  ];
+  for (const [res, objects, owned] of targets) {
+    for (const o of objects) {
+      const refs = o.metadata?.ownerReferences ?? [];
+      const has = refs.some((r) => r.uid === uid);
+      if (has === owned) continue;
+      const next = owned ? [...refs, ownerReference(site, false)] : refs.filter((r) => r.uid !== uid);
+      try {
+        await rc.deps.client.mergePatch(res, site.metadata.namespace, o.metadata?.name ?? '', {
+          metadata: { ownerReferences: next.length ? next : null },
+        });
+      } catch (err) {
+        rc.errors.push(`could not update the owner of ${res.kind} ${o.metadata?.name}: ${(err as Error).message}`);
+      }
+    }
+  }
+}
+
+/** The builders' input: the site, what was observed of it and the decisions taken this reconcile. */
+export function buildContext(
+  rc: ReconcileContext,
+  obs: Observed,
+  engine: Engine,
+  promo: PromotionStatus | undefined,
+  active: Side,
+  run: CopyRun | undefined,
+): BuildContext | undefined {
+  if (!obs.primary) return undefined;
+  const switching = promo?.state === 'Switching' || promo?.state === 'Promoted';
+  return {
+    site: rc.site,
+    primary: obs.primary,
+    primaryService: obs.primaryService,
+    volumes: obs.volumes,
+    primaryClaims: obs.primaryClaims,
+    engine,
+    operatorImage: rc.deps.operatorImage,
+    imagePullSecrets: rc.deps.imagePullSecrets ?? [],
+    active: switching ? 'standby' : active,
+    promotion: promo?.state,
+    copyClaims: run?.claims,
+  };
+}
+
+/**
+ * Converges what the site owns. Without the primary workload nothing new can be built; what
+ * exists is kept. `frozen` (see pinToPromotion): only the traffic Service and the fence are kept,
+ * nothing is changed or removed.
+ */
+export async function convergeSite(
+  rc: ReconcileContext,
+  obs: Observed,
+  facts: SiteFacts,
+  engine: Engine,
+  promo: PromotionStatus | undefined,
+  active: Side,
+  frozen: boolean,
+): Promise<void> {
+  const ctx = buildContext(rc, obs, engine, promo, active, facts.standbyRun);
+  if (!ctx) return;
+  const trafficName = names.traffic(rc.site.metadata.name, rc.site.spec);
+  const isTraffic = (o: KubeObject) => o.kind === 'Service' && o.metadata?.name === trafficName;
+  const built = frozen ? desiredObjects(ctx).filter((o) => isTraffic(o) || o.kind === 'NetworkPolicy') : desiredObjects(ctx);
+  const desired = promo ? built.map(released) : built;
+  // While a promotion runs, only its steps move traffic: a transition recorded a step late must
+  // never make this pass point clients back at the fenced primary.
+  await applyAll(rc, inProgress(promo) ? desired.filter((o) => !isTraffic(o)) : desired);
+  if (frozen) return;
+  await removeUnwanted(rc, desired);
+  if (!promo) await pruneCopies(rc, obs, facts.runs, facts.mounted);
+  await alignDataOwnership(rc, obs);
+}

@@ -1,0 +1,99 @@
+// What the controller remembers of each site between reconciles, in this process only. Nothing
+// here is needed for correctness after a restart (status holds that); it makes a running process
+// faster and safer: flaps seen only by the watch, when this process took a step over, whether the
+// cache already shows our last status write, the last engine probe.
+import type { StandbySiteObject } from '../api/site.ts';
+import type { PromotionStatus } from '../api/status.ts';
+import type { EngineObservation } from '../engines/engine.ts';
+import { olderThan } from '../k8s/resource-version.ts';
+
+/** How long a reconcile waits for the cache to show our own write before trusting the cache again. */
+const WRITE_WAIT_MS = 10_000;
+
+export class SiteMemory {
+  private readonly now: () => Date;
+  private readonly probes = new Map<string, { at: number; obs: EngineObservation }>();
+  /** Per site: when a watch event last showed a primary pod Ready. */
+  private readonly readySeen = new Map<string, Date>();
+  /** Per promotion step (site, promotion start, state): when this process first drove it. */
+  private readonly stepsDriven = new Map<string, Date>();
+  /** Per site: the resourceVersion of this process's last status write, until the cache has it. */
+  private readonly written = new Map<string, { rv: string; at: number }>();
+  /** Sites whose reconcile was put off until the cache shows the write above. */
+  private readonly deferred = new Set<string>();
+
+  constructor(now: () => Date) {
+    this.now = now;
+  }
+
+  /** The site is gone: forget everything about it. */
+  forget(key: string): void {
+    this.probes.delete(key);
+    this.readySeen.delete(key);
+    this.written.delete(key);
+    this.deferred.delete(key);
+    for (const k of this.stepsDriven.keys()) if (k.startsWith(`${key}/`)) this.stepsDriven.delete(k);
+  }
+
+  /**
+   * Whether the cached site is older than this process's last status write: acting on it could
+   * undo a promotion's steps (lift the fence, move traffic back), so the reconcile is put off
+   * until the watch delivers the write. Bounded: a watch that stopped delivering (the informer
+   * re-lists on its own) must not stop the site for good.
+   */
+  cacheIsBehind(key: string, cached: StandbySiteObject): boolean {
+    const written = this.written.get(key);
+    if (written === undefined) return false;
+    if (olderThan(cached.metadata?.resourceVersion, written.rv) && this.now().getTime() - written.at < WRITE_WAIT_MS) {
+      this.deferred.add(key);
+      return true;
+    }
+    this.written.delete(key);
+    this.deferred.delete(key);
+    return false;
+  }
+
+  /** A watch event of a site: true when it shows the write a put-off reconcile waits for (run it now). */
+  siteObserved(key: string, site: StandbySiteObject): boolean {
+    const written = this.written.get(key);
+    if (written === undefined || olderThan(site.metadata?.resourceVersion, written.rv)) return false;
+    this.written.delete(key);
+    return this.deferred.delete(key);
+  }
+
+  /** A status write of this process landed: reconciles wait until the cache is at least this new. */
+  noteWritten(key: string, site: StandbySiteObject): void {
+    const rv = site.metadata?.resourceVersion;
+    if (rv) this.written.set(key, { rv, at: this.now().getTime() });
+  }
+
+  /** A watch event showed a pod of this site's primary Ready. */
+  noteReadyPrimary(key: string): void {
+    this.readySeen.set(key, this.now());
+  }
+
+  lastSeenReady(key: string): Date | undefined {
+    return this.readySeen.get(key);
+  }
+
+  /** When this process first drove this step of this promotion. */
+  firstDriven(key: string, p: PromotionStatus): Date {
+    const k = `${key}/${p.startedAt ?? ''}/${p.state ?? ''}`;
+    let at = this.stepsDriven.get(k);
+    if (!at) {
+      at = this.now();
+      // Bounded: one entry per step driven; old promotions' entries go with the site.
+      this.stepsDriven.set(k, at);
+    }
+    return at;
+  }
+
+  /** The engine's last measurement of the site, if younger than `maxAgeMs`; else a fresh one. */
+  async probe(key: string, maxAgeMs: number, measure: () => Promise<EngineObservation>): Promise<EngineObservation> {
+    const hit = this.probes.get(key);
+    if (hit && this.now().getTime() - hit.at < maxAgeMs) return hit.obs;
+    const obs = await measure();
+    this.probes.set(key, { at: this.now().getTime(), obs });
+    return obs;
+  }
+}

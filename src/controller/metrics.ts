@@ -1,0 +1,8 @@
+// The metrics the controller records. Declared here, implemented by the process (prom-client), so
+// the controller depends on no metrics library and tests can pass their own.
+export interface ControllerMetrics {
+  reconciles: { inc(labels: { result: 'success' | 'error' }): void };
+  reconcileSeconds: { observe(seconds: number): void };
+  promotions: { inc(labels: { tier: string; result: string; trigger: string }): void };
+  promotionSeconds: { observe(labels: { tier: string }, seconds: number): void };
+}

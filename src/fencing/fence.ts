@@ -1,0 +1,38 @@
+// The Fencing step of a promotion: stop the old primary from taking writes before anything else
+// moves. By isolation (the fence NetworkPolicy, operator-owned) or by scaling the user's
+// workload to 0 (which a GitOps tool may undo; see holds.ts).
+import type { V1NetworkPolicy, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { StandbySite } from '../api/site.ts';
+import type { ObjectActions } from '../k8s/actions.ts';
+import { DONE, waiting, type StepResult } from '../site/step.ts';
+import type { Workload } from '../site/workload.ts';
+import { buildFence } from './network-policy.ts';
+
+/** What fencing reads of the primary. */
+export interface FenceInput {
+  primary: Workload | undefined;
+  primaryPods: readonly V1Pod[];
+  primaryService: V1Service | undefined;
+}
+
+/** The fence for the primary's pods: by the workload's selector, else (workload gone) its Service's. */
+export function fenceFor(site: StandbySite, i: Pick<FenceInput, 'primary' | 'primaryService'>): V1NetworkPolicy | undefined {
+  if (i.primary) return buildFence(site, i.primary);
+  const sel = i.primaryService?.spec?.selector;
+  if (!sel) return undefined;
+  return buildFence(site, { kind: 'Deployment', metadata: {}, spec: { selector: { matchLabels: sel }, template: {} } });
+}
+
+export async function raiseFence(site: StandbySite, i: FenceInput, act: ObjectActions): Promise<StepResult> {
+  if (site.spec.promotion.fencing === 'scaleDown') {
+    if (!i.primary) return DONE;
+    if ((i.primary.spec?.replicas ?? 1) !== 0) {
+      await act.patch(i.primary.kind ?? '', site.metadata.namespace, i.primary.metadata?.name ?? '', { spec: { replicas: 0 } });
+    }
+    const running = i.primaryPods.length;
+    return running === 0 ? DONE : waiting(`${running} primary pod(s) still exist after scaling to 0`);
+  }
+  const fence = fenceFor(site, i);
+  if (fence) await act.apply(fence);
+  return DONE;
+}

@@ -1,0 +1,47 @@
+// Whether the fence still holds after a promotion: a scaled-down primary scaled up again (a
+// GitOps revert) or a fence NetworkPolicy removed is reported loudly, never silently fought.
+import type { V1NetworkPolicy, V1Pod } from '@kubernetes/client-node';
+import type { StandbySite } from '../api/site.ts';
+import { names } from '../site/names.ts';
+import { isPodReady, type Workload } from '../site/workload.ts';
+
+export interface FencingState {
+  holds: boolean;
+  reason: string;
+  message: string;
+}
+
+export interface HoldsInput {
+  primary: Workload | undefined;
+  primaryPods: readonly V1Pod[];
+  fence: V1NetworkPolicy | undefined;
+  /** The fence was written in this very reconcile (the cache may not show it yet). */
+  fenceWritten: boolean;
+}
+
+export function fencingState(site: StandbySite, i: HoldsInput): FencingState {
+  const ready = i.primaryPods.filter(isPodReady).length;
+  if (site.spec.promotion.fencing === 'scaleDown') {
+    const replicas = i.primary?.spec?.replicas ?? 0;
+    if (replicas > 0 || ready > 0) {
+      return {
+        holds: false,
+        reason: 'PrimaryReturned',
+        message: `the fenced primary came back: ${site.spec.primary.workload.kind} ${site.spec.primary.workload.name} has replicas=${replicas} and ${ready} Ready pod(s) (a GitOps tool may have reverted the scale-down); it may take writes while the standby serves clients. Stop it, or use fencing networkPolicy`,
+      };
+    }
+    return { holds: true, reason: 'Fenced', message: 'the primary workload is scaled to 0' };
+  }
+  const fence = names.fence(site.metadata.name);
+  if (!i.fence && !i.fenceWritten && i.primary) {
+    return { holds: false, reason: 'FenceMissing', message: `the fence NetworkPolicy ${fence} was removed; the operator re-creates it` };
+  }
+  return {
+    holds: true,
+    reason: 'Fenced',
+    message:
+      ready > 0
+        ? `the old primary has ${ready} Ready pod(s) again, isolated by NetworkPolicy ${fence} (needs a CNI that enforces NetworkPolicy)`
+        : `NetworkPolicy ${fence} isolates the old primary's pods`,
+  };
+}

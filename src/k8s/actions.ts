@@ -1,0 +1,17 @@
+// What code that changes the cluster on a reconcile's behalf needs: writes by object, reads from
+// a cache. The controller implements it over its client and informers; step actions (fencing,
+// traffic, promotion) are written against it, so they hold no client and no cache of their own.
+import type { KubeObject } from './types.ts';
+
+export interface ObjectActions {
+  /** Server-side apply; skipped when the cached object already matches. */
+  apply(obj: KubeObject): Promise<void>;
+  /** Creates the object unless one of that name exists; returns what is there now. */
+  ensure<T extends KubeObject>(obj: T): Promise<T>;
+  /** JSON merge patch (RFC 7386) of an object by kind and name. */
+  patch(kind: string, namespace: string, name: string, patch: unknown): Promise<void>;
+  /** JSON patch (RFC 6902) of an object by kind and name. */
+  jsonPatch(kind: string, namespace: string, name: string, ops: unknown[]): Promise<void>;
+  /** The cached object of that kind and name, if any. */
+  cached<T extends KubeObject>(kind: string, namespace: string, name: string): T | undefined;
+}

@@ -1,0 +1,13 @@
+// The outcome of one step of a recorded procedure (a promotion's fencing, promoting, switching):
+// done, or not yet with what it waits for, or failed for good with why.
+export type StepResult = { done: true } | { done: false; waitingFor: string; failed?: string };
+
+export const DONE: StepResult = { done: true };
+
+export function waiting(what: string): StepResult {
+  return { done: false, waitingFor: what };
+}
+
+export function failed(why: string): StepResult {
+  return { done: false, waitingFor: '', failed: why };
+}
