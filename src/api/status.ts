@@ -16,6 +16,10 @@ export const CONDITION_TYPES = [
   'LastCopySucceeded',
   'PromotionReady',
   'FencingHolds',
+  // kstatus (sigs.k8s.io/cli-utils), as Flux and kpt judge resources: Stalled=True is Failed
+  // (nothing improves until a person acts), Reconciling=True is InProgress.
+  'Stalled',
+  'Reconciling',
 ] as const;
 
 const time = z.string().meta({ format: 'date-time' });

@@ -14,6 +14,7 @@ import { R, resourceOfKind, type Resource } from '../k8s/resources.ts';
 import { keyOf, type KubeObject } from '../k8s/types.ts';
 import { newestCompleteRun, obsoleteRuns, type CopyRun } from '../copies/inventory.ts';
 import { COPY_JOB_DEADLINE_SECONDS } from '../tiers/jobs.ts';
+import { applyOwned, NameConflict } from './actuator.ts';
 import { informerOfKind } from './caches.ts';
 import type { ReconcileContext } from './context.ts';
 import type { Observed, SiteFacts } from './facts.ts';
@@ -31,8 +32,7 @@ async function applyOne(rc: ReconcileContext, obj: KubeObject): Promise<void> {
   const res = resourceOfKind(obj.kind ?? '');
   const want = stamped(obj);
   const live = informerOfKind(rc.deps.caches, res.kind)?.get(keyOf(want));
-  if (!needsApply(want, live)) return;
-  if (live && mustReplace(rc, want, live)) {
+  if (live && needsApply(want, live) && mustReplace(rc, want, live)) {
     // volumeClaimTemplates cannot change (a warm standby on copies becoming a hot one with its
     // own claims, or back): replace the standby. Claims it made stay, as deletionPolicy says.
     try {
@@ -49,9 +49,10 @@ async function applyOne(rc: ReconcileContext, obj: KubeObject): Promise<void> {
     return;
   }
   try {
-    await client.apply(res, want);
+    await applyOwned(rc.deps, rc.site, want, live);
   } catch (err) {
-    rc.errors.push(`could not apply ${obj.kind} ${obj.metadata?.name}: ${(err as Error).message}`);
+    if (err instanceof NameConflict) rc.conflicts.push(err.message);
+    else rc.errors.push(`could not apply ${obj.kind} ${obj.metadata?.name}: ${(err as Error).message}`);
   }
 }
 
@@ -161,6 +162,23 @@ export function buildContext(
   };
 }
 
+/** What the site should own now; undefined without the primary workload (nothing can be built). */
+export function desiredFor(
+  rc: ReconcileContext,
+  obs: Observed,
+  facts: SiteFacts,
+  engine: Engine,
+  promo: PromotionStatus | undefined,
+  active: Side,
+  frozen: boolean,
+): KubeObject[] | undefined {
+  const ctx = buildContext(rc, obs, engine, promo, active, facts.standbyRun);
+  if (!ctx) return undefined;
+  const trafficName = names.traffic(rc.site.metadata.name, rc.site.spec);
+  const built = frozen ? desiredObjects(ctx).filter((o) => (o.kind === 'Service' && o.metadata?.name === trafficName) || o.kind === 'NetworkPolicy') : desiredObjects(ctx);
+  return promo ? built.map(released) : built;
+}
+
 /**
  * Converges what the site owns. Without the primary workload nothing new can be built; what
  * exists is kept. `frozen` (see pinToPromotion): only the traffic Service and the fence are kept,
@@ -175,12 +193,10 @@ export async function convergeSite(
   active: Side,
   frozen: boolean,
 ): Promise<void> {
-  const ctx = buildContext(rc, obs, engine, promo, active, facts.standbyRun);
-  if (!ctx) return;
+  const desired = desiredFor(rc, obs, facts, engine, promo, active, frozen);
+  if (!desired) return;
   const trafficName = names.traffic(rc.site.metadata.name, rc.site.spec);
   const isTraffic = (o: KubeObject) => o.kind === 'Service' && o.metadata?.name === trafficName;
-  const built = frozen ? desiredObjects(ctx).filter((o) => isTraffic(o) || o.kind === 'NetworkPolicy') : desiredObjects(ctx);
-  const desired = promo ? built.map(released) : built;
   // While a promotion runs, only its steps move traffic: a transition recorded a step late must
   // never make this pass point clients back at the fenced primary.
   await applyAll(rc, inProgress(promo) ? desired.filter((o) => !isTraffic(o)) : desired);

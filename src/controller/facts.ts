@@ -5,6 +5,7 @@ import type {
   V1CronJob,
   V1Job,
   V1NetworkPolicy,
+  V1ObjectMeta,
   V1PersistentVolumeClaim,
   V1Pod,
   V1Service,
@@ -21,6 +22,7 @@ import type { StandbyUsability } from '../promotion/decide.ts';
 import { assessPrimary, type PrimaryAssessment } from '../promotion/detect.ts';
 import { standbyUsability } from '../promotion/usable.ts';
 import { LABEL_ROLE, LABEL_SITE, names } from '../site/names.ts';
+import { ownershipOf } from '../site/ownership.ts';
 import { claimsOf, isPodReady, primaryVolumes, selectorOf, matches, type PrimaryVolume, type Workload } from '../site/workload.ts';
 import { snapshotSets, type SnapshotSet } from '../snapshot/sets.ts';
 import type { VolumeSnapshot } from '../snapshot/types.ts';
@@ -69,6 +71,7 @@ export function observe(c: Caches, site: StandbySite): Observed {
   const standbyName = `${ns}/${names.standby(site.metadata.name)}`;
   const standby: Workload | undefined =
     ref.kind === 'StatefulSet' ? c.statefulSets.get(standbyName) : c.deployments.get(standbyName);
+  const ours = (o: { kind?: string; metadata?: V1ObjectMeta }) => ownershipOf(o, { name: site.metadata.name, uid: site.metadata.uid }).ours;
   const owned = <T extends { metadata?: { labels?: Record<string, string> } }>(list: T[], role?: string) =>
     role ? list.filter((o) => o.metadata?.labels?.[LABEL_ROLE] === role) : list;
   return {
@@ -80,8 +83,9 @@ export function observe(c: Caches, site: StandbySite): Observed {
     missingClaims,
     standby,
     standbyPods,
-    copyClaims: owned(c.pvcs.byIndex('site', key), 'copy'),
-    snapshots: c.snapshots.byIndex('site', key),
+    // Only the site's own data: an earlier site of the same name keeps its copies (site/ownership.ts).
+    copyClaims: owned(c.pvcs.byIndex('site', key), 'copy').filter(ours),
+    snapshots: c.snapshots.byIndex('site', key).filter(ours),
     jobs: c.jobs.byIndex('site', key),
     cronJobs: c.cronJobs.byIndex('site', key),
     trafficService: c.services.get(`${ns}/${names.traffic(site.metadata.name, site.spec)}`),
@@ -89,24 +93,32 @@ export function observe(c: Caches, site: StandbySite): Observed {
   };
 }
 
+/** A problem with a reference; `stalls` when nothing but a person fixes it (kstatus Stalled). */
+export interface ReferenceProblem {
+  message: string;
+  stalls: boolean;
+}
+
 /** Problems with references that only the controller can see (the schema cannot). */
-export function referenceProblems(site: StandbySite, obs: Observed, snapshotsInstalled: boolean): string[] {
+export function referenceProblems(site: StandbySite, obs: Observed, snapshotsInstalled: boolean): ReferenceProblem[] {
   const { spec } = site;
-  const problems: string[] = [];
+  const problems: ReferenceProblem[] = [];
+  const stalls = (message: string) => problems.push({ message, stalls: true });
   if (!obs.primaryService) {
-    problems.push(`Service ${spec.primary.service} (spec.primary.service) does not exist in namespace ${site.metadata.namespace}`);
+    stalls(`Service ${spec.primary.service} (spec.primary.service) does not exist in namespace ${site.metadata.namespace}`);
   }
   const usesSnapshots = (spec.tier === 'cold' && spec.cold?.method === 'volumeSnapshot') || (spec.tier === 'warm' && spec.warm?.method === 'volumeSnapshot');
   if (obs.primary && usesSnapshots && obs.volumes.length === 0) {
-    problems.push(
+    stalls(
       `${spec.primary.workload.kind} ${spec.primary.workload.name} has no PersistentVolumeClaims to snapshot; method volumeSnapshot needs volumeClaimTemplates or PVC volumes (or use method job)`,
     );
   }
   if (usesSnapshots && !snapshotsInstalled) {
-    problems.push('the VolumeSnapshot API (snapshot.storage.k8s.io/v1) is not installed in this cluster; install the CSI snapshot CRDs and controller, or use method job');
+    stalls('the VolumeSnapshot API (snapshot.storage.k8s.io/v1) is not installed in this cluster; install the CSI snapshot CRDs and controller, or use method job');
   }
   if (obs.primary && obs.missingClaims.length > 0 && spec.tier !== 'hot') {
-    problems.push(`the primary's PersistentVolumeClaim(s) ${obs.missingClaims.join(', ')} do not exist yet`);
+    // The workload's controller makes them: a matter of time, not of a person.
+    problems.push({ message: `the primary's PersistentVolumeClaim(s) ${obs.missingClaims.join(', ')} do not exist yet`, stalls: false });
   }
   return problems;
 }

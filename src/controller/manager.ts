@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { StandbySiteObject } from '../api/site.ts';
 import type { KubeObject } from '../k8s/types.ts';
 import { keyOf } from '../k8s/types.ts';
+import { LABEL_MANAGED_BY, MANAGER } from '../site/names.ts';
 import { primaryVolumes } from '../site/workload.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import { allInformers, ownerSiteKey, type Caches } from './caches.ts';
@@ -51,6 +52,16 @@ export class Manager {
       // Status-only updates are our own writes; a spec, label or annotation change needs a look, and
       // so does the write a reconcile was put off for (the cache now shows it).
       const caughtUp = this.o.reconciler.siteObserved(keyOf(site), site);
+      // One workload, one site: when a site comes, goes or changes its workload, the others that
+      // name the same workload look again (the oldest protects it).
+      if (type !== 'update' || site.metadata?.generation !== old?.metadata?.generation) {
+        for (const s of [site, ...(old ? [old] : [])]) {
+          const w = (s.spec as { primary?: { workload?: { kind?: string; name?: string } } } | undefined)?.primary?.workload;
+          for (const rival of c.sites.byIndex('primary', `${s.metadata?.namespace ?? ''}/${w?.kind ?? ''}/${w?.name ?? ''}`)) {
+            if (keyOf(rival) !== keyOf(site)) enqueue(keyOf(rival));
+          }
+        }
+      }
       if (type === 'update' && old && !caughtUp && site.metadata?.generation === old.metadata?.generation &&
         JSON.stringify(site.metadata?.annotations) === JSON.stringify(old.metadata?.annotations) &&
         site.metadata?.deletionTimestamp === old.metadata?.deletionTimestamp) {
@@ -64,13 +75,25 @@ export class Manager {
         enqueue(keyOf(s));
       }
     };
+    // An object of a name a site writes, that is not the site's, blocks it (NameConflict); when it
+    // comes or goes, the sites of the namespace named like it look again.
+    const namesakes = (o: KubeObject) => {
+      if (o.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGER) return;
+      const name = o.metadata?.name ?? '';
+      for (const s of c.sites.inNamespace(o.metadata?.namespace ?? '')) {
+        const traffic = (s.spec as { traffic?: { service?: string } } | undefined)?.traffic?.service;
+        if (name.startsWith(`${s.metadata?.name ?? ''}-`) || name === traffic) enqueue(keyOf(s));
+      }
+    };
     c.statefulSets.onChange((_t, o) => {
       enqueue(ownerSiteKey(o));
       byPrimary(o, 'StatefulSet');
+      namesakes(o);
     });
     c.deployments.onChange((_t, o) => {
       enqueue(ownerSiteKey(o));
       byPrimary(o, 'Deployment');
+      namesakes(o);
     });
     c.pods.onChange((type, pod: V1Pod, old) => {
       // Only readiness, existence and labels matter to a site.
@@ -88,6 +111,7 @@ export class Manager {
     });
     c.services.onChange((_t, svc) => {
       enqueue(ownerSiteKey(svc));
+      namesakes(svc);
       for (const s of c.sites.byIndex('primaryService', keyOf(svc))) enqueue(keyOf(s));
     });
     c.pvcs.onChange((_t, pvc) => {
@@ -104,7 +128,10 @@ export class Manager {
     for (const inf of [c.cronJobs, c.jobs, c.snapshots, c.networkPolicies, c.serviceAccounts, c.roles, c.roleBindings] as unknown as {
       onChange: (h: (t: string, o: KubeObject) => void) => void;
     }[]) {
-      inf.onChange((_t, o) => enqueue(ownerSiteKey(o)));
+      inf.onChange((_t, o) => {
+        enqueue(ownerSiteKey(o));
+        namesakes(o);
+      });
     }
   }
 

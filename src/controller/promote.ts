@@ -105,7 +105,7 @@ export async function runPromotion(
   }
   if (inProgress(promo) && d.isLeader() && !frozen) {
     // What the steps write is no longer the site's: see promotion/release.ts.
-    const act = actuator(d, released);
+    const act = actuator(d, site, released);
     const steps: PromotionSteps = {
       Fencing: async () => {
         const r = await raiseFence(site, obs, act);

@@ -200,14 +200,17 @@ export class KubeClient {
     });
   }
 
-  /** Server-side apply with the operator's field manager; conflicts are forced (the operator owns these fields). */
-  async apply<T extends KubeObject>(res: Resource, obj: T, subresource?: string): Promise<T> {
-    return this.request<T>(HttpMethod.PATCH, objectPath(res, obj.metadata?.namespace, nameOf(obj), subresource), {
+  /**
+   * Server-side apply with the operator's field manager. Conflicts with other managers are forced
+   * unless `force: false` (for a first apply that must not take over fields someone else set).
+   */
+  async apply<T extends KubeObject>(res: Resource, obj: T, opts: { subresource?: string; force?: boolean } = {}): Promise<T> {
+    return this.request<T>(HttpMethod.PATCH, objectPath(res, obj.metadata?.namespace, nameOf(obj), opts.subresource), {
       verb: 'patch',
       resource: res.plural,
       body: obj,
       contentType: 'application/apply-patch+yaml',
-      query: { fieldManager: FIELD_MANAGER, force: true },
+      query: { fieldManager: FIELD_MANAGER, force: opts.force ?? true },
     });
   }
 

@@ -85,7 +85,7 @@ export async function syncSite(client: KubeClient, key: string, o: CopyRunOption
   }
   if (site.spec.warm.method === 'volumeSnapshot') {
     // Keep the two newest sets: the one the standby was cloned from may still be provisioning.
-    await pruneSnapshots(client, site.metadata.namespace, site.metadata.name, loaded.volumes.map((v) => v.volume), { keepLast: 2 }, new Date(), 'transfer');
+    await pruneSnapshots(client, site, loaded.volumes.map((v) => v.volume), { keepLast: 2 }, new Date(), 'transfer');
   }
   o.log.info({ run, claims, dataTime: dataTime.toISOString() }, 'standby copy complete');
   return { run, claims, dataTime };
