@@ -4,7 +4,7 @@
 // embedded objects (pod templates), no JSON-Schema-only keywords.
 import { z } from 'zod';
 import { stringify } from 'yaml';
-import { GROUP, KIND, MAX_SITE_NAME, PLURAL, SHORT_NAMES, SINGULAR, VERSION } from './site.ts';
+import { API_VERSION, GROUP, KIND, MAX_SITE_NAME, PLURAL, SHORT_NAMES, SINGULAR, VERSION } from './site.ts';
 import { siteSpecSchema } from './spec.ts';
 import { siteStatusSchema } from './status.ts';
 
@@ -95,9 +95,16 @@ export function buildCrd(): JsonObject {
               description: 'A StandbySite gives one workload a disaster-recovery standby (cold, warm or hot) and promotes it when the primary fails.',
               required: ['spec'],
               properties: {
-                apiVersion: { type: 'string' },
-                kind: { type: 'string' },
-                metadata: { type: 'object' },
+                // The texts Kubernetes' own types carry for these (kubectl explain shows them).
+                apiVersion: {
+                  type: 'string',
+                  description: `The versioned schema of this representation of an object: ${API_VERSION}.`,
+                },
+                kind: { type: 'string', description: `The REST resource this object represents: ${KIND}.` },
+                metadata: {
+                  type: 'object',
+                  description: `Standard object metadata. The name has at most ${MAX_SITE_NAME} characters: it is the stem of the names of the objects the site owns.`,
+                },
                 spec: schemaOf(siteSpecSchema),
                 status: schemaOf(siteStatusSchema),
               },

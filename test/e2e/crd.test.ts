@@ -2,7 +2,7 @@
 // bad StandbySites are refused by the schema and the CEL rules themselves.
 import { beforeAll, describe, expect, test } from 'vitest';
 import { stringify } from 'yaml';
-import { kubectl, kubectlJson } from '../cluster/helpers.ts';
+import { kubectl, kubectlJson, waitFor } from '../cluster/helpers.ts';
 import { installCrd } from './support/operator.ts';
 
 beforeAll(async () => {
@@ -19,6 +19,21 @@ test('the CRD is Established, with its short name and the status subresource', a
   expect(crd.status.conditions.find((c) => c.type === 'NamesAccepted')?.status).toBe('True');
   expect(crd.status.acceptedNames.shortNames).toEqual(['sbs']);
   expect(await kubectl(['api-resources', '--api-group=standby.dev'])).toMatch(/standbysites\s+sbs\s+standby\.dev\/v1alpha1\s+true\s+StandbySite/);
+});
+
+test('kubectl explain shows the descriptions generated from the schema', async () => {
+  // The API server publishes a new CRD's OpenAPI a moment after it is Established.
+  const explained = await waitFor(
+    async () => {
+      const out = await kubectl(['explain', 'standbysite.spec.promotion.failureThreshold']);
+      return out.includes('DESCRIPTION') ? out : undefined;
+    },
+    { timeoutMs: 30_000, description: 'kubectl explain standbysite.spec.promotion.failureThreshold' },
+  );
+  expect(explained).toMatch(/FIELD:\s+failureThreshold <string>/);
+  expect(explained.replace(/\s+/g, ' ')).toContain('How long the primary must stay continuously not Ready');
+  const status = await kubectl(['explain', 'standbysite.status.conditions.observedGeneration']);
+  expect(status.replace(/\s+/g, ' ')).toContain('The metadata.generation the condition was computed from');
 });
 
 const primary = { workload: { kind: 'StatefulSet', name: 'db' }, service: 'db' };
