@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { stringify } from 'yaml';
 import { API_VERSION, GROUP, KIND, MAX_SITE_NAME, PLURAL, SHORT_NAMES, SINGULAR, VERSION } from './site.ts';
+import { siteCelRules } from './conflicts.ts';
 import { siteSpecSchema } from './spec.ts';
 import { siteStatusSchema } from './status.ts';
 
@@ -114,6 +115,7 @@ export function buildCrd(): JsonObject {
                   message: `metadata.name has at most ${MAX_SITE_NAME} characters, so the names of the objects a StandbySite owns stay valid`,
                   reason: 'FieldValueInvalid',
                 },
+                ...siteCelRules(),
               ],
             },
           },

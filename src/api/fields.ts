@@ -16,14 +16,14 @@ import {
   scheduleProblem,
 } from './cron.ts';
 
-/** A CEL validation rule as the API server takes it. */
-export interface CelRule {
+/** A CEL validation rule as the API server takes it (a type, not an interface: it is JSON). */
+export type CelRule = {
   rule: string;
   message?: string;
   messageExpression?: string;
   fieldPath?: string;
   reason?: 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired' | 'FieldValueDuplicate';
-}
+};
 
 /** Quotes text as a single-quoted CEL string literal. */
 export function celString(text: string): string {

@@ -3,6 +3,7 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { stringify } from 'yaml';
 import { kubectl, kubectlJson, waitFor } from '../cluster/helpers.ts';
+import { validateSpec } from '../../src/api/site.ts';
 import { installCrd } from './support/operator.ts';
 
 beforeAll(async () => {
@@ -81,6 +82,34 @@ describe('the API server refuses bad StandbySites with the schema and CEL messag
   ])('%s', async (_name, spec, words) => {
     const message = await refusal(site(spec));
     for (const w of words) expect(message).toContain(w);
+  });
+
+  // The site is named db (as is the primary), so <site>-active is db-active and <site>-standby db-standby.
+  test.each<[string, Record<string, unknown>, string, string]>([
+    ['traffic.service is the primary Service', { tier: 'hot', primary, traffic: { service: 'db' } }, 'spec.traffic.service', '"db" is also spec.primary.service'],
+    ['the primary Service is named <site>-active', { tier: 'hot', primary: { ...primary, service: 'db-active' } }, 'spec.primary.service', '"db-active" is the default name of the traffic Service'],
+    ['the primary Service is named <site>-standby', { tier: 'hot', primary: { ...primary, service: 'db-standby' } }, 'spec.primary.service', '"db-standby" is the name of the standby\'s Service'],
+    ['traffic.service is named <site>-standby', { tier: 'hot', primary, traffic: { service: 'db-standby' } }, 'spec.traffic.service', '"db-standby" is the name of the standby\'s own Service'],
+    ['the primary workload is named <site>-standby', { tier: 'hot', primary: { ...primary, workload: { kind: 'Deployment', name: 'db-standby' } } }, 'spec.primary.workload.name', '"db-standby" is the name of the standby, a Deployment'],
+    ['traffic.service in primaryService mode', { tier: 'hot', primary, traffic: { mode: 'primaryService', service: 'db-rw' } }, 'spec.traffic.service', '"db-rw" is not used in traffic.mode primaryService'],
+  ])('a name the operator owns: %s (the same message as the controller gives)', async (_name, spec, field, words) => {
+    const message = await refusal(site(spec, 'db'));
+    expect(message).toContain(`${field}: Invalid value`);
+    expect(message).toContain(words);
+    // One definition, two enforcers: the controller's check words it exactly as the API server does.
+    const v = validateSpec(spec, 'db');
+    expect(v.ok).toBe(false);
+    const mine = v.ok ? undefined : v.problems.find((p) => p.field === field);
+    expect(mine?.message).toContain(words);
+    expect(message).toContain(mine?.message);
+  });
+
+  test.each<[string, Record<string, unknown>]>([
+    ['traffic.service named <site>-active', { tier: 'hot', primary, traffic: { service: 'db-active' } }],
+    ['primaryService mode naming the primary Service', { tier: 'hot', primary, traffic: { mode: 'primaryService', service: 'db' } }],
+    ['a primary Service named <site>-active in primaryService mode', { tier: 'hot', primary: { ...primary, service: 'db-active' }, traffic: { mode: 'primaryService' } }],
+  ])('no name conflict: %s', async (_name, spec) => {
+    await kubectl(['apply', '--dry-run=server', '-f', '-'], { input: site(spec, 'db') });
   });
 
   test('a name longer than 40 characters', async () => {
