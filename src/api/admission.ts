@@ -4,7 +4,7 @@
 // workload's pod template into a standby workload, and on promotion fence the primary and
 // (traffic.mode primaryService) rewrite the primary Service's selector. The policy asks the
 // API server's authorizer whether the author of a create or update may do each of those
-// themselves, and refuses the StandbySite, naming every missing permission, when not.
+// themselves, and refuses the StandbySite, naming the missing permission, when not.
 //
 // Generated into the Helm chart by `npm run gen:crd` (src/cli/gen-crd.ts), from the same field
 // lists that a unit test checks against the spec schema, so a new template or Secret field
@@ -31,15 +31,20 @@ function present(...paths: string[]): string {
   return [...checks].join(' && ');
 }
 
-/** A CEL list expression: `[item]` when `when` holds, else `[]`. */
-const listIf = (when: string, item: string): string => `(${when} ? [${item}] : [])`;
-
 const can = (group: string, resource: string, verb: string, name?: string): string =>
   `authorizer.group(${celString(group)}).resource(${resource}).namespace(request.namespace)${name ? `.name(${name})` : ''}.check(${celString(verb)}).allowed()`;
 
 function promoteValue(obj: 'object' | 'oldObject'): string {
   const key = celString(PROMOTE_ANNOTATION);
   return `(has(${obj}.metadata.annotations) && ${key} in ${obj}.metadata.annotations ? ${obj}.metadata.annotations[${key}] : '')`;
+}
+
+/** One permission the author must hold: when `needed` holds and `allowed` does not, the site is refused. */
+interface Check {
+  needed: string;
+  allowed: string;
+  /** CEL: what the author may not do, and why the site needs it (no authorizer here: see below). */
+  missing: string;
 }
 
 /** The `spec` of the ValidatingAdmissionPolicy (admissionregistration.k8s.io/v1). */
@@ -52,48 +57,40 @@ export function buildAdmissionPolicySpec(): Record<string, unknown> {
     ['workloadResource', `${present('primary.workload.kind')} && ${workload}.kind == 'Deployment' ? 'deployments' : 'statefulsets'`],
     ['promotionMode', `${present('promotion.mode')} ? object.spec.promotion.mode : 'automatic'`],
     ['trafficMode', `${present('traffic.mode')} ? object.spec.traffic.mode : 'operatorService'`],
-    // Each check below is a list of what the author lacks, worded for the message.
-    [
-      'jobs',
-      listIf(
-        `size(variables.podTemplates) > 0 && !${can('batch', "'jobs'", 'create')}`,
-        `'create Jobs (' + variables.podTemplates.join(', ') + ': the operator runs these pod templates as Jobs)'`,
-      ),
-    ],
-    [
-      'secrets',
-      SECRET_FIELDS.map((f) => {
-        const value = `object.spec.${f}`;
-        return listIf(
-          `${present(f)} && !${can('', "'secrets'", 'get', value)}`,
-          `'get Secret ' + ${value} + ${celString(` (spec.${f}: the operator reads it)`)}`,
-        );
-      }).join(' + '),
-    ],
-    [
-      'workload',
-      `!(${primaryNamed}) ? [] : ` +
-        [
-          listIf(
-            `!${can('apps', 'variables.workloadResource', 'get', `${workload}.name`)}`,
-            `'get ' + ${workload}.kind + ' ' + ${workload}.name + ' (spec.primary.workload: the standby is a copy of its pod template)'`,
-          ),
-          listIf(
-            `!${can('apps', 'variables.workloadResource', 'create')}`,
-            `'create ' + ${workload}.kind + 's (the operator creates the standby ' + object.metadata.name + '-standby from that pod template' + ` +
-              `(${present('engine.generic.standbyEnv')} ? ' and spec.engine.generic.standbyEnv' : '') + ')'`,
-          ),
-          listIf(
-            `variables.promotionMode != 'disabled' && !${can('apps', 'variables.workloadResource', 'patch', `${workload}.name`)}`,
-            `'patch ' + ${workload}.kind + ' ' + ${workload}.name + ' (a promotion fences the primary: it scales it to 0 or cuts it off with a NetworkPolicy; spec.promotion.mode disabled never promotes)'`,
-          ),
-          listIf(
-            `variables.trafficMode == 'primaryService' && !${can('', "'services'", 'patch', 'object.spec.primary.service')}`,
-            `'patch Service ' + object.spec.primary.service + ' (spec.traffic.mode primaryService: a promotion rewrites its selector)'`,
-          ),
-        ].join(' + '),
-    ],
-    ['missing', 'variables.jobs + variables.secrets + variables.workload'],
+  ];
+  const checks: Check[] = [
+    {
+      needed: 'size(variables.podTemplates) > 0',
+      allowed: can('batch', "'jobs'", 'create'),
+      missing: `'create Jobs (' + variables.podTemplates.join(', ') + ': the operator runs these pod templates as Jobs)'`,
+    },
+    ...SECRET_FIELDS.map((f): Check => ({
+      needed: present(f),
+      allowed: can('', "'secrets'", 'get', `object.spec.${f}`),
+      missing: `'get Secret ' + object.spec.${f} + ${celString(` (spec.${f}: the operator reads it)`)}`,
+    })),
+    {
+      needed: primaryNamed,
+      allowed: can('apps', 'variables.workloadResource', 'get', `${workload}.name`),
+      missing: `'get ' + ${workload}.kind + ' ' + ${workload}.name + ' (spec.primary.workload: the standby is a copy of its pod template)'`,
+    },
+    {
+      needed: primaryNamed,
+      allowed: can('apps', 'variables.workloadResource', 'create'),
+      missing:
+        `'create ' + ${workload}.kind + 's (the operator creates the standby ' + object.metadata.name + '-standby from that pod template' + ` +
+        `(${present('engine.generic.standbyEnv')} ? ' and spec.engine.generic.standbyEnv' : '') + ')'`,
+    },
+    {
+      needed: `${primaryNamed} && variables.promotionMode != 'disabled'`,
+      allowed: can('apps', 'variables.workloadResource', 'patch', `${workload}.name`),
+      missing: `'patch ' + ${workload}.kind + ' ' + ${workload}.name + ' (a promotion fences the primary: it scales it to 0 or cuts it off with a NetworkPolicy; spec.promotion.mode disabled never promotes)'`,
+    },
+    {
+      needed: `${primaryNamed} && variables.trafficMode == 'primaryService'`,
+      allowed: can('', "'services'", 'patch', 'object.spec.primary.service'),
+      missing: `'patch Service ' + object.spec.primary.service + ' (spec.traffic.mode primaryService: a promotion rewrites its selector)'`,
+    },
   ];
 
   return {
@@ -110,15 +107,16 @@ export function buildAdmissionPolicySpec(): Record<string, unknown> {
       },
     ],
     variables: variables.map(([name, expression]) => ({ name, expression })),
-    validations: [
-      {
-        expression: 'size(variables.missing) == 0',
-        reason: 'Forbidden',
-        messageExpression:
-          `'StandbySite ' + object.metadata.name + ': ' + request.userInfo.username + ' may not ' + variables.missing.join('; ') + ` +
-          `' in namespace ' + request.namespace + '. A StandbySite makes the operator do these with its own permissions, so its author must be allowed to do them: ` +
-          `get the permissions (RBAC), or leave out the fields that need them'`,
-      },
-    ],
+    // One validation per permission, in this order: the API server reports the first that fails.
+    // (One validation naming every missing permission cannot be written: a messageExpression
+    // has no authorizer, not even through a variable that uses it.)
+    validations: checks.map((c) => ({
+      expression: `!(${c.needed}) || ${c.allowed}`,
+      reason: 'Forbidden',
+      messageExpression:
+        `'StandbySite ' + object.metadata.name + ': ' + request.userInfo.username + ' may not ' + ${c.missing} + ` +
+        `' in namespace ' + request.namespace + '. A StandbySite makes the operator act with its own permissions, so its author must hold these: ` +
+        `get the permission (RBAC), or leave out the field that needs it'`,
+    })),
   };
 }

@@ -57,7 +57,9 @@ describe('the admission policy', () => {
     ]);
     expect(spec.matchConditions[0]?.expression).toContain(`'${ANNOTATION_PROMOTE}'`);
     expect(PROMOTE_ANNOTATION).toBe(ANNOTATION_PROMOTE);
-    expect(spec.validations).toHaveLength(1);
+    // One validation per permission: a pod-template check, one per Secret field, four for the primary.
+    expect(spec.validations).toHaveLength(1 + SECRET_FIELDS.length + 4);
+    for (const v of spec.validations) expect(v.messageExpression).not.toContain('authorizer');
   });
 
   test('the chart template is current (run npm run gen:crd when this fails)', async () => {
