@@ -121,7 +121,7 @@ export const SITE_RULES: readonly SiteRule[] = [
 
 /** `has(self.spec) && has(self.spec.a) && has(self.spec.a.b) ...` for every step of the paths read. */
 function present(paths: readonly string[]): string {
-  const checks = new Set<string>(['has(self.spec)']);
+  const checks = new Set<string>(['has(self.spec)', 'has(self.spec.primary)']);
   for (const path of paths) {
     const steps = path.split('.');
     for (let i = 1; i <= steps.length; i++) checks.add(`has(self.spec.${steps.slice(0, i).join('.')})`);
@@ -134,10 +134,22 @@ function messageExpression(parts: readonly Part[]): string {
   return parts.map((p) => (typeof p === 'string' ? celString(p) : p.cel)).join(' + ');
 }
 
+/**
+ * The fields every rule reads are unchanged by this update. A rule at the root sees every write,
+ * the operator's status writes included, and the API server ratchets (forgives) only rules whose
+ * own value is unchanged: without this, a site stored before a rule existed could not get a
+ * status saying what is wrong with it, nor a label. Compared piecewise: spec.primary and
+ * spec.traffic are small, a whole spec (pod templates) would blow the CEL cost budget.
+ */
+const UNCHANGED =
+  '(oldSelf.hasValue() && has(oldSelf.value().spec) && has(oldSelf.value().spec.primary) && oldSelf.value().spec.primary == self.spec.primary' +
+  ' && has(oldSelf.value().spec.traffic) == has(self.spec.traffic) && (!has(self.spec.traffic) || oldSelf.value().spec.traffic == self.spec.traffic))';
+
 /** The rules as the CRD's root x-kubernetes-validations. */
 export function siteCelRules(): CelRule[] {
   return SITE_RULES.map((r) => ({
-    rule: `!(${present(r.reads)}) || ${r.cel}`,
+    rule: `!(${present(r.reads)}) || ${UNCHANGED} || ${r.cel}`,
+    optionalOldSelf: true,
     messageExpression: messageExpression(r.message),
     fieldPath: `.${r.field}`,
     reason: 'FieldValueInvalid',

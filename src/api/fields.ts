@@ -23,6 +23,8 @@ export type CelRule = {
   messageExpression?: string;
   fieldPath?: string;
   reason?: 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired' | 'FieldValueDuplicate';
+  /** oldSelf is an optional (absent on create), so a transition rule runs on create too. */
+  optionalOldSelf?: boolean;
 };
 
 /** Quotes text as a single-quoted CEL string literal. */

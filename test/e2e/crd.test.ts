@@ -3,6 +3,7 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { stringify } from 'yaml';
 import { kubectl, kubectlJson, waitFor } from '../cluster/helpers.ts';
+import { buildCrd } from '../../src/api/crd.ts';
 import { validateSpec } from '../../src/api/site.ts';
 import { installCrd } from './support/operator.ts';
 
@@ -142,3 +143,33 @@ test('kubectl get shows the printer columns, -o wide the extra ones', async () =
     await kubectl(['delete', 'standbysite', name]);
   }
 });
+
+test('a site stored before a name rule existed still gets its status and labels; its spec cannot keep the conflict through a change of those fields', async () => {
+  // The CRD as it was before the root rules: create a conflicting site with it, then upgrade.
+  const crd = buildCrd() as { spec: { versions: { schema: { openAPIV3Schema: { 'x-kubernetes-validations': unknown[] } } }[] } };
+  const root = crd.spec.versions[0]!.schema.openAPIV3Schema;
+  root['x-kubernetes-validations'] = root['x-kubernetes-validations'].slice(0, 1);
+  await kubectl(['apply', '--server-side', '--force-conflicts', '-f', '-'], { input: JSON.stringify(crd) });
+  const name = `old-${Date.now().toString(36)}`;
+  const conflicting = { tier: 'hot', primary: { workload: { kind: 'StatefulSet', name }, service: name }, traffic: { service: name } };
+  await waitFor(() => kubectl(['apply', '-f', '-'], { input: site(conflicting, name) }), { timeoutMs: 30_000, description: 'the old CRD served' });
+  try {
+    await installCrd();
+    await waitFor(() => refusal(site(conflicting, `${name}-new`)).then(() => true), { timeoutMs: 30_000, description: 'the new CRD served' });
+    // The operator's status write and a label pass: the conflicting fields did not change.
+    await kubectl(['-n', 'default', 'patch', 'standbysite', name, '--subresource=status', '--type=merge', '-p', '{"status":{"phase":"Degraded"}}']);
+    await kubectl(['-n', 'default', 'label', 'standbysite', name, 'team=data']);
+    // A change of other fields passes too; changing the fields in conflict while keeping the conflict does not.
+    await kubectl(['-n', 'default', 'patch', 'standbysite', name, '--type=merge', '-p', '{"spec":{"hot":{"replicas":2}}}']);
+    const moved = await kubectl(['-n', 'default', 'patch', 'standbysite', name, '--type=merge', '-p', '{"spec":{"primary":{"service":"other"},"traffic":{"service":"other"}}}']).then(
+      () => 'accepted',
+      (err: unknown) => (err as Error).message,
+    );
+    expect(moved).toContain('"other" is also spec.primary.service');
+    await kubectl(['-n', 'default', 'patch', 'standbysite', name, '--type=merge', '-p', `{"spec":{"traffic":{"service":"${name}-active"}}}`]);
+  } finally {
+    await kubectl(['-n', 'default', 'delete', 'standbysite', name, '--ignore-not-found']);
+    await installCrd();
+  }
+});
+
