@@ -229,7 +229,7 @@ export async function buildBinaries(opts: BuildOptions = {}): Promise<BuildResul
 }
 
 /** Runs `fn` holding a lock folder, so that concurrent runs do not build into one folder at once. */
-async function withLock<T>(lockDir: string, say: (m: string) => void, fn: () => Promise<T>): Promise<T> {
+export async function withLock<T>(lockDir: string, say: (m: string) => void, fn: () => Promise<T>): Promise<T> {
   await mkdir(dirname(lockDir), { recursive: true });
   let told = false;
   for (;;) {

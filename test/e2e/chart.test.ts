@@ -89,6 +89,7 @@ function toYaml(objs: readonly Obj[]): string {
 }
 
 const find = (objs: readonly Obj[], kind: string): Obj[] => objs.filter((o) => o.kind === kind);
+const clusterScoped = new Set(['ClusterRole', 'ClusterRoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
 
 function deployment(objs: readonly Obj[]): Deployment {
   const [d, ...more] = find(objs, 'Deployment');
@@ -173,7 +174,7 @@ afterAll(async () => {
 
 describe('helm lint and helm template', () => {
   test('helm lint --strict passes, with the default values and with the options set', async () => {
-    for (const set of [[], ['--set', 'watchNamespaces={shop,billing}'], ['--set', 'metrics.serviceMonitor.enabled=true']]) {
+    for (const set of [[], ['--set', 'watchNamespaces={shop,billing}'], ['--set', 'metrics.serviceMonitor.enabled=true'], ['--set', 'admissionPolicy.enabled=false']]) {
       const res = await helm(['lint', '--strict', CHART, ...set]);
       expect(res.code, `helm lint ${set.join(' ')}: ${res.stdout}${res.stderr}`).toBe(0);
       expect(res.stdout).toContain('0 chart(s) failed');
@@ -184,7 +185,18 @@ describe('helm lint and helm template', () => {
     const objs = objects(await template('std', 'standby-system'));
     expect(find(objs, 'ServiceMonitor')).toEqual([]);
     expect(new Set(objs.map((o) => o.kind))).toEqual(
-      new Set(['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Service', 'Deployment', 'PodDisruptionBudget']),
+      new Set([
+        'ServiceAccount',
+        'ClusterRole',
+        'ClusterRoleBinding',
+        'Role',
+        'RoleBinding',
+        'Service',
+        'Deployment',
+        'PodDisruptionBudget',
+        'ValidatingAdmissionPolicy',
+        'ValidatingAdmissionPolicyBinding',
+      ]),
     );
     for (const o of objs) {
       expect(o.metadata.labels, `${o.kind} ${o.metadata.name}`).toMatchObject({
@@ -193,7 +205,7 @@ describe('helm lint and helm template', () => {
         'app.kubernetes.io/managed-by': 'Helm',
         'app.kubernetes.io/version': '0.1.0',
       });
-      if (o.kind !== 'ClusterRole' && o.kind !== 'ClusterRoleBinding') expect(o.metadata.namespace).toBe('standby-system');
+      if (!clusterScoped.has(o.kind)) expect(o.metadata.namespace).toBe('standby-system');
     }
 
     const d = deployment(objs);
@@ -269,6 +281,22 @@ describe('helm lint and helm template', () => {
     }
     // The Lease stays in the release namespace.
     expect(roles.filter((r) => r.metadata.namespace === 'standby-system').map((r) => r.metadata.name)).toEqual(['std-standby-operator-leader-election']);
+  });
+
+  test('the admission policy: bound cluster-wide, to the watched namespaces only with watchNamespaces, and gone with admissionPolicy.enabled=false', async () => {
+    type Binding = Obj & { spec: { policyName: string; validationActions: string[]; matchResources?: { namespaceSelector?: { matchExpressions: unknown[] } } } };
+    const all = objects(await template('std', 'standby-system'));
+    const [policy] = find(all, 'ValidatingAdmissionPolicy') as (Obj & { spec: { failurePolicy: string; validations: unknown[] } })[];
+    const [binding] = find(all, 'ValidatingAdmissionPolicyBinding') as Binding[];
+    expect(policy?.metadata.name).toBe('std-standby-operator-author-permissions');
+    expect(policy?.spec.failurePolicy).toBe('Fail');
+    expect(binding?.spec).toEqual({ policyName: 'std-standby-operator-author-permissions', validationActions: ['Deny'] });
+
+    const [scoped] = find(objects(await template('std', 'standby-system', ['--set', 'watchNamespaces={shop,billing}'])), 'ValidatingAdmissionPolicyBinding') as Binding[];
+    expect(scoped?.spec.matchResources?.namespaceSelector?.matchExpressions).toEqual([{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['shop', 'billing'] }]);
+
+    const off = objects(await template('std', 'standby-system', ['--set', 'admissionPolicy.enabled=false']));
+    expect(off.filter((o) => o.kind.startsWith('ValidatingAdmissionPolicy'))).toEqual([]);
   });
 
   test('metrics.serviceMonitor.enabled renders a ServiceMonitor that selects the metrics Service', async () => {
