@@ -9,9 +9,10 @@ import type { Engine, EngineContext, EngineObservation } from '../engines/engine
 import { engineFor } from '../engines/registry.ts';
 import { fencingState } from '../fencing/holds.ts';
 import { toDate } from '../k8s/types.ts';
+import { promoteRequest } from '../promotion/decide.ts';
 import { inProgress } from '../promotion/machine.ts';
 import { pinToPromotion } from '../promotion/pinned.ts';
-import { names } from '../site/names.ts';
+import { ANNOTATION_PROMOTE, names } from '../site/names.ts';
 import type { ReconcileContext, ReconcilerDeps } from './context.ts';
 import { convergeSite, desiredFor } from './converge.ts';
 import { observe, referenceProblems, siteFacts, type Observed, type ReferenceProblem, type SiteFacts } from './facts.ts';
@@ -128,9 +129,7 @@ class SiteRun implements ReconcileContext {
     // A site that is not the one to protect its workload, or whose names are taken, does nothing
     // but say so; a promotion already under way is finished (its steps report what they cannot do).
     const blocked = inProgress(site.status.promotion) ? undefined : this.blocked(obs, facts, engine, frozen);
-    let outcome: PromotionOutcome | undefined = blocked
-      ? { decision: { action: 'refuse', reason: blocked.reason, message: blocked.message }, promotion: site.status.promotion, handledToken: site.status.handledPromoteToken, fenceWritten: false }
-      : await runPromotion(this, obs, facts, engine, engineCtx, frozen);
+    let outcome: PromotionOutcome | undefined = blocked ? await this.refuseBlocked(blocked) : await runPromotion(this, obs, facts, engine, engineCtx, frozen);
     if (!outcome) return { requeueAfterMs: 0 };
     const latest = this.current.status ?? {};
     if (!blocked) await convergeSite(this, obs, facts, engine, outcome.promotion, latest.active ?? 'primary', frozen);
@@ -159,6 +158,21 @@ class SiteRun implements ReconcileContext {
     const wanted = desiredFor(this, obs, facts, engine, site.status.promotion, site.status.active ?? 'primary', frozen) ?? [];
     const taken = nameConflicts(d.caches, site, wanted);
     return taken.length ? { reason: 'NameConflict', message: `${taken.join('; ')}; ${conflictAdvice(site)}` } : undefined;
+  }
+
+  /** A blocked site promotes nothing; a promote token that comes meanwhile is refused once, saying why. */
+  private async refuseBlocked(blocked: Blocked): Promise<PromotionOutcome> {
+    const { site, deps: d } = this;
+    const request = promoteRequest(site.metadata.annotations?.[ANNOTATION_PROMOTE], site.status.handledPromoteToken);
+    if (request && d.isLeader()) {
+      await d.events.record(this.current, 'Warning', 'PromotionRefused', `standby.dev/promote=${request.token}: ${blocked.message}`);
+    }
+    return {
+      decision: { action: 'refuse', reason: blocked.reason, message: blocked.message },
+      promotion: site.status.promotion,
+      handledToken: request?.token ?? site.status.handledPromoteToken,
+      fenceWritten: false,
+    };
   }
 
   /** Names found taken while converging (between the check above and the write). */
