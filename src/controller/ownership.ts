@@ -1,6 +1,6 @@
 // Before a site acts: is the workload another site's to protect, and are the names the site
 // writes taken by objects that are not its own? Either stops the site, saying why (Stalled).
-import type { StandbySite, StandbySiteObject } from '../api/site.ts';
+import { validateSpec, type StandbySite, type StandbySiteObject } from '../api/site.ts';
 import { toDate, type KubeObject } from '../k8s/types.ts';
 import { names } from '../site/names.ts';
 import { ownershipOf } from '../site/ownership.ts';
@@ -17,7 +17,10 @@ export interface Blocked {
  */
 export function protectingSite(c: Caches, site: StandbySite): StandbySiteObject | undefined {
   const w = site.spec.primary.workload;
-  const rivals = c.sites.byIndex('primary', `${site.metadata.namespace}/${w.kind}/${w.name}`).filter((s) => !s.metadata?.deletionTimestamp);
+  // Only sites that can act: one being deleted, or whose spec the controller refuses, protects nothing.
+  const rivals = c.sites
+    .byIndex('primary', `${site.metadata.namespace}/${w.kind}/${w.name}`)
+    .filter((s) => !s.metadata?.deletionTimestamp && (s.metadata?.uid === site.metadata.uid || validateSpec(s.spec, s.metadata?.name).ok));
   const created = (s: StandbySiteObject) => toDate(s.metadata?.creationTimestamp)?.getTime() ?? 0;
   const name = (s: StandbySiteObject) => s.metadata?.name ?? '';
   const winner = rivals.sort((a, b) => created(a) - created(b) || (name(a) < name(b) ? -1 : name(a) > name(b) ? 1 : 0))[0];

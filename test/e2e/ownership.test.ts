@@ -58,12 +58,19 @@ async function get(n: string, kind: string, name: string): Promise<Obj> {
   return kubectlJson<Obj>(['-n', n, 'get', kind, name]);
 }
 
-/** The object exactly as the user left it: same resourceVersion, none of the operator's marks. */
+/**
+ * The object as the user left it: the same object (UID), the same spec, labels, annotations and
+ * owners, none of the operator's marks. (Not the resourceVersion: a workload's controller writes
+ * its status.)
+ */
 async function expectUntouched(n: string, kind: string, before: Obj): Promise<void> {
   const now = await get(n, kind, before.metadata.name);
-  expect(now.metadata.resourceVersion, `${kind} ${before.metadata.name} was changed`).toBe(before.metadata.resourceVersion);
-  expect(now.metadata.ownerReferences ?? []).toEqual(before.metadata.ownerReferences ?? []);
-  expect(now.metadata.labels?.['standby.dev/site']).toBeUndefined();
+  const what = `${kind} ${before.metadata.name}`;
+  expect(now.metadata.uid, what).toBe(before.metadata.uid);
+  expect(now.spec, `${what} spec`).toEqual(before.spec);
+  expect(now.metadata.labels ?? {}, `${what} labels`).toEqual(before.metadata.labels ?? {});
+  expect(now.metadata.annotations ?? {}, `${what} annotations`).toEqual(before.metadata.annotations ?? {});
+  expect(now.metadata.ownerReferences ?? [], `${what} owners`).toEqual(before.metadata.ownerReferences ?? []);
 }
 
 async function expectNoWrites(n: string, name: string): Promise<void> {
