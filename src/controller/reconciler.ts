@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { nextRun } from '../api/cron.ts';
 import { parseDuration } from '../api/duration.ts';
 import { describeProblems, validateSpec, type StandbySite, type StandbySiteObject } from '../api/site.ts';
+import { SITE_RESOURCE } from '../api/resource.ts';
 import type { PromotionRecord, PromotionStatus, SiteStatus } from '../api/status.ts';
 import type { Engine, EngineContext, EngineIO, EngineObservation } from '../engines/engine.ts';
 import { engineFor } from '../engines/registry.ts';
@@ -159,7 +160,7 @@ export class Reconciler {
     };
     const patch = mergePatchFor(prev, status);
     if (patch !== undefined && this.d.isLeader()) {
-      await this.d.client.mergePatch(R.site, cached.metadata?.namespace, cached.metadata?.name ?? '', { status: patch }, 'status');
+      await this.d.client.mergePatch(SITE_RESOURCE, cached.metadata?.namespace, cached.metadata?.name ?? '', { status: patch }, 'status');
       await this.d.events.record(cached, 'Warning', 'InvalidSpec', message);
     }
     return {};
@@ -691,7 +692,7 @@ class SiteRun {
     if (p.state === 'Fencing' && !prev.promotion) patch.phase = 'Promoting';
     try {
       const updated = await this.d.client.mergePatch<StandbySiteObject>(
-        R.site,
+        SITE_RESOURCE,
         this.site.metadata.namespace,
         this.site.metadata.name,
         { metadata: { resourceVersion: this.current.metadata?.resourceVersion }, status: patch },
@@ -990,7 +991,7 @@ class SiteRun {
     if (!this.d.isLeader()) return;
     try {
       this.current = await this.d.client.mergePatch<StandbySiteObject>(
-        R.site,
+        SITE_RESOURCE,
         this.site.metadata.namespace,
         this.site.metadata.name,
         { metadata: { resourceVersion: this.current.metadata?.resourceVersion }, status: patch },
