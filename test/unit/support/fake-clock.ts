@@ -66,13 +66,7 @@ export class FakeClock implements Clock {
    * earliest one and fires it. Returns how far the clocks moved.
    */
   async next(timeoutMs = 5_000): Promise<number> {
-    const deadline = performance.now() + timeoutMs;
-    let due = this.earliest();
-    while (!due) {
-      if (performance.now() > deadline) throw new Error(`no timer was set within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => setTimeout(resolve, 1));
-      due = this.earliest();
-    }
+    const due = await until(() => this.earliest(), `a timer to be set (${timeoutMs} ms)`, timeoutMs);
     const moved = due.at - this.mono;
     this.fire(due);
     await settle();
@@ -92,13 +86,16 @@ export class FakeClock implements Clock {
   }
 }
 
-/** Polls (real time) until `cond` holds; fails naming what it waited for. */
+/**
+ * Polls (real time) until `cond` holds; fails naming what it waited for. The first polls are
+ * one event-loop turn apart (I/O on loopback completes within a few), later ones a millisecond.
+ */
 export async function until<T>(cond: () => T | undefined | false, what: string, timeoutMs = 5_000): Promise<T> {
   const deadline = performance.now() + timeoutMs;
-  for (;;) {
+  for (let i = 0; ; i++) {
     const v = cond();
     if (v !== undefined && v !== false) return v;
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise<void>((resolve) => setTimeout(resolve, 2));
+    await new Promise<void>((resolve) => (i < 200 ? setImmediate(resolve) : setTimeout(resolve, 1)));
   }
 }
