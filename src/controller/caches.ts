@@ -15,6 +15,7 @@ import type {
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { StandbySiteObject } from '../api/site.ts';
+import { SITE_RESOURCE } from '../api/resource.ts';
 import type { KubeClient } from '../k8s/client.ts';
 import { Informer } from '../k8s/informer.ts';
 import { R } from '../k8s/resources.ts';
@@ -106,7 +107,7 @@ export function createCaches(
   ) =>
     new Informer<T>(client, { resource, namespaces, log, ...(onError ? { onError } : {}), ...extra });
   const caches: Caches = {
-    sites: make(R.site),
+    sites: make(SITE_RESOURCE),
     statefulSets: make(R.statefulSet),
     deployments: make(R.deployment),
     pods: make<V1Pod>(R.pod, { transform: leanPod }),

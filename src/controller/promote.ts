@@ -8,7 +8,7 @@ import type { Engine, EngineContext } from '../engines/engine.ts';
 import { raiseFence } from '../fencing/fence.ts';
 import { isConflict } from '../k8s/client.ts';
 import { mergePatchFor } from '../k8s/merge-patch.ts';
-import { R } from '../k8s/resources.ts';
+import { SITE_RESOURCE } from '../api/resource.ts';
 import { decide, promoteRequest, type Decision } from '../promotion/decide.ts';
 import { drive, type PromotionSteps } from '../promotion/executor.ts';
 import { begin, fail, inProgress } from '../promotion/machine.ts';
@@ -167,7 +167,7 @@ async function writePromotion(rc: ReconcileContext, p: PromotionStatus, extra: P
   if (p.state === 'Fencing' && !prev.promotion) patch.phase = 'Promoting';
   try {
     const updated = await rc.deps.client.mergePatch<StandbySiteObject>(
-      R.site,
+      SITE_RESOURCE,
       rc.site.metadata.namespace,
       rc.site.metadata.name,
       { metadata: { resourceVersion: rc.current.metadata?.resourceVersion }, status: patch },

@@ -14,7 +14,8 @@ export const ANNOTATION_DATA_TIME = 'standby.dev/data-time';
 export const ANNOTATION_COMPLETE = 'standby.dev/complete';
 export const ANNOTATION_SOURCE_CLAIM = 'standby.dev/source-claim';
 export const ANNOTATION_PROMOTE = 'standby.dev/promote';
-export const ANNOTATION_APPLIED = 'standby.dev/applied';
+/** The hash of what the operator last applied (owned by the generic apply layer). */
+export { ANNOTATION_APPLIED } from '../k8s/apply.ts';
 /** On every object the operator creates: the UID of the StandbySite it was made for (see ownership.ts). */
 export const ANNOTATION_SITE_UID = 'standby.dev/site-uid';
 /** On an object a promotion released from its site (promotion/release.ts): "true". */

@@ -14,6 +14,7 @@ import { startOperator } from '../../src/process/operator.ts';
 import { snapshotSite } from '../../src/snapshot/command.ts';
 import { syncSite } from '../../src/sync/command.ts';
 import type { StandbySiteObject } from '../../src/api/site.ts';
+import { SITE_RESOURCE } from '../../src/api/resource.ts';
 import type { V1Pod } from '@kubernetes/client-node';
 import { defaultStateDir, log, repoRoot, run, runMain } from './common.ts';
 import { checkHealth, readState, startControlPlane, stopControlPlane, type ClusterState } from './control-plane.ts';
@@ -72,7 +73,7 @@ runMain(async () => {
   process.stdout.write(`cold snapshot ${snap.run}: ${Object.values(snap.snapshots).join(', ')}\n`);
 
   say('waiting for every site to be Protected');
-  const phases = async () => (await client.list<StandbySiteObject>(R.site, NS)).items.map((s) => s.status?.phase);
+  const phases = async () => (await client.list<StandbySiteObject>(SITE_RESOURCE, NS)).items.map((s) => s.status?.phase);
   for (let i = 0; i < 120 && !(await phases()).every((p) => p === 'Protected'); i++) await sleep(500);
   process.stdout.write(await kubectl(['get', 'standbysites', '-n', NS]));
 
@@ -85,7 +86,7 @@ runMain(async () => {
   process.stdout.write(`${failedAt.toISOString()}  ${pods.length} primary pods set not Ready; failureThreshold is 20s\n`);
   let site: StandbySiteObject | undefined;
   for (let i = 0; i < 120; i++) {
-    site = await client.get<StandbySiteObject>(R.site, NS, 'catalog');
+    site = await client.get<StandbySiteObject>(SITE_RESOURCE, NS, 'catalog');
     if (site?.status?.promotion?.state === 'Promoted' || site?.status?.promotion?.state === 'Failed') break;
     await sleep(500);
   }
