@@ -96,7 +96,7 @@ export function parseSiteList(text: string): SiteSpec[] {
     if (rest.length > 0 || (profile !== undefined && profile !== 'full' && profile !== 'api')) {
       throw new ClusterError(`"${entry}": a site is NAME, NAME:full or NAME:api`);
     }
-    return { name, profile: (profile as Profile | undefined) ?? (name === 'witness' ? 'api' : 'full') };
+    return { name, profile: profile ?? (name === 'witness' ? 'api' : 'full') };
   });
   if (specs.length === 0) throw new ClusterError('--sites needs at least one site name, e.g. --sites primary,standby,witness');
   const dup = specs.find((s, i) => specs.findIndex((t) => t.name === s.name) !== i);
