@@ -31,6 +31,20 @@ export default defineConfig({
           hookTimeout: 600_000,
         },
       },
+      {
+        test: {
+          // One control plane per site, each in its own network namespace (root only), started
+          // by test/cluster/sites-setup.ts. After the other projects, so that the e2e timing
+          // tests never share the CPU with three more control planes.
+          name: 'sites',
+          include: ['test/sites/**/*.test.ts'],
+          globalSetup: ['test/cluster/sites-setup.ts'],
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 900_000,
+          sequence: { groupOrder: 1 },
+        },
+      },
     ],
   },
 });
