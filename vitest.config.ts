@@ -21,6 +21,17 @@ export default defineConfig({
       },
       {
         test: {
+          // The volume mover's data path: real restic, a real S3 server (versitygw, built from
+          // the Go module proxy on first use), real folders.
+          name: 'mover',
+          include: ['test/mover/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 1_200_000,
+        },
+      },
+      {
+        test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           globalSetup: ['test/cluster/global-setup.ts'],

@@ -123,6 +123,10 @@ export async function backup(r: Restic, req: BackupRequest): Promise<BackupResul
   const summary = parseBackupSummary(res.stdout);
 
   const snapshots = parseSnapshots((await must(r, 'snapshots', snapshotsArgs(req.options))).stdout);
+  // restic 0.14's summary names the snapshot by its short id; report the full one.
+  const written = snapshots.find((s) => s.id.startsWith(summary.snapshotId));
+  if (!written) throw new MoverError(`restic backup reported snapshot ${summary.snapshotId}, which the repository does not list`);
+  summary.snapshotId = written.id;
   const forget = snapshotsToForget(snapshots, req.retention, (req.now ?? (() => new Date()))());
   // The snapshot just written is the newest: retention never lets it go.
   if (forget.includes(summary.snapshotId)) throw new MoverError(`retention chose the snapshot just written (${summary.snapshotId}); refusing to forget it`);
