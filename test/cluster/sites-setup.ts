@@ -1,15 +1,16 @@
-// vitest globalSetup of the `sites` project (multi-site tests). Reuses the sites of
-// `npm run cluster:up -- --sites primary,standby,witness` when they are all healthy (and leaves
-// them running); otherwise starts primary, standby and witness in a temporary folder and stops
-// them at teardown (STANDBY_E2E_KEEP_STATE=1 keeps the folder with the logs). Tests read the
-// folder with `inject('sitesDir')` and drive it with the functions of ./sites.ts.
+// vitest globalSetup of the `sites` project (multi-site tests). Picks the harness folder and
+// stops what runs there at teardown; the sites themselves start on first use, from the test
+// file that needs them (`useSites()` in ./site-helpers.ts), so they do not idle through the
+// other projects' runs (globalSetups all run before any test). Sites of
+// `npm run cluster:up -- --sites primary,standby,witness` are reused and left running when
+// they are all healthy. STANDBY_E2E_KEEP_STATE=1 keeps a run's folder with its logs.
 import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { buildBinaries } from './build.ts';
 import { defaultStateDir, log } from './common.ts';
-import { ownerAlive, readSites, sitesHealth, startSites, teardownSites, type SiteSpec } from './sites.ts';
+import { ownerAlive, readSites, sitesHealth, teardownSites, type SiteSpec } from './sites.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -19,6 +20,8 @@ declare module 'vitest' {
     sitesReused: boolean;
     /** kubectl built at the control planes' Kubernetes version. */
     sitesKubectl: string;
+    /** The vitest process (owner of the sites a test file starts). */
+    sitesOwnerPid: number;
   }
 }
 
@@ -29,7 +32,7 @@ export const SITES: SiteSpec[] = [
   { name: 'witness', profile: 'api' },
 ];
 
-const RUN_DIR_PREFIX = 'standby-sites-';
+export const RUN_DIR_PREFIX = 'standby-sites-';
 
 async function reusable(): Promise<boolean> {
   const state = await readSites(defaultStateDir);
@@ -62,6 +65,7 @@ async function reapStaleRuns(): Promise<void> {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const { bin } = await buildBinaries();
   project.provide('sitesKubectl', bin.kubectl);
+  project.provide('sitesOwnerPid', process.pid);
   if (await reusable()) {
     log('sites: reusing the sites from `npm run cluster:up -- --sites` (left running)');
     project.provide('sitesDir', defaultStateDir);
@@ -70,11 +74,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   await reapStaleRuns();
   const dir = await mkdtemp(join(tmpdir(), RUN_DIR_PREFIX));
-  log(`sites: starting ${SITES.map((s) => s.name).join(', ')} in ${dir}`);
-  await startSites({ stateDir: dir, owner: 'vitest', sites: SITES });
   project.provide('sitesDir', dir);
   project.provide('sitesReused', false);
   return async () => {
+    if (!(await readSites(dir))) return; // no test file needed the sites
     await teardownSites(dir, { keepLogs: process.env.STANDBY_E2E_KEEP_STATE === '1' });
     log('sites: stopped');
   };

@@ -150,6 +150,8 @@ export interface StartSitesOptions {
   sites: SiteSpec[];
   /** One-way latency between sites in ms (tc netem); fails if netem is unavailable. */
   latencyMs?: number;
+  /** The process whose end makes the harness stale (default this one): vitest's main process for test runs. */
+  ownerPid?: number;
 }
 
 /**
@@ -176,7 +178,7 @@ export async function startSites(opts: StartSitesOptions): Promise<SitesState> {
   const state: SitesState = {
     version: 1,
     owner: opts.owner,
-    ownerPid: process.pid,
+    ownerPid: opts.ownerPid ?? process.pid,
     stateDir: dir,
     network: plan,
     runnerAddress: runnerAddress(plan),

@@ -1,6 +1,6 @@
 // The multi-site harness itself: partitions really cut traffic between sites (and only there),
 // heal restores it, and a site loss stops every process of that site. Runs against the sites
-// of test/cluster/sites-setup.ts (primary, standby, witness).
+// of this run (primary, standby, witness: test/cluster/site-helpers.ts).
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isAlive, run } from '../cluster/common.ts';
 import { readState } from '../cluster/control-plane.ts';
@@ -18,12 +18,14 @@ import {
   type SiteRecord,
   type SitesState,
 } from '../cluster/sites.ts';
+import { useSites } from '../cluster/site-helpers.ts';
 import { PgHarness } from '../postgres/harness.ts';
 import { connectRttMs, tcp, udpArrives, type From } from './probe.ts';
 
 const dir = inject('sitesDir');
 const kubectlBin = inject('sitesKubectl');
-let state: SitesState = (await readSites(dir))!;
+// Top level, so that the tests that depend on the kernel (netem) know before they are collected.
+let state: SitesState = await useSites();
 let primary: SiteRecord;
 let standby: SiteRecord;
 let witness: SiteRecord;
