@@ -4,7 +4,7 @@
 // AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, the repository password from --password-file.
 // The result goes to stdout as one JSON line (and to --result-file, the pod's termination
 // message); logs go to stderr.
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../api/duration.ts';
 import { globalArgs, resticEnv } from '../mover/restic.ts';
@@ -68,9 +68,13 @@ async function main(argv: string[]): Promise<number> {
   }
   try {
     const repository = required(values, 'repository');
+    const passwordFile = required(values, 'password-file');
+    // restic would fall back to asking on a terminal; a Job must fail and say why instead.
+    const password = await readFile(passwordFile, 'utf8').catch(() => '');
+    if (password.trim() === '') throw new MoverError(`the repository password file ${passwordFile} is missing or empty: mount the password Secret there`);
     const r: Restic = {
       program: values.restic ?? process.env.RESTIC_BINARY ?? 'restic',
-      env: { ...process.env, ...resticEnv({ repository, passwordFile: required(values, 'password-file'), cacheDir: values['cache-dir'] }) },
+      env: { ...process.env, ...resticEnv({ repository, passwordFile, cacheDir: values['cache-dir'] }) },
       globalArgs: globalArgs({ caFile: values.cacert }),
       repository,
     };
