@@ -1,8 +1,12 @@
 // The multi-site harness itself: partitions really cut traffic between sites (and only there),
 // heal restores it, and a site loss stops every process of that site. Runs against the sites
 // of this run (primary, standby, witness: test/cluster/site-helpers.ts).
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { isAlive, run } from '../cluster/common.ts';
+import { isAlive, repoRoot, run } from '../cluster/common.ts';
 import { readState } from '../cluster/control-plane.ts';
 import { netnsPids } from '../cluster/network.ts';
 import {
@@ -19,6 +23,7 @@ import {
   type SitesState,
 } from '../cluster/sites.ts';
 import { useSites } from '../cluster/site-helpers.ts';
+import { startS3Server, type S3Server } from '../cluster/s3.ts';
 import { PgHarness } from '../postgres/harness.ts';
 import { connectRttMs, tcp, udpArrives, type From } from './probe.ts';
 
@@ -149,6 +154,43 @@ describe('emulated WAN latency', () => {
     }
     expect(s.netemUnavailable).toMatch(/tc netem is not available/);
     await expect(setSitesLatency(dir, 20)).rejects.toThrow(/tc netem is not available.*cannot emulate WAN latency/);
+  });
+});
+
+describe('an S3 bucket in a third site', () => {
+  let s3: S3Server | undefined;
+  let work: string | undefined;
+
+  afterAll(async () => {
+    await s3?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('serves a backup from the primary site and a restore in the standby site while the two are cut off from each other', async () => {
+    s3 = await startS3Server({ site: witness });
+    work = await mkdtemp(join(tmpdir(), 'standby-sites-mover-'));
+    const [src, dst] = [join(work, 'src'), join(work, 'dst')];
+    await mkdir(src);
+    await mkdir(dst);
+    const bytes = randomBytes(256 * 1024);
+    await writeFile(join(src, 'data.bin'), bytes);
+    await writeFile(join(work, 'password'), 'harness-password');
+    await partition(dir, 'primary', 'standby');
+
+    // The operator's mover subcommand, run inside each site as its Job would run there.
+    const mover = (from: SiteRecord, args: string[]) => run('ip', ['netns', 'exec', from.netns, process.execPath, join(repoRoot, 'src', 'cli', 'main.ts'), 'mover', ...args,
+      `--repository=s3:${s3!.endpoint}/dr-copies/orders/data`, `--password-file=${join(work!, 'password')}`, `--cache-dir=${join(work!, `cache-${from.name}`)}`, '--host=orders-data'], {
+      env: { ...process.env, AWS_ACCESS_KEY_ID: s3!.accessKey, AWS_SECRET_ACCESS_KEY: s3!.secretKey },
+      timeoutMs: 120_000,
+    });
+    const backedUp = await mover(primary, ['backup', `--source=${src}`, '--keep-last=3']);
+    expect(backedUp.code, backedUp.stderr).toBe(0);
+    const restored = await mover(standby, ['restore', `--target=${dst}`]);
+    expect(restored.code, restored.stderr).toBe(0);
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    expect(sha(await readFile(join(dst, 'data.bin')))).toBe(sha(bytes));
+    // ... and the two sites really could not talk to each other meanwhile.
+    expect(await reach(standby, primary)).toBe('timeout');
   });
 });
 
