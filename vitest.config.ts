@@ -22,9 +22,10 @@ export default defineConfig({
       {
         test: {
           // The volume mover's data path: real restic, a real S3 server (versitygw, built from
-          // the Go module proxy on first use), real folders.
+          // the Go module proxy by the globalSetup, cached), real folders.
           name: 'mover',
           include: ['test/mover/**/*.test.ts'],
+          globalSetup: ['test/cluster/s3-setup.ts'],
           fileParallelism: false,
           testTimeout: 300_000,
           hookTimeout: 1_200_000,
@@ -49,7 +50,7 @@ export default defineConfig({
           // tests never share the CPU with three more control planes.
           name: 'sites',
           include: ['test/sites/**/*.test.ts'],
-          globalSetup: ['test/cluster/sites-setup.ts'],
+          globalSetup: ['test/cluster/s3-setup.ts', 'test/cluster/sites-setup.ts'],
           fileParallelism: false,
           testTimeout: 180_000,
           hookTimeout: 900_000,

@@ -103,7 +103,7 @@ beforeAll(async () => {
   await mkdir(join(work, 'password'));
   await writeFile(join(work, 'password', 'password'), PASSWORD);
   await mkdir(join(work, 'cache'));
-}, 1_200_000); // a cold cache builds versitygw first
+});
 
 afterAll(async () => {
   await s3?.stop();
