@@ -21,6 +21,18 @@ export default defineConfig({
       },
       {
         test: {
+          // The volume mover's data path: real restic, a real S3 server (versitygw, built from
+          // the Go module proxy by the globalSetup, cached), real folders.
+          name: 'mover',
+          include: ['test/mover/**/*.test.ts'],
+          globalSetup: ['test/cluster/s3-setup.ts'],
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 1_200_000,
+        },
+      },
+      {
+        test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           globalSetup: ['test/cluster/global-setup.ts'],
@@ -29,6 +41,20 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 600_000,
+        },
+      },
+      {
+        test: {
+          // One control plane per site, each in its own network namespace (root only), started
+          // by test/cluster/sites-setup.ts. After the other projects, so that the e2e timing
+          // tests never share the CPU with three more control planes.
+          name: 'sites',
+          include: ['test/sites/**/*.test.ts'],
+          globalSetup: ['test/cluster/s3-setup.ts', 'test/cluster/sites-setup.ts'],
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 900_000,
+          sequence: { groupOrder: 1 },
         },
       },
     ],

@@ -2,15 +2,18 @@
 //   run       the controller (default)
 //   snapshot  take one snapshot set of a cold site and apply retention (the cold CronJob runs this)
 //   sync      make a new standby copy of a warm site (the warm CronJob runs this)
+//   mover     back a volume up into / restore it from a restic repository in S3 (mover Jobs run this)
 //   gen-crd   write crds/ from the schema
 import { genCrd } from './gen-crd.ts';
 import { run } from './run.ts';
 import { snapshot, sync } from './copy.ts';
+import { mover } from './mover.ts';
 
 const commands: Record<string, (args: string[]) => Promise<number>> = {
   run,
   snapshot,
   sync,
+  mover,
   'gen-crd': genCrd,
 };
 

@@ -36,7 +36,7 @@ export interface BuildResult {
   kubernetesVersion: string;
 }
 
-interface Target {
+export interface Target {
   /** Wrapper module folder under test/cluster/go/. */
   module: string;
   /** Main packages built from it (one `go build` per target). */
@@ -100,10 +100,26 @@ const LINKER_FLAGS = '-s -w';
 const GO_ENV = { GOFLAGS: '-mod=mod', CGO_ENABLED: '0' };
 const MANIFEST = 'manifest.json';
 
-/** ${XDG_CACHE_HOME:-$HOME/.cache}/standby-operator/cluster */
-export function cacheRoot(): string {
+/**
+ * A set of binaries built from wrapper modules and cached together under its own folder, with
+ * its own key: the control plane (`cluster`), the S3 server (`s3`, see s3.ts). Keeping them
+ * apart means building one never invalidates, or prunes, the other.
+ */
+export interface Toolset<B> {
+  /** Folder under ${XDG_CACHE_HOME:-$HOME/.cache}/standby-operator/. */
+  name: string;
+  targets: readonly Target[];
+  downloadOnly: readonly { module: string; path: string }[];
+  /** The binaries' paths in a bin folder. */
+  binaries: (binDir: string) => B;
+}
+
+const CLUSTER: Toolset<Binaries> = { name: 'cluster', targets: TARGETS, downloadOnly: DOWNLOAD_ONLY, binaries: binariesIn };
+
+/** ${XDG_CACHE_HOME:-$HOME/.cache}/standby-operator/<toolset> */
+export function cacheRoot(toolset = 'cluster'): string {
   const xdg = process.env.XDG_CACHE_HOME;
-  return join(xdg !== undefined && xdg !== '' ? xdg : join(homedir(), '.cache'), 'standby-operator', 'cluster');
+  return join(xdg !== undefined && xdg !== '' ? xdg : join(homedir(), '.cache'), 'standby-operator', toolset);
 }
 
 function goEnv(): NodeJS.ProcessEnv {
@@ -150,9 +166,9 @@ function ldflags(stamp: readonly string[], version: string): string[] {
   return [`-ldflags=${[LINKER_FLAGS, ...xs].join(' ')}`];
 }
 
-async function cacheKey(go: string): Promise<string> {
+async function cacheKey<B>(ts: Toolset<B>, go: string): Promise<string> {
   const h = createHash('sha256');
-  const modules = new Set([...TARGETS.map((t) => t.module), ...DOWNLOAD_ONLY.map((d) => d.module)]);
+  const modules = new Set([...ts.targets.map((t) => t.module), ...ts.downloadOnly.map((d) => d.module)]);
   for (const module of [...modules].sort()) {
     for (const file of ['go.mod', 'go.sum']) {
       h.update(`${module}/${file}\0`);
@@ -160,7 +176,8 @@ async function cacheKey(go: string): Promise<string> {
       h.update('\0');
     }
   }
-  h.update(JSON.stringify({ TARGETS, DOWNLOAD_ONLY, GO_BUILD_FLAGS, LINKER_FLAGS, GO_ENV, go, platform: process.platform, arch: process.arch }));
+  // The property names are part of the key: unchanged, an existing control plane cache stays valid.
+  h.update(JSON.stringify({ TARGETS: ts.targets, DOWNLOAD_ONLY: ts.downloadOnly, GO_BUILD_FLAGS, LINKER_FLAGS, GO_ENV, go, platform: process.platform, arch: process.arch }));
   return h.digest('hex').slice(0, 16);
 }
 
@@ -205,26 +222,31 @@ export interface BuildOptions {
  * ClusterError with a one-line, actionable message on failure.
  */
 export async function buildBinaries(opts: BuildOptions = {}): Promise<BuildResult> {
+  const kubernetesVersion = await requiredVersion('kubernetes', 'k8s.io/kubernetes');
+  return { ...(await buildToolset(CLUSTER, opts)), kubernetesVersion };
+}
+
+/** Builds a toolset unless its cache entry for the current inputs is complete. */
+export async function buildToolset<B extends object>(ts: Toolset<B>, opts: BuildOptions = {}): Promise<{ binDir: string; bin: B; reused: boolean }> {
   const say = opts.verbose === false ? () => undefined : log;
   const go = await goVersion();
-  const key = await cacheKey(go);
-  const dir = join(cacheRoot(), key);
+  const key = await cacheKey(ts, go);
+  const dir = join(cacheRoot(ts.name), key);
   const binDir = join(dir, 'bin');
-  const bin = binariesIn(binDir);
-  const kubernetesVersion = await requiredVersion('kubernetes', 'k8s.io/kubernetes');
+  const bin = ts.binaries(binDir);
 
-  const complete = (): boolean => existsSync(join(dir, MANIFEST)) && Object.values<string>({ ...bin }).every((p) => existsSync(p));
+  const complete = (): boolean => existsSync(join(dir, MANIFEST)) && Object.values(bin).every((p) => typeof p === 'string' && existsSync(p));
   if (complete()) {
     say(`reusing cached binaries in ${binDir} (nothing to build)`);
-    return { binDir, bin, reused: true, kubernetesVersion };
+    return { binDir, bin, reused: true };
   }
   return withLock(`${dir}.lock`, say, async () => {
     if (complete()) { // built by the process we waited for
       say(`reusing cached binaries in ${binDir} (built by another process)`);
-      return { binDir, bin, reused: true, kubernetesVersion };
+      return { binDir, bin, reused: true };
     }
-    await build(dir, go, key, say);
-    return { binDir, bin, reused: false, kubernetesVersion };
+    await build(ts, dir, go, key, say);
+    return { binDir, bin, reused: false };
   });
 }
 
@@ -257,24 +279,24 @@ export async function withLock<T>(lockDir: string, say: (m: string) => void, fn:
   }
 }
 
-async function build(dir: string, go: string, key: string, say: (m: string) => void): Promise<void> {
+async function build<B>(ts: Toolset<B>, dir: string, go: string, key: string, say: (m: string) => void): Promise<void> {
   const binDir = join(dir, 'bin');
-  const bin = binariesIn(binDir);
+  const bin = ts.binaries(binDir);
   await mkdir(binDir, { recursive: true });
   const logFile = join(dir, 'build.log');
   await writeFile(logFile, `# ${go}\n# cache key ${key}\n`);
   const parallel = String(Math.max(1, availableParallelism()));
   const started = Date.now();
-  say(`building the control plane binaries into ${binDir} (cold builds take a while; log: ${logFile})`);
+  say(`building the ${ts.name === 'cluster' ? 'control plane' : ts.name} binaries into ${binDir} (cold builds take a while; log: ${logFile})`);
 
-  for (const { module, path } of DOWNLOAD_ONLY) {
+  for (const { module, path } of ts.downloadOnly) {
     const cwd = join(goModulesDir, module);
     await appendFile(logFile, `\n$ (cd ${cwd} && go mod download ${path})\n`);
     const code = await runLogged('go', ['mod', 'download', path], cwd, logFile);
     if (code !== 0) throw await buildFailure(`go mod download ${path} (test/cluster/go/${module})`, logFile);
   }
 
-  for (const t of TARGETS) {
+  for (const t of ts.targets) {
     const cwd = join(goModulesDir, t.module);
     const version = await requiredVersion(t.module, t.versionOf);
     const outputs = t.packages.map(binName);
@@ -291,7 +313,7 @@ async function build(dir: string, go: string, key: string, say: (m: string) => v
   const seconds = Math.round((Date.now() - started) / 1000);
   await writeFile(join(dir, MANIFEST), `${JSON.stringify({ key, go, builtAt: new Date().toISOString(), buildSeconds: seconds, bin }, null, 2)}\n`);
   say(`built in ${seconds}s`);
-  await pruneOldEntries(key, say);
+  await pruneOldEntries(ts.name, key, say);
 }
 
 /** Prints the end of the build log and returns the one-line error to throw. */
@@ -302,8 +324,8 @@ async function buildFailure(what: string, logFile: string): Promise<ClusterError
 }
 
 /** Removes cache entries of other keys: each holds ~1 GB of binaries that nothing uses any more. */
-async function pruneOldEntries(keep: string, say: (m: string) => void): Promise<void> {
-  const root = cacheRoot();
+async function pruneOldEntries(toolset: string, keep: string, say: (m: string) => void): Promise<void> {
+  const root = cacheRoot(toolset);
   for (const name of await readdir(root).catch(() => [])) {
     if (name === keep || !/^[0-9a-f]{16}$/.test(name)) continue;
     say(`removing stale cache entry ${join(root, name)}`);

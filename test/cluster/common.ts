@@ -84,6 +84,8 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
         stderr: Buffer.concat(err).toString('utf8'),
       });
     });
+    // A program that exits without reading its input (EPIPE) is judged by its exit code.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }

@@ -22,6 +22,7 @@ export const NODE_NAMES = ['kwok-node-0', 'kwok-node-1'] as const;
 /** Annotation that tells kwok to manage a node. */
 const KWOK_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
 const SERVICE_CIDR = '10.96.0.0/16';
+const LOOPBACK = '127.0.0.1';
 const POD_CIDR = '10.244.0.1/16';
 
 /** kwok stage files, read from the kwok module download (the same set `kwokctl` uses by default). */
@@ -46,6 +47,10 @@ export interface ProcessRecord {
   /** The program that was started; checked before signalling a recorded pid. */
   program: string;
   log: string;
+  /** Its arguments, so that a stopped site can be started again (`restartControlPlane`). */
+  args?: string[];
+  /** The network namespace it runs in (`ip netns exec`), if not the caller's. */
+  netns?: string;
 }
 
 export interface ClusterState {
@@ -63,7 +68,14 @@ export interface ClusterState {
   processes: ProcessRecord[];
   nodes: string[];
   startedAt: string;
+  /** `full` (every component) or `api` (etcd and kube-apiserver only); absent = full. */
+  profile?: Profile;
+  /** The network namespace the processes run in, if any. */
+  netns?: string;
 }
+
+/** What a control plane runs: everything, or just an API server (e.g. a witness). */
+export type Profile = 'full' | 'api';
 
 /** Just enough to call the API server. */
 interface Conn {
@@ -171,7 +183,7 @@ interface Credentials {
   tokens: Record<'admin' | 'controllerManager' | 'scheduler' | 'kwok' | 'storage', string>;
 }
 
-async function makeCredentials(stateDir: string): Promise<Credentials> {
+async function makeCredentials(stateDir: string, address: string): Promise<Credentials> {
   const pki = join(stateDir, 'pki');
   await mkdir(pki, { recursive: true });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
@@ -179,7 +191,7 @@ async function makeCredentials(stateDir: string): Promise<Credentials> {
     '-subj', '/CN=standby-operator-test-ca',
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature'], pki);
   await openssl(['req', ...ec, '-keyout', 'apiserver.key', '-out', 'apiserver.csr', '-subj', '/CN=kube-apiserver'], pki);
-  const sans = ['IP:127.0.0.1', 'IP:10.96.0.1', 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default',
+  const sans = ['IP:127.0.0.1', ...(address === LOOPBACK ? [] : [`IP:${address}`]), 'IP:10.96.0.1', 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default',
     'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local'];
   await writeFile(join(pki, 'apiserver.ext'), [
     `subjectAltName=${sans.join(',')}`,
@@ -244,18 +256,21 @@ interface Started {
   exit?: { code: number | null; signal: NodeJS.Signals | null };
 }
 
-function startProcess(stateDir: string, name: string, program: string, args: string[], env?: NodeJS.ProcessEnv): Started {
+function startProcess(stateDir: string, name: string, program: string, args: string[], netns?: string): Started {
   const logFile = join(stateDir, 'logs', `${name}.log`);
   const fd = openSync(logFile, 'a');
   let child: ChildProcess;
   try {
     // detached: its own process group, so it outlives `cluster:up` and can be signalled as a group.
-    child = spawn(program, args, { cwd: stateDir, detached: true, stdio: ['ignore', fd, fd], env: env ?? process.env });
+    // `ip netns exec` enters the namespace and execs the program (same pid, same cmdline).
+    const [cmd, argv] = netns === undefined ? [program, args] : ['ip', ['netns', 'exec', netns, program, ...args]];
+    child = spawn(cmd, argv, { cwd: stateDir, detached: true, stdio: ['ignore', fd, fd], env: process.env });
   } finally {
     closeSync(fd);
   }
   if (child.pid === undefined) throw new ClusterError(`could not start ${name} (${program}): check that the file exists and is executable, or run \`npm run cluster:build\``);
-  const started: Started = { record: { name, pid: child.pid, program, log: logFile }, child };
+  const record: ProcessRecord = { name, pid: child.pid, program, log: logFile, args, ...(netns === undefined ? {} : { netns }) };
+  const started: Started = { record, child };
   child.on('exit', (code, signal) => { started.exit = { code, signal }; });
   child.unref();
   return started;
@@ -357,6 +372,22 @@ export async function stopControlPlane(stateDir: string): Promise<{ stopped: str
   return { stopped, hadState };
 }
 
+async function etcdHealthy(address: string, port: number): Promise<boolean> {
+  const res = await fetch(`http://${address}:${port}/health`, { signal: AbortSignal.timeout(2_000) });
+  return res.ok && ((await res.json()) as { health?: string }).health === 'true';
+}
+
+async function apiReady(conn: Conn): Promise<boolean> {
+  return (await apiRequest(conn, 'GET', '/readyz', undefined, 3_000)).status === 200;
+}
+
+async function nodesReady(conn: Conn): Promise<boolean> {
+  for (const name of NODE_NAMES) {
+    if (!nodeReady(await apiGetJson(conn, `/api/v1/nodes/${name}`))) return false;
+  }
+  return true;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Start
 
@@ -364,6 +395,15 @@ export interface StartOptions {
   stateDir: string;
   /** Recorded in state.json: `cluster:up` or `vitest`. */
   owner: string;
+  /**
+   * Run every process inside this network namespace (`ip netns exec`), which must exist and hold
+   * `address` on an interface that is up. Default: the caller's namespace.
+   */
+  netns?: string;
+  /** The address etcd and kube-apiserver listen on and kubeconfigs name. Default 127.0.0.1. */
+  address?: string;
+  /** Default `full`; `api` starts etcd and kube-apiserver only (enough for Leases: a witness). */
+  profile?: Profile;
 }
 
 /**
@@ -371,7 +411,9 @@ export interface StartOptions {
  * it started, keeps the logs and throws a ClusterError with a one-line message.
  */
 export async function startControlPlane(opts: StartOptions): Promise<ClusterState> {
-  const { stateDir } = opts;
+  const { stateDir, netns } = opts;
+  const address = opts.address ?? LOOPBACK;
+  const profile = opts.profile ?? 'full';
   const build = await buildBinaries();
   const { bin } = build;
   const [kwokDir, snapshotterDir] = await Promise.all([
@@ -386,7 +428,7 @@ export async function startControlPlane(opts: StartOptions): Promise<ClusterStat
 
   await rm(stateDir, { recursive: true, force: true });
   for (const d of ['logs', 'kubeconfigs', 'etcd', 'volumes']) await mkdir(join(stateDir, d), { recursive: true });
-  const creds = await makeCredentials(stateDir);
+  const creds = await makeCredentials(stateDir, address);
 
   const ports = {
     etcdClient: await freePort(),
@@ -396,7 +438,7 @@ export async function startControlPlane(opts: StartOptions): Promise<ClusterStat
     scheduler: await freePort(),
     kwok: await freePort(),
   };
-  const server = `https://127.0.0.1:${ports.apiserver}`;
+  const server = `https://${address}:${ports.apiserver}`;
   const kubeconfig = join(stateDir, 'kubeconfig');
   const kcPath = (name: string): string => join(stateDir, 'kubeconfigs', `${name}.kubeconfig`);
   await writeFile(kubeconfig, kubeconfigText(server, creds.ca, 'admin', creds.tokens.admin), { mode: 0o600 });
@@ -419,8 +461,10 @@ export async function startControlPlane(opts: StartOptions): Promise<ClusterStat
     bin,
     ports,
     processes: [],
-    nodes: [...NODE_NAMES],
+    nodes: profile === 'full' ? [...NODE_NAMES] : [],
     startedAt: new Date().toISOString(),
+    ...(profile === 'full' ? {} : { profile }),
+    ...(netns === undefined ? {} : { netns }),
   };
   const saveState = async (): Promise<void> => {
     state.processes = procs.map((p) => p.record);
@@ -428,7 +472,7 @@ export async function startControlPlane(opts: StartOptions): Promise<ClusterStat
   };
   const launch = async (name: string, program: string, args: string[]): Promise<void> => {
     log(`starting ${name}`);
-    procs.push(startProcess(stateDir, name, program, args));
+    procs.push(startProcess(stateDir, name, program, args, netns));
     await saveState(); // so that cluster:down can stop a half-started control plane
   };
 
@@ -436,23 +480,20 @@ export async function startControlPlane(opts: StartOptions): Promise<ClusterStat
     await launch('etcd', bin.etcd, [
       '--name=standby-test',
       `--data-dir=${join(stateDir, 'etcd')}`,
-      `--listen-client-urls=http://127.0.0.1:${ports.etcdClient}`,
-      `--advertise-client-urls=http://127.0.0.1:${ports.etcdClient}`,
-      `--listen-peer-urls=http://127.0.0.1:${ports.etcdPeer}`,
-      `--initial-advertise-peer-urls=http://127.0.0.1:${ports.etcdPeer}`,
-      `--initial-cluster=standby-test=http://127.0.0.1:${ports.etcdPeer}`,
+      `--listen-client-urls=http://${address}:${ports.etcdClient}`,
+      `--advertise-client-urls=http://${address}:${ports.etcdClient}`,
+      `--listen-peer-urls=http://${address}:${ports.etcdPeer}`,
+      `--initial-advertise-peer-urls=http://${address}:${ports.etcdPeer}`,
+      `--initial-cluster=standby-test=http://${address}:${ports.etcdPeer}`,
       '--unsafe-no-fsync', // test data: durability is not worth the fsync latency
       '--log-level=warn',
     ]);
-    await waitUntil('etcd to be healthy', 30_000, procs, async () => {
-      const res = await fetch(`http://127.0.0.1:${ports.etcdClient}/health`, { signal: AbortSignal.timeout(2_000) });
-      return res.ok && ((await res.json()) as { health?: string }).health === 'true';
-    });
+    await waitUntil('etcd to be healthy', 30_000, procs, () => etcdHealthy(address, ports.etcdClient));
 
     await launch('kube-apiserver', bin.kubeApiserver, [
-      `--etcd-servers=http://127.0.0.1:${ports.etcdClient}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
+      `--etcd-servers=http://${address}:${ports.etcdClient}`,
+      `--bind-address=${address}`,
+      `--advertise-address=${address}`,
       `--secure-port=${ports.apiserver}`,
       `--cert-dir=${join(stateDir, 'pki')}`,
       `--tls-cert-file=${pki('apiserver.crt')}`,
@@ -468,10 +509,11 @@ export async function startControlPlane(opts: StartOptions): Promise<ClusterStat
       '--profiling=false',
       '--event-ttl=1h',
     ]);
-    await waitUntil('kube-apiserver to be ready (/readyz)', 90_000, procs, async () => {
-      const res = await apiRequest(conn, 'GET', '/readyz', undefined, 3_000);
-      return res.status === 200;
-    });
+    await waitUntil('kube-apiserver to be ready (/readyz)', 90_000, procs, () => apiReady(conn));
+    if (profile === 'api') {
+      await saveState();
+      return state;
+    }
 
     await launch('kube-controller-manager', bin.kubeControllerManager, [
       `--kubeconfig=${kcPath('kube-controller-manager')}`,
@@ -553,12 +595,7 @@ export async function startControlPlane(opts: StartOptions): Promise<ClusterStat
       `--volumes-dir=${join(stateDir, 'volumes')}`,
     ]);
 
-    await waitUntil('the fake nodes to be Ready', 60_000, procs, async () => {
-      for (const name of NODE_NAMES) {
-        if (!nodeReady(await apiGetJson(conn, `/api/v1/nodes/${name}`))) return false;
-      }
-      return true;
-    });
+    await waitUntil('the fake nodes to be Ready', 60_000, procs, () => nodesReady(conn));
     await waitUntil('the default ServiceAccount in namespace default', 60_000, procs, async () => {
       return (await apiRequest(conn, 'GET', '/api/v1/namespaces/default/serviceaccounts/default')).status === 200;
     });
@@ -594,7 +631,7 @@ export async function restartProcess(stateDir: string, name: string, downMs = 0)
   if (program === undefined) throw new ClusterError(`cannot read how ${name} was started`);
   await stopProcesses([record]);
   if (downMs > 0) await sleep(downMs);
-  const started = startProcess(stateDir, name, program, args);
+  const started = startProcess(stateDir, name, program, args, record.netns);
   record.pid = started.record.pid;
   await writeFile(join(stateDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
   const deadline = Date.now() + 90_000;
@@ -603,5 +640,41 @@ export async function restartProcess(stateDir: string, name: string, downMs = 0)
     if ((await checkHealth(state)).ok) return;
     if (Date.now() > deadline) throw new ClusterError(`${name} did not come back within 90s; see ${record.log}`);
     await sleep(300);
+  }
+}
+
+/**
+ * Starts every recorded process of a stopped control plane again, with the arguments, network
+ * namespace and data (etcd, certificates, tokens) it had: what a site coming back after a power
+ * loss looks like. Waits until it is healthy (and, for a full one, its nodes are Ready).
+ */
+export async function restartControlPlane(stateDir: string): Promise<ClusterState> {
+  const state = await readState(stateDir);
+  if (!state) throw new ClusterError(`no control plane recorded in ${stateDir}`);
+  const running = state.processes.filter(isOurs);
+  if (running.length > 0) throw new ClusterError(`${running.map((p) => p.name).join(', ')} of ${stateDir} still run: stop the site first`);
+  const conn = connFromState(state);
+  const procs: Started[] = [];
+  try {
+    for (const record of state.processes) {
+      if (record.args === undefined) throw new ClusterError(`${stateDir} does not record how ${record.name} was started (made by an older harness): run \`npm run cluster:down\` and start again`);
+      const started = startProcess(stateDir, record.name, record.program, record.args, record.netns);
+      procs.push(started);
+      record.pid = started.record.pid;
+      await writeFile(join(stateDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+      if (record.name === 'etcd') {
+        const port = state.ports.etcdClient ?? 0;
+        const address = new URL(state.server).hostname;
+        await waitUntil('etcd to be healthy', 30_000, procs, () => etcdHealthy(address, port));
+      } else if (record.name === 'kube-apiserver') {
+        await waitUntil('kube-apiserver to be ready (/readyz)', 90_000, procs, () => apiReady(conn));
+      }
+    }
+    if (state.profile !== 'api') await waitUntil('the fake nodes to be Ready', 60_000, procs, () => nodesReady(conn));
+    await waitUntil('the control plane to be healthy', 30_000, procs, async () => (await checkHealth(state)).ok);
+    return state;
+  } catch (err) {
+    await stopProcesses(procs.map((p) => p.record));
+    throw err;
   }
 }
