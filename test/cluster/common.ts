@@ -84,6 +84,7 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
         stderr: Buffer.concat(err).toString('utf8'),
       });
     });
+    child.stdin.on('error', () => undefined); // EPIPE: the program exited without reading its input
     child.stdin.end(opts.input ?? '');
   });
 }
