@@ -13,15 +13,17 @@ import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { join } from 'node:path';
-import { buildBinaries, moduleDir, type Binaries } from './build.ts';
+import { buildBinaries, moduleDir, type Binaries, type NodeBinaries } from './build.ts';
 import { ClusterError, freePort, isAlive, isNotFound, log, repoRoot, run, sleep, tail } from './common.ts';
+import { buildImages } from './images/build.ts';
+import { cleanupRealNodes, handOverLock, planRealNodes, startRealNodes, type RealNodesPlan, type RealNodesState } from './real-node.ts';
 
 export const STATE_FILE = 'state.json';
 /** Names of the fake nodes kwok manages. */
 export const NODE_NAMES = ['kwok-node-0', 'kwok-node-1'] as const;
 /** Annotation that tells kwok to manage a node. */
 const KWOK_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
-const SERVICE_CIDR = '10.96.0.0/16';
+const SERVICE_CIDR = '10.96.0.0/16'; // real-node.ts routes it
 const POD_CIDR = '10.244.0.1/16';
 
 /** kwok stage files, read from the kwok module download (the same set `kwokctl` uses by default). */
@@ -62,6 +64,9 @@ export interface ClusterState {
   ports: Record<string, number>;
   processes: ProcessRecord[];
   nodes: string[];
+  /** Real nodes (kubelet + containerd), when started with them. */
+  realNodes?: RealNodesState;
+  nodeBin?: NodeBinaries;
   startedAt: string;
 }
 
@@ -171,7 +176,7 @@ interface Credentials {
   tokens: Record<'admin' | 'controllerManager' | 'scheduler' | 'kwok' | 'storage', string>;
 }
 
-async function makeCredentials(stateDir: string): Promise<Credentials> {
+async function makeCredentials(stateDir: string, real?: RealNodesPlan): Promise<Credentials> {
   const pki = join(stateDir, 'pki');
   await mkdir(pki, { recursive: true });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
@@ -180,7 +185,7 @@ async function makeCredentials(stateDir: string): Promise<Credentials> {
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature'], pki);
   await openssl(['req', ...ec, '-keyout', 'apiserver.key', '-out', 'apiserver.csr', '-subj', '/CN=kube-apiserver'], pki);
   const sans = ['IP:127.0.0.1', 'IP:10.96.0.1', 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default',
-    'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local'];
+    'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local', ...(real?.sans ?? [])];
   await writeFile(join(pki, 'apiserver.ext'), [
     `subjectAltName=${sans.join(',')}`,
     'basicConstraints=critical,CA:FALSE',
@@ -206,6 +211,7 @@ async function makeCredentials(stateDir: string): Promise<Credentials> {
     `${tokens.scheduler},system:kube-scheduler,system:kube-scheduler,`,
     `${tokens.kwok},kwok-controller,kwok-controller,"system:masters"`,
     `${tokens.storage},fake-storage,fake-storage,"system:masters"`,
+    ...Object.values(real?.tokens ?? {}).map((t) => `${t.token},${t.user},${t.user},"${t.groups}"`),
     '',
   ].join('\n'), { mode: 0o600 });
   return { ca: await readFile(join(pki, 'ca.crt'), 'utf8'), tokens };
@@ -351,7 +357,18 @@ export async function stopProcesses(records: readonly ProcessRecord[], graceMs =
 /** Stops what the state folder records and removes the folder. */
 export async function stopControlPlane(stateDir: string): Promise<{ stopped: string[]; hadState: boolean }> {
   const state = await readState(stateDir);
-  const stopped = state ? await stopProcesses(state.processes) : [];
+  const real = state?.realNodes;
+  let stopped: string[] = [];
+  if (state && real) {
+    // The kubelets first (they would restart what is killed), then every pod's processes while
+    // containerd still answers for their namespaces, then the rest; then what pods left behind.
+    stopped = await stopProcesses(state.processes.filter((p) => p.name.startsWith('kubelet-')));
+    await cleanupRealNodes(stateDir, real.count);
+    stopped.push(...await stopProcesses(state.processes.filter((p) => !p.name.startsWith('kubelet-'))));
+    await cleanupRealNodes(stateDir, real.count, state.nodeBin?.kubeProxy);
+  } else if (state) {
+    stopped = await stopProcesses(state.processes);
+  }
   const hadState = existsSync(stateDir);
   await rm(stateDir, { recursive: true, force: true });
   return { stopped, hadState };
@@ -364,6 +381,10 @@ export interface StartOptions {
   stateDir: string;
   /** Recorded in state.json: `cluster:up` or `vitest`. */
   owner: string;
+  /** Real nodes to start beside the kwok nodes (default 0: none, nothing of them is built). */
+  realNodes?: number;
+  /** How long to wait for another control plane's real nodes to stop (one set per machine). */
+  realNodesWaitMs?: number;
 }
 
 /**
@@ -372,8 +393,10 @@ export interface StartOptions {
  */
 export async function startControlPlane(opts: StartOptions): Promise<ClusterState> {
   const { stateDir } = opts;
-  const build = await buildBinaries();
+  const realCount = opts.realNodes ?? 0;
+  const build = await buildBinaries({ nodes: realCount > 0 });
   const { bin } = build;
+  const images = realCount > 0 ? await buildImages() : undefined;
   const [kwokDir, snapshotterDir] = await Promise.all([
     moduleDir('kwok', 'sigs.k8s.io/kwok'),
     moduleDir('snapshotter', 'github.com/kubernetes-csi/external-snapshotter/client/v8'),
@@ -386,7 +409,16 @@ export async function startControlPlane(opts: StartOptions): Promise<ClusterStat
 
   await rm(stateDir, { recursive: true, force: true });
   for (const d of ['logs', 'kubeconfigs', 'etcd', 'volumes']) await mkdir(join(stateDir, d), { recursive: true });
-  const creds = await makeCredentials(stateDir);
+  const real = realCount > 0
+    ? await planRealNodes(stateDir, realCount, () => randomBytes(24).toString('hex'), opts.realNodesWaitMs ?? 0)
+    : undefined;
+  let creds: Credentials;
+  try {
+    creds = await makeCredentials(stateDir, real);
+  } catch (err) {
+    if (real) await cleanupRealNodes(stateDir, real.count);
+    throw err;
+  }
 
   const ports = {
     etcdClient: await freePort(),
@@ -420,15 +452,16 @@ export async function startControlPlane(opts: StartOptions): Promise<ClusterStat
     ports,
     processes: [],
     nodes: [...NODE_NAMES],
+    ...(build.nodeBin ? { nodeBin: build.nodeBin } : {}),
     startedAt: new Date().toISOString(),
   };
   const saveState = async (): Promise<void> => {
     state.processes = procs.map((p) => p.record);
     await writeFile(join(stateDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
   };
-  const launch = async (name: string, program: string, args: string[]): Promise<void> => {
+  const launch = async (name: string, program: string, args: string[], env?: NodeJS.ProcessEnv): Promise<void> => {
     log(`starting ${name}`);
-    procs.push(startProcess(stateDir, name, program, args));
+    procs.push(startProcess(stateDir, name, program, args, env));
     await saveState(); // so that cluster:down can stop a half-started control plane
   };
 
@@ -451,8 +484,9 @@ export async function startControlPlane(opts: StartOptions): Promise<ClusterStat
 
     await launch('kube-apiserver', bin.kubeApiserver, [
       `--etcd-servers=http://127.0.0.1:${ports.etcdClient}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
+      // Real nodes: pods reach it on the bridge's address (see real-node.ts).
+      `--bind-address=${real ? '0.0.0.0' : '127.0.0.1'}`,
+      ...(real ? real.apiserverArgs : ['--advertise-address=127.0.0.1']),
       `--secure-port=${ports.apiserver}`,
       `--cert-dir=${join(stateDir, 'pki')}`,
       `--tls-cert-file=${pki('apiserver.crt')}`,
@@ -567,10 +601,34 @@ export async function startControlPlane(opts: StartOptions): Promise<ClusterStat
       const vsc = await apiRequest(conn, 'GET', '/apis/snapshot.storage.k8s.io/v1/volumesnapshotclasses/fake-snapclass');
       return sc.status === 200 && vsc.status === 200;
     });
+    if (real && images && build.nodeBin) {
+      state.realNodes = await startRealNodes({
+        stateDir,
+        plan: real,
+        nodeBin: build.nodeBin,
+        kubectl: bin.kubectl,
+        images,
+        server,
+        kubeconfigFor: async (user: string) => {
+          const t = real.tokens[user];
+          if (!t) throw new ClusterError(`no token planned for ${user}`);
+          const path = kcPath(user);
+          await writeFile(path, kubeconfigText(server, creds.ca, t.user, t.token), { mode: 0o600 });
+          return path;
+        },
+        launch,
+        waitUntil: (what, timeoutMs, check) => waitUntil(what, timeoutMs, procs, check),
+        nodeReady: async (name) => nodeReady(await apiGetJson(conn, `/api/v1/nodes/${name}`)),
+      });
+      state.nodes.push(...state.realNodes.nodes);
+      await handOverLock(stateDir);
+    }
     await saveState();
     return state;
   } catch (err) {
+    if (real) await cleanupRealNodes(stateDir, real.count, build.nodeBin?.kubeProxy);
     await stopProcesses(procs.map((p) => p.record));
+    if (real) await cleanupRealNodes(stateDir, real.count, build.nodeBin?.kubeProxy);
     await rm(join(stateDir, STATE_FILE), { force: true });
     throw err;
   }
