@@ -31,6 +31,20 @@ export default defineConfig({
           hookTimeout: 600_000,
         },
       },
+      {
+        test: {
+          // Real pods: a control plane with a real node (kubelet + containerd) beside the kwok
+          // nodes, running the test images; see test/cluster/README.md (Real nodes).
+          name: 'realpods',
+          include: ['test/realpods/**/*.test.ts'],
+          globalSetup: ['test/realpods/global-setup.ts'],
+          fileParallelism: false,
+          // After the other projects: the real node's containers would take their CPU.
+          sequence: { groupOrder: 1 },
+          testTimeout: 600_000,
+          hookTimeout: 1_800_000,
+        },
+      },
     ],
   },
 });

@@ -189,6 +189,9 @@ async function setUpHostNetwork(count: number): Promise<void> {
   // sends leaves the machine (iptables could not promise that: the policy firewall's chains
   // accept packets ahead of any rule of ours).
   await must('ip', ['route', 'replace', 'unreachable', 'default', 'table', ROUTE_TABLE], 'routing pod traffic');
+  // The host's own connections to Service addresses are routed again with their source (the
+  // bridge's address) before kube-proxy rewrites them: this table must know the range too.
+  await must('ip', ['route', 'replace', SERVICE_CIDR, 'dev', nodeNetwork(0).bridge, 'table', ROUTE_TABLE], 'routing the service range for pods');
   const rules = await must('ip', ['rule', 'list'], 'listing routing rules');
   if (!rules.includes(`from ${REAL_POD_CIDR} lookup ${ROUTE_TABLE}`)) {
     await must('ip', ['rule', 'add', 'from', REAL_POD_CIDR, 'lookup', ROUTE_TABLE, 'priority', ROUTE_TABLE], 'adding the pods\' routing rule');
