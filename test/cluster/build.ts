@@ -32,6 +32,7 @@ export interface NodeBinaries {
   kubelet: string;
   kubeProxy: string;
   coredns: string;
+  kubeRouter: string;
 }
 
 export interface BuildResult {
@@ -117,6 +118,13 @@ const TARGETS: readonly Target[] = [
     packages: ['standby-operator/test/cluster/go/coredns'],
     versionOf: 'github.com/coredns/coredns',
     stamp: ['github.com/coredns/coredns/coremain.GitCommit=v{version}'],
+  },
+  {
+    set: 'node',
+    module: 'kube-router',
+    packages: ['github.com/cloudnativelabs/kube-router/v2/cmd/kube-router'],
+    versionOf: 'github.com/cloudnativelabs/kube-router/v2',
+    stamp: ['github.com/cloudnativelabs/kube-router/v2/pkg/version.Version={version}'],
   },
 ];
 
@@ -212,7 +220,7 @@ function binariesIn(binDir: string): Binaries {
 }
 
 function nodeBinariesIn(binDir: string): NodeBinaries {
-  return { kubelet: join(binDir, 'kubelet'), kubeProxy: join(binDir, 'kube-proxy'), coredns: join(binDir, 'coredns') };
+  return { kubelet: join(binDir, 'kubelet'), kubeProxy: join(binDir, 'kube-proxy'), coredns: join(binDir, 'coredns'), kubeRouter: join(binDir, 'kube-router') };
 }
 
 /** Output name of a main package: its last path element, or `etcd` for the etcd server module. */

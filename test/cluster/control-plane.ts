@@ -365,7 +365,7 @@ export async function stopControlPlane(stateDir: string): Promise<{ stopped: str
     stopped = await stopProcesses(state.processes.filter((p) => p.name.startsWith('kubelet-')));
     await cleanupRealNodes(stateDir, real.count);
     stopped.push(...await stopProcesses(state.processes.filter((p) => !p.name.startsWith('kubelet-'))));
-    await cleanupRealNodes(stateDir, real.count, state.nodeBin?.kubeProxy);
+    await cleanupRealNodes(stateDir, real.count, state.nodeBin);
   } else if (state) {
     stopped = await stopProcesses(state.processes);
   }
@@ -626,9 +626,9 @@ export async function startControlPlane(opts: StartOptions): Promise<ClusterStat
     await saveState();
     return state;
   } catch (err) {
-    if (real) await cleanupRealNodes(stateDir, real.count, build.nodeBin?.kubeProxy);
+    if (real) await cleanupRealNodes(stateDir, real.count, build.nodeBin);
     await stopProcesses(procs.map((p) => p.record));
-    if (real) await cleanupRealNodes(stateDir, real.count, build.nodeBin?.kubeProxy);
+    if (real) await cleanupRealNodes(stateDir, real.count, build.nodeBin);
     await rm(join(stateDir, STATE_FILE), { force: true });
     throw err;
   }

@@ -36,6 +36,7 @@ const ROUTE_TABLE = '188';
 const LOCK_DIR = '/run/standby-operator';
 const LOCK_FILE = join(LOCK_DIR, 'real-nodes.json');
 const CNI_BIN = '/usr/lib/cni';
+const KUBE_ROUTER_HEALTH_PORT = 20244;
 
 /** Namespace annotations that put every pod of the namespace on the real nodes. */
 export const REAL_NAMESPACE_ANNOTATIONS: Record<string, string> = {
@@ -95,7 +96,7 @@ async function sysctl(key: string, value: string): Promise<void> {
 export async function checkRealNodePrerequisites(): Promise<void> {
   if (process.getuid?.() !== 0) throw new ClusterError('real nodes run containerd, the kubelet and iptables rules: run as root');
   const missing: string[] = [];
-  for (const p of ['containerd', 'containerd-shim-runc-v2', 'runc', 'ctr', 'iptables', 'ip', 'mount', 'umount']) {
+  for (const p of ['containerd', 'containerd-shim-runc-v2', 'runc', 'ctr', 'iptables', 'ipset', 'ip', 'mount', 'umount']) {
     const r = await run('sh', ['-c', `command -v ${p}`]);
     if (r.code !== 0) missing.push(p);
   }
@@ -327,7 +328,7 @@ function containerdSocket(stateDir: string, node: string): string {
  * before the processes are stopped (containerd must still answer for the namespaces) and
  * again after; safe to call twice, and for a control plane that died.
  */
-export async function cleanupRealNodes(stateDir: string, count: number, kubeProxy?: string): Promise<void> {
+export async function cleanupRealNodes(stateDir: string, count: number, nodeBin?: NodeBinaries): Promise<void> {
   const netns: string[] = [];
   for (let i = 0; i < count; i++) {
     const node = realNodeName(i);
@@ -347,7 +348,9 @@ export async function cleanupRealNodes(stateDir: string, count: number, kubeProx
     await rm(p, { force: true });
   }
   for (const m of mountsUnder(stateDir)) await maybe('umount', ['--lazy', m]);
-  if (kubeProxy !== undefined && existsSync(kubeProxy)) await maybe(kubeProxy, ['--cleanup']);
+  // Their iptables chains and ipsets (each tool removes its own and exits).
+  if (nodeBin && existsSync(nodeBin.kubeRouter)) await maybe(nodeBin.kubeRouter, ['--cleanup-config']);
+  if (nodeBin && existsSync(nodeBin.kubeProxy)) await maybe(nodeBin.kubeProxy, ['--cleanup']);
   await tearDownHostNetwork(count);
   await unlockRealNodes(stateDir);
 }
@@ -585,6 +588,29 @@ export async function startRealNodes(input: StartRealNodesInput): Promise<RealNo
   });
   await input.waitUntil('kube-proxy to be healthy', 60_000, async () => {
     const res = await fetch(`http://${nodeNetwork(0).gateway}:10256/healthz`, { signal: AbortSignal.timeout(2_000) });
+    return res.ok;
+  });
+
+  // NetworkPolicy: kube-router's firewall only (pod networking is the bridge, Services are kube-proxy's).
+  const routerArgs = (node: string): string[] => [
+    `--kubeconfig=${routerKubeconfig}`,
+    `--hostname-override=${node}`,
+    '--run-firewall=true',
+    '--run-router=false',
+    '--run-service-proxy=false',
+    '--enable-cni=false',
+    '--enable-ipv6=false',
+    `--service-cluster-ip-range=${SERVICE_CIDR}`,
+    `--health-port=${KUBE_ROUTER_HEALTH_PORT}`,
+    '--iptables-sync-period=1m',
+    '--v=1',
+  ];
+  const routerKubeconfig = await input.kubeconfigFor('kube-router');
+  // One firewall per node would each program the host's one iptables: node 0's guards the
+  // pods of every bridge (they all live in this network namespace).
+  await input.launch('kube-router', nodeBin.kubeRouter, routerArgs(realNodeName(0)));
+  await input.waitUntil('kube-router to be healthy', 60_000, async () => {
+    const res = await fetch(`http://127.0.0.1:${KUBE_ROUTER_HEALTH_PORT}/healthz`, { signal: AbortSignal.timeout(2_000) });
     return res.ok;
   });
   return state;

@@ -5,7 +5,7 @@
 // failing); the operator fences, runs the pg_promote Job and switches the Service; every row
 // the client saw acknowledged is on the promoted standby.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { apply, deleteNamespace, kubectl, kubectlJson, waitFor } from '../cluster/helpers.ts';
+import { apply, deleteNamespace, kubectlJson, waitFor } from '../cluster/helpers.ts';
 import { getSite, installCrd, startOperator, waitForSite, type OperatorProcess } from '../e2e/support/operator.ts';
 import {
   clusterIP,
@@ -17,6 +17,7 @@ import {
   pod,
   postgresPrimary,
   query,
+  reachableFromPod,
   RowWriter,
   waitReady,
 } from './support.ts';
@@ -185,6 +186,10 @@ describe('hot PostgreSQL failover on a real node', () => {
     expect(old.status.phase).toBe('Running'); // the server runs on: only the fence keeps it out
     await checkPromoteJob(ns);
     await checkFenceAndTraffic(ns);
-    await kubectl(['-n', ns, 'get', 'pods', '-o', 'wide']);
+
+    // The fence is enforced (kube-router's firewall): the old primary, still serving, is out
+    // of reach of other pods, while the promoted standby is not.
+    const reach = await reachableFromPod(ns, [result.oldPrimaryIP, result.promotedIP]);
+    expect(reach).toEqual({ [result.oldPrimaryIP]: false, [result.promotedIP]: true });
   });
 });

@@ -243,3 +243,29 @@ export class RowWriter {
 export async function logs(ns: string, podName: string, container: string): Promise<string> {
   return kubectl(['-n', ns, 'logs', podName, '-c', container]);
 }
+
+/**
+ * From a fresh pod on the real node (not selected by any policy), whether each address accepts
+ * PostgreSQL connections on 5432 (pg_isready). Enforced NetworkPolicies decide what it reaches.
+ */
+export async function reachableFromPod(ns: string, addresses: string[]): Promise<Record<string, boolean>> {
+  const name = `probe-${Date.now().toString(36)}`;
+  const script = addresses.map((a) => `if pg_isready --host ${a} --port 5432 --timeout 5 >/dev/null; then echo "${a} open"; else echo "${a} closed"; fi`).join('; ');
+  await kubectl(['-n', ns, 'apply', '-f', '-'], {
+    input: JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, labels: { app: 'probe' } },
+      spec: { restartPolicy: 'Never', securityContext: { runAsUser: 999 }, containers: [{ name: 'probe', image: images().postgres, command: ['sh', '-c', script] }] },
+    }),
+  });
+  await waitFor(async () => {
+    const p = await pod(ns, name);
+    if (p.status.phase === 'Failed') throw new Error(`probe pod failed`);
+    return p.status.phase === 'Succeeded';
+  }, { timeoutMs: 120_000, intervalMs: 1_000, description: `probe pod ${ns}/${name} to finish` });
+  const out = await logs(ns, name, 'probe');
+  const result: Record<string, boolean> = {};
+  for (const a of addresses) result[a] = new RegExp(`^${a.replaceAll('.', '\\.')} open$`, 'm').test(out);
+  return result;
+}
