@@ -21,35 +21,12 @@ import {
   RowWriter,
   waitReady,
 } from './support.ts';
+import { hotSiteYaml } from './workload.ts';
 
 const SITE = 'db';
 
 function hotSite(): string {
-  return `
-apiVersion: standby.dev/v1alpha1
-kind: StandbySite
-metadata: {name: ${SITE}}
-spec:
-  tier: hot
-  primary:
-    workload: {kind: StatefulSet, name: ${SITE}}
-    service: ${SITE}
-  traffic: {service: ${SITE}-active}
-  engine:
-    type: postgresql
-    postgresql:
-      replicationSecret: ${SITE}-repl
-      superuserSecret: ${SITE}-super
-      synchronous: true
-  rpoTarget: 5s
-  hot: {replicas: 1, maxLag: 10s}
-  promotion:
-    mode: automatic
-    failureThreshold: 5s
-    stepTimeout: 2m
-    fencing: networkPolicy
-    maxPromotions: {count: 1, window: 1h}
-`;
+  return hotSiteYaml(SITE);
 }
 
 interface Failover {
