@@ -271,7 +271,7 @@ async function killPods(node: string): Promise<void> {
 
 /** Mount points under a folder, deepest first. */
 function mountsUnder(dir: string): string[] {
-  let text = '';
+  let text: string;
   try {
     text = readFileSync('/proc/self/mountinfo', 'utf8');
   } catch {
@@ -498,7 +498,7 @@ function kubeletConfig(i: number, sock: string, dir: string): string {
 
 /** Imports the images into a node's containerd, also under their pinned `name@sha256:` reference. */
 async function importImages(sock: string, images: ImageSet): Promise<void> {
-  for (const img of Object.values(images)) {
+  for (const img of [images.pause, images.shell, images.postgres, images.operator]) {
     await must('ctr', ['--address', sock, '--namespace', 'k8s.io', 'images', 'import', '--no-unpack=false', img.archive], `importing ${img.name}`);
     await maybe('ctr', ['--address', sock, '--namespace', 'k8s.io', 'images', 'rm', img.pinned]);
     await must('ctr', ['--address', sock, '--namespace', 'k8s.io', 'images', 'tag', img.name, img.pinned], `tagging ${img.pinned}`);

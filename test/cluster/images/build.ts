@@ -272,6 +272,6 @@ export async function buildImages(): Promise<ImageSet> {
 if (import.meta.main) {
   runMain(async () => {
     const set = await buildImages();
-    for (const img of Object.values(set)) process.stdout.write(`${img.name}\t${img.pinned}\t${img.archive}\n`);
+    for (const img of [set.operator, set.postgres, set.shell, set.pause]) process.stdout.write(`${img.name}\t${img.pinned}\t${img.archive}\n`);
   });
 }
