@@ -141,7 +141,8 @@ export async function lockRealNodes(stateDir: string, waitMs: number): Promise<v
     } catch {
       holder = undefined;
     }
-    const live = holder !== undefined && holder.stateDir !== stateDir && (isAlive(holder.pid) || stateAlive(holder.stateDir));
+    // pid 0: handed over to a control plane whose starter exited (cluster:up); kill(0) would signal our own group.
+    const live = holder !== undefined && holder.stateDir !== stateDir && ((holder.pid > 0 && isAlive(holder.pid)) || stateAlive(holder.stateDir));
     if (!live) {
       if (holder && holder.stateDir !== stateDir) {
         log(`real nodes: cleaning up after ${holder.stateDir}, whose control plane is gone`);
