@@ -315,6 +315,31 @@ async function sandboxNetns(sock: string): Promise<string[]> {
   return [...new Set(paths)];
 }
 
+/** kube-router's firewall chains (filter table) and ipsets. */
+const FIREWALL_CHAIN = /^(KUBE-ROUTER-|KUBE-NWPLCY-|KUBE-POD-FW-)/;
+
+async function removeFirewallChains(): Promise<void> {
+  const rules = await run('iptables', ['-w', '-S']).catch(() => undefined);
+  if (!rules || rules.code !== 0) return;
+  const lines = rules.stdout.split('\n');
+  for (const l of lines) {
+    const m = /^-A (INPUT|FORWARD|OUTPUT) (.*)$/.exec(l);
+    const target = / -j (\S+)/.exec(l)?.[1] ?? '';
+    if (m?.[1] && m[2] && FIREWALL_CHAIN.test(target)) {
+      // The rule's words as iptables printed them; quoted comments are one word each.
+      const words = m[2].match(/"[^"]*"|\S+/g)?.map((w) => w.replace(/^"|"$/g, '')) ?? [];
+      await maybe('iptables', ['-w', '-D', m[1], ...words]);
+    }
+  }
+  const chains = lines.map((l) => /^-N (\S+)$/.exec(l)?.[1]).filter((c): c is string => c !== undefined && FIREWALL_CHAIN.test(c));
+  for (const c of chains) await maybe('iptables', ['-w', '-F', c]);
+  for (const c of chains) await maybe('iptables', ['-w', '-X', c]);
+  const sets = await run('ipset', ['list', '-n']).catch(() => undefined);
+  for (const name of sets?.stdout.split('\n') ?? []) {
+    if (/^(KUBE-SRC-|KUBE-DST-|kube-router-)/.test(name)) await maybe('ipset', ['destroy', name]);
+  }
+}
+
 function nodeDir(stateDir: string, node: string): string {
   return join(stateDir, 'nodes', node);
 }
@@ -349,9 +374,11 @@ export async function cleanupRealNodes(stateDir: string, count: number, nodeBin?
     await rm(p, { force: true });
   }
   for (const m of mountsUnder(stateDir)) await maybe('umount', ['--lazy', m]);
-  // Their iptables chains and ipsets (each tool removes its own and exits).
+  // Their iptables chains and ipsets: kube-proxy removes its own; kube-router 2.1's
+  // --cleanup-config leaves its filter chains, so they are removed here too.
   if (nodeBin && existsSync(nodeBin.kubeRouter)) await maybe(nodeBin.kubeRouter, ['--cleanup-config']);
   if (nodeBin && existsSync(nodeBin.kubeProxy)) await maybe(nodeBin.kubeProxy, ['--cleanup']);
+  await removeFirewallChains();
   await tearDownHostNetwork(count);
   await unlockRealNodes(stateDir);
 }
