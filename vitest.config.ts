@@ -45,8 +45,22 @@ export default defineConfig({
       },
       {
         test: {
+          // Real pods: a control plane with a real node (kubelet + containerd) beside the kwok
+          // nodes, running the test images; see test/cluster/README.md (Real nodes).
+          name: 'realpods',
+          include: ['test/realpods/**/*.test.ts'],
+          globalSetup: ['test/realpods/global-setup.ts'],
+          fileParallelism: false,
+          // After the other projects: the real node's containers would take their CPU.
+          sequence: { groupOrder: 1 },
+          testTimeout: 600_000,
+          hookTimeout: 1_800_000,
+        },
+      },
+      {
+        test: {
           // One control plane per site, each in its own network namespace (root only), started
-          // by test/cluster/sites-setup.ts. After the other projects, so that the e2e timing
+          // by test/cluster/sites-setup.ts. After the other projects (and realpods), so that the e2e timing
           // tests never share the CPU with three more control planes.
           name: 'sites',
           include: ['test/sites/**/*.test.ts'],
@@ -54,7 +68,7 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 180_000,
           hookTimeout: 900_000,
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: 2 },
         },
       },
     ],
