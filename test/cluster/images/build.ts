@@ -50,7 +50,7 @@ export function operatorImageSpec(version: string): { name: string; config: RunC
       Cmd: ['run'],
       ExposedPorts: { '8080/tcp': {} },
     },
-    paths: ['/app/package.json', '/app/node_modules', '/app/dist', '/nodejs/bin/node'],
+    paths: ['/app/package.json', '/app/node_modules', '/app/dist', '/usr/bin/restic', '/nodejs/bin/node'],
   };
 }
 
@@ -218,7 +218,8 @@ async function buildOperator(): Promise<WrittenImage> {
   const spec = operatorImageSpec(pkg.version);
   const nodeBin = join(repoRoot, 'node_modules', 'node', 'bin', 'node');
   if (!existsSync(nodeBin)) throw new ClusterError('node_modules/node/bin/node is missing: run `npm ci` first (Node 24 comes from the npm `node` package)');
-  const { files, key: debKey } = await debsFor(['libstdc++6', 'libgcc-s1', 'libc6'], (n) => n !== 'gcc-12-base');
+  // restic for the volume mover's Jobs, as the Dockerfile copies it from Debian's package.
+  const { files, key: debKey } = await debsFor(['libstdc++6', 'libgcc-s1', 'libc6', 'restic'], (n) => n !== 'gcc-12-base');
   const inputs = [
     BUILDER_VERSION, debKey, JSON.stringify(spec),
     await readFile(join(repoRoot, 'package-lock.json')), await readFile(join(repoRoot, 'tsconfig.json')), await readFile(join(repoRoot, 'tsconfig.build.json')),
@@ -247,7 +248,7 @@ async function buildOperator(): Promise<WrittenImage> {
   await cp(nodeBin, join(rootfs, 'nodejs', 'bin', 'node'));
   // The npm package's binary keeps its debug info (~70 MB); the image needs none of it.
   await run('strip', ['--strip-debug', join(rootfs, 'nodejs', 'bin', 'node')]).catch(() => undefined);
-  await checkLinked(rootfs, ['/nodejs/bin/node']);
+  await checkLinked(rootfs, ['/nodejs/bin/node', '/usr/bin/restic']);
   // An unknown subcommand exits 2 after every module (and so every dependency) has loaded.
   const v = await run('chroot', ['--userspec', `${NONROOT}:${NONROOT}`, rootfs, '/nodejs/bin/node', '/app/dist/cli/main.js', 'image-check']);
   if (v.code !== 2 || !v.stderr.includes('unknown command')) throw new ClusterError(`the operator does not start in the image: ${tail(v.stderr + v.stdout, 5)}`);
