@@ -60,7 +60,10 @@ export function renderStatus(s: StatusText): string {
   field('Phase', v.phase ?? 'not reported yet');
   field('Serving', `${v.serving}${v.trafficService ? ` (clients use Service ${v.trafficService})` : ''}`);
   field('Primary', `${v.primary.state ?? 'unknown'}, ${replicas(v.primary.readyReplicas, v.primary.replicas)}`);
-  field('Standby', v.standby.workload ? `${v.standby.workload}, ${replicas(v.standby.readyReplicas, v.standby.replicas)}` : 'none running');
+  const standby = v.standby.workload
+    ? `${v.standby.workload}, ${v.standby.replicas === 0 ? 'at 0 replicas until a promotion' : replicas(v.standby.readyReplicas, v.standby.replicas)}`
+    : 'none running';
+  field('Standby', standby);
   field('Data age', dataAgeText(v));
   if (v.lagSeconds !== undefined) field('Lag', seconds(v.lagSeconds));
   lines.push('Conditions:');

@@ -12,6 +12,7 @@ export interface EventObject {
   firstTimestamp?: string | null;
   lastTimestamp?: string | null;
   eventTime?: string | null;
+  metadata?: { resourceVersion?: string };
 }
 
 export interface TimelineEntry {
@@ -21,6 +22,8 @@ export interface TimelineEntry {
   kind: string;
   what: string;
   message: string;
+  /** Orders Events of the same second (their times have no finer grain). */
+  order?: number;
   /** Events seen more than once: how often, and since when. */
   count?: number;
   firstAt?: string;
@@ -87,12 +90,19 @@ export function timeline(promotion: PromotionStatus | undefined, history: readon
       kind: e.type ?? 'Normal',
       what: e.reason ?? '',
       message: e.message ?? '',
+      ...(e.metadata?.resourceVersion && /^\d+$/.test(e.metadata.resourceVersion) ? { order: Number(e.metadata.resourceVersion) } : {}),
       ...(e.count !== undefined && e.count > 1 ? { count: e.count, ...(first ? { firstAt: first } : {}) } : {}),
     });
   }
   // Event times have whole seconds, promotion steps milliseconds. An Event is recorded after what
   // it reports, so it sorts at the end of its second; entries with the same key keep the order
-  // they were added in (steps in step order).
+  // they were added in (steps in step order), Events of one second the order the API server
+  // stored them in (resourceVersion: opaque by contract, an etcd revision in practice; only a
+  // tie-breaker here).
   const key = (e: TimelineEntry) => Date.parse(e.at) + (e.source === 'event' && !/\.\d/.test(e.at) ? 999 : 0);
-  return entries.map((e, i) => ({ e, i })).sort((a, b) => key(a.e) - key(b.e) || a.i - b.i).map((x) => x.e);
+  const sorted = entries.map((e, i) => ({ e, i })).sort((a, b) => key(a.e) - key(b.e) || (a.e.order ?? 0) - (b.e.order ?? 0) || a.i - b.i);
+  return sorted.map(({ e }) => {
+    const { order: _order, ...rest } = e;
+    return rest;
+  });
 }

@@ -4,7 +4,7 @@ import { CAPABILITIES, enumIncludes, hasField, offer, schemaAt, siteSchemaIn, ty
 
 /** The StandbySite schema as the generated CRD declares it (what the API server serves). */
 function crdSchema(): SchemaNode {
-  const crd = buildCrd() as { spec: { versions: { schema: { openAPIV3Schema: SchemaNode } }[] } };
+  const crd = buildCrd() as unknown as { spec: { versions: { schema: { openAPIV3Schema: SchemaNode } }[] } };
   return crd.spec.versions[0]!.schema.openAPIV3Schema;
 }
 

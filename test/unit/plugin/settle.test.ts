@@ -50,7 +50,7 @@ describe('failback, reprotect and drill, as their issues describe the status', (
 
   test('reprotect: running while Reprotecting, done when Ready', () => {
     const cap = CAPABILITIES.reprotect;
-    expect(settle(cap, { handledReprotectToken: T, phase: 'Reprotecting' } as SiteStatus, T)).toMatchObject({ state: 'running' });
+    expect(settle(cap, { handledReprotectToken: T, phase: 'Reprotecting' } as unknown as SiteStatus, T)).toMatchObject({ state: 'running' });
     expect(settle(cap, { handledReprotectToken: T, active: 'standby', conditions: [cond('Ready', 'True')] } as SiteStatus, T)).toMatchObject({ ok: true, result: 'Protected' });
   });
 

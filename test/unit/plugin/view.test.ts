@@ -154,3 +154,15 @@ describe('text', () => {
     expect(text).toContain('Next:\n  - the RPO target is missed');
   });
 });
+
+describe('timeline ties', () => {
+  test('Events of the same second keep the order the API server stored them in', () => {
+    const entries = timeline(undefined, [], [
+      { reason: 'Promoted', lastTimestamp: '2026-11-22T10:00:01Z', metadata: { resourceVersion: '120' } },
+      { reason: 'PromotionStarted', lastTimestamp: '2026-11-22T10:00:01Z', metadata: { resourceVersion: '118' } },
+      { reason: 'Fenced', lastTimestamp: '2026-11-22T10:00:01Z', metadata: { resourceVersion: '119' } },
+    ]);
+    expect(entries.map((e) => e.what)).toEqual(['PromotionStarted', 'Fenced', 'Promoted']);
+    expect(entries[0]).not.toHaveProperty('order');
+  });
+});
