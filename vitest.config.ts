@@ -21,6 +21,15 @@ export default defineConfig({
       },
       {
         test: {
+          // Real tools without a cluster (Debian's lua5.1 and promtool, npm and tsc on a copy of
+          // the build context): the Argo CD health check, the alert rules, the image's build steps.
+          name: 'tools',
+          include: ['test/tools/**/*.test.ts'],
+          testTimeout: 300_000,
+        },
+      },
+      {
+        test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           globalSetup: ['test/cluster/global-setup.ts'],
