@@ -1,7 +1,9 @@
 // fluxhealth judges objects as Flux's kustomize-controller does: with the healthCheckExprs of a
 // Kustomization (fluxcd/pkg/runtime/cel, the evaluator Flux runs) and, without them, with kstatus
 // (fluxcd/cli-utils, Flux's copy of sigs.k8s.io/cli-utils). It reads JSON on stdin,
-//   {"healthCheckExprs": [{"apiVersion": ..., "kind": ..., "current": ..., ...}], "objects": [...]}
+//
+//	{"healthCheckExprs": [{"apiVersion": ..., "kind": ..., "current": ..., ...}], "objects": [...]}
+//
 // and writes one JSON line per object: {"name": ..., "exprs": "Current", "kstatus": "InProgress", ...}.
 package main
 
@@ -19,7 +21,7 @@ import (
 
 type input struct {
 	HealthCheckExprs []kustomize.CustomHealthCheck `json:"healthCheckExprs"`
-	Objects          []map[string]any             `json:"objects"`
+	Objects          []json.RawMessage             `json:"objects"`
 }
 
 type output struct {
@@ -46,8 +48,13 @@ func main() {
 		os.Exit(2)
 	}
 	enc := json.NewEncoder(os.Stdout)
-	for _, obj := range in.Objects {
-		u := &unstructured.Unstructured{Object: obj}
+	for _, raw := range in.Objects {
+		// Unstructured's own decoding keeps integers int64, as objects read from the API server are.
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(raw); err != nil {
+			fmt.Fprintf(os.Stderr, "fluxhealth: an object: %v\n", err)
+			os.Exit(2)
+		}
 		out := output{Name: u.GetName()}
 		if res, err := evaluator.Evaluate(context.Background(), u); err != nil {
 			out.Error = err.Error()
