@@ -5,6 +5,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
+import { repoRoot } from '../cluster/common.ts';
 import { HEALTH_DIR, HEALTH_LUA, health, luaLiteral } from './support/argocd-health.ts';
 
 interface HealthTest {
@@ -28,6 +29,16 @@ describe('health.lua, case by case (health_test.yaml)', () => {
 });
 
 describe('health.lua itself', () => {
+  test("the README's argocd-cm snippet is the script, as it is", async () => {
+    const lua = await readFile(HEALTH_LUA, 'utf8');
+    const indented = lua
+      .split('\n')
+      .map((l) => (l === '' ? '' : `    ${l}`))
+      .join('\n');
+    const readme = await readFile(join(repoRoot, 'README.md'), 'utf8');
+    expect(readme).toContain(`  resource.customizations.health.standby.dev_StandbySite: |\n${indented}`);
+  });
+
   test('never reads status.phase', async () => {
     const code = (await readFile(HEALTH_LUA, 'utf8')).replace(/--.*$/gm, '');
     expect(code).toContain('obj.status.conditions');
