@@ -1,6 +1,6 @@
 // kubectl standby (src/plugin) against the real control plane and the real operator: run as a
 // separate process, found by kubectl on PATH, as an ordinary user with namespace rights only.
-import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -75,6 +75,7 @@ afterAll(async () => {
   expect(code, `operator exit code (log: ${op.logFile})`).toBe(0);
   await deleteNamespace(ns);
   await deleteNamespace(idle);
+  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 describe('kubectl standby', () => {
