@@ -33,6 +33,18 @@ export default defineConfig({
       },
       {
         test: {
+          // Real tools without a cluster (Debian's lua5.1 and promtool, Flux's evaluator and krew
+          // built from the Go module proxy, npm and tsc on a copy of the build context).
+          name: 'tools',
+          include: ['test/tools/**/*.test.ts'],
+          testTimeout: 300_000,
+          // After the other projects: its Go builds and npm installs would take the CPU from the
+          // e2e tests' timing-sensitive promotions.
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           globalSetup: ['test/cluster/global-setup.ts'],
