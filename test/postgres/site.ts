@@ -3,6 +3,7 @@
 // whose Secrets and endpoints the tests choose (loopback servers).
 import type { V1Deployment, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import { validateSpec, type StandbySite } from '../../src/api/site.ts';
+import type { Side } from '../../src/api/status.ts';
 import type { EngineContext, EngineIO } from '../../src/engines/engine.ts';
 import { ENV } from '../../src/engines/postgresql/scripts.ts';
 import { primaryVolumes } from '../../src/site/workload.ts';
@@ -76,6 +77,8 @@ export interface SiteOptions {
   database?: string;
   superuserSecret?: boolean;
   kind?: 'StatefulSet' | 'Deployment';
+  /** Which side serves (after a failover: the standby). */
+  serving?: Side;
 }
 
 export function site(o: SiteOptions = {}): StandbySite {
@@ -105,7 +108,15 @@ export function site(o: SiteOptions = {}): StandbySite {
 export function context(o: SiteOptions = {}): EngineContext {
   const s = site(o);
   const primary = o.kind === 'Deployment' ? primaryDeployment() : primaryStatefulSet();
-  return { site: s, tier: s.spec.tier, primary, primaryService: primaryService(), volumes: primaryVolumes(primary), operatorImage: 'operator:test' };
+  return {
+    site: s,
+    tier: s.spec.tier,
+    primary,
+    primaryService: primaryService(),
+    volumes: primaryVolumes(primary),
+    operatorImage: 'operator:test',
+    ...(o.serving ? { serving: o.serving } : {}),
+  };
 }
 
 export interface FakeIOOptions {

@@ -1,0 +1,112 @@
+// Re-protection and failback against real servers, as the operator runs
+// them: P primary, S its streaming standby; S promoted (failover) while P
+// still takes writes (divergent); P stopped and its data directory kept
+// aside (the divergence copy); the re-protect Job's script makes P a standby
+// of S; failback stops writes on S, waits until P has replayed everything,
+// promotes P; S's own init container rewinds it into P's standby again.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { forgetPrimaries, observeReplication } from '../../src/engines/postgresql/observe.ts';
+import { parseReprotectReport } from '../../src/engines/postgresql/report.ts';
+import { PgHarness, waitFor } from './harness.ts';
+import { fingerprint, ids, insertRows, Pair } from './lifecycle.ts';
+
+let h: PgHarness;
+beforeEach(async () => {
+  h = await PgHarness.create();
+  forgetPrimaries();
+});
+afterEach(async () => {
+  await h.cleanup();
+});
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+describe('re-protection and failback (PostgreSQL engine)', () => {
+  test('the whole cycle keeps every row committed before the failure, while the standby served and after failback; divergent rows only in the kept copy', async () => {
+    const pair = await Pair.create(h, { conf: { wal_log_hints: 'on' } });
+    await pair.p.query('CREATE TABLE orders (id int PRIMARY KEY, phase text NOT NULL)');
+    const before = await insertRows(pair.p, 1, 200, 'before');
+    await pair.protect();
+
+    // Failover: S is promoted while P, cut off from S but not from its clients, still commits.
+    const promoted = await pair.promote('standby');
+    expect(promoted.code, promoted.stderr).toBe(0);
+    const s = pair.s!;
+    const served = await insertRows(s, 1001, 1100, 'served');
+    const divergent = await insertRows(pair.p, 5001, 5050, 'divergent');
+
+    // What only P holds, as the operator reads it before re-protecting (P still running behind the fence).
+    const div = await pair.divergence('standby');
+    const history = (await s.query<{ h: string }>("SELECT pg_read_file('pg_wal/00000002.history') AS h"))[0]!.h;
+    const fork = /^1\s+(\S+)/.exec(history)![1]!;
+    expect(div).toMatchObject({ from: fork, timeline: 1, rewindable: true });
+    expect(div.bytes).toBeGreaterThan(50 * 30);
+    expect(div.message).toMatch(/^the old primary at 127\.0\.0\.1:\d+ holds [\d.]+ KiB of WAL \(.+ on timeline 1\) that the serving side never received/);
+
+    // P crashes (or is scaled down); the operator keeps a copy of its volume before anything touches it.
+    await pair.p.stop('immediate');
+    const kept = join(h.root, 'divergence-copy');
+    await h.copyDir(pair.pDir, kept);
+
+    // The re-protect Job: P's data directory is rewound to S and made its standby.
+    const job = await pair.reprotectP();
+    expect(job.code, job.stderr + job.stdout).toBe(0);
+    expect(job.stdout).toContain('not shut down cleanly');
+    expect(job.report).toMatchObject({ method: 'rewind', forkLsn: fork, forkTimeline: 1, walLogHints: true, checksums: false });
+    expect(job.report!.divergentCommits).toBeGreaterThanOrEqual(divergent.length);
+    expect(job.report!.bytes).toBeGreaterThan(0);
+    const report = parseReprotectReport(job.stdout)!;
+    expect(report.message).toMatch(/^rewound with pg_rewind: [\d.]+ (KiB|MiB) copied in \d+s; the rewound side held .* after the fork at /);
+    expect(existsSync(join(pair.pDir, 'standby.signal'))).toBe(true);
+    const auto = readFileSync(join(pair.pDir, 'postgresql.auto.conf'), 'utf8');
+    expect(auto).toMatch(/primary_conninfo = '.*host=''127\.0\.0\.2''.*application_name=''standby_orders_db_primary'''/);
+    expect(auto).toContain("primary_slot_name = 'standby_orders_db_primary'");
+    // P's own configuration, not the copy pg_rewind brought from S.
+    expect(readFileSync(join(pair.pDir, 'postgresql.conf'), 'utf8')).toContain("wal_log_hints = 'on'");
+
+    // P's own postgres starts as S's standby; the operator measures S streaming to it.
+    const p = await pair.startP();
+    expect((await p.query('SELECT pg_is_in_recovery() AS r'))[0]).toEqual({ r: true });
+    await pair.waitStreaming('standby');
+    const slots = await s.query<{ slot_name: string; active: boolean }>('SELECT slot_name, active FROM pg_replication_slots');
+    expect(slots).toEqual([{ slot_name: 'standby_orders_db_primary', active: true }]);
+    const servedMore = await insertRows(s, 1101, 1200, 'served');
+    await waitFor(async () => (await ids(p, "phase = 'served'")).length === 200, 20_000, 'rows served by S on P');
+    expect(await ids(p, "phase = 'divergent'")).toEqual([]);
+
+    // Failback: writes stop on S, P catches up and is promoted.
+    const times = await pair.switchover('standby', () => undefined);
+    expect(times.polls).toBeGreaterThan(0);
+    await expect(s.query('INSERT INTO orders VALUES (9999, $1)', ['refused'])).rejects.toThrow(/read-only transaction/);
+    expect((await p.query('SELECT pg_is_in_recovery() AS r'))[0]).toEqual({ r: false });
+    const resetConf = readFileSync(join(pair.pDir, 'postgresql.auto.conf'), 'utf8');
+    expect(resetConf).not.toContain('primary_conninfo');
+    const after = await insertRows(p, 2001, 2100, 'after');
+
+    // S's pod restarts: its init container sees that P took over from it and rewinds it into P's standby.
+    const forward = await pair.reprotectForward();
+    expect(forward.stdout).toMatch(/the primary at 127\.0\.0\.1:\d+ was promoted from timeline 2 of .* \(it is on timeline 3\)/);
+    expect(forward.report).toMatchObject({ method: 'rewind' });
+    const s2 = pair.s!;
+    expect((await s2.query('SELECT pg_is_in_recovery() AS r'))[0]).toEqual({ r: true });
+    await pair.waitStreaming('primary');
+    expect(await observeReplication(pair.ctx('primary'), pair.io)).toEqual({ streaming: true, lagSeconds: 0 });
+    const moreAfter = await insertRows(p, 2101, 2150, 'after');
+    await waitFor(async () => (await ids(s2, "phase = 'after'")).length === 150, 20_000, 'rows after failback on S');
+
+    // Everything committed on the serving side at each step is on the final primary, and on its standby.
+    const expected = [...before, ...served, ...servedMore, ...after, ...moreAfter];
+    expect(await ids(p)).toEqual(expected);
+    const final = await fingerprint(p);
+    expect(final.n).toBe(expected.length);
+    expect(await fingerprint(s2)).toEqual(final);
+    expect(await ids(s2, "phase = 'divergent'")).toEqual([]);
+
+    // The divergent rows are in the kept copy, nowhere else.
+    const copy = await h.server(kept);
+    expect(await ids(copy, "phase = 'divergent'")).toEqual(range(5001, 5050));
+    expect(await ids(copy, "phase = 'before'")).toEqual(before);
+  });
+});

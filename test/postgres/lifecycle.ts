@@ -1,0 +1,223 @@
+// The operator's re-protection and failback sequence on loopback servers,
+// with the engine's own scripts and I/O: the declared primary P at
+// 127.0.0.1 and the standby S (replica 0) at 127.0.0.2 on the same port, as
+// two pods would be. Only addresses and directories are pointed at loopback.
+// No vitest import: bench/ uses it too.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Side } from '../../src/api/status.ts';
+import type { EngineContext } from '../../src/engines/engine.ts';
+import { caughtUp, divergence, setWritable } from '../../src/engines/postgresql/lifecycle-io.ts';
+import { observeReplication } from '../../src/engines/postgresql/observe.ts';
+import { rawReport, type RawReport } from '../../src/engines/postgresql/report.ts';
+import { promoteScript, reprotectScript, standbyBootstrapScript } from '../../src/engines/postgresql/scripts.ts';
+import { bootstrapOptions, failbackOptions, promoteOptions, reprotectOptions } from '../../src/engines/postgresql/templates.ts';
+import { SUPERUSER, waitFor, type PgHarness, type PgServer, type RunResult, type ServerOptions } from './harness.ts';
+import { context, fakeIO, scriptEnv } from './site.ts';
+
+export const P_HOST = '127.0.0.1';
+export const S_HOST = '127.0.0.2';
+
+/** What a script printed and the report it left in its report file. */
+export interface ScriptRun extends RunResult {
+  report: RawReport | undefined;
+}
+
+export interface PairOptions extends ServerOptions {
+  name?: string;
+  /** Credentials the scripts replicate with (default: the harness's repl role). */
+  replication?: { user: string; password: string };
+}
+
+export class Pair {
+  readonly h: PgHarness;
+  readonly name: string;
+  readonly port: number;
+  readonly pDir: string;
+  readonly sDir: string;
+  p: PgServer;
+  s: PgServer | undefined;
+  private readonly env: Record<string, string>;
+  private runs = 0;
+
+  private constructor(h: PgHarness, name: string, p: PgServer, env: Record<string, string>) {
+    this.h = h;
+    this.name = name;
+    this.p = p;
+    this.port = p.port;
+    this.pDir = p.dataDir;
+    this.sDir = join(h.root, `${name}-standby-0`);
+    this.env = env;
+  }
+
+  /** P initdb'd and started; S not yet bootstrapped. */
+  static async create(h: PgHarness, o: PairOptions = {}): Promise<Pair> {
+    const name = o.name ?? 'pair';
+    const p = await h.primary({ ...o, name: `${name}-primary` });
+    const env = scriptEnv(o.replication ? { user: o.replication.user, password: o.replication.password } : {});
+    return new Pair(h, name, p, env);
+  }
+
+  /** The site as the controller would hand it to the engine, with P at its port. */
+  ctx(serving: Side = 'primary', synchronous = false): EngineContext {
+    return context({ port: this.port, serving, synchronous });
+  }
+
+  readonly io = fakeIO({ endpoints: [P_HOST], standbyEndpoints: [S_HOST] });
+
+  private async script(text: string, env: Record<string, string> = this.env): Promise<ScriptRun> {
+    const file = join(this.h.root, `${this.name}-report-${++this.runs}.json`);
+    const run = await this.h.runScript(text, env);
+    const written = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    return { ...run, report: rawReport(written || run.stdout) };
+  }
+
+  private reportFile(): string {
+    return join(this.h.root, `${this.name}-report-${this.runs + 1}.json`);
+  }
+
+  /** The standby's init container on S's data directory (bootstrap, restart, or re-protect forward), aimed at P. */
+  async bootstrapS(synchronous = false): Promise<ScriptRun> {
+    const opts = bootstrapOptions(this.ctx('primary', synchronous));
+    const text = standbyBootstrapScript({ ...opts, primary: { ...opts.primary, host: P_HOST }, dataDirectory: this.sDir, reportFile: this.reportFile() });
+    return this.script(text);
+  }
+
+  async startS(): Promise<PgServer> {
+    this.s = await this.h.server(this.sDir, { host: S_HOST, port: this.port });
+    return this.s;
+  }
+
+  async startP(): Promise<PgServer> {
+    this.p = await this.h.server(this.pDir, { host: P_HOST, port: this.port });
+    return this.p;
+  }
+
+  /** P with S streaming from it. */
+  async protect(): Promise<void> {
+    const run = await this.bootstrapS();
+    if (run.code !== 0) throw new Error(`bootstrap failed: ${run.stderr}`);
+    await this.startS();
+    await waitFor(async () => (await observeReplication(this.ctx(), this.io)).lagSeconds === 0, 30_000, 'S streaming with lag 0');
+  }
+
+  /** The promote Job (failover: S replica 0), or the failback Job (P), as the operator runs them. */
+  async promote(side: Side): Promise<RunResult> {
+    const target = side === 'standby' ? { host: S_HOST, opts: promoteOptions(this.ctx()) } : { host: P_HOST, opts: failbackOptions(this.ctx('standby')) };
+    const text = promoteScript({ ...target.opts, standby: { ...target.opts.standby, host: target.host, port: this.port }, timeoutSeconds: 60 });
+    return this.h.runScript(text, { ...this.env, PGUSER: SUPERUSER.username, PGPASSWORD: SUPERUSER.password });
+  }
+
+  /** The re-protect Job on P's (stopped) data directory, or on another directory standing for P's volume. */
+  async reprotectP(dataDirectory = this.pDir): Promise<ScriptRun> {
+    const opts = reprotectOptions(this.ctx('standby'));
+    const text = reprotectScript({ ...opts, serving: { ...opts.serving, host: S_HOST, port: this.port }, dataDirectory, timeoutSeconds: 60, reportFile: this.reportFile() });
+    return this.script(text);
+  }
+
+  /** The side serving now, by asking the servers. */
+  async serving(): Promise<PgServer> {
+    for (const server of [this.p, this.s]) {
+      if (!server) continue;
+      try {
+        const r = await server.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
+        if (r[0]?.r === false) return server;
+      } catch {
+        // stopped
+      }
+    }
+    throw new Error('no side serves');
+  }
+
+  /**
+   * A planned switchover away from `from` (failback when from is the standby):
+   * writes stop on it, the other side is polled until it has replayed
+   * everything, then promoted; `switched` is called at once (the traffic
+   * switch). Returns the steps' times in ms.
+   */
+  async switchover(from: Side, switched: (to: PgServer) => void): Promise<{ stopWritesMs: number; catchUpMs: number; promoteMs: number; polls: number }> {
+    const ctx = this.ctx(from);
+    const t0 = performance.now();
+    const stop = await setWritable(ctx, this.io, false);
+    if (!stop.ok) throw new Error(`stopping writes failed: ${stop.message}`);
+    const t1 = performance.now();
+    let polls = 0;
+    let last = '';
+    await waitFor(async () => {
+      polls++;
+      const c = await caughtUp(ctx, this.io);
+      last = c.message;
+      return c.caughtUp;
+    }, 60_000, 'the other side to catch up', 10).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}: ${last}`);
+    });
+    const t2 = performance.now();
+    const to = from === 'standby' ? 'primary' : 'standby';
+    const run = await this.promote(to);
+    if (run.code !== 0) throw new Error(`promote failed: ${run.stderr}`);
+    const t3 = performance.now();
+    switched(to === 'primary' ? this.p : this.s!);
+    return { stopWritesMs: t1 - t0, catchUpMs: t2 - t1, promoteMs: t3 - t2, polls };
+  }
+
+  /** After a failback: S stops (its pod restarts) and its init container makes it P's standby again. */
+  async reprotectForward(): Promise<ScriptRun> {
+    await this.s?.stop('fast');
+    const run = await this.bootstrapS();
+    if (run.code !== 0) throw new Error(`re-protect forward failed: ${run.stderr}\n${run.stdout}`);
+    await this.startS();
+    return run;
+  }
+
+  /** After a failover: P stops (scaled to 0), the re-protect Job runs, P starts as S's standby. */
+  async reprotectBack(mode: 'fast' | 'immediate' = 'fast'): Promise<ScriptRun> {
+    await this.p.stop(mode);
+    const run = await this.reprotectP();
+    if (run.code !== 0) throw new Error(`re-protect failed: ${run.stderr}\n${run.stdout}`);
+    await this.startP();
+    return run;
+  }
+
+  divergence(serving: Side = 'standby') {
+    return divergence(this.ctx(serving), this.io);
+  }
+
+  /** Waits until the serving side's follower streams with lag 0, as observe() measures it. */
+  async waitStreaming(serving: Side): Promise<void> {
+    let last = '';
+    await waitFor(async () => {
+      const o = await observeReplication(this.ctx(serving), this.io);
+      last = JSON.stringify(o);
+      return o.streaming === true && o.lagSeconds === 0 && o.problem === undefined;
+    }, 60_000, `replication with ${serving} serving`).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}: ${last}`);
+    });
+  }
+}
+
+/** Count and checksum of a table's ids by phase, to compare sides. */
+export async function fingerprint(server: PgServer, table = 'orders'): Promise<{ n: number; sum: string }> {
+  const r = await server.query<{ n: number; sum: string }>(
+    `SELECT count(*)::int AS n, md5(coalesce(string_agg(id::text || ':' || phase, ',' ORDER BY id), '')) AS sum FROM ${table}`,
+  );
+  return r[0]!;
+}
+
+export async function ids(server: PgServer, where = 'true', table = 'orders'): Promise<number[]> {
+  return (await server.query<{ id: number }>(`SELECT id FROM ${table} WHERE ${where} ORDER BY id`)).map((r) => r.id);
+}
+
+/** Commits one row per statement (each its own transaction). */
+export async function insertRows(server: PgServer, from: number, to: number, phase: string): Promise<number[]> {
+  const c = await server.client();
+  const done: number[] = [];
+  try {
+    for (let id = from; id <= to; id++) {
+      await c.query('INSERT INTO orders (id, phase) VALUES ($1, $2)', [id, phase]);
+      done.push(id);
+    }
+  } finally {
+    await c.end();
+  }
+  return done;
+}
