@@ -72,14 +72,23 @@ describe('re-protection and failback (PostgreSQL engine)', () => {
     await pair.waitStreaming('standby');
     const slots = await s.query<{ slot_name: string; active: boolean }>('SELECT slot_name, active FROM pg_replication_slots');
     expect(slots).toEqual([{ slot_name: 'standby_orders_db_primary', active: true }]);
-    const servedMore = await insertRows(s, 1101, 1200, 'served');
+    // S's pod restarts while it serves: its init container asks P, finds it in recovery, and leaves S as it is.
+    await s.stop('fast');
+    const restart = await pair.bootstrapS();
+    expect(restart.code, restart.stderr).toBe(0);
+    expect(restart.stdout).toContain('leaving it as it is (the primary at 127.0.0.1');
+    expect(restart.stdout).toContain('it is in recovery');
+    expect(restart.report).toMatchObject({ method: 'none' });
+    await pair.startS();
+    await pair.waitStreaming('standby');
+    const servedMore = await insertRows(pair.s!, 1101, 1200, 'served');
     await waitFor(async () => (await ids(p, "phase = 'served'")).length === 200, 20_000, 'rows served by S on P');
     expect(await ids(p, "phase = 'divergent'")).toEqual([]);
 
     // Failback: writes stop on S, P catches up and is promoted.
     const times = await pair.switchover('standby', () => undefined);
     expect(times.polls).toBeGreaterThan(0);
-    await expect(s.query('INSERT INTO orders VALUES (9999, $1)', ['refused'])).rejects.toThrow(/read-only transaction/);
+    await expect(pair.s!.query('INSERT INTO orders VALUES (9999, $1)', ['refused'])).rejects.toThrow(/read-only transaction/);
     expect((await p.query('SELECT pg_is_in_recovery() AS r'))[0]).toEqual({ r: false });
     const resetConf = readFileSync(join(pair.pDir, 'postgresql.auto.conf'), 'utf8');
     expect(resetConf).not.toContain('primary_conninfo');
@@ -108,5 +117,114 @@ describe('re-protection and failback (PostgreSQL engine)', () => {
     const copy = await h.server(kept);
     expect(await ids(copy, "phase = 'divergent'")).toEqual(range(5001, 5050));
     expect(await ids(copy, "phase = 'before'")).toEqual(before);
+  });
+
+  test('without data checksums or wal_log_hints the Job re-seeds the old primary with a base backup, and says so; a password that needs quoting works', async () => {
+    const password = `it's a \\ "quoted" pass word`;
+    const pair = await Pair.create(h, { replication: { user: 'repl2', password } });
+    await pair.p.query(`CREATE ROLE repl2 LOGIN REPLICATION PASSWORD '${password.replace(/'/g, "''")}'`);
+    await pair.p.query('GRANT pg_monitor TO repl2');
+    await pair.p.query('CREATE TABLE orders (id int PRIMARY KEY, phase text NOT NULL)');
+    const before = await insertRows(pair.p, 1, 100, 'before');
+    await pair.protect();
+    expect((await pair.promote('standby')).code).toBe(0);
+    const served = await insertRows(pair.s!, 1001, 1050, 'served');
+    await insertRows(pair.p, 5001, 5010, 'divergent');
+    expect(await pair.divergence('standby')).toMatchObject({ rewindable: false, timeline: 1 });
+
+    await pair.p.stop('fast');
+    const job = await pair.reprotectP();
+    expect(job.code, job.stderr + job.stdout).toBe(0);
+    expect(job.report).toMatchObject({
+      method: 'basebackup',
+      reason: 'pg_rewind needs data checksums or wal_log_hints = on, and this data directory has neither',
+      checksums: false,
+      walLogHints: false,
+      forkLsn: null,
+    });
+    const size = Number((await pair.s!.query<{ b: string }>('SELECT sum(pg_database_size(datname))::text AS b FROM pg_database'))[0]!.b);
+    expect(job.report!.bytes).toBeGreaterThan(size);
+    expect(parseReprotectReport(job.stdout)!.message).toMatch(
+      /^copied whole with pg_basebackup: [\d.]+ MiB in \d+s \(no rewind: pg_rewind needs data checksums or wal_log_hints = on, and this data directory has neither\)$/,
+    );
+
+    const p = await pair.startP();
+    await pair.waitStreaming('standby');
+    const who = await pair.s!.query<{ usename: string; application_name: string }>('SELECT usename, application_name FROM pg_stat_replication');
+    expect(who).toEqual([{ usename: 'repl2', application_name: 'standby_orders_db_primary' }]);
+    expect(await ids(p)).toEqual([...before, ...served]);
+
+    // The Job again (a retry after it succeeded): the data directory is a standby already, nothing is copied.
+    await p.stop('fast');
+    const again = await pair.reprotectP();
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.report).toMatchObject({ method: 'none', reason: 'the data directory is a standby already (an earlier run completed its copy)' });
+    await pair.startP();
+    await pair.waitStreaming('standby');
+  });
+
+  test('a clean shutdown recycles the WAL pg_rewind needs unless wal_keep_size keeps it: the Job re-seeds and names the cause', async () => {
+    const pair = await Pair.create(h, { conf: { wal_log_hints: 'on' } });
+    await pair.p.query('CREATE TABLE orders (id int PRIMARY KEY, phase text NOT NULL)');
+    await insertRows(pair.p, 1, 100, 'before');
+    await pair.protect();
+    expect((await pair.promote('standby')).code).toBe(0);
+    await insertRows(pair.p, 5001, 5010, 'divergent');
+    const div = await pair.divergence('standby');
+    expect(div.rewindable).toBe(true);
+    expect(div.message).toContain('it keeps no more than that (wal_keep_size 0 bytes, below max_wal_size 1.0 GiB, and no restore_command)');
+
+    // Scaled down: the fast shutdown's checkpoint recycles the segment holding the last checkpoint before the fork.
+    await pair.p.stop('fast');
+    const job = await pair.reprotectP();
+    expect(job.code, job.stderr + job.stdout).toBe(0);
+    expect(job.report).toMatchObject({ method: 'basebackup', walLogHints: true });
+    expect(job.report!.reason).toMatch(
+      /^its WAL since its last checkpoint before the two sides diverged is gone \(recycled by a later checkpoint\), which pg_rewind needs; keep it with wal_keep_size or a WAL archive \(restore_command\); pg_rewind cannot rewind this data directory: pg_rewind: error: could not find previous WAL record at /,
+    );
+    await pair.startP();
+    await pair.waitStreaming('standby');
+    expect(await ids(pair.p, "phase = 'divergent'")).toEqual([]);
+  });
+
+  test('data checksums allow the rewind, wal_keep_size keeps its WAL through a clean shutdown; a Job interrupted after pg_rewind finishes without rewinding again; the standby restarting without the primary stays as it is', async () => {
+    const pair = await Pair.create(h, { checksums: true, conf: { wal_keep_size: '256MB', max_wal_size: '256MB' } });
+    await pair.p.query('CREATE TABLE orders (id int PRIMARY KEY, phase text NOT NULL)');
+    const before = await insertRows(pair.p, 1, 100, 'before');
+    await pair.protect();
+    expect((await pair.promote('standby')).code).toBe(0);
+    const served = await insertRows(pair.s!, 1001, 1050, 'served');
+    await insertRows(pair.p, 5001, 5010, 'divergent');
+    expect((await pair.divergence('standby')).message).toMatch(/it can be rewound \(data checksums; its WAL is kept by wal_keep_size\)$/);
+    await pair.p.stop('fast');
+
+    const job = await pair.reprotectP();
+    expect(job.code, job.stderr + job.stdout).toBe(0);
+    expect(job.stdout).not.toContain('not shut down cleanly');
+    expect(job.report, job.stdout + job.stderr).toMatchObject({ method: 'rewind', checksums: true, walLogHints: false });
+    expect(job.report!.divergentCommits).toBeGreaterThanOrEqual(10);
+
+    // As if the Job's pod had been killed right after pg_rewind: no standby.signal, no standby settings yet.
+    const undo = await h.runScript(
+      `rm "${join(pair.pDir, 'standby.signal')}" && sed -i -e '/^primary_/d' -e '/standby-operator/d' "${join(pair.pDir, 'postgresql.auto.conf')}"`,
+    );
+    expect(undo.code, undo.stderr).toBe(0);
+    const retry = await pair.reprotectP();
+    expect(retry.code, retry.stderr + retry.stdout).toBe(0);
+    expect(retry.stdout).not.toContain('pg_rewind: servers diverged');
+    expect(retry.report).toMatchObject({ method: 'rewind', reason: 'an earlier run rewound the data directory' });
+    const p = await pair.startP();
+    await pair.waitStreaming('standby');
+    expect(await ids(p)).toEqual([...before, ...served]);
+
+    // Both sides down; S's pod starts first and cannot ask P: it serves as it is, never rewound blindly.
+    await p.stop('fast');
+    await pair.s!.stop('fast');
+    const alone = await pair.bootstrapS();
+    expect(alone.code, alone.stderr).toBe(0);
+    expect(alone.stdout).toMatch(/leaving it as it is \(the primary at 127\.0\.0\.1:\d+ did not take over from it: it cannot be asked: .*Connection refused/);
+    const s = await pair.startS();
+    expect((await s.query('SELECT pg_is_in_recovery() AS r'))[0]).toEqual({ r: false });
+    expect(await ids(s)).toEqual([...before, ...served]);
   });
 });

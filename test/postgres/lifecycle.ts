@@ -160,17 +160,21 @@ export class Pair {
     return { stopWritesMs: t1 - t0, catchUpMs: t2 - t1, promoteMs: t3 - t2, polls };
   }
 
-  /** After a failback: S stops (its pod restarts) and its init container makes it P's standby again. */
-  async reprotectForward(): Promise<ScriptRun> {
-    await this.s?.stop('fast');
+  /**
+   * After a failback: S's pod restarts and its init container makes it P's standby again. Killed,
+   * not stopped (it is fenced and P has everything): a clean shutdown's checkpoint would recycle
+   * the WAL pg_rewind reads.
+   */
+  async reprotectForward(mode: 'fast' | 'immediate' = 'immediate'): Promise<ScriptRun> {
+    await this.s?.stop(mode);
     const run = await this.bootstrapS();
     if (run.code !== 0) throw new Error(`re-protect forward failed: ${run.stderr}\n${run.stdout}`);
     await this.startS();
     return run;
   }
 
-  /** After a failover: P stops (scaled to 0), the re-protect Job runs, P starts as S's standby. */
-  async reprotectBack(mode: 'fast' | 'immediate' = 'fast'): Promise<ScriptRun> {
+  /** After a failover or a switchover to S: P stops (killed, as above), the re-protect Job runs, P starts as S's standby. */
+  async reprotectBack(mode: 'fast' | 'immediate' = 'immediate'): Promise<ScriptRun> {
     await this.p.stop(mode);
     const run = await this.reprotectP();
     if (run.code !== 0) throw new Error(`re-protect failed: ${run.stderr}\n${run.stdout}`);

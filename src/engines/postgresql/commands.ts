@@ -169,6 +169,8 @@ export interface RewindOptions {
   source: Word;
   /** Only report what would be done (the divergence point), change nothing. */
   dryRun: boolean;
+  /** Expands to --restore-target-wal or nothing (when the data directory's restore_command can fetch WAL it lost). */
+  restoreTargetWal?: Word;
 }
 
 /**
@@ -178,7 +180,15 @@ export interface RewindOptions {
  * moved.
  */
 export function rewindArgv(o: RewindOptions): Word[] {
-  return ['pg_rewind', '--target-pgdata', o.dataDirectory, '--source-server', o.source, ...(o.dryRun ? ['--dry-run'] : ['--progress'])];
+  return [
+    'pg_rewind',
+    '--target-pgdata',
+    o.dataDirectory,
+    '--source-server',
+    o.source,
+    ...(o.restoreTargetWal !== undefined ? [o.restoreTargetWal] : []),
+    ...(o.dryRun ? ['--dry-run'] : ['--progress']),
+  ];
 }
 
 /**

@@ -13,6 +13,11 @@ export interface OldPrimaryRow {
   lsn: string | null;
   checksums: boolean;
   wal_log_hints: boolean;
+  wal_keep_bytes: number;
+  max_wal_bytes: number;
+  restores_wal: boolean;
+  /** Where its oldest WAL file begins, in bytes (numeric as text); null when it lists none. */
+  oldest_wal_byte: string | null;
 }
 
 /** One row of SERVING_HISTORY_SQL. */
@@ -32,7 +37,8 @@ export interface DivergenceInput {
 function bytesText(n: number): string {
   if (n < 1024) return `${n} bytes`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / (1024 * 1024)).toFixed(1)} MiB`;
+  if (n < 1024 * 1024 * 1024) return `${(n / (1024 * 1024)).toFixed(1)} MiB`;
+  return `${(n / (1024 * 1024 * 1024)).toFixed(1)} GiB`;
 }
 
 /**
@@ -47,10 +53,20 @@ export function assessDivergence(i: DivergenceInput): Divergence {
   if ('problem' in i.serving) return { message: `the divergence cannot be measured: ${i.serving.problem}` };
   const old = i.old.row;
   const serving = i.serving.row;
-  const rewindable = old.checksums || old.wal_log_hints;
-  const rewindText = rewindable
-    ? `it can be rewound (${old.checksums ? 'data checksums' : 'wal_log_hints = on'})`
-    : 'it cannot be rewound (neither data checksums nor wal_log_hints = on): re-protection copies the whole database';
+  const fork = forkPoint(parseHistory(serving.history), old.timeline);
+  const pages = old.checksums || old.wal_log_hints;
+  // pg_rewind reads the old primary's WAL from its last checkpoint before the fork: gone for sure when its oldest file begins after the fork.
+  const oldest = old.oldest_wal_byte !== null ? BigInt(old.oldest_wal_byte.replace(/\..*$/, '')) : undefined;
+  const forkByte = parseLsn(fork);
+  const walGone = oldest !== undefined && forkByte !== undefined && oldest > forkByte;
+  const rewindable = pages && !walGone;
+  const keeps = old.restores_wal || old.wal_keep_bytes >= old.max_wal_bytes;
+  let rewindText: string;
+  if (!pages) rewindText = 'it cannot be rewound (neither data checksums nor wal_log_hints = on): re-protection copies the whole database';
+  else if (walGone) rewindText = `it cannot be rewound: its WAL before the fork is gone (its oldest WAL file begins after ${fork!}), so re-protection copies the whole database; keep WAL with wal_keep_size or a WAL archive (restore_command)`;
+  else if (!keeps) {
+    rewindText = `it can be rewound (${old.checksums ? 'data checksums' : 'wal_log_hints = on'}) while its WAL since its last checkpoint before the fork lasts: it keeps no more than that (wal_keep_size ${bytesText(old.wal_keep_bytes)}, below max_wal_size ${bytesText(old.max_wal_bytes)}, and no restore_command), so a checkpoint of its own, even at shutdown, can leave re-protection to copy the whole database`;
+  } else rewindText = `it can be rewound (${old.checksums ? 'data checksums' : 'wal_log_hints = on'}; its WAL ${old.restores_wal ? 'comes from its archive' : 'is kept by wal_keep_size'})`;
   const base = { rewindable, timeline: old.timeline };
   if (old.system_id !== serving.system_id) {
     return {
@@ -60,7 +76,6 @@ export function assessDivergence(i: DivergenceInput): Divergence {
     };
   }
   if (serving.in_recovery) return { ...base, message: `the serving side at ${i.serving.where} is in recovery: it has not been promoted` };
-  const fork = forkPoint(parseHistory(serving.history), old.timeline);
   if (fork === undefined) {
     return {
       ...base,
@@ -153,11 +168,4 @@ export function assessCaughtUp(i: CaughtUpInput): CaughtUp {
     ...ids,
     message: `${where} has replayed up to ${replayLsn!}, everything the serving side at ${i.serving.where} flushed (${servingLsn}), with no write transaction open there`,
   };
-}
-
-/** Whether a is at or beyond b (both pg_lsn). */
-export function reached(a: string | null | undefined, b: string | null | undefined): boolean {
-  const x = parseLsn(a);
-  const y = parseLsn(b);
-  return x !== undefined && y !== undefined && x >= y;
 }

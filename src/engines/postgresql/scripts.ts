@@ -114,7 +114,7 @@ function rewindLib(o: RewindLibOptions): string[] {
   const source = serverConninfo(o.source);
   const asSuperuser = { [ENV.user]: shellVar(ENV.superuser), [ENV.password]: shellVar(ENV.superuserPassword), LC_ALL: 'C' };
   const rewind = (dryRun: boolean, log: string) =>
-    `${withEnv(asSuperuser, rewindArgv({ dataDirectory: shellVar('data'), source, dryRun }))} > "$work/${log}" 2>&1`;
+    `${withEnv(asSuperuser, rewindArgv({ dataDirectory: shellVar('data'), source, dryRun, restoreTargetWal: sh('${restore_wal:+--restore-target-wal}') }))} > "$work/${log}" 2>&1`;
   // psql interpolates variables only in what it reads, not in --command: the SQL goes in on stdin.
   const settings = piped(
     STANDBY_SETTINGS_SQL,
@@ -185,9 +185,14 @@ function rewindLib(o: RewindLibOptions): string[] {
     '      ;;',
     '  esac',
     `  end_lsn=$(ctl 'Latest checkpoint location')`,
+    '  # WAL the data directory no longer has (recycled by its checkpoints) comes from its archive, if it has one.',
+    '  restore_wal=$(postgres -D "$data" -C restore_command 2> /dev/null || true)',
     `  if ! ${rewind(true, 'dry-run.log')}; then`,
     '    cat "$work/dry-run.log" >&2',
     `    reason="pg_rewind cannot rewind this data directory: $(grep -i error "$work/dry-run.log" | tail -n 1)"`,
+    "    if grep -q -e 'could not find previous WAL record' -e 'could not open file .*pg_wal' \"$work/dry-run.log\"; then",
+    '      reason="its WAL since its last checkpoint before the two sides diverged is gone (recycled by a later checkpoint), which pg_rewind needs; keep it with wal_keep_size or a WAL archive (restore_command); $reason"',
+    '    fi',
     '    return 1',
     '  fi',
     `  fork=$(sed -n 's/.*servers diverged at WAL location \\(${lsn}\\) on timeline [0-9]*.*/\\1/p' "$work/dry-run.log")`,
@@ -299,7 +304,7 @@ export function standbyBootstrapScript(o: StandbyBootstrapOptions & { reportFile
     'if [ -f "$data/PG_VERSION" ] && [ -f "$data/postmaster.opts" ]; then',
     '  mine=$(data_timeline)',
     `  sysid=$(ctl 'Database system identifier')`,
-    `  verdict=$(${tookOver} 2> "$work/verdict.err") || verdict="unknown $(tail -n 1 "$work/verdict.err")"`,
+    `  verdict=$(${tookOver} 2> "$work/verdict.err") || verdict="unknown $(tr -s '\\n\\t' '  ' < "$work/verdict.err")"`,
     '  case "$verdict" in',
     "    'took-over '*)",
     `      echo "the primary at ${where} was promoted from timeline $mine of $data (it is on timeline \${verdict#took-over }): $data is the old primary and becomes its standby again"`,

@@ -201,7 +201,10 @@ SELECT CASE
  * The side that would be rewound (the old primary), read before re-protection:
  * whether it is in recovery, its timeline and last flushed (or, in recovery,
  * received or replayed) position, its cluster and whether pg_rewind can work
- * on it (data checksums or wal_log_hints).
+ * on it: data checksums or wal_log_hints, and its WAL back to its last
+ * checkpoint before the fork (kept by wal_keep_size, or fetched by
+ * restore_command; the oldest WAL file it has, as a byte position, tells
+ * when that is gone for sure). pg_ls_waldir needs superuser or pg_monitor.
  */
 export const OLD_PRIMARY_SQL = `SELECT pg_is_in_recovery() AS in_recovery,
        (SELECT system_identifier::text FROM pg_control_system()) AS system_id,
@@ -209,7 +212,13 @@ export const OLD_PRIMARY_SQL = `SELECT pg_is_in_recovery() AS in_recovery,
        CASE WHEN pg_is_in_recovery() THEN GREATEST(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text
             ELSE pg_current_wal_flush_lsn()::text END AS lsn,
        current_setting('data_checksums') = 'on' AS checksums,
-       current_setting('wal_log_hints') = 'on' AS wal_log_hints`;
+       current_setting('wal_log_hints') = 'on' AS wal_log_hints,
+       pg_size_bytes(current_setting('wal_keep_size'))::float8 AS wal_keep_bytes,
+       pg_size_bytes(current_setting('max_wal_size'))::float8 AS max_wal_bytes,
+       current_setting('restore_command') <> '' AS restores_wal,
+       (SELECT min(('x' || substr(name, 9, 8))::bit(32)::bigint::numeric * 4294967296
+                   + ('x' || substr(name, 17, 8))::bit(32)::bigint::numeric * pg_size_bytes(current_setting('wal_segment_size')))::text
+          FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$') AS oldest_wal_byte`;
 
 /** The serving side, read for the divergence: its timeline and that timeline's history (none on timeline 1). */
 export const SERVING_HISTORY_SQL = `SELECT pg_is_in_recovery() AS in_recovery,
