@@ -194,7 +194,7 @@ export class Pair {
       last = JSON.stringify(o);
       return o.streaming === true && o.lagSeconds === 0 && o.problem === undefined;
     }, 60_000, `replication with ${serving} serving`).catch((err: unknown) => {
-      throw new Error(`${(err as Error).message}: ${last}`);
+      throw new Error(`${(err as Error).message}: ${last}\n--- P's log:\n${this.p.logTail(15)}\n--- S's log:\n${this.s?.logTail(15) ?? ''}`);
     });
   }
 }
@@ -224,4 +224,133 @@ export async function insertRows(server: PgServer, from: number, to: number, pha
     await c.end();
   }
   return done;
+}
+
+export function pgbench(h: PgHarness, server: PgServer, args: string[]): Promise<RunResult> {
+  return h.asPostgres([join(h.bin, 'pgbench'), '-h', server.socketDir, '-p', String(server.port), '-U', SUPERUSER.username, ...args, 'postgres']);
+}
+
+/** pgbench's count of committed transactions. */
+export function processedOf(output: string): number {
+  return Number(/number of transactions actually processed: (\d+)/.exec(output)?.[1] ?? 'NaN');
+}
+
+/** Where clients write: the Service in front of the serving side, switched by the failback. */
+export interface Traffic {
+  target: PgServer;
+}
+
+/**
+ * Clients that commit one row per transaction into `acked` against the
+ * traffic's target, record every acknowledged id with the time it was
+ * acknowledged, and on any error reconnect (to the target as it is then)
+ * and go on: what a well-behaved application does across a failback.
+ */
+export class Writers {
+  readonly acks: { id: number; at: number }[] = [];
+  errors = 0;
+  private next = 0;
+  private stopped = false;
+  private readonly loops: Promise<void>[];
+
+  constructor(traffic: Traffic, clients: number) {
+    this.loops = Array.from({ length: clients }, () => this.loop(traffic));
+  }
+
+  private async loop(traffic: Traffic): Promise<void> {
+    let c: Awaited<ReturnType<PgServer['client']>> | undefined;
+    while (!this.stopped) {
+      try {
+        c ??= await traffic.target.client();
+        const id = ++this.next;
+        await c.query('INSERT INTO acked (id) VALUES ($1)', [id]);
+        this.acks.push({ id, at: performance.now() });
+      } catch {
+        this.errors++;
+        await c?.end().catch(() => undefined);
+        c = undefined;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    await c?.end().catch(() => undefined);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.loops);
+  }
+
+  /** The longest time without any acknowledged commit between two instants: how long writes were refused. */
+  longestGap(from: number, to: number): number {
+    const times = this.acks.map((a) => a.at).filter((t) => t >= from && t <= to).sort((a, b) => a - b);
+    let gap = 0;
+    for (let i = 1; i < times.length; i++) gap = Math.max(gap, times[i]! - times[i - 1]!);
+    return gap;
+  }
+}
+
+export interface FailbackRun {
+  /** The longest time no write was acknowledged around the failback, in ms. */
+  refusedMs: number;
+  stopWritesMs: number;
+  catchUpMs: number;
+  promoteMs: number;
+  /** pgbench's committed transactions on the serving side before the fence ended its sessions. */
+  pgbenchProcessed: number;
+  /** pgbench_history rows this run added, on the final primary. */
+  historyAdded: number;
+  /** pgbench's tables on both sides right after the promotion (they must be equal). */
+  servingTables: string;
+  promotedTables: string;
+  reprotectForward: RawReport | undefined;
+  reprotectBack: RawReport | undefined;
+}
+
+async function pgbenchTables(server: PgServer): Promise<string> {
+  const r = await server.query<{ t: string }>(
+    "SELECT (SELECT count(*) FROM pgbench_history) || ' history rows, balance ' || (SELECT sum(abalance) FROM pgbench_accounts) AS t",
+  );
+  return r[0]!.t;
+}
+
+/**
+ * One failback under load, from S serving with P its standby: pgbench and the
+ * writers run against S; the failback (stop writes, catch up, promote P,
+ * switch traffic) runs while they do; S is re-protected forward; then a
+ * switchover back to S and P's re-protection restore the starting state.
+ */
+export async function failbackUnderLoad(pair: Pair, writers: Writers, traffic: Traffic, o: { rate: number; settleMs: number }): Promise<FailbackRun> {
+  const s = pair.s!;
+  const historyBefore = Number((await s.query<{ n: string }>('SELECT count(*)::text AS n FROM pgbench_history'))[0]!.n);
+  const load = pgbench(pair.h, s, ['-n', '-c', '2', '-j', '1', '-T', '600', '-R', String(o.rate)]);
+  await new Promise((r) => setTimeout(r, o.settleMs));
+  const t0 = performance.now();
+  const steps = await pair.switchover('standby', (to) => (traffic.target = to));
+  const bench = await load;
+  const servingTables = await pgbenchTables(s);
+  const promotedTables = await pgbenchTables(pair.p);
+  // Writes resumed on P: wait for a few acknowledgements there before measuring the gap.
+  const resumedAt = performance.now();
+  await waitFor(async () => Promise.resolve(writers.acks.some((a) => a.at > resumedAt + o.settleMs / 2)), 30_000, 'writes on the promoted primary');
+  const refusedMs = writers.longestGap(t0 - o.settleMs, performance.now());
+  const historyAfter = Number((await pair.p.query<{ n: string }>('SELECT count(*)::text AS n FROM pgbench_history'))[0]!.n);
+
+  const forward = await pair.reprotectForward();
+  await pair.waitStreaming('primary');
+  // Back to the starting state (S serving, P its standby), unmeasured.
+  await pair.switchover('primary', (to) => (traffic.target = to));
+  const back = await pair.reprotectBack();
+  await pair.waitStreaming('standby').catch((err: unknown) => {
+    throw new Error(`${(err as Error).message}\n--- the re-protect Job:\n${back.stdout}`);
+  });
+  return {
+    refusedMs,
+    ...steps,
+    pgbenchProcessed: processedOf(bench.stdout),
+    historyAdded: historyAfter - historyBefore,
+    servingTables,
+    promotedTables,
+    reprotectForward: forward.report,
+    reprotectBack: back.report,
+  };
 }

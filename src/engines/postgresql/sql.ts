@@ -173,6 +173,19 @@ function historyFileSql(timeline: string): string {
 }
 
 /**
+ * Before pg_rewind against a server promoted a moment ago: pg_rewind reads
+ * the source's timeline from its control file, which names the new timeline
+ * only once the checkpoint after the promotion is complete (it is spread, so
+ * it can take minutes); until then pg_rewind sees one timeline and rewinds
+ * nothing. A CHECKPOINT (superuser or pg_checkpoint) settles it, only when
+ * needed (psql's \gexec).
+ */
+export const SOURCE_CHECKPOINT_SQL = [
+  `SELECT 'CHECKPOINT' WHERE NOT pg_is_in_recovery() AND (SELECT timeline_id FROM pg_control_checkpoint()) <> ${PRIMARY_TIMELINE}`,
+  '\\gexec',
+].join('\n');
+
+/**
  * Run by a standby's bootstrap on a data directory that was promoted: did the
  * primary take over from it? 'took-over' when the primary is the same
  * cluster (:'sysid'), out of recovery, on a newer timeline than the data
