@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { forgetPrimaries, observeReplication } from '../../src/engines/postgresql/observe.ts';
 import { parseReprotectReport } from '../../src/engines/postgresql/report.ts';
 import { PgHarness, waitFor } from './harness.ts';
-import { fingerprint, ids, insertRows, Pair } from './lifecycle.ts';
+import { fingerprint, ids, insertRows, Pair, rewindVersusBaseBackup } from './lifecycle.ts';
 
 let h: PgHarness;
 beforeEach(async () => {
@@ -226,5 +226,21 @@ describe('re-protection and failback (PostgreSQL engine)', () => {
     const s = await pair.startS();
     expect((await s.query('SELECT pg_is_in_recovery() AS r'))[0]).toEqual({ r: false });
     expect(await ids(s)).toEqual([...before, ...served]);
+  });
+  test('pg_rewind moves fewer bytes than a base backup of the same database (both printed)', { timeout: 600_000 }, async () => {
+    // pgbench scale 10 is ~160 MB; STANDBY_PG_REWIND_SCALE=70 makes it ~1 GB (bench/postgresql.ts runs that size).
+    const scale = Number(process.env.STANDBY_PG_REWIND_SCALE ?? '10');
+    const c = await rewindVersusBaseBackup(h, { scale });
+    expect(c.rewind.report).toMatchObject({ method: 'rewind' });
+    expect(c.rewind.report!.divergentCommits).toBeGreaterThanOrEqual(400);
+    expect(c.baseBackup.report).toMatchObject({ method: 'basebackup', reason: 'the data directory is empty or was never started (an interrupted copy)' });
+    expect(c.baseBackup.report!.bytes).toBeGreaterThan(c.databaseBytes);
+    expect(c.rewind.report!.bytes!).toBeGreaterThan(0);
+    // A fixed part (WAL segments since the fork, configuration, pg_xact) weighs more on a small database: bench/postgresql.ts measures ~1 GB.
+    expect(c.rewind.report!.bytes!).toBeLessThan(c.baseBackup.report!.bytes! / 2);
+    const mib = (b: number) => `${(b / (1024 * 1024)).toFixed(1)} MiB`;
+    console.log(
+      `re-protection of a ${mib(c.databaseBytes)} database (pgbench scale ${scale}): pg_rewind copied ${mib(c.rewind.report!.bytes!)} in ${Math.round(c.rewind.ms)} ms; a base backup copied ${mib(c.baseBackup.report!.bytes!)} in ${Math.round(c.baseBackup.ms)} ms`,
+    );
   });
 });

@@ -354,3 +354,53 @@ export async function failbackUnderLoad(pair: Pair, writers: Writers, traffic: T
     reprotectBack: back.report,
   };
 }
+
+/** One re-protection's copy: what the Job reported and how long it took. */
+export interface CopyRun {
+  report: RawReport | undefined;
+  ms: number;
+}
+
+export interface CopyComparison {
+  /** The serving side's databases, in bytes. */
+  databaseBytes: number;
+  rewind: CopyRun;
+  baseBackup: CopyRun;
+}
+
+/**
+ * The same re-protection two ways on one pgbench database: after a failover
+ * and some writes on both sides (P divergent), the re-protect Job rewinds P's
+ * data directory and P streams from S; then, P stopped again, the same Job
+ * runs into an empty directory, which it can only re-seed with a base backup
+ * of S. Throws when a step fails; the caller judges the reports.
+ */
+export async function rewindVersusBaseBackup(h: PgHarness, o: { scale: number; conf?: Record<string, string> }): Promise<CopyComparison> {
+  const pair = await Pair.create(h, { name: 'compare', conf: { wal_log_hints: 'on', max_wal_size: '2GB', ...o.conf } });
+  // Server-side data generation (G): the fastest way to a large database on two cores.
+  const init = await pgbench(h, pair.p, ['-i', '-s', String(o.scale), '-I', 'dtGvp', '-q']);
+  if (init.code !== 0) throw new Error(`pgbench -i failed: ${init.stderr}`);
+  await pair.protect();
+  const promoted = await pair.promote('standby');
+  if (promoted.code !== 0) throw new Error(`promote failed: ${promoted.stderr}`);
+  for (const side of [pair.s!, pair.p]) {
+    const load = await pgbench(h, side, ['-n', '-c', '2', '-j', '1', '-t', '200']);
+    if (load.code !== 0) throw new Error(`pgbench failed: ${load.stderr}`);
+  }
+  const databaseBytes = Number((await pair.s!.query<{ b: string }>('SELECT sum(pg_database_size(datname))::text AS b FROM pg_database'))[0]!.b);
+
+  await pair.p.stop('immediate');
+  let t = performance.now();
+  const rewound = await pair.reprotectP();
+  const rewind = { report: rewound.report, ms: performance.now() - t };
+  if (rewound.code !== 0) throw new Error(`re-protect (rewind) failed: ${rewound.stderr}\n${rewound.stdout}`);
+  await pair.startP();
+  await pair.waitStreaming('standby');
+  await pair.p.stop('fast');
+
+  t = performance.now();
+  const seeded = await pair.reprotectP(join(h.root, 'compare-reseeded'));
+  const baseBackup = { report: seeded.report, ms: performance.now() - t };
+  if (seeded.code !== 0) throw new Error(`re-protect (base backup) failed: ${seeded.stderr}\n${seeded.stdout}`);
+  return { databaseBytes, rewind, baseBackup };
+}
