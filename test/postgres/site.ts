@@ -79,6 +79,7 @@ export interface SiteOptions {
   kind?: 'StatefulSet' | 'Deployment';
   /** Which side serves (after a failover: the standby). */
   serving?: Side;
+  traffic?: 'operatorService' | 'primaryService';
 }
 
 export function site(o: SiteOptions = {}): StandbySite {
@@ -96,6 +97,7 @@ export function site(o: SiteOptions = {}): StandbySite {
         ...(o.database ? { database: o.database } : {}),
       },
     },
+    ...(o.traffic ? { traffic: { mode: o.traffic } } : {}),
     ...(tier === 'hot' ? { hot: { replicas: o.replicas ?? 1, maxLag: '10s' } } : {}),
     ...(tier === 'warm' ? { warm: { schedule: '*/15 * * * *', method: 'engine' } } : {}),
     ...(tier === 'cold' ? { cold: { schedule: '0 2 * * *', method: 'engine', retention: { keepLast: 3, maxAge: '720h' } } } : {}),

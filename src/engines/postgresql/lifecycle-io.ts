@@ -16,7 +16,7 @@ import {
   type ServingHistoryRow,
 } from './lifecycle.ts';
 import { readCredentials } from './secrets.ts';
-import { pgSpec, SECRET_FIELDS, sidesOf, superuserSecret } from './settings.ts';
+import { followerUnreachable, pgSpec, SECRET_FIELDS, sidesOf, superuserSecret } from './settings.ts';
 import { OLD_PRIMARY_SQL, REPLAY_SQL, RESUME_WRITES_SQL, SERVING_FLUSH_SQL, SERVING_HISTORY_SQL, STOP_WRITES_SQL } from './sql.ts';
 
 export interface LifecycleOptions {
@@ -103,6 +103,8 @@ function readServing<T extends { in_recovery: boolean }>(ctx: EngineContext, io:
  */
 export async function divergence(ctx: EngineContext, io: EngineIO, o: LifecycleOptions = {}): Promise<Divergence> {
   try {
+    const unreachable = followerUnreachable(ctx);
+    if (unreachable) return { message: `the divergence cannot be measured: ${unreachable}; the re-protect Job reports it from the data directory` };
     const as = await login(ctx, io, 'superuser', o);
     if ('problem' in as) return { message: `the divergence cannot be measured: ${as.problem}` };
     const sides = sidesOf(ctx);
@@ -132,6 +134,8 @@ export async function divergence(ctx: EngineContext, io: EngineIO, o: LifecycleO
  */
 export async function caughtUp(ctx: EngineContext, io: EngineIO, o: LifecycleOptions = {}): Promise<CaughtUp> {
   try {
+    const unreachable = followerUnreachable(ctx);
+    if (unreachable) return { caughtUp: false, message: unreachable };
     const as = await login(ctx, io, 'replication', o);
     if ('problem' in as) return { caughtUp: false, message: as.problem };
     const sides = sidesOf(ctx);

@@ -157,3 +157,16 @@ export function sidesOf(ctx: EngineContext): Sides {
   }
   return { serving: 'primary', servingService: primary, servingSharesService: false, followerService: standby, followers: standbySlots(ctx.site, ctx.primary) };
 }
+
+/**
+ * Why the side that follows the serving standby cannot be reached, if so:
+ * with traffic.mode primaryService the primary's own Service selects the
+ * standby's pods while the standby serves, so no Service leads to the old
+ * (re-protected) primary. Re-protection itself addresses the standby and
+ * works; measuring the divergence, proving the catch-up and the failback's
+ * promotion do not, and are refused rather than aimed at the wrong server.
+ */
+export function followerUnreachable(ctx: EngineContext): string | undefined {
+  if (ctx.serving !== 'standby' || ctx.site.spec.traffic.mode !== 'primaryService') return undefined;
+  return `with traffic.mode primaryService the primary's Service ${ctx.site.spec.primary.service} selects the standby's pods while the standby serves, so the PostgreSQL engine cannot reach the old primary through it; failback needs traffic.mode operatorService`;
+}

@@ -35,6 +35,7 @@ import {
   pgSpec,
   postgresContainer,
   primaryAddress,
+  followerUnreachable,
   primarySlot,
   SECRET_KEYS,
   slotPrefix,
@@ -312,9 +313,14 @@ export function reprotectTemplate(ctx: EngineContext, target: ReprotectTarget): 
   );
 }
 
-/** hot: the failback's promote Job, pg_promote() on the re-protected primary through its Service. */
+/**
+ * hot: the failback's promote Job, pg_promote() on the re-protected primary
+ * through its Service. Undefined when that Service leads to the standby
+ * (traffic.mode primaryService, see followerUnreachable): it would promote
+ * nothing.
+ */
 export function failbackTemplate(ctx: EngineContext): V1PodTemplateSpec | undefined {
-  if (ctx.tier !== 'hot') return undefined;
+  if (ctx.tier !== 'hot' || followerUnreachable({ ...ctx, serving: 'standby' })) return undefined;
   const parts = primaryParts(ctx);
   if (!parts) return undefined;
   return jobPodTemplate(

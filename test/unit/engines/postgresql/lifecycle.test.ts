@@ -9,7 +9,8 @@ import { forkPoint, lsnDiff, parseHistory, parseLsn } from '../../../../src/engi
 import { parseReprotectReport } from '../../../../src/engines/postgresql/report.ts';
 import { promoteScript, REPORT_PREFIX, reprotectScript } from '../../../../src/engines/postgresql/scripts.ts';
 import { failbackOptions, reprotectOptions } from '../../../../src/engines/postgresql/templates.ts';
-import { context } from '../../../postgres/site.ts';
+import { caughtUp, divergence } from '../../../../src/engines/postgresql/lifecycle-io.ts';
+import { context, fakeIO } from '../../../postgres/site.ts';
 
 const secretRef = (env: string, name: string, key: string) => ({ name: env, valueFrom: { secretKeyRef: { name, key } } });
 
@@ -201,5 +202,16 @@ describe('the re-protect and failback Job templates', () => {
     expect(failbackOptions(ctx)).toMatchObject({ standby: { host: 'orders-db.shop.svc', port: 5432 }, resetStandbySettings: true, timeoutSeconds: 300 });
     expect(c.env).toEqual([secretRef('PGUSER', 'orders-db-super', 'username'), secretRef('PGPASSWORD', 'orders-db-super', 'password')]);
     expect(postgresqlEngine.failbackTemplate!(context({ tier: 'cold' }))).toBeUndefined();
+  });
+
+  test('traffic.mode primaryService: the primary Service leads to the serving standby, so no failback Job, no catch-up and no divergence are aimed at it', async () => {
+    const ctx = context({ serving: 'standby', traffic: 'primaryService' });
+    expect(postgresqlEngine.failbackTemplate!(ctx)).toBeUndefined();
+    expect(postgresqlEngine.failbackTemplate!(context({ serving: 'standby', traffic: 'operatorService' }))).toBeDefined();
+    // Re-protection addresses the standby's own replica 0 and works in both modes.
+    expect(postgresqlEngine.reprotectTemplate!(ctx, { claims: { data: 'data-orders-db-0' } })).toBeDefined();
+    const reason = "with traffic.mode primaryService the primary's Service orders-db selects the standby's pods while the standby serves, so the PostgreSQL engine cannot reach the old primary through it; failback needs traffic.mode operatorService";
+    expect(await caughtUp(ctx, fakeIO())).toEqual({ caughtUp: false, message: reason });
+    expect((await divergence(ctx, fakeIO())).message).toBe(`the divergence cannot be measured: ${reason}; the re-protect Job reports it from the data directory`);
   });
 });
