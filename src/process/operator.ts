@@ -10,6 +10,7 @@ import { Manager } from '../controller/manager.ts';
 import { Reconciler } from '../controller/reconciler.ts';
 import { effectiveRpoMs } from '../controller/status.ts';
 import { validateSpec } from '../api/site.ts';
+import { lastPassed } from '../drill/record.ts';
 import { LeaderElector } from './leader.ts';
 import { startHealthServer } from './health.ts';
 import { Metrics, type SiteSample } from './metrics.ts';
@@ -155,6 +156,7 @@ function siteSamples(manager: Manager | undefined): SiteSample[] {
     let dataAge: number | undefined;
     if (tier === 'hot') dataAge = status.standby?.lagSeconds;
     else if (status.dataTimestamp) dataAge = Math.max(0, (now.getTime() - new Date(status.dataTimestamp).getTime()) / 1000);
+    const passed = lastPassed(status);
     return {
       namespace: s.metadata?.namespace ?? '',
       name: s.metadata?.name ?? '',
@@ -163,6 +165,9 @@ function siteSamples(manager: Manager | undefined): SiteSample[] {
       dataAgeSeconds: dataAge,
       rpoTargetSeconds: cached.rpoSeconds,
       fencedPrimaryReturned: status.conditions?.some((c) => c.type === 'FencingHolds' && c.status === 'False') ?? false,
+      drillRtoSeconds: passed?.rtoSeconds,
+      drillDataAgeSeconds: passed?.dataAgeSeconds,
+      drillLastSuccessSeconds: passed ? new Date(passed.finishedAt).getTime() / 1000 : undefined,
     };
   });
   for (const k of specCache.keys()) if (!seen.has(k)) specCache.delete(k);

@@ -9,7 +9,7 @@ import { names } from '../../site/names.ts';
 import { checkSite } from './check.ts';
 import { engineObjects } from './objects.ts';
 import { observeReplication } from './observe.ts';
-import { copyTemplate, dumpTemplate, promoteTemplate, restoreTemplate, standbyTemplate } from './templates.ts';
+import { copyTemplate, drillCopyTemplate, drillTemplate, dumpTemplate, promoteTemplate, restoreTemplate, standbyTemplate, verifyTemplate } from './templates.ts';
 
 export const postgresqlEngine: Engine = {
   type: 'postgresql',
@@ -19,6 +19,9 @@ export const postgresqlEngine: Engine = {
   dumpTemplate,
   restoreTemplate,
   promoteTemplate,
+  drillCopyTemplate,
+  drillTemplate,
+  verifyTemplate,
   objects: engineObjects,
   // Only replica 0 is promoted; the other hot replicas keep following the old primary and must not
   // receive writes. (A Deployment's pods have no stable name: its standby runs one replica.)
