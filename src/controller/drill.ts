@@ -32,7 +32,7 @@ import { drillCondition, drillFieldsOf, recordPatch, type DrillCondition, type D
 import { drillRequest, drillSchedule } from '../drill/trigger.ts';
 import { ANNOTATION_DRILL, LABEL_DRILL, LABEL_DRILL_PART, LABEL_ROLE } from '../site/names.ts';
 import { ownershipOf } from '../site/ownership.ts';
-import { isPodReady, readyTransition, type PrimaryVolume } from '../site/workload.ts';
+import { isPodReady, type PrimaryVolume } from '../site/workload.ts';
 import { actuator } from './actuator.ts';
 import { informerOfKind } from './caches.ts';
 import type { ReconcileContext } from './context.ts';
@@ -180,13 +180,11 @@ function conflicted(rc: ReconcileContext): DrillFields {
   return {};
 }
 
-/** Ids of the drills whose objects stay: the running one, and the last one if it failed under keepFailed. */
+/** Ids of the drills whose objects stay: the running one, else the last one if it failed under keepFailed (until the next starts). */
 function keptDrills(rc: ReconcileContext, running: DrillStatus | undefined): Set<string> {
-  const keep = new Set<string>();
-  if (running) keep.add(running.id);
+  if (running) return new Set([running.id]);
   const last = rc.current.status?.lastDrill;
-  if (last?.result === 'Failed' && rc.site.spec.drill?.keepFailed) keep.add(last.id);
-  return keep;
+  return new Set(last?.result === 'Failed' && rc.site.spec.drill?.keepFailed ? [last.id] : []);
 }
 
 type Started = { ok: true; drill: DrillStatus | undefined } | { ok: false; reason: string };
@@ -433,9 +431,9 @@ async function starting(c: StepContext, d: DrillStatus): Promise<Step> {
   const claims = Object.fromEntries(scratchVolumes(c, d).map((v) => [v, c.names.volume(v)]));
   const { primary, primaryService, volumes } = obs;
   await c.act.ensure(buildScratchWorkload({ site, engine, operatorImage: c.rc.deps.operatorImage, primary, primaryService, volumes }, d.id, claims));
-  const pod = scratchPod(c, d);
-  if (!pod) return waiting('a scratch pod to be Ready');
-  return done({ readyAt: (readyTransition(pod) ?? c.rc.now()).toISOString() });
+  if (!scratchPod(c, d)) return waiting('a scratch pod to be Ready');
+  // When the operator saw it Ready (a pod's own transition time has whole seconds only).
+  return done({ readyAt: c.rc.now().toISOString() });
 }
 
 /** The engine's check, then the user's (spec.drill.verify), each a Job that may reach the scratch pod. */
@@ -521,10 +519,10 @@ function announce(rc: ReconcileContext, record: DrillRecord): void {
  * For a promotion about to start (promote.ts): the status patch that aborts a running drill in the
  * promotion's own start write, so the promotion waits for nothing; `recorded` once it landed.
  */
-export function drillAbortForPromotion(rc: ReconcileContext, reason: string): { patch: Record<string, unknown>; recorded: () => void } | undefined {
+export function drillAbortForPromotion(rc: ReconcileContext, reason: string, now: Date): { patch: Record<string, unknown>; recorded: () => void } | undefined {
   const d = rc.current.status?.drill;
   if (!d) return undefined;
-  const record = finish(d, rc.now(), 'Aborted', `a promotion began (${reason}): a real failure wins over a drill`);
+  const record = finish(d, now, 'Aborted', `a promotion began (${reason}): a real failure wins over a drill`);
   return { patch: recordPatch(rc.current.status ?? {}, record), recorded: () => announce(rc, record) };
 }
 

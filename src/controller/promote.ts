@@ -80,7 +80,7 @@ export async function runPromotion(
   if (decision.action === 'start') {
     const began = begin(now, decision.trigger, decision.reason, decision.token, { tier: spec.tier, fencing: spec.promotion.fencing });
     // A real failure wins: a running drill is aborted in this same write (drill.ts), costing no time.
-    const drill = drillAbortForPromotion(rc, decision.reason);
+    const drill = drillAbortForPromotion(rc, decision.reason, now);
     startWrite = writePromotion(rc, began, { handledPromoteToken: decision.token ?? handledToken, ...drill?.patch });
     if (drill) void startWrite.then((ok) => ok && drill.recorded(), () => undefined);
     // Awaited below (or by drive); this only keeps an early rejection from counting as unhandled.
