@@ -16,7 +16,13 @@ export interface SiteSample {
   drillRtoSeconds?: number | undefined;
   drillDataAgeSeconds?: number | undefined;
   drillLastSuccessSeconds?: number | undefined;
+  /** The site's conditions (type and status) as last written. */
+  conditions: readonly { type: string; status: string }[];
+  /** status.promotion.state, if the site has a promotion record. */
+  promotionState: string | undefined;
 }
+
+const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;
 
 export class Metrics {
   readonly registry = new Registry();
@@ -103,6 +109,36 @@ export class Metrics {
     siteGauge('standby_drill_data_age_seconds', "How old the data of the site's newest passed drill was when it began.", (s) => s.drillDataAgeSeconds);
     siteGauge('standby_drill_last_success_timestamp_seconds', "When the site's newest passed drill ended (Unix time).", (s) => s.drillLastSuccessSeconds);
     siteGauge('standby_site_fenced_primary_returned', '1 when a fenced old primary came back (e.g. a GitOps revert).', (s) => (s.fencedPrimaryReturned ? 1 : 0));
+    // As kube-state-metrics exports conditions: one series per status, 1 for the current one, so
+    // that an alert on status="False" sees 0 rather than nothing while the condition holds.
+    new Gauge({
+      name: 'standby_site_condition',
+      help: "The site's status conditions: 1 for the condition's current status (True, False or Unknown), 0 for the others.",
+      labelNames: ['namespace', 'site', 'tier', 'condition', 'status'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const s of sources.sites()) {
+          for (const c of s.conditions) {
+            for (const status of CONDITION_STATUSES) {
+              this.set({ namespace: s.namespace, site: s.name, tier: s.tier, condition: c.type, status }, c.status === status ? 1 : 0);
+            }
+          }
+        }
+      },
+    });
+    new Gauge({
+      name: 'standby_site_promotion_state',
+      help: "1 for the state of the site's running or last promotion (Fencing, Promoting, Switching, Promoted, Failed); absent when it never had one.",
+      labelNames: ['namespace', 'site', 'tier', 'state'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const s of sources.sites()) {
+          if (s.promotionState) this.set({ namespace: s.namespace, site: s.name, tier: s.tier, state: s.promotionState }, 1);
+        }
+      },
+    });
     new Gauge({
       name: 'standby_site_phase',
       help: 'Number of sites per phase.',
@@ -115,6 +151,19 @@ export class Metrics {
         for (const [phase, n] of counts) this.set({ phase }, n);
       },
     });
+  }
+
+  /**
+   * Creates the counters' series at 0 before anything happened, so that rate() and increase()
+   * count the first promotion or watch error too (a series born at 1 shows no increase) and
+   * dashboards show 0 rather than no data.
+   */
+  initialize(o: { tiers: readonly string[]; watchedResources: readonly string[] }): void {
+    for (const tier of o.tiers) {
+      this.promotionSeconds.zero({ tier });
+      for (const result of ['Promoted', 'Failed']) for (const trigger of ['automatic', 'manual', 'forced']) this.promotions.inc({ tier, result, trigger }, 0);
+    }
+    for (const resource of o.watchedResources) for (const kind of ['gone', 'error']) this.watchErrors.inc({ resource, kind }, 0);
   }
 
   onRequest = (info: RequestInfo): void => {
