@@ -7,7 +7,7 @@ import type { V1Pod, V1PodTemplateSpec } from '@kubernetes/client-node';
 import { formatDuration, parseDuration } from '../api/duration.ts';
 import type { StandbySiteObject } from '../api/site.ts';
 import { SITE_RESOURCE } from '../api/resource.ts';
-import type { DrillRecord, DrillStatus, DrillTrigger, PromotionStatus } from '../api/status.ts';
+import type { Condition, DrillRecord, DrillStatus, DrillTrigger, PromotionStatus, SiteStatus } from '../api/status.ts';
 import type { Engine, EngineContext } from '../engines/engine.ts';
 import { asPodTemplate } from '../engines/generic.ts';
 import type { ObjectActions } from '../k8s/actions.ts';
@@ -28,12 +28,13 @@ import {
   drillNames,
 } from '../drill/objects.ts';
 import { planDrill, restoreTemplateOf } from '../drill/plan.ts';
-import { drillCondition, drillFieldsOf, recordPatch, type DrillCondition, type DrillFields } from '../drill/record.ts';
+import { drillCondition, drillFieldsOf, recordPatch, recorded, type DrillCondition, type DrillFields } from '../drill/record.ts';
 import { drillRequest, drillSchedule } from '../drill/trigger.ts';
 import { ANNOTATION_DRILL, LABEL_DRILL, LABEL_DRILL_PART, LABEL_ROLE } from '../site/names.ts';
 import { ownershipOf } from '../site/ownership.ts';
 import { isPodReady, type PrimaryVolume } from '../site/workload.ts';
 import { actuator } from './actuator.ts';
+import { mergeConditions } from './conditions.ts';
 import { informerOfKind } from './caches.ts';
 import type { ReconcileContext } from './context.ts';
 import type { Observed, SiteFacts } from './facts.ts';
@@ -494,9 +495,26 @@ async function newestCommit(c: StepContext, job: string): Promise<string | undef
 /** Ends the running drill with a record (one write, precondition on the site); then Events and metrics. */
 async function end(rc: ReconcileContext, d: DrillStatus, result: DrillRecord['result'], message: string): Promise<boolean> {
   const record = finish(d, rc.now(), result, message);
-  if (!(await writeDrill(rc, recordPatch(rc.current.status ?? {}, record)))) return false;
+  const prev = rc.current.status ?? {};
+  const patch = recordPatch(prev, record);
+  const conditions = withDrillPassed(rc, { ...prev, ...recorded(prev, record) });
+  if (conditions) patch.conditions = conditions;
+  if (!(await writeDrill(rc, patch))) return false;
   announce(rc, record);
   return true;
+}
+
+/**
+ * The site's conditions with DrillPassed as status `after` implies, so that a drill's record and
+ * its verdict land in one write (a reader never sees a passed drill under a stale DrillPassed).
+ * Undefined while the site has no DrillPassed yet: the status write of the reconcile adds it.
+ */
+function withDrillPassed(rc: ReconcileContext, after: SiteStatus): Condition[] | undefined {
+  const list = rc.current.status?.conditions;
+  if (!list?.some((c) => c.type === 'DrillPassed')) return undefined;
+  const now = rc.now();
+  const [next] = mergeConditions(list, [drillCondition(after, rc.site.spec.drill, now).condition], rc.site.metadata.generation ?? 0, now);
+  return list.map((c) => (c.type === 'DrillPassed' && next ? next : c));
 }
 
 function announce(rc: ReconcileContext, record: DrillRecord): void {

@@ -16,6 +16,8 @@ export interface SiteSample {
   drillRtoSeconds?: number | undefined;
   drillDataAgeSeconds?: number | undefined;
   drillLastSuccessSeconds?: number | undefined;
+  /** The period of spec.drill.schedule (absent without a schedule or while suspended): the overdue alert allows 3 of them. */
+  drillSchedulePeriodSeconds?: number | undefined;
   /** The site's conditions (type and status) as last written. */
   conditions: readonly { type: string; status: string }[];
   /** status.promotion.state, if the site has a promotion record. */
@@ -108,6 +110,7 @@ export class Metrics {
     siteGauge('standby_drill_rto_seconds', "The RTO the site's newest passed drill measured: start to a Ready, verified scratch copy.", (s) => s.drillRtoSeconds);
     siteGauge('standby_drill_data_age_seconds', "How old the data of the site's newest passed drill was when it began.", (s) => s.drillDataAgeSeconds);
     siteGauge('standby_drill_last_success_timestamp_seconds', "When the site's newest passed drill ended (Unix time).", (s) => s.drillLastSuccessSeconds);
+    siteGauge('standby_drill_schedule_period_seconds', 'The period of spec.drill.schedule; absent without a schedule or while it is suspended.', (s) => s.drillSchedulePeriodSeconds);
     siteGauge('standby_site_fenced_primary_returned', '1 when a fenced old primary came back (e.g. a GitOps revert).', (s) => (s.fencedPrimaryReturned ? 1 : 0));
     // As kube-state-metrics exports conditions: one series per status, 1 for the current one, so
     // that an alert on status="False" sees 0 rather than nothing while the condition holds.
