@@ -63,16 +63,16 @@ function settleReprotect(s: SiteStatus, token: string, cap: Capability): Settlem
 function settleDrill(s: SiteStatus, token: string, cap: Capability): Settlement {
   const last = s.lastDrill;
   if (last?.token === token) {
+    // A passed drill's figures are its outcome; a failed or aborted one's message says why.
     const figures = [last.rtoSeconds !== undefined ? `RTO ${last.rtoSeconds}s` : '', last.dataAgeSeconds !== undefined ? `data age ${last.dataAgeSeconds}s` : ''].filter(Boolean).join(', ');
-    return {
-      state: 'done',
-      ok: last.result === 'Passed',
-      result: last.result,
-      message: [`drill ${last.id}`, figures, last.message].filter(Boolean).join(': '),
-    };
+    const outcome = last.result === 'Passed' && figures ? figures : last.message;
+    return { state: 'done', ok: last.result === 'Passed', result: last.result, message: `drill ${last.id}: ${outcome}` };
   }
   const running = s.drill;
-  if (running?.token === token) return { state: 'running', line: `drill ${running.id}: ${running.state} (${running.message})` };
+  if (running?.token === token) {
+    const what = running.message.startsWith(`${running.state}: `) ? running.message.slice(running.state.length + 2) : running.message;
+    return { state: 'running', line: `drill ${running.id}: ${running.state} (${what})` };
+  }
   if (handled(s, cap) !== token) return { state: 'waiting' };
   return { state: 'done', ok: false, result: 'Refused', message: 'the operator did not start a drill; its DrillRefused Event (kubectl standby timeline) says why' };
 }

@@ -136,7 +136,7 @@ describe('kubectl standby', () => {
     const res = await plugin(['drill', 'files', '--context', 'sre', '--timeout', '120s'], { kubeconfig: sreConfig });
     await keepSample('kubectl standby drill files', res);
     expect(res.code, res.stderr).toBe(0);
-    expect(res.stdout).toMatch(new RegExp(`^drill ${ns}/files: Passed after [\\d.]+s: drill \\S+: RTO [\\d.]+s, data age [\\d.]+s: `));
+    expect(res.stdout).toMatch(new RegExp(`^drill ${ns}/files: Passed after [\\d.]+s: drill \\S+: RTO [\\d.]+s, data age [\\d.]+s\\n$`));
     expect(res.stderr).toMatch(/^standby\.dev\/drill=kubectl-\d{8}t\d{6}z-[0-9a-f]{6} written; waiting for the operator to act on it$/m);
     const s = await getSite(ns, 'files');
     const token = s.metadata.annotations?.['standby.dev/drill'];

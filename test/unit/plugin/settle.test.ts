@@ -64,6 +64,11 @@ describe('drill, as the operator records it', () => {
   test('waiting until the operator handles the token; running while status.drill carries it', () => {
     expect(settle(cap, { lastDrill: { ...record, token: 'older', result: 'Passed', message: 'ok' } }, T)).toEqual({ state: 'waiting' });
     expect(settle(cap, { handledDrillToken: T, drill: started } as SiteStatus, T)).toEqual({ state: 'running', line: 'drill d2: Starting (waiting for a scratch pod to be Ready)' });
+    // The state is not said twice when the message starts with it.
+    expect(settle(cap, { handledDrillToken: T, drill: { ...started, message: 'Starting: waiting for a scratch pod to be Ready' } } as SiteStatus, T)).toEqual({
+      state: 'running',
+      line: 'drill d2: Starting (waiting for a scratch pod to be Ready)',
+    });
   });
 
   test("done when status.lastDrill carries the token: its result, measured RTO and data age, or the failure's message", () => {
@@ -71,7 +76,7 @@ describe('drill, as the operator records it', () => {
       state: 'done',
       ok: true,
       result: 'Passed',
-      message: 'drill d2: RTO 41s, data age 3s: the scratch copy was Ready and verified',
+      message: 'drill d2: RTO 41s, data age 3s',
     });
     expect(settle(cap, { handledDrillToken: T, lastDrill: { ...record, result: 'Failed', message: 'verification Job db-drill-d2-verify failed' } } as SiteStatus, T)).toEqual({
       state: 'done',
