@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { buildCrd } from '../../../src/api/crd.ts';
-import { CAPABILITIES, enumIncludes, hasField, offer, schemaAt, siteSchemaIn, type SchemaNode } from '../../../src/plugin/capabilities.ts';
+import { CAPABILITIES, enumIncludes, offer, schemaAt, siteSchemaIn, type SchemaNode } from '../../../src/plugin/capabilities.ts';
 
 /** The StandbySite schema as the generated CRD declares it (what the API server serves). */
 function crdSchema(): SchemaNode {

@@ -72,13 +72,13 @@ describe('drill, as the operator records it', () => {
   });
 
   test("done when status.lastDrill carries the token: its result, measured RTO and data age, or the failure's message", () => {
-    expect(settle(cap, { handledDrillToken: T, lastDrill: { ...record, result: 'Passed', rtoSeconds: 41, dataAgeSeconds: 3, message: 'the scratch copy was Ready and verified' } } as SiteStatus, T)).toEqual({
+    expect(settle(cap, { handledDrillToken: T, lastDrill: { ...record, result: 'Passed', rtoSeconds: 41, dataAgeSeconds: 3, message: 'the scratch copy was Ready and verified' } }, T)).toEqual({
       state: 'done',
       ok: true,
       result: 'Passed',
       message: 'drill d2: RTO 41s, data age 3s',
     });
-    expect(settle(cap, { handledDrillToken: T, lastDrill: { ...record, result: 'Failed', message: 'verification Job db-drill-d2-verify failed' } } as SiteStatus, T)).toEqual({
+    expect(settle(cap, { handledDrillToken: T, lastDrill: { ...record, result: 'Failed', message: 'verification Job db-drill-d2-verify failed' } }, T)).toEqual({
       state: 'done',
       ok: false,
       result: 'Failed',
