@@ -13,13 +13,21 @@ import { celString } from './fields.ts';
 import { GROUP, PLURAL } from './site.ts';
 
 /** Spec fields (below spec) that hold a pod template the operator runs as a Job. */
-export const POD_TEMPLATE_FIELDS = ['cold.jobTemplate', 'cold.restoreJobTemplate', 'warm.jobTemplate', 'engine.generic.promoteJobTemplate'] as const;
+export const POD_TEMPLATE_FIELDS = [
+  'cold.jobTemplate',
+  'cold.restoreJobTemplate',
+  'warm.jobTemplate',
+  'engine.generic.promoteJobTemplate',
+  'drill.verify.jobTemplate',
+] as const;
 
 /** Spec fields (below spec) that name a Secret the operator reads. */
 export const SECRET_FIELDS = ['engine.postgresql.replicationSecret', 'engine.postgresql.superuserSecret'] as const;
 
 /** The annotation that starts a promotion (src/site/names.ts ANNOTATION_PROMOTE; a unit test keeps them equal). */
 export const PROMOTE_ANNOTATION = 'standby.dev/promote';
+/** The annotation that starts a drill, which runs the spec's verify pod template as a Job (ANNOTATION_DRILL). */
+export const DRILL_ANNOTATION = 'standby.dev/drill';
 
 /** has(object.spec) && has(object.spec.a) && has(object.spec.a.b) ... for every step of the paths. */
 function present(...paths: string[]): string {
@@ -34,8 +42,8 @@ function present(...paths: string[]): string {
 const can = (group: string, resource: string, verb: string, name?: string): string =>
   `authorizer.group(${celString(group)}).resource(${resource}).namespace(request.namespace)${name ? `.name(${name})` : ''}.check(${celString(verb)}).allowed()`;
 
-function promoteValue(obj: 'object' | 'oldObject'): string {
-  const key = celString(PROMOTE_ANNOTATION);
+function annotationValue(obj: 'object' | 'oldObject', annotation: string): string {
+  const key = celString(annotation);
   return `(has(${obj}.metadata.annotations) && ${key} in ${obj}.metadata.annotations ? ${obj}.metadata.annotations[${key}] : '')`;
 }
 
@@ -98,12 +106,15 @@ export function buildAdmissionPolicySpec(): Record<string, unknown> {
     matchConstraints: {
       resourceRules: [{ apiGroups: [GROUP], apiVersions: ['*'], operations: ['CREATE', 'UPDATE'], resources: [PLURAL] }],
     },
-    // Only what changes what the operator does: a new site, a new spec, a promote annotation.
+    // Only what changes what the operator does: a new site, a new spec, a promote or drill
+    // annotation (a drill runs the spec's pod templates as Jobs on the annotator's say).
     // (Status writes go to the status subresource, which the rules above do not match.)
     matchConditions: [
       {
-        name: 'spec-or-promotion-changed',
-        expression: `request.operation == 'CREATE' || object.spec != oldObject.spec || ${promoteValue('object')} != ${promoteValue('oldObject')}`,
+        name: 'spec-or-request-changed',
+        expression:
+          `request.operation == 'CREATE' || object.spec != oldObject.spec || ` +
+          [PROMOTE_ANNOTATION, DRILL_ANNOTATION].map((a) => `${annotationValue('object', a)} != ${annotationValue('oldObject', a)}`).join(' || '),
       },
     ],
     variables: variables.map(([name, expression]) => ({ name, expression })),

@@ -30,6 +30,11 @@ export function structural(node: Json): Json {
       out[key] = value;
       continue;
     }
+    // Field names are not keywords: a field may be called "id" (status.lastDrill.id).
+    if (key === 'properties' && isObject(value)) {
+      out[key] = Object.fromEntries(Object.entries(value).map(([name, child]) => [name, structural(child)]));
+      continue;
+    }
     out[key] = structural(value);
   }
   // zod's date-time check brings a long regex; the API server knows the format.
@@ -61,6 +66,7 @@ const printerColumns: JsonObject[] = [
     jsonPath: '.status.dataTimestamp',
     description: "Age of the standby's newest copy: what a failover now would lose",
   },
+  { name: 'RTO', type: 'string', jsonPath: '.status.measuredRto', description: 'The recovery time the newest passed drill measured' },
   { name: 'Lag', type: 'string', jsonPath: '.status.standby.lag', description: 'Replication lag of a hot standby' },
   { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
   { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },

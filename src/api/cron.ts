@@ -110,6 +110,13 @@ export function nextRun(schedule: string, timeZone: string | undefined, from: Da
   return cron.nextRun(from) ?? undefined;
 }
 
+/** The newest time a valid schedule fired at or before `at`, in `timeZone` (UTC when absent). */
+export function previousRun(schedule: string, timeZone: string | undefined, at: Date): Date | undefined {
+  const cron = new Cron(normalize(schedule), { paused: true, timezone: timeZone ?? 'UTC' });
+  // previousRuns looks strictly before its reference: a time exactly at `at` counts too.
+  return cron.previousRuns(1, new Date(at.getTime() + 1))[0] ?? undefined;
+}
+
 /** The interval between two consecutive fire times after `from`: the worst-case data age it implies. */
 export function schedulePeriodMs(schedule: string, timeZone: string | undefined, from: Date): number {
   const cron = new Cron(normalize(schedule), { paused: true, timezone: timeZone ?? 'UTC' });

@@ -64,11 +64,11 @@ export function validateSpec(spec: unknown, siteName?: string): Validation {
   const parsed = siteSpecSchema.safeParse(spec ?? undefined);
   if (!parsed.success) return { ok: false, problems: problemsOf(parsed.error) };
   const problems: FieldProblem[] = [];
-  for (const tier of ['cold', 'warm'] as const) {
-    const tz = parsed.data[tier]?.timeZone;
+  for (const section of ['cold', 'warm', 'drill'] as const) {
+    const tz = parsed.data[section]?.timeZone;
     if (tz !== undefined && !isKnownTimeZone(tz)) {
       problems.push({
-        field: `spec.${tier}.timeZone`,
+        field: `spec.${section}.timeZone`,
         message: `"${tz}" is not a time zone in the IANA database; use a name such as Europe/Berlin, America/New_York or UTC`,
       });
     }

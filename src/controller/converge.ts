@@ -6,7 +6,8 @@ import type { PromotionStatus, Side } from '../api/status.ts';
 import type { Engine } from '../engines/engine.ts';
 import { inProgress } from '../promotion/machine.ts';
 import { released } from '../promotion/release.ts';
-import { names, ownerReference } from '../site/names.ts';
+import { inUseByDrill } from '../drill/retention.ts';
+import { LABEL_ROLE, names, ownerReference } from '../site/names.ts';
 import type { BuildContext } from '../tiers/context.ts';
 import { desiredObjects } from '../tiers/desired.ts';
 import { needsApply, stamped } from '../k8s/apply.ts';
@@ -75,6 +76,8 @@ export async function removeUnwanted(rc: ReconcileContext, desired: readonly Kub
     const res = resourceOfKind(kind);
     for (const o of informerOfKind(rc.deps.caches, kind)?.byIndex('site', rc.key) ?? []) {
       if (wanted.has(`${kind}/${o.metadata?.name}`)) continue;
+      // A drill's scratch objects are the drill driver's to remove (drill.ts).
+      if (o.metadata?.labels?.[LABEL_ROLE] === 'drill') continue;
       // Only objects this site controls; a label alone is not proof of ownership.
       if (!o.metadata?.ownerReferences?.some((r) => r.uid === rc.site.metadata.uid)) continue;
       try {
@@ -93,7 +96,9 @@ export async function pruneCopies(rc: ReconcileContext, obs: Observed, runs: rea
   // The standby must already have moved to the newest copy before older ones go.
   const newest = newestCompleteRun(runs);
   if (newest && obs.standby && !Object.values(newest.claims).every((c) => inUse.has(c))) return;
-  for (const run of obsoleteRuns(runs, inUse, rc.now(), (COPY_JOB_DEADLINE_SECONDS + 600) * 1000)) {
+  // Nor the copy a running drill clones.
+  const drilled = inUseByDrill(rc.current.status);
+  for (const run of obsoleteRuns(runs, inUse, rc.now(), (COPY_JOB_DEADLINE_SECONDS + 600) * 1000).filter((r) => !drilled.has(r.run))) {
     for (const name of run.names) {
       try {
         await rc.deps.client.delete(R.pvc, rc.site.metadata.namespace, name);

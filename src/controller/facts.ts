@@ -85,7 +85,8 @@ export function observe(c: Caches, site: StandbySite): Observed {
     standbyPods,
     // Only the site's own data: an earlier site of the same name keeps its copies (site/ownership.ts).
     copyClaims: owned(c.pvcs.byIndex('site', key), 'copy').filter(ours),
-    snapshots: c.snapshots.byIndex('site', key).filter(ours),
+    // A drill's snapshots are its own (controller/drill.ts): not copies, not the site's data.
+    snapshots: c.snapshots.byIndex('site', key).filter((s) => ours(s) && s.metadata?.labels?.[LABEL_ROLE] !== 'drill'),
     jobs: c.jobs.byIndex('site', key),
     cronJobs: c.cronJobs.byIndex('site', key),
     trafficService: c.services.get(`${ns}/${names.traffic(site.metadata.name, site.spec)}`),

@@ -5,4 +5,6 @@ export interface ControllerMetrics {
   reconcileSeconds: { observe(seconds: number): void };
   promotions: { inc(labels: { tier: string; result: string; trigger: string }): void };
   promotionSeconds: { observe(labels: { tier: string }, seconds: number): void };
+  /** Drills that ended, by tier, result (Passed, Failed, Aborted) and trigger (scheduled, manual). */
+  drills: { inc(labels: { tier: string; result: string; trigger: string }): void };
 }

@@ -18,6 +18,7 @@ import { ANNOTATION_PROMOTE, standbySelector } from '../site/names.ts';
 import { switchTraffic } from '../traffic/switch.ts';
 import { actuator } from './actuator.ts';
 import type { ReconcileContext } from './context.ts';
+import { drillAbortForPromotion } from './drill.ts';
 import { conditionsForPhase } from './status.ts';
 import type { Observed, SiteFacts } from './facts.ts';
 
@@ -79,7 +80,10 @@ export async function runPromotion(
   let startWrite: Promise<boolean> | undefined;
   if (decision.action === 'start') {
     const began = begin(now, decision.trigger, decision.reason, decision.token, { tier: spec.tier, fencing: spec.promotion.fencing });
-    startWrite = writePromotion(rc, began, { handledPromoteToken: decision.token ?? handledToken });
+    // A real failure wins: a running drill is aborted in this same write (drill.ts), costing no time.
+    const drill = drillAbortForPromotion(rc, decision.reason, now);
+    startWrite = writePromotion(rc, began, { handledPromoteToken: decision.token ?? handledToken, ...drill?.patch });
+    if (drill) void startWrite.then((ok) => ok && drill.recorded(), () => undefined);
     // Awaited below (or by drive); this only keeps an early rejection from counting as unhandled.
     startWrite.catch(() => undefined);
     // A fence NetworkPolicy raised before the start is recorded is harmless (an unrecorded one is
@@ -151,7 +155,7 @@ export async function runPromotion(
 }
 
 /** Writes status.promotion (and what a transition implies) with the site's resourceVersion as precondition. */
-async function writePromotion(rc: ReconcileContext, p: PromotionStatus, extra: Partial<SiteStatus>): Promise<boolean> {
+async function writePromotion(rc: ReconcileContext, p: PromotionStatus, extra: Partial<Record<keyof SiteStatus, unknown>>): Promise<boolean> {
   const prev = rc.current.status ?? {};
   const patch: Record<string, unknown> = { promotion: mergePatchFor(prev.promotion ?? {}, p) ?? {}, ...extra };
   if (p.state === 'Promoted' || p.state === 'Failed') {

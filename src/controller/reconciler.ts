@@ -19,6 +19,7 @@ import { observe, referenceProblems, siteFacts, type Observed, type ReferencePro
 import { conflictAdvice, nameConflicts, protectingSite, type Blocked } from './ownership.ts';
 import { SiteMemory } from './memory.ts';
 import { runPromotion, type PromotionOutcome } from './promote.ts';
+import { drillView, runDrill, type DrillView } from './drill.ts';
 import { computeStatus, invalidStatus } from './status.ts';
 import { writeInvalidStatus, writeStatus } from './status-write.ts';
 
@@ -131,12 +132,14 @@ class SiteRun implements ReconcileContext {
     const blocked = inProgress(site.status.promotion) ? undefined : this.blocked(obs, facts, engine, frozen);
     let outcome: PromotionOutcome | undefined = blocked ? await this.refuseBlocked(blocked) : await runPromotion(this, obs, facts, engine, engineCtx, frozen);
     if (!outcome) return { requeueAfterMs: 0 };
+    // Drills (drill.ts) after the promotion: a promotion that began aborted any drill already.
+    const drill = blocked ? drillView(this) : await runDrill(this, { obs, facts, engine, engineCtx, promotion: outcome.promotion });
     const latest = this.current.status ?? {};
     if (!blocked) await convergeSite(this, obs, facts, engine, outcome.promotion, latest.active ?? 'primary', frozen);
     const late = this.lateConflict();
     if (!blocked && late) outcome = { ...outcome, decision: { action: 'refuse', reason: late.reason, message: late.message } };
 
-    const status = this.status(latest, obs, facts, engine, engineObs, outcome, problems, blocked ?? this.lateConflict());
+    const status = this.status(latest, obs, facts, engine, engineObs, outcome, problems, blocked ?? this.lateConflict(), drill);
     // Bad references and taken names are usually fixed by creating or deleting an object, which the
     // watches see; look again now and then anyway, for what no watch covers (a Secret, a CRD installed later).
     if (problems.length > 0 || this.errors.length > 0 || blocked) this.after(30_000);
@@ -190,6 +193,7 @@ class SiteRun implements ReconcileContext {
     outcome: PromotionOutcome,
     problems: readonly ReferenceProblem[],
     blocked: Blocked | undefined,
+    drill: DrillView,
   ): SiteStatus {
     const { site } = this;
     const { spec } = site;
@@ -233,6 +237,7 @@ class SiteRun implements ReconcileContext {
       active: latest.active ?? 'primary',
       trafficService: spec.traffic.mode === 'operatorService' ? names.traffic(site.metadata.name, spec) : spec.primary.service,
       fencing: promo && promo.state !== 'Fencing' ? fencingState(site, { ...obs, fenceWritten: outcome.fenceWritten }) : undefined,
+      drill,
     });
     this.after(recheckInMs);
     return status;

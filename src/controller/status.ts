@@ -50,6 +50,8 @@ export interface StatusInput {
   active: Side;
   trafficService: string | undefined;
   fencing: { holds: boolean; reason: string; message: string } | undefined;
+  /** What the drill part of the reconcile says (controller/drill.ts): its status fields, carried as they are, and DrillPassed. */
+  drill?: { fields: Partial<SiteStatus>; condition: ConditionInput } | undefined;
 }
 
 /** The recovery point objective in effect: rpoTarget, else the tier's natural bound. */
@@ -181,6 +183,8 @@ export function computeStatus(i: StatusInput): StatusResult {
     });
   }
 
+  if (i.drill) conditions.push(i.drill.condition);
+
   const phase = phaseOf(i, rpoMet);
   conditions.unshift(readyCondition(i, phase));
   conditions.push(stalledCondition(i), reconcilingCondition(phase));
@@ -224,7 +228,12 @@ export function computeStatus(i: StatusInput): StatusResult {
   if (i.promotion) status.promotion = i.promotion;
   if (i.history.length > 0) status.promotionHistory = [...i.history];
   if (i.handledToken) status.handledPromoteToken = i.handledToken;
+  if (i.drill) Object.assign(status, definedOnly(i.drill.fields));
   return { status, recheckInMs };
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function phaseOf(i: StatusInput, rpoMet: boolean | undefined): Phase {

@@ -120,6 +120,20 @@ export interface Engine {
    * standby pods take over (PostgreSQL promotes replica 0; the others keep following).
    */
   promotedSelector?(ctx: EngineContext): Record<string, string>;
+  /**
+   * Drills (src/drill/): the pod template of a Job that fills a drill's scratch volumes (mounted
+   * under the primary's volume names) from the running hot standby, instead of snapshotting its
+   * volumes. PostgreSQL: a base backup taken from the standby, so the primary does no extra work.
+   */
+  drillCopyTemplate?(ctx: EngineContext): V1PodTemplateSpec | undefined;
+  /** The pod template a drill's scratch workload runs, from the standby's; default: standbyTemplate. */
+  drillTemplate?(ctx: EngineContext, template: V1PodTemplateSpec): V1PodTemplateSpec;
+  /**
+   * The pod template of a Job that checks a drill's scratch copy once it is Ready, at $DRILL_HOST.
+   * Its container may end with the termination message `newest-commit=<RFC 3339 time>`: the newest
+   * committed transaction the copy holds, for status.lastDrill.
+   */
+  verifyTemplate?(ctx: EngineContext): V1PodTemplateSpec | undefined;
   /** Problems with references only the engine understands (a missing Secret key...). */
   check(ctx: EngineContext, io: EngineIO): Promise<string[]>;
   /** Measures the standby; never throws (problems are reported in the result). */

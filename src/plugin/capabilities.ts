@@ -7,7 +7,7 @@
 // reads the StandbySite schema the API server serves (OpenAPI v3, which every authenticated
 // user may read), so a plugin newer than the cluster's operator says the operator is too old
 // instead of writing a request nobody acts on.
-import { ANNOTATION_PROMOTE } from '../site/names.ts';
+import { ANNOTATION_DRILL, ANNOTATION_PROMOTE } from '../site/names.ts';
 
 export type CapabilityName = 'promote' | 'site-lost' | 'failback' | 'reprotect' | 'drill';
 
@@ -96,12 +96,11 @@ export const CAPABILITIES: Record<CapabilityName, Capability> = {
   },
   drill: {
     name: 'drill',
-    annotation: 'standby.dev/drill',
+    annotation: ANNOTATION_DRILL,
     tokenPrefix: 'kubectl-',
     handledField: 'handledDrillToken',
-    // Issue 14 (DR drills): hasField('status.lastDrill')
-    offeredWhen: undefined,
-    notYet: 'DR drills are not supported by this operator yet: nothing has tested that this standby can take over short of a real promotion',
+    offeredWhen: hasField('status.lastDrill.id'),
+    notYet: '',
   },
 };
 

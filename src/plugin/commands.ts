@@ -11,7 +11,7 @@ import { renderList, renderStatus, renderTimeline, seconds } from './render.ts';
 import { freshToken, progressLine, runRequest } from './request.ts';
 import { openSession, type Session } from './session.ts';
 import { promotionSteps, timeline, type EventObject } from './timeline.ts';
-import { nextSteps, siteView, type SiteObject } from './view.ts';
+import { drillLine, nextSteps, siteView, type SiteObject } from './view.ts';
 
 /** A failure the user can act on: one line on stderr, exit code 1. */
 export class CommandError extends Error {
@@ -81,18 +81,10 @@ const status: Run = async (names, flags, io) => {
   const view = siteView(site, new Date());
   const next = nextSteps(view, (c) => isOffered(c).offered === true);
   const drill = isOffered('drill');
-  const lastDrillValue = (site.status as Record<string, unknown> | undefined)?.lastDrill;
-  const lastDrill =
-    drill.offered === true
-      ? lastDrillValue === undefined
-        ? 'none yet'
-        : JSON.stringify(lastDrillValue)
-      : drill.offered === false
-        ? drill.why
-        : `unknown: ${drill.why}`;
+  const lastDrill = drill.offered === true ? drillLine(site.status ?? {}) : drill.offered === false ? drill.why : `unknown: ${drill.why}`;
   const steps = view.promotion ? promotionSteps(view.promotion) : [];
   if (flags.output === 'json') {
-    io.out(json({ ...view, lastDrill: drill.offered === true ? (lastDrillValue ?? null) : { supported: false, message: lastDrill }, lastPromotionSteps: steps, next }));
+    io.out(json({ ...view, lastDrill: drill.offered === true ? (site.status?.lastDrill ?? null) : { supported: false, message: lastDrill }, drill: site.status?.drill ?? null, lastPromotionSteps: steps, next }));
   } else {
     io.out(renderStatus({ view, lastDrill, lastPromotion: steps, next }));
   }

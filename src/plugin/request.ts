@@ -125,11 +125,11 @@ async function follow(client: KubeClient, site: SiteObject, resourceVersion: str
 }
 
 /** The operator's own words for a refused promote token, from its PromotionRefused Event. */
-async function refusalEvent(client: KubeClient, site: SiteObject, annotation: string, token: string): Promise<string | undefined> {
+async function refusalEvent(client: KubeClient, site: SiteObject, annotation: string, token: string, reason: string): Promise<string | undefined> {
   const prefix = `${annotation}=${token}: `;
   const events = await client
     .list<EventObject>(R.event, site.metadata.namespace, {
-      fieldSelector: `involvedObject.name=${site.metadata.name},involvedObject.kind=StandbySite,reason=PromotionRefused`,
+      fieldSelector: `involvedObject.name=${site.metadata.name},involvedObject.kind=StandbySite,reason=${reason}`,
     })
     .catch(() => ({ items: [] as EventObject[] }));
   return events.items.find((e) => e.message?.startsWith(prefix))?.message?.slice(prefix.length);
@@ -159,7 +159,7 @@ export async function runRequest(o: RequestOptions): Promise<RequestResult> {
       return true;
     }
     lastStatus = s.status;
-    last = settle(cap, s.status ?? {}, token, site.status);
+    last = settle(cap, s.status ?? {}, token);
     if (last.state === 'running') o.progress.update(last.line);
     return last.state === 'done';
   };
@@ -170,7 +170,9 @@ export async function runRequest(o: RequestOptions): Promise<RequestResult> {
   if (gone.deleted) return result({ result: 'Deleted', ok: false, acted: false, message: `standbysite ${name} was deleted while waiting` });
   if (settled.state === 'done') {
     let message = settled.message;
-    if (settled.result === 'Refused' && cap.annotation === 'standby.dev/promote') message = (await refusalEvent(client, site, cap.annotation, token)) ?? message;
+    // The operator says why it refused in an Event (the status keeps only the token it handled).
+    const reason = cap.name === 'drill' ? 'DrillRefused' : cap.annotation === 'standby.dev/promote' ? 'PromotionRefused' : undefined;
+    if (settled.result === 'Refused' && reason) message = (await refusalEvent(client, site, cap.annotation, token, reason)) ?? message;
     return result({ result: settled.result, ok: settled.ok, acted: true, message, ...(lastStatus ? { status: lastStatus } : {}) });
   }
 
@@ -199,7 +201,7 @@ export async function runRequest(o: RequestOptions): Promise<RequestResult> {
     // Someone changed the annotation meanwhile: it is no longer our request to withdraw.
   }
   const now = await client.get<SiteObject>(SITE_RESOURCE, namespace, name).catch(() => undefined);
-  const after = now ? settle(cap, now.status ?? {}, token, site.status) : { state: 'waiting' as const };
+  const after = now ? settle(cap, now.status ?? {}, token) : { state: 'waiting' as const };
   if (after.state !== 'waiting') {
     return result({
       result: after.state === 'done' ? after.result : 'TimedOut',

@@ -1,8 +1,8 @@
 // How a request stands, read from the site (pure): not acted on yet, running, or done.
 //
-// promote follows the operator as it is. The others are written against the status their issues
-// document (failback and re-protection: issue 13; drills: issue 14) and stay unreachable until
-// their capability is offered (capabilities.ts); check them against the real operator then.
+// promote and drill follow the operator as it is. Failback and re-protection are written against
+// the status issue 13 documents and stay unreachable until their capability is offered
+// (capabilities.ts); check them against the real operator then.
 import type { SiteStatus } from '../api/status.ts';
 import type { Capability } from './capabilities.ts';
 
@@ -13,9 +13,8 @@ export type Settlement =
 
 const condition = (s: SiteStatus, type: string) => s.conditions?.find((c) => c.type === type);
 
-/** Status fields of capabilities not in the schema yet (issues 13 and 14). */
+/** Status fields of capabilities not in the schema yet (issue 13). */
 interface FutureStatus {
-  lastDrill?: { id?: string; result?: string; finishedAt?: string; rtoSeconds?: number; dataAgeSeconds?: number; message?: string };
   [field: string]: unknown;
 }
 
@@ -57,25 +56,29 @@ function settleReprotect(s: SiteStatus, token: string, cap: Capability): Settlem
   return { state: 'done', ok: false, result: 'Refused', message: condition(s, 'Ready')?.message ?? 'the operator refused the request' };
 }
 
-function settleDrill(s: SiteStatus, token: string, cap: Capability, before: SiteStatus | undefined): Settlement {
-  if (handled(s, cap) !== token) return { state: 'waiting' };
-  const drill = (s as FutureStatus).lastDrill;
-  const previous = (before as FutureStatus | undefined)?.lastDrill;
-  if (!drill || (drill.id !== undefined && drill.id === previous?.id)) {
-    return { state: 'done', ok: false, result: 'Refused', message: condition(s, 'DrillPassed')?.message ?? 'the operator did not start a drill' };
+/**
+ * The operator records the token in the drill it starts (status.drill while it runs, then
+ * status.lastDrill), or only in handledDrillToken when it refuses (its DrillRefused Event says why).
+ */
+function settleDrill(s: SiteStatus, token: string, cap: Capability): Settlement {
+  const last = s.lastDrill;
+  if (last?.token === token) {
+    // A passed drill's figures are its outcome; a failed or aborted one's message says why.
+    const figures = [last.rtoSeconds !== undefined ? `RTO ${last.rtoSeconds}s` : '', last.dataAgeSeconds !== undefined ? `data age ${last.dataAgeSeconds}s` : ''].filter(Boolean).join(', ');
+    const outcome = last.result === 'Passed' && figures ? figures : last.message;
+    return { state: 'done', ok: last.result === 'Passed', result: last.result, message: `drill ${last.id}: ${outcome}` };
   }
-  if (!drill.finishedAt) return { state: 'running', line: `drill ${drill.id ?? ''}: running`.replace('  ', ' ') };
-  const figures = [drill.rtoSeconds !== undefined ? `RTO ${drill.rtoSeconds}s` : '', drill.dataAgeSeconds !== undefined ? `data age ${drill.dataAgeSeconds}s` : ''].filter(Boolean).join(', ');
-  return {
-    state: 'done',
-    ok: drill.result === 'Passed',
-    result: drill.result ?? 'Unknown',
-    message: [figures, drill.message ?? ''].filter(Boolean).join('; ') || `drill ${drill.result ?? ''}`,
-  };
+  const running = s.drill;
+  if (running?.token === token) {
+    const what = running.message.startsWith(`${running.state}: `) ? running.message.slice(running.state.length + 2) : running.message;
+    return { state: 'running', line: `drill ${running.id}: ${running.state} (${what})` };
+  }
+  if (handled(s, cap) !== token) return { state: 'waiting' };
+  return { state: 'done', ok: false, result: 'Refused', message: 'the operator did not start a drill; its DrillRefused Event (kubectl standby timeline) says why' };
 }
 
-/** Where the request with `token` stands in status `s`; `before`: the status when it was made. */
-export function settle(cap: Capability, s: SiteStatus, token: string, before?: SiteStatus): Settlement {
+/** Where the request with `token` stands in status `s`. */
+export function settle(cap: Capability, s: SiteStatus, token: string): Settlement {
   switch (cap.name) {
     case 'promote':
     case 'site-lost':
@@ -85,6 +88,6 @@ export function settle(cap: Capability, s: SiteStatus, token: string, before?: S
     case 'reprotect':
       return settleReprotect(s, token, cap);
     case 'drill':
-      return settleDrill(s, token, cap, before);
+      return settleDrill(s, token, cap);
   }
 }

@@ -167,3 +167,12 @@ export function nextSteps(view: SiteView, offered: (c: CapabilityName) => boolea
   }
   return out;
 }
+
+/** The running drill, else the last one, in a line (status's "Last drill"). */
+export function drillLine(s: SiteStatus): string {
+  if (s.drill) return `drill ${s.drill.id} (${s.drill.trigger}) running since ${s.drill.startedAt}: ${s.drill.state}, ${s.drill.message}`;
+  const d = s.lastDrill;
+  if (!d) return 'none yet';
+  const figures = [d.rtoSeconds !== undefined ? `RTO ${d.rtoSeconds}s` : '', d.dataAgeSeconds !== undefined ? `data age ${d.dataAgeSeconds}s` : ''].filter(Boolean).join(', ');
+  return [`${d.result} at ${d.finishedAt} (drill ${d.id}, ${d.trigger})`, figures, d.result === 'Passed' ? '' : d.message].filter(Boolean).join(': ');
+}

@@ -12,6 +12,12 @@ export interface SiteSample {
   dataAgeSeconds: number | undefined;
   rpoTargetSeconds: number | undefined;
   fencedPrimaryReturned: boolean;
+  /** The newest passed drill's measured RTO and data age, and when it ended (Unix seconds). */
+  drillRtoSeconds?: number | undefined;
+  drillDataAgeSeconds?: number | undefined;
+  drillLastSuccessSeconds?: number | undefined;
+  /** The period of spec.drill.schedule (absent without a schedule or while suspended): the overdue alert allows 3 of them. */
+  drillSchedulePeriodSeconds?: number | undefined;
   /** The site's conditions (type and status) as last written. */
   conditions: readonly { type: string; status: string }[];
   /** status.promotion.state, if the site has a promotion record. */
@@ -27,6 +33,7 @@ export class Metrics {
   readonly apiRequests: Counter<'verb' | 'resource' | 'code'>;
   readonly promotions: Counter<'tier' | 'result' | 'trigger'>;
   readonly promotionSeconds: Histogram<'tier'>;
+  readonly drills: Counter<'tier' | 'result' | 'trigger'>;
   readonly leader: Gauge;
   readonly watchErrors: Counter<'resource' | 'kind'>;
 
@@ -57,6 +64,12 @@ export class Metrics {
       help: 'Time from the start of a promotion (threshold elapsed or request) to traffic switched.',
       labelNames: ['tier'],
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+      registers: [r],
+    });
+    this.drills = new Counter({
+      name: 'standby_drills_total',
+      help: 'Drills that ended, by tier, result (Passed, Failed, Aborted) and trigger (scheduled, manual).',
+      labelNames: ['tier', 'result', 'trigger'],
       registers: [r],
     });
     this.leader = new Gauge({ name: 'standby_leader', help: '1 when this replica holds the leader lease.', registers: [r] });
@@ -94,6 +107,10 @@ export class Metrics {
       });
     siteGauge('standby_site_data_age_seconds', 'Data a failover would lose now: standby data age (warm, cold) or replication lag (hot).', (s) => s.dataAgeSeconds);
     siteGauge('standby_site_rpo_target_seconds', 'The RPO target in effect for the site.', (s) => s.rpoTargetSeconds);
+    siteGauge('standby_drill_rto_seconds', "The RTO the site's newest passed drill measured: start to a Ready, verified scratch copy.", (s) => s.drillRtoSeconds);
+    siteGauge('standby_drill_data_age_seconds', "How old the data of the site's newest passed drill was when it began.", (s) => s.drillDataAgeSeconds);
+    siteGauge('standby_drill_last_success_timestamp_seconds', "When the site's newest passed drill ended (Unix time).", (s) => s.drillLastSuccessSeconds);
+    siteGauge('standby_drill_schedule_period_seconds', 'The period of spec.drill.schedule; absent without a schedule or while it is suspended.', (s) => s.drillSchedulePeriodSeconds);
     siteGauge('standby_site_fenced_primary_returned', '1 when a fenced old primary came back (e.g. a GitOps revert).', (s) => (s.fencedPrimaryReturned ? 1 : 0));
     // As kube-state-metrics exports conditions: one series per status, 1 for the current one, so
     // that an alert on status="False" sees 0 rather than nothing while the condition holds.

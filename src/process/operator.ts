@@ -10,6 +10,8 @@ import { Manager } from '../controller/manager.ts';
 import { Reconciler } from '../controller/reconciler.ts';
 import { effectiveRpoMs } from '../controller/status.ts';
 import { validateSpec } from '../api/site.ts';
+import { lastPassed } from '../drill/record.ts';
+import { schedulePeriodMs } from '../api/cron.ts';
 import { TIERS } from '../api/spec.ts';
 import { LeaderElector } from './leader.ts';
 import { startHealthServer } from './health.ts';
@@ -132,7 +134,7 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
 }
 
 /** Validated specs by uid and generation: a scrape must not parse every spec again. */
-const specCache = new Map<string, { v: ReturnType<typeof validateSpec>; rpoSeconds: number | undefined }>();
+const specCache = new Map<string, { v: ReturnType<typeof validateSpec>; rpoSeconds: number | undefined; drillPeriodSeconds: number | undefined }>();
 let samplesCache: { at: number; samples: SiteSample[] } | undefined;
 
 function siteSamples(manager: Manager | undefined): SiteSample[] {
@@ -148,7 +150,14 @@ function siteSamples(manager: Manager | undefined): SiteSample[] {
     if (!cached) {
       const valid = validateSpec(s.spec);
       const rpo = valid.ok ? effectiveRpoMs(valid.spec, now) / 1000 : undefined;
-      cached = { v: valid, rpoSeconds: rpo !== undefined && Number.isFinite(rpo) ? rpo : undefined };
+      const drill = valid.ok ? valid.spec.drill : undefined;
+      // Computed once per generation: a DST change moves the period of a daily schedule by an hour at most.
+      const period = drill?.schedule && !drill.suspend ? schedulePeriodMs(drill.schedule, drill.timeZone, now) / 1000 : undefined;
+      cached = {
+        v: valid,
+        rpoSeconds: rpo !== undefined && Number.isFinite(rpo) ? rpo : undefined,
+        drillPeriodSeconds: period !== undefined && Number.isFinite(period) ? period : undefined,
+      };
       specCache.set(key, cached);
     }
     const v = cached.v;
@@ -157,6 +166,7 @@ function siteSamples(manager: Manager | undefined): SiteSample[] {
     let dataAge: number | undefined;
     if (tier === 'hot') dataAge = status.standby?.lagSeconds;
     else if (status.dataTimestamp) dataAge = Math.max(0, (now.getTime() - new Date(status.dataTimestamp).getTime()) / 1000);
+    const passed = lastPassed(status);
     return {
       namespace: s.metadata?.namespace ?? '',
       name: s.metadata?.name ?? '',
@@ -165,6 +175,10 @@ function siteSamples(manager: Manager | undefined): SiteSample[] {
       dataAgeSeconds: dataAge,
       rpoTargetSeconds: cached.rpoSeconds,
       fencedPrimaryReturned: status.conditions?.some((c) => c.type === 'FencingHolds' && c.status === 'False') ?? false,
+      drillRtoSeconds: passed?.rtoSeconds,
+      drillDataAgeSeconds: passed?.dataAgeSeconds,
+      drillLastSuccessSeconds: passed ? new Date(passed.finishedAt).getTime() / 1000 : undefined,
+      drillSchedulePeriodSeconds: cached.drillPeriodSeconds,
       conditions: status.conditions ?? [],
       promotionState: status.promotion?.state,
     };

@@ -6,6 +6,10 @@ import { API_VERSION, KIND, type StandbySite } from '../api/site.ts';
 export const LABEL_SITE = 'standby.dev/site';
 export const LABEL_ROLE = 'standby.dev/role';
 export const LABEL_RUN = 'standby.dev/copy-run';
+/** On every object of a drill (role drill): the drill's id. */
+export const LABEL_DRILL = 'standby.dev/drill-id';
+/** On a drill's pods: scratch (the restored workload) or verify (the checks that may reach it). */
+export const LABEL_DRILL_PART = 'standby.dev/drill-part';
 export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const MANAGER = 'standby-operator';
 
@@ -14,6 +18,8 @@ export const ANNOTATION_DATA_TIME = 'standby.dev/data-time';
 export const ANNOTATION_COMPLETE = 'standby.dev/complete';
 export const ANNOTATION_SOURCE_CLAIM = 'standby.dev/source-claim';
 export const ANNOTATION_PROMOTE = 'standby.dev/promote';
+/** A new value runs a drill (each value once). */
+export const ANNOTATION_DRILL = 'standby.dev/drill';
 /** The hash of what the operator last applied (owned by the generic apply layer). */
 export { ANNOTATION_APPLIED } from '../k8s/apply.ts';
 /** On every object the operator creates: the UID of the StandbySite it was made for (see ownership.ts). */
@@ -26,7 +32,7 @@ export const ANNOTATION_ACTIVE = 'standby.dev/active';
 export const ANNOTATION_RUN = 'standby.dev/copy-run';
 
 /** What an owned object is for. */
-export type Role = 'standby' | 'copy' | 'transfer' | 'snapshot' | 'fence' | 'traffic' | 'copier' | 'promote' | 'restore' | 'dumps';
+export type Role = 'standby' | 'copy' | 'transfer' | 'snapshot' | 'fence' | 'traffic' | 'copier' | 'promote' | 'restore' | 'dumps' | 'drill';
 
 export const names = {
   standby: (site: string) => `${site}-standby`,
@@ -47,6 +53,12 @@ export const names = {
   /** A standby copy of one primary volume, from one copy run. */
   copyClaim: (site: string, volume: string, run: string) => `${site}-${volume}-${run}`.slice(0, 253),
   snapshot: (site: string, volume: string, run: string) => `${site}-${volume}-${run}`.slice(0, 253),
+  /**
+   * The stem of a drill's scratch objects. A StatefulSet's name must leave room for its pods'
+   * controller-revision-hash label (name + 11 characters <= 63): at most 52, so a 40-character
+   * site name gets "-dr-" instead of "-drill-".
+   */
+  drill: (site: string, id: string) => (site.length + id.length + 7 <= 52 ? `${site}-drill-${id}` : `${site}-dr-${id}`),
 };
 
 /** The labels every owned object carries. */

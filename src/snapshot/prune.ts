@@ -1,5 +1,7 @@
 // Retention applied to the cluster: delete the snapshot sets that the policy lets go.
-import type { StandbySite } from '../api/site.ts';
+import type { StandbySite, StandbySiteObject } from '../api/site.ts';
+import { SITE_RESOURCE } from '../api/resource.ts';
+import { inUseByDrill } from '../drill/retention.ts';
 import type { KubeClient } from '../k8s/client.ts';
 import { ownershipOf } from '../site/ownership.ts';
 import { R } from '../k8s/resources.ts';
@@ -27,7 +29,11 @@ export async function pruneSnapshots(
   const ours = items.filter((s) => ownershipOf(s, { name: site.metadata.name, uid: site.metadata.uid }).ours);
   const sets = snapshotSets(ours, volumes);
   const decision = applyRetention(sets, policy, now, 2 * COPY_JOB_DEADLINE_SECONDS * 1000);
-  const doomed = new Set(decision.delete);
+  // A running drill may restore the set: read the site now (the drill may have begun after this
+  // run loaded it), and keep that set until the drill ends.
+  const fresh = await client.get<StandbySiteObject>(SITE_RESOURCE, namespace, site.metadata.name);
+  const drilled = inUseByDrill(fresh?.status ?? site.status);
+  const doomed = new Set(decision.delete.filter((run) => !drilled.has(run)));
   const deleted: string[] = [];
   for (const set of sets) {
     if (!doomed.has(set.run)) continue;

@@ -67,6 +67,8 @@ describe('the API server refuses bad StandbySites with the schema and CEL messag
     ['day of week 7', cold({ schedule: '0 2 * * 7' }), ['has a field out of range']],
     ['unknown descriptor', cold({ schedule: '@every 5m' }), ['"@every 5m" is not a known descriptor']],
     ['a malformed time zone', cold({ timeZone: 'UTC+2 hours' }), ['spec.cold.timeZone', 'should match']],
+    ['a drill schedule with a seconds field', { tier: 'hot', primary, drill: { schedule: '0 0 3 * * *' } }, ['spec.drill.schedule', '"0 0 3 * * *" does not have 5 fields']],
+    ['a drill timeout of zero', { tier: 'hot', primary, drill: { timeout: '0s' } }, ['spec.drill.timeout', '"0s" must be greater than zero']],
     ['retention with neither field', cold({ retention: {} }), ['spec.cold.retention', 'needs keepLast, maxAge or both']],
     ['job method without a template', cold({ method: 'job' }), ['spec.cold.jobTemplate', 'is required when method is job']],
     ['an unparseable duration', { tier: 'hot', primary, rpoTarget: '1d' }, ['spec.rpoTarget', '"1d" is not a duration']],
@@ -135,7 +137,7 @@ test('kubectl get shows the printer columns, -o wide the extra ones', async () =
   await kubectl(['apply', '-f', '-'], { input: site({ tier: 'cold', primary, cold: { schedule: '@daily' } }, name) });
   try {
     const table = await kubectl(['get', 'standbysites', name]);
-    expect(table.split('\n')[0]).toMatch(/^NAME\s+TIER\s+ACTIVE\s+PRIMARY\s+DATA AGE\s+LAG\s+PHASE\s+AGE$/);
+    expect(table.split('\n')[0]).toMatch(/^NAME\s+TIER\s+ACTIVE\s+PRIMARY\s+DATA AGE\s+RTO\s+LAG\s+PHASE\s+AGE$/);
     expect(table.split('\n')[1]).toMatch(new RegExp(`^${name}\\s+cold\\s+`));
     const wide = await kubectl(['get', 'sbs', name, '-o', 'wide']);
     expect(wide.split('\n')[0]).toMatch(/AGE\s+LAST SYNC\s+NEXT SYNC\s+LAST PROMOTION$/);

@@ -122,14 +122,34 @@ describe('kubectl standby', () => {
       expect(res.stdout).toContain(`  ${c.type}`);
       expect(res.stdout).toContain(c.message);
     }
-    expect(res.stdout).toContain('Last drill:     DR drills are not supported by this operator yet');
+    expect(res.stdout).toContain('Last drill:     none yet');
     expect(res.stdout).toContain('Last promotion: none');
-    expect(res.stdout).toContain('Next:\n  - nothing: the site is protected');
+    expect(res.stdout).toContain('Next:\n  - nothing: the site is protected; `kubectl standby drill files` proves it');
 
     const j = await plugin(['status', 'files', '-n', ns, '-o', 'json']);
-    const view = JSON.parse(j.stdout) as { tier: string; serving: string; rpoTargetSeconds: number; rpoMet: boolean; conditions: { type: string }[]; next: string[]; lastDrill: { supported: boolean } };
-    expect(view).toMatchObject({ tier: 'warm', serving: 'primary', rpoTargetSeconds: 1800, rpoMet: true, next: ['nothing: the site is protected'], lastDrill: { supported: false } });
+    const view = JSON.parse(j.stdout) as { tier: string; serving: string; rpoTargetSeconds: number; rpoMet: boolean; conditions: { type: string }[]; next: string[]; lastDrill: unknown };
+    expect(view).toMatchObject({ tier: 'warm', serving: 'primary', rpoTargetSeconds: 1800, rpoMet: true, next: ['nothing: the site is protected; `kubectl standby drill files` proves it'], lastDrill: null });
     expect(view.conditions.map((c) => c.type)).toEqual(s.status!.conditions!.map((c) => c.type));
+  });
+
+  test('drill, as a user with namespace rights only: the real operator drills the warm standby and the outcome is its measured RTO', async () => {
+    const res = await plugin(['drill', 'files', '--context', 'sre', '--timeout', '120s'], { kubeconfig: sreConfig });
+    await keepSample('kubectl standby drill files', res);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toMatch(new RegExp(`^drill ${ns}/files: Passed after [\\d.]+s: drill \\S+: RTO [\\d.]+s, data age [\\d.]+s\\n$`));
+    expect(res.stderr).toMatch(/^standby\.dev\/drill=kubectl-\d{8}t\d{6}z-[0-9a-f]{6} written; waiting for the operator to act on it$/m);
+    const s = await getSite(ns, 'files');
+    const token = s.metadata.annotations?.['standby.dev/drill'];
+    expect(token).toMatch(/^kubectl-/);
+    // The real operator acted on exactly this token, once.
+    expect(s.status?.handledDrillToken).toBe(token);
+    expect(s.status?.lastDrill).toMatchObject({ token, result: 'Passed', tier: 'warm', trigger: 'manual' });
+    expect(s.status?.drillHistory).toHaveLength(1);
+    expect(res.stdout).toContain(`drill ${s.status!.lastDrill!.id}: RTO ${s.status!.lastDrill!.rtoSeconds}s`);
+
+    const status = await plugin(['status', 'files', '-n', ns]);
+    await keepSample(`kubectl standby status files -n ${ns}`, status);
+    expect(status.stdout).toContain(`Last drill:     Passed at ${s.status!.lastDrill!.finishedAt} (drill ${s.status!.lastDrill!.id}, manual): RTO ${s.status!.lastDrill!.rtoSeconds}s`);
   });
 
   test('promote, as a user with namespace rights only: the annotation with a fresh token, a progress line, the outcome', async () => {
@@ -181,6 +201,15 @@ describe('kubectl standby', () => {
     const errors = res.stderr.split('\n').filter((l) => l.startsWith('error:'));
     expect(errors).toEqual(['error: promote db: refused: the standby is already active; there is nothing to promote (failback is not supported yet)']);
     expect(res.stdout).toMatch(/^promote .*\/db: Refused after/);
+
+    // A drill of a promoted site: the operator's DrillRefused Event says why.
+    const drill = await plugin(['drill', 'db', '-n', ns, '--timeout', '60s']);
+    await keepSample(`kubectl standby drill db -n ${ns}`, drill);
+    expect(drill.code).toBe(1);
+    const drillErrors = drill.stderr.split('\n').filter((l) => l.startsWith('error:'));
+    expect(drillErrors).toHaveLength(1);
+    expect(drillErrors[0]).toMatch(/^error: drill db: refused: no drill: .*the standby serves clients/);
+    expect((await getSite(ns, 'db')).status?.lastDrill).toBeUndefined();
   });
 
   test('an operator that never acts: the wait times out and the request is withdrawn', async () => {
@@ -195,21 +224,22 @@ describe('kubectl standby', () => {
   });
 
   test('capabilities the operator does not have yet say so plainly and write nothing', async () => {
+    const before = (await getSite(ns, 'files')).metadata.annotations ?? {};
     const cases: [string[], string][] = [
       [['failback', 'files'], 'error: failback is not supported by this operator yet'],
       [['reprotect', 'files'], 'error: re-protection is not supported by this operator yet'],
-      [['drill', 'files'], 'error: DR drills are not supported by this operator yet'],
       [['promote', 'files', '--site-lost'], "error: promoting after the loss of the primary's site (--site-lost) needs a standby in another cluster, which this operator does not support yet"],
     ];
     for (const [args, message] of cases) {
       const res = await plugin([...args, '-n', ns]);
-      if (args[0] === 'drill') await keepSample(`kubectl standby drill files -n ${ns}`, res);
+      if (args[0] === 'failback') await keepSample(`kubectl standby failback files -n ${ns}`, res);
       expect(res.code, args.join(' ')).toBe(1);
       expect(res.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
       expect(res.stderr, args.join(' ')).toContain(message);
     }
     const annotations = (await getSite(ns, 'files')).metadata.annotations ?? {};
-    expect(Object.keys(annotations).filter((k) => k.startsWith('standby.dev/'))).toEqual([]);
+    expect(annotations).toEqual(before);
+    expect(Object.keys(annotations).filter((k) => ['standby.dev/failback', 'standby.dev/reprotect', 'standby.dev/promote'].includes(k))).toEqual([]);
   });
 
   test("kubectl's conventions: the context's namespace, -n over it, --context, and one-line errors", async () => {

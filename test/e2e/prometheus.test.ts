@@ -79,16 +79,19 @@ beforeAll(async () => {
     { timeoutMs: 60_000, description: 'Prometheus scraping the operator' },
   );
 
-  // Sites for every panel: a warm site with a copy (data age), a hot one promoted (promotions,
-  // their duration, the promotion state) whose generic engine leaves RPOMet Unknown.
+  // Sites for every panel: a warm site with a copy (data age) and a passed drill (drill RTO, data
+  // age, periods since, counts), a hot one promoted (promotions, their duration, the promotion
+  // state) whose generic engine leaves RPOMet Unknown.
   await apply(statefulPrimary('files'), ns);
-  await apply(site('files', 'warm', '  warm: {schedule: "*/15 * * * *"}\n'), ns);
+  await apply(site('files', 'warm', '  warm: {schedule: "*/15 * * * *"}\n  drill: {schedule: "0 3 * * *"}\n'), ns);
   await waitForSite(ns, 'files', (s) => s.status?.phase === 'Pending', 'warm site reconciled');
   expect((await runCopy('sync', ns, 'files')).code).toBe(0);
   await apply(statefulPrimary('db'), ns);
   await apply(site('db', 'hot', '', 'mode: manual, fencing: scaleDown'), ns);
   await waitForSite(ns, 'db', (s) => s.status?.phase === 'Protected', 'hot site Protected');
   await waitForSite(ns, 'files', (s) => s.status?.phase === 'Protected', 'warm site Protected');
+  await kubectl(['-n', ns, 'annotate', 'standbysite', 'files', 'standby.dev/drill=prometheus-e2e']);
+  await waitForSite(ns, 'files', (s) => s.status?.lastDrill?.result === 'Passed', 'the warm site drilled', 60_000);
   await kubectl(['-n', ns, 'annotate', 'standbysite', 'db', 'standby.dev/promote=prometheus-e2e']);
   await waitForSite(ns, 'db', (s) => s.status?.promotion?.state === 'Promoted' && condition(s, 'FencingHolds')?.status === 'True', 'promoted and fenced', 30_000);
 });
@@ -132,6 +135,10 @@ describe('Prometheus scraping the operator', () => {
     const age = await query(`standby_site_data_age_seconds{site="files"}`);
     expect(age.data.result[0]?.metric).toMatchObject({ namespace: ns, site: 'files', tier: 'warm', job: 'standby-operator', pod: 'standby-operator-0' });
     expect(Number(age.data.result[0]?.value[1])).toBeGreaterThanOrEqual(0);
+    const rto = await query(`standby_drill_rto_seconds{site="files"}`);
+    expect(Number(rto.data.result[0]?.value[1])).toBe((await getSite(ns, 'files')).status?.lastDrill?.rtoSeconds);
+    const period = await query(`standby_drill_schedule_period_seconds{site="files"}`);
+    expect(period.data.result[0]?.value[1]).toBe('86400');
     // The promotion finished before this test began, but the scrape that sees it may come later.
     const promoted = async () => {
       const promotions = await query(asGrafanaSends('sum by (tier, result, trigger) (increase(standby_promotions_total[$__range]))'));

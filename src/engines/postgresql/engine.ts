@@ -16,12 +16,15 @@ import { observeReplication } from './observe.ts';
 import { parseReprotectReport } from './report.ts';
 import {
   copyTemplate,
+  drillCopyTemplate,
+  drillTemplate,
   dumpTemplate,
   failbackTemplate,
   promoteTemplate,
   reprotectTemplate,
   restoreTemplate,
   standbyTemplate,
+  verifyTemplate,
 } from './templates.ts';
 
 export const postgresqlEngine: Engine = {
@@ -32,6 +35,9 @@ export const postgresqlEngine: Engine = {
   dumpTemplate,
   restoreTemplate,
   promoteTemplate,
+  drillCopyTemplate,
+  drillTemplate,
+  verifyTemplate,
   objects: engineObjects,
   // Only replica 0 is promoted; the other hot replicas keep following the old primary and must not
   // receive writes. (A Deployment's pods have no stable name: its standby runs one replica.)

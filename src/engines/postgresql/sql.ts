@@ -76,6 +76,14 @@ export function promoteSql(waitSeconds: number): string {
 export const IN_RECOVERY_SQL = 'SELECT pg_is_in_recovery()';
 
 /**
+ * The commit time of the newest transaction the server replayed while it recovered (RFC 3339, UTC),
+ * or nothing when recovery replayed none (a copy of a quiet database: its newest commit is older
+ * than the backup's checkpoint).
+ */
+export const NEWEST_REPLAYED_COMMIT_SQL =
+  "SELECT to_char(pg_last_xact_replay_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
+
+/**
  * Whether the server the primary Service leads to is really a primary (a
  * standby has no replicas of its own to show), and its current WAL position.
  */

@@ -14,6 +14,8 @@ import { names } from '../../site/names.ts';
 import { isStatefulSet, podTemplateOf } from '../../site/workload.ts';
 import type { EngineContext, ReprotectTarget } from '../engine.ts';
 import {
+  drillCopyScript,
+  drillVerifyScript,
   dumpScript,
   ENV,
   promoteScript,
@@ -21,6 +23,8 @@ import {
   restoreScript,
   standbyBootstrapScript,
   warmCopyScript,
+  type DrillCopyOptions,
+  type DrillVerifyOptions,
   type DumpOptions,
   type PromoteOptions,
   type ReprotectOptions,
@@ -173,6 +177,23 @@ export function restoreOptions(ctx: EngineContext): RestoreOptions {
 
 function stepTimeoutSeconds(ctx: EngineContext): number {
   return (parseDuration(ctx.site.spec.promotion.stepTimeout) ?? 300_000) / 1000;
+}
+
+export function drillCopyOptions(ctx: EngineContext): DrillCopyOptions {
+  return {
+    standby: standbyAddress(ctx),
+    dataDirectory: pgSpec(ctx.site).dataDirectory,
+    applicationName: `${slotPrefix(ctx.site.metadata.name)}_drill`,
+  };
+}
+
+/** The termination message file of the drill check's container (the Kubernetes default path). */
+export const TERMINATION_LOG = '/dev/termination-log';
+
+export function drillVerifyOptions(ctx: EngineContext): DrillVerifyOptions {
+  const spec = pgSpec(ctx.site);
+  const timeoutMs = parseDuration(ctx.site.spec.drill?.timeout ?? '15m') ?? 900_000;
+  return { port: spec.port, database: spec.database, timeoutSeconds: timeoutMs / 1000, terminationLog: TERMINATION_LOG };
 }
 
 export function promoteOptions(ctx: EngineContext): PromoteOptions {
@@ -332,4 +353,46 @@ export function failbackTemplate(ctx: EngineContext): V1PodTemplateSpec | undefi
     },
     parts,
   );
+}
+
+/**
+ * hot drills: a base backup of the running standby (replica 0, through the engine's headless
+ * Service) into the drill's scratch volume, with the replication Secret. Other tiers restore what
+ * they already have (a warm copy's clone, a cold dump).
+ */
+export function drillCopyTemplate(ctx: EngineContext): V1PodTemplateSpec | undefined {
+  if (ctx.tier !== 'hot') return undefined;
+  const parts = primaryParts(ctx);
+  if (!parts) return undefined;
+  return jobPodTemplate(
+    {
+      name: 'drill-copy',
+      script: drillCopyScript(drillCopyOptions(ctx)),
+      env: loginEnv(pgSpec(ctx.site).replicationSecret),
+      mounts: [parts.mount],
+    },
+    parts,
+  );
+}
+
+/** A drill's scratch copy starts as it is (never the hot standby's bootstrap, which would copy the primary). */
+export function drillTemplate(_ctx: EngineContext, template: V1PodTemplateSpec): V1PodTemplateSpec {
+  return template;
+}
+
+/** The drill's check of its scratch copy, as the superuser: left recovery, answers reads, newest replayed commit. */
+export function verifyTemplate(ctx: EngineContext): V1PodTemplateSpec | undefined {
+  const parts = primaryParts(ctx);
+  if (!parts) return undefined;
+  const template = jobPodTemplate(
+    {
+      name: 'drill-check',
+      script: drillVerifyScript(drillVerifyOptions(ctx)),
+      env: loginEnv(superuserSecret(pgSpec(ctx.site)).name),
+      mounts: [],
+    },
+    parts,
+  );
+  const containers = (template.spec?.containers ?? []).map((c) => ({ ...c, terminationMessagePath: TERMINATION_LOG, terminationMessagePolicy: 'File' }));
+  return { ...template, spec: { ...template.spec!, containers } };
 }

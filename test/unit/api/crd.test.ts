@@ -37,7 +37,7 @@ describe('the generated CRD', () => {
     const version = spec.versions[0]!;
     expect(version.subresources).toEqual({ status: {} });
     const columns = version.additionalPrinterColumns as { name: string; priority?: number }[];
-    expect(columns.filter((c) => !c.priority).map((c) => c.name)).toEqual(['Tier', 'Active', 'Primary', 'Data Age', 'Lag', 'Phase', 'Age']);
+    expect(columns.filter((c) => !c.priority).map((c) => c.name)).toEqual(['Tier', 'Active', 'Primary', 'Data Age', 'RTO', 'Lag', 'Phase', 'Age']);
     expect(columns.filter((c) => c.priority === 1).map((c) => c.name)).toEqual(['Last Sync', 'Next Sync', 'Last Promotion']);
   });
 

@@ -134,6 +134,28 @@ describe('helpers', () => {
     expect(effectiveRpoMs(spec({ tier: 'cold', cold: { schedule: '@daily' } }), T0)).toBe(2 * 86_400_000);
   });
 
+  test("the drill part is carried as the drill driver says: its fields and DrillPassed, which never changes the phase", () => {
+    const lastDrill = {
+      id: 'tq9x2ab',
+      trigger: 'manual' as const,
+      startedAt: at(-120).toISOString(),
+      finishedAt: at(-100).toISOString(),
+      result: 'Failed' as const,
+      message: 'Verifying failed: verification Job x failed',
+    };
+    const drill = {
+      fields: { lastDrill, drillHistory: [lastDrill], handledDrillToken: 't1', nextDrillTime: undefined },
+      condition: { type: 'DrillPassed' as const, status: 'False' as const, reason: 'DrillFailed', message: 'drill tq9x2ab failed' },
+    };
+    const { status } = computeStatus(input({ previous: { nextDrillTime: at(60).toISOString() }, drill }));
+    expect(status.lastDrill).toEqual(lastDrill);
+    expect(status.handledDrillToken).toBe('t1');
+    expect('nextDrillTime' in status).toBe(false);
+    expect(cond(status, 'DrillPassed')).toMatchObject({ status: 'False', reason: 'DrillFailed' });
+    expect(status.phase).toBe('Protected');
+    expect(cond(status, 'Ready')?.status).toBe('True');
+  });
+
   test('lag quantization keeps small jitter from causing writes', () => {
     expect([0.04, 0.43, 0.96, 1.4, 12.6].map(quantizeLag)).toEqual([0, 0.4, 1, 1, 13]);
   });

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { buildCrd } from '../../../src/api/crd.ts';
-import { CAPABILITIES, enumIncludes, hasField, offer, schemaAt, siteSchemaIn, type SchemaNode } from '../../../src/plugin/capabilities.ts';
+import { CAPABILITIES, enumIncludes, offer, schemaAt, siteSchemaIn, type SchemaNode } from '../../../src/plugin/capabilities.ts';
 
 /** The StandbySite schema as the generated CRD declares it (what the API server serves). */
 function crdSchema(): SchemaNode {
@@ -47,8 +47,8 @@ describe('what the operator offers', () => {
     expect(o.offered === false && o.why).toContain('has no field status.handledPromoteToken: its operator is older than this plugin');
   });
 
-  test('failback, reprotect, drill and site-lost are not offered by any operator yet, and say so plainly', () => {
-    for (const name of ['failback', 'reprotect', 'drill', 'site-lost'] as const) {
+  test('failback, reprotect and site-lost are not offered by any operator yet, and say so plainly', () => {
+    for (const name of ['failback', 'reprotect', 'site-lost'] as const) {
       const o = offer(CAPABILITIES[name], served);
       expect(o, name).toEqual({ offered: false, why: CAPABILITIES[name].notYet });
       expect(CAPABILITIES[name].notYet, name).toMatch(/not support(ed)? (by )?this operator yet|does not support yet/);
@@ -61,9 +61,14 @@ describe('what the operator offers', () => {
     const newer = structuredClone(served);
     newer.properties!.status!.properties!.phase!.enum!.push('FailingBack');
     expect(offer(enabled, newer)).toEqual({ offered: true });
-    const drill = { ...CAPABILITIES.drill, offeredWhen: hasField('status.lastDrill') };
-    newer.properties!.status!.properties!.lastDrill = { type: 'object' };
-    expect(offer(drill, newer)).toEqual({ offered: true });
+  });
+
+  test('drill is offered by this operator (its CRD has status.lastDrill.id), and an older one is named too old', () => {
+    expect(offer(CAPABILITIES.drill, served)).toEqual({ offered: true });
+    const old = structuredClone(served);
+    delete old.properties!.status!.properties!.lastDrill;
+    const o = offer(CAPABILITIES.drill, old);
+    expect(o.offered === false && o.why).toContain('has no field status.lastDrill.id: its operator is older than this plugin and cannot drill');
   });
 
   test('an unreadable schema leaves it unknown, with the reason', () => {

@@ -54,20 +54,40 @@ describe('failback, reprotect and drill, as their issues describe the status', (
     expect(settle(cap, { handledReprotectToken: T, active: 'standby', conditions: [cond('Ready', 'True')] } as SiteStatus, T)).toMatchObject({ ok: true, result: 'Protected' });
   });
 
-  test('drill: a new lastDrill is ours; its result and measured RTO are the outcome', () => {
-    const cap = CAPABILITIES.drill;
-    const before = { lastDrill: { id: 'd1', result: 'Passed', finishedAt: '2026-11-21T00:00:00Z' } } as SiteStatus;
-    expect(settle(cap, { handledDrillToken: T, lastDrill: { id: 'd1', result: 'Passed' } } as SiteStatus, T, before)).toMatchObject({ result: 'Refused' });
-    expect(settle(cap, { handledDrillToken: T, lastDrill: { id: 'd2' } } as SiteStatus, T, before)).toEqual({ state: 'running', line: 'drill d2: running' });
-    expect(settle(cap, { handledDrillToken: T, lastDrill: { id: 'd2', result: 'Passed', finishedAt: 'x', rtoSeconds: 41, dataAgeSeconds: 3 } } as SiteStatus, T, before)).toEqual({
+});
+
+describe('drill, as the operator records it', () => {
+  const cap = CAPABILITIES.drill;
+  const started = { id: 'd2', trigger: 'manual', token: T, tier: 'warm', method: 'cloneCopy', state: 'Starting', startedAt: '2026-11-21T00:00:00Z', message: 'waiting for a scratch pod to be Ready' } as const;
+  const record = { id: 'd2', trigger: 'manual', token: T, tier: 'warm', startedAt: '2026-11-21T00:00:00Z', finishedAt: '2026-11-21T00:00:41Z' } as const;
+
+  test('waiting until the operator handles the token; running while status.drill carries it', () => {
+    expect(settle(cap, { lastDrill: { ...record, token: 'older', result: 'Passed', message: 'ok' } }, T)).toEqual({ state: 'waiting' });
+    expect(settle(cap, { handledDrillToken: T, drill: started } as SiteStatus, T)).toEqual({ state: 'running', line: 'drill d2: Starting (waiting for a scratch pod to be Ready)' });
+    // The state is not said twice when the message starts with it.
+    expect(settle(cap, { handledDrillToken: T, drill: { ...started, message: 'Starting: waiting for a scratch pod to be Ready' } } as SiteStatus, T)).toEqual({
+      state: 'running',
+      line: 'drill d2: Starting (waiting for a scratch pod to be Ready)',
+    });
+  });
+
+  test("done when status.lastDrill carries the token: its result, measured RTO and data age, or the failure's message", () => {
+    expect(settle(cap, { handledDrillToken: T, lastDrill: { ...record, result: 'Passed', rtoSeconds: 41, dataAgeSeconds: 3, message: 'the scratch copy was Ready and verified' } }, T)).toEqual({
       state: 'done',
       ok: true,
       result: 'Passed',
-      message: 'RTO 41s, data age 3s',
+      message: 'drill d2: RTO 41s, data age 3s',
     });
-    expect(settle(cap, { handledDrillToken: T, lastDrill: { id: 'd2', result: 'Failed', finishedAt: 'x', message: 'verify Job failed' } } as SiteStatus, T, before)).toMatchObject({
+    expect(settle(cap, { handledDrillToken: T, lastDrill: { ...record, result: 'Failed', message: 'verification Job db-drill-d2-verify failed' } }, T)).toEqual({
+      state: 'done',
       ok: false,
-      message: 'verify Job failed',
+      result: 'Failed',
+      message: 'drill d2: verification Job db-drill-d2-verify failed',
     });
+  });
+
+  test('refused: the token handled, but no drill carries it (another drill runs, a promotion, ...)', () => {
+    const other = { ...started, id: 'd1', token: 'kubectl-other' };
+    expect(settle(cap, { handledDrillToken: T, drill: other } as SiteStatus, T)).toMatchObject({ state: 'done', ok: false, result: 'Refused' });
   });
 });

@@ -51,3 +51,16 @@ describe('site metrics for alerts and dashboards', () => {
     expect(await lines(m, 'standby_promotion_duration_seconds_count')).toEqual(['standby_promotion_duration_seconds_count{tier="cold"} 0', 'standby_promotion_duration_seconds_count{tier="hot"} 0']);
   });
 });
+
+describe('drill metrics, as the StandbyDrillOverdue alert reads them', () => {
+  test("the newest passed drill's RTO, data age and end, and the schedule period, per site; absent where there is none", async () => {
+    const m = metricsWith([
+      sample({ drillRtoSeconds: 41.5, drillDataAgeSeconds: 3, drillLastSuccessSeconds: 1_790_000_000, drillSchedulePeriodSeconds: 86_400 }),
+      sample({ name: 'never' }),
+    ]);
+    expect(await lines(m, 'standby_drill_rto_seconds')).toEqual(['standby_drill_rto_seconds{namespace="shop",site="orders",tier="hot"} 41.5']);
+    expect(await lines(m, 'standby_drill_data_age_seconds')).toEqual(['standby_drill_data_age_seconds{namespace="shop",site="orders",tier="hot"} 3']);
+    expect(await lines(m, 'standby_drill_last_success_timestamp_seconds')).toEqual(['standby_drill_last_success_timestamp_seconds{namespace="shop",site="orders",tier="hot"} 1790000000']);
+    expect(await lines(m, 'standby_drill_schedule_period_seconds')).toEqual(['standby_drill_schedule_period_seconds{namespace="shop",site="orders",tier="hot"} 86400']);
+  });
+});
