@@ -19,6 +19,27 @@ export function actuator(d: ReconcilerDeps, prepare: (o: KubeObject) => KubeObje
       if (!needsApply(want, informerOfKind(d.caches, want.kind ?? '')?.get(keyOf(want)))) return;
       await d.client.apply(resourceOfKind(want.kind ?? ''), want);
     },
+    async replace(obj) {
+      const want = stamped(prepare(obj));
+      const res = resourceOfKind(want.kind ?? '');
+      const live = informerOfKind(d.caches, want.kind ?? '')?.get(keyOf(want));
+      if (!live) {
+        await d.client.apply(res, want);
+        return;
+      }
+      // The live identity and precondition, the wanted labels, owners and content; annotations
+      // others set are kept (they change nothing the object does).
+      const { labels: _l, annotations, ownerReferences: _o, managedFields: _m, ...identity } = live.metadata ?? {};
+      await d.client.replace(res, {
+        ...want,
+        metadata: {
+          ...identity,
+          labels: want.metadata?.labels,
+          annotations: { ...annotations, ...want.metadata?.annotations },
+          ...(want.metadata?.ownerReferences ? { ownerReferences: want.metadata.ownerReferences } : {}),
+        },
+      });
+    },
     async ensure<T extends KubeObject>(obj: T): Promise<T> {
       const ns = obj.metadata?.namespace ?? '';
       const name = obj.metadata?.name ?? '';

@@ -14,6 +14,8 @@ import { R, resourceOfKind, type Resource } from '../k8s/resources.ts';
 import { keyOf, type KubeObject } from '../k8s/types.ts';
 import { newestCompleteRun, obsoleteRuns, type CopyRun } from '../copies/inventory.ts';
 import { COPY_JOB_DEADLINE_SECONDS } from '../tiers/jobs.ts';
+import { keepFence } from '../fencing/fence.ts';
+import { actuator } from './actuator.ts';
 import { informerOfKind } from './caches.ts';
 import type { ReconcileContext } from './context.ts';
 import type { Observed, SiteFacts } from './facts.ts';
@@ -161,6 +163,27 @@ export function buildContext(
   };
 }
 
+/** What converging did that the status of this reconcile must know (the cache does not show it yet). */
+export interface ConvergeResult {
+  /** The fence had drifted and was replaced with the exact one. */
+  fenceReverted: boolean;
+}
+
+/** The fence, exactly: a drifted one is replaced whole and an Event says so, each time. */
+async function holdFence(rc: ReconcileContext, fence: KubeObject): Promise<boolean> {
+  const name = fence.metadata?.name ?? '';
+  try {
+    const drift = await keepFence(fence, actuator(rc.deps));
+    if (!drift) return false;
+    rc.log.warn({ drift }, 'the fence NetworkPolicy was altered; replaced it with the exact fence');
+    await rc.deps.events.record(rc.current, 'Warning', 'FenceReverted', `NetworkPolicy ${name} was altered (${drift}); replaced it with the exact fence that isolates the old primary`);
+    return true;
+  } catch (err) {
+    rc.errors.push(`could not restore the fence NetworkPolicy ${name}: ${(err as Error).message}`);
+    return false;
+  }
+}
+
 /**
  * Converges what the site owns. Without the primary workload nothing new can be built; what
  * exists is kept. `frozen` (see pinToPromotion): only the traffic Service and the fence are kept,
@@ -174,18 +197,25 @@ export async function convergeSite(
   promo: PromotionStatus | undefined,
   active: Side,
   frozen: boolean,
-): Promise<void> {
+): Promise<ConvergeResult> {
+  const result: ConvergeResult = { fenceReverted: false };
   const ctx = buildContext(rc, obs, engine, promo, active, facts.standbyRun);
-  if (!ctx) return;
+  if (!ctx) return result;
   const trafficName = names.traffic(rc.site.metadata.name, rc.site.spec);
+  const fenceName = names.fence(rc.site.metadata.name);
   const isTraffic = (o: KubeObject) => o.kind === 'Service' && o.metadata?.name === trafficName;
+  const isFence = (o: KubeObject) => o.kind === 'NetworkPolicy' && o.metadata?.name === fenceName;
   const built = frozen ? desiredObjects(ctx).filter((o) => isTraffic(o) || o.kind === 'NetworkPolicy') : desiredObjects(ctx);
   const desired = promo ? built.map(released) : built;
+  const fence = desired.find(isFence);
   // While a promotion runs, only its steps move traffic: a transition recorded a step late must
   // never make this pass point clients back at the fenced primary.
-  await applyAll(rc, inProgress(promo) ? desired.filter((o) => !isTraffic(o)) : desired);
-  if (frozen) return;
+  const rest = (inProgress(promo) ? desired.filter((o) => !isTraffic(o)) : desired).filter((o) => !isFence(o));
+  const [, reverted] = await Promise.all([applyAll(rc, rest), fence ? holdFence(rc, fence) : false]);
+  result.fenceReverted = reverted;
+  if (frozen) return result;
   await removeUnwanted(rc, desired);
   if (!promo) await pruneCopies(rc, obs, facts.runs, facts.mounted);
   await alignDataOwnership(rc, obs);
+  return result;
 }

@@ -12,7 +12,7 @@ import { toDate } from '../k8s/types.ts';
 import { pinToPromotion } from '../promotion/pinned.ts';
 import { names } from '../site/names.ts';
 import type { ReconcileContext, ReconcilerDeps } from './context.ts';
-import { convergeSite } from './converge.ts';
+import { convergeSite, type ConvergeResult } from './converge.ts';
 import { observe, referenceProblems, siteFacts, type Observed, type SiteFacts } from './facts.ts';
 import { SiteMemory } from './memory.ts';
 import { runPromotion, type PromotionOutcome } from './promote.ts';
@@ -125,9 +125,9 @@ class SiteRun implements ReconcileContext {
     const outcome = await runPromotion(this, obs, facts, engine, engineCtx, frozen);
     if (!outcome) return { requeueAfterMs: 0 };
     const latest = this.current.status ?? {};
-    await convergeSite(this, obs, facts, engine, outcome.promotion, latest.active ?? 'primary', frozen);
+    const converged = await convergeSite(this, obs, facts, engine, outcome.promotion, latest.active ?? 'primary', frozen);
 
-    const status = this.status(latest, obs, facts, engine, engineObs, outcome, problems);
+    const status = this.status(latest, obs, facts, engine, engineObs, outcome, converged, problems);
     // Bad references are usually fixed by creating the object, which the watches see; look again
     // now and then anyway, for what no watch covers (a Secret, a CRD installed later).
     if (problems.length > 0 || this.errors.length > 0) this.after(30_000);
@@ -144,6 +144,7 @@ class SiteRun implements ReconcileContext {
     engine: Engine,
     engineObs: EngineObservation,
     outcome: PromotionOutcome,
+    converged: ConvergeResult,
     problems: readonly string[],
   ): SiteStatus {
     const { site } = this;
@@ -185,7 +186,7 @@ class SiteRun implements ReconcileContext {
       handledToken: outcome.handledToken,
       active: latest.active ?? 'primary',
       trafficService: spec.traffic.mode === 'operatorService' ? names.traffic(site.metadata.name, spec) : spec.primary.service,
-      fencing: promo && promo.state !== 'Fencing' ? fencingState(site, { ...obs, fenceWritten: outcome.fenceWritten }) : undefined,
+      fencing: promo && promo.state !== 'Fencing' ? fencingState(site, { ...obs, fenceWritten: outcome.fenceWritten, fenceReverted: converged.fenceReverted }) : undefined,
     });
     this.after(recheckInMs);
     return status;

@@ -6,7 +6,7 @@ import type { StandbySite } from '../api/site.ts';
 import type { ObjectActions } from '../k8s/actions.ts';
 import { DONE, waiting, type StepResult } from '../site/step.ts';
 import type { Workload } from '../site/workload.ts';
-import { buildFence } from './network-policy.ts';
+import { buildFence, fenceDrift } from './network-policy.ts';
 
 /** What fencing reads of the primary. */
 export interface FenceInput {
@@ -33,6 +33,19 @@ export async function raiseFence(site: StandbySite, i: FenceInput, act: ObjectAc
     return running === 0 ? DONE : waiting(`${running} primary pod(s) still exist after scaling to 0`);
   }
   const fence = fenceFor(site, i);
-  if (fence) await act.apply(fence);
+  if (fence) await keepFence(fence, act);
   return DONE;
+}
+
+/**
+ * Puts the fence up exactly as wanted: applied, or replaced whole when the live one differs
+ * (server-side apply cannot remove rules another field manager added). Returns the drift it
+ * reverted, if any.
+ */
+export async function keepFence(fence: V1NetworkPolicy, act: ObjectActions): Promise<string | undefined> {
+  const live = act.cached<V1NetworkPolicy>('NetworkPolicy', fence.metadata?.namespace ?? '', fence.metadata?.name ?? '');
+  const drift = live && !live.metadata?.deletionTimestamp ? fenceDrift(fence, live) : undefined;
+  if (drift) await act.replace(fence);
+  else await act.apply(fence);
+  return drift;
 }

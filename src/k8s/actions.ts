@@ -6,6 +6,11 @@ import type { KubeObject } from './types.ts';
 export interface ObjectActions {
   /** Server-side apply; skipped when the cached object already matches. */
   apply(obj: KubeObject): Promise<void>;
+  /**
+   * Replaces the whole object (PUT, with the cached object's resourceVersion as precondition):
+   * unlike an apply, it also removes fields other managers added. Creates it when none is cached.
+   */
+  replace(obj: KubeObject): Promise<void>;
   /** Creates the object unless one of that name exists; returns what is there now. */
   ensure<T extends KubeObject>(obj: T): Promise<T>;
   /** JSON merge patch (RFC 7386) of an object by kind and name. */

@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import { ANNOTATION_APPLIED } from '../site/names.ts';
 import type { KubeObject } from './types.ts';
 
-function stable(value: unknown): string {
+/** JSON with object keys sorted (undefined fields left out): equal values give equal text. */
+export function stable(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stable).join(',')}]`;
   if (value && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)
