@@ -15,6 +15,7 @@ import { keyOf, type KubeObject } from '../k8s/types.ts';
 import { newestCompleteRun, obsoleteRuns, type CopyRun } from '../copies/inventory.ts';
 import { COPY_JOB_DEADLINE_SECONDS } from '../tiers/jobs.ts';
 import { keepFence } from '../fencing/fence.ts';
+import { holdTraffic } from '../traffic/switch.ts';
 import { actuator } from './actuator.ts';
 import { informerOfKind } from './caches.ts';
 import type { ReconcileContext } from './context.ts';
@@ -184,6 +185,14 @@ async function holdFence(rc: ReconcileContext, fence: KubeObject): Promise<boole
   }
 }
 
+async function holdTrafficService(rc: ReconcileContext, obs: Observed): Promise<void> {
+  try {
+    await holdTraffic(rc.site, obs, actuator(rc.deps));
+  } catch (err) {
+    rc.errors.push(`could not keep the traffic Service during the promotion: ${(err as Error).message}`);
+  }
+}
+
 /**
  * Converges what the site owns. Without the primary workload nothing new can be built; what
  * exists is kept. `frozen` (see pinToPromotion): only the traffic Service and the fence are kept,
@@ -199,8 +208,14 @@ export async function convergeSite(
   frozen: boolean,
 ): Promise<ConvergeResult> {
   const result: ConvergeResult = { fenceReverted: false };
+  const running = inProgress(promo);
+  // Held even without the primary workload (a promotion asked for after it was deleted).
+  const hold = running && rc.site.spec.traffic.mode === 'operatorService' ? holdTrafficService(rc, obs) : undefined;
   const ctx = buildContext(rc, obs, engine, promo, active, facts.standbyRun);
-  if (!ctx) return result;
+  if (!ctx) {
+    await hold;
+    return result;
+  }
   const trafficName = names.traffic(rc.site.metadata.name, rc.site.spec);
   const fenceName = names.fence(rc.site.metadata.name);
   const isTraffic = (o: KubeObject) => o.kind === 'Service' && o.metadata?.name === trafficName;
@@ -209,9 +224,10 @@ export async function convergeSite(
   const desired = promo ? built.map(released) : built;
   const fence = desired.find(isFence);
   // While a promotion runs, only its steps move traffic: a transition recorded a step late must
-  // never make this pass point clients back at the fenced primary.
-  const rest = (inProgress(promo) ? desired.filter((o) => !isTraffic(o)) : desired).filter((o) => !isFence(o));
-  const [, reverted] = await Promise.all([applyAll(rc, rest), fence ? holdFence(rc, fence) : false]);
+  // never make this pass point clients back at the fenced primary. The traffic Service is held
+  // (released, its selector untouched, re-created if deleted) instead of applied.
+  const rest = (running ? desired.filter((o) => !isTraffic(o)) : desired).filter((o) => !isFence(o));
+  const [, reverted] = await Promise.all([applyAll(rc, rest), fence ? holdFence(rc, fence) : false, hold]);
   result.fenceReverted = reverted;
   if (frozen) return result;
   await removeUnwanted(rc, desired);

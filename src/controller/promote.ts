@@ -15,7 +15,7 @@ import { begin, fail, inProgress } from '../promotion/machine.ts';
 import { released } from '../promotion/release.ts';
 import { takeOver } from '../promotion/take-over.ts';
 import { ANNOTATION_PROMOTE, standbySelector } from '../site/names.ts';
-import { switchTraffic } from '../traffic/switch.ts';
+import { holdTraffic, switchTraffic } from '../traffic/switch.ts';
 import { actuator } from './actuator.ts';
 import type { ReconcileContext } from './context.ts';
 import type { Observed, SiteFacts } from './facts.ts';
@@ -108,7 +108,9 @@ export async function runPromotion(
     const act = actuator(d, released);
     const steps: PromotionSteps = {
       Fencing: async () => {
-        const r = await raiseFence(site, obs, act);
+        // The clients' Service is released at once: deleting the site now must not take it (best
+        // effort here; convergence keeps trying, and must not hold the fence back).
+        const [r] = await Promise.all([raiseFence(site, obs, act), spec.traffic.mode === 'operatorService' ? holdTraffic(site, obs, act).catch(() => undefined) : undefined]);
         if (r.done && spec.promotion.fencing === 'networkPolicy') fenceWritten = true;
         return r;
       },

@@ -2,8 +2,19 @@
 // operator running. Every test names the rule it enforces (the README's "Safety rules").
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { apply, createNamespace, deleteNamespace, kubectl, kubectlJson, waitFor } from '../cluster/helpers.ts';
-import { condition, installCrd, startOperator, statefulPrimary, waitForSite, type OperatorProcess } from './support/operator.ts';
-import { eventCount, events, failPrimary, isProtected, promoted, site } from './support/defects.ts';
+import { condition, getSite, installCrd, startOperator, statefulPrimary, waitForSite, type OperatorProcess } from './support/operator.ts';
+import {
+  deleteSiteAndWaitForGc,
+  eventCount,
+  events,
+  failPrimary,
+  isProtected,
+  promoted,
+  service,
+  site,
+  standby,
+  stuckHot,
+} from './support/defects.ts';
 
 const NAMESPACES = [
   'fence',
@@ -69,6 +80,47 @@ describe('fencing', () => {
     });
     const s = await waitForSite(n, 'db', (x) => condition(x, 'FencingHolds')?.status === 'True', 'fencing holds again');
     expect(s.status?.phase).toBe('Promoted');
+  });
+});
+
+describe('the traffic Service while a promotion runs', () => {
+  // issue 21 item 13
+  test('a traffic Service deleted while the promotion runs is re-created at once, pointing at the fenced primary, released', async () => {
+    const n = ns.delete;
+    await apply(statefulPrimary('db'), n);
+    await apply(stuckHot('mode: manual'), n);
+    await waitForSite(n, 'db', isProtected, 'Protected');
+    await kubectl(['-n', n, 'annotate', 'standbysite', 'db', 'standby.dev/promote=stuck-1']);
+    await waitForSite(n, 'db', (s) => s.status?.promotion?.state === 'Promoting', 'the promotion waiting in Promoting', 20_000);
+    const before = await service(n, 'db-active');
+    expect(before?.spec.selector).toEqual({ app: 'db' });
+
+    await kubectl(['-n', n, 'delete', 'service', 'db-active']);
+    const back = await waitFor(
+      async () => {
+        const svc = await service(n, 'db-active');
+        return svc && svc.metadata.uid !== before?.metadata.uid ? svc : undefined;
+      },
+      { timeoutMs: 15_000, description: 'the traffic Service re-created during Promoting' },
+    );
+    expect(back.spec.selector).toEqual({ app: 'db' });
+    expect(back.spec.ports).toMatchObject([{ name: 'main', port: 5432 }]);
+    expect(back.metadata.ownerReferences ?? []).toEqual([]);
+    expect((await getSite(n, 'db')).status?.promotion?.state).toBe('Promoting');
+  });
+
+  // issue 21 item 2
+  test('deleting the site while the promotion runs never deletes the Service clients use', async () => {
+    const n = ns.delete;
+    // From the moment the promotion began, the traffic Service is not the site's.
+    await waitFor(async () => ((await service(n, 'db-active'))?.metadata.ownerReferences ?? []).length === 0, {
+      timeoutMs: 15_000,
+      description: 'the traffic Service released by the site',
+    });
+    await deleteSiteAndWaitForGc(n);
+    const svc = await service(n, 'db-active');
+    expect(svc?.spec.selector).toEqual({ app: 'db' });
+    expect((await kubectl(['-n', n, 'get', 'networkpolicy', 'db-fence', '-o', 'name'])).trim()).toBe('networkpolicy.networking.k8s.io/db-fence');
   });
 });
 
