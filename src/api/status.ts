@@ -75,6 +75,10 @@ export const siteStatusSchema = z
         readyReplicas: z.number().int().optional(),
         replicas: z.number().int().optional(),
         notReadySince: time.optional(),
+        uid: z
+          .string()
+          .optional()
+          .meta({ description: 'The uid of the primary workload everReady was seen on: a new workload of that name starts unseen.' }),
         everReady: z
           .boolean()
           .optional()

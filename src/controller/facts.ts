@@ -29,7 +29,10 @@ import { effectiveRpoMs } from './status.ts';
 
 export interface Observed {
   primary: Workload | undefined;
+  /** The workload's own pods (what a fence isolates). */
   primaryPods: V1Pod[];
+  /** The pods the primary Service selects, the site's own left out (what clients reach); undefined without the Service. */
+  servicePods: V1Pod[] | undefined;
   primaryService: V1Service | undefined;
   volumes: PrimaryVolume[];
   primaryClaims: Map<string, V1PersistentVolumeClaim>;
@@ -55,6 +58,13 @@ export function observe(c: Caches, site: StandbySite): Observed {
   const primaryPods = selector
     ? pods.filter((p) => p.metadata?.labels?.[LABEL_SITE] === undefined && matches(selector, p.metadata?.labels))
     : [];
+  const primaryService = c.services.get(`${ns}/${site.spec.primary.service}`);
+  const serviceSelector = primaryService?.spec?.selector;
+  const servicePods = primaryService
+    ? serviceSelector && Object.keys(serviceSelector).length > 0
+      ? pods.filter((p) => p.metadata?.labels?.[LABEL_SITE] === undefined && matches({ matchLabels: serviceSelector }, p.metadata?.labels))
+      : []
+    : undefined;
   const standbyPods = pods.filter(
     (p) => p.metadata?.labels?.[LABEL_SITE] === site.metadata.name && p.metadata.labels[LABEL_ROLE] === 'standby',
   );
@@ -74,7 +84,8 @@ export function observe(c: Caches, site: StandbySite): Observed {
   return {
     primary,
     primaryPods,
-    primaryService: c.services.get(`${ns}/${site.spec.primary.service}`),
+    servicePods,
+    primaryService,
     volumes,
     primaryClaims,
     missingClaims,
@@ -182,9 +193,11 @@ export function siteFacts(i: FactsInput): SiteFacts {
     now,
     workload: obs.primary,
     pods: obs.primaryPods,
+    servicePods: obs.servicePods,
     previousNotReadySince: toDate(prev.primary?.notReadySince),
     lastSeenReady: i.lastSeenReady,
     previousEverReady: prev.primary?.everReady === true,
+    previousUid: prev.primary?.uid,
     fenced: promotion !== undefined,
   });
   const standbyReadyPods = obs.standbyPods.filter(isPodReady).length;

@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import type { StandbySiteObject } from '../api/site.ts';
 import type { KubeObject } from '../k8s/types.ts';
 import { keyOf } from '../k8s/types.ts';
-import { primaryVolumes } from '../site/workload.ts';
+import { LABEL_SITE } from '../site/names.ts';
+import { matches, primaryVolumes } from '../site/workload.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import { allInformers, ownerSiteKey, type Caches } from './caches.ts';
 import { WorkQueue } from './queue.ts';
@@ -74,15 +75,40 @@ export class Manager {
     });
     c.pods.onChange((type, pod: V1Pod, old) => {
       // Only readiness, existence and labels matter to a site.
-      if (type === 'update' && old && readyOf(old) === readyOf(pod) && old.metadata?.deletionTimestamp === pod.metadata?.deletionTimestamp) return;
+      if (
+        type === 'update' &&
+        old &&
+        readyOf(old) === readyOf(pod) &&
+        old.metadata?.deletionTimestamp === pod.metadata?.deletionTimestamp &&
+        JSON.stringify(old.metadata?.labels) === JSON.stringify(pod.metadata?.labels)
+      ) {
+        return;
+      }
       enqueue(ownerSiteKey(pod));
       const ready = type !== 'delete' && readyOf(pod) === 'True';
+      let owned = false;
       for (const ref of pod.metadata?.ownerReferences ?? []) {
-        if (ref.kind === 'StatefulSet') byPrimary({ metadata: { namespace: pod.metadata?.namespace, name: ref.name } }, 'StatefulSet', ready);
+        if (ref.kind === 'StatefulSet') {
+          owned = true;
+          byPrimary({ metadata: { namespace: pod.metadata?.namespace, name: ref.name } }, 'StatefulSet', ready);
+        }
         if (ref.kind === 'ReplicaSet') {
+          owned = true;
           // A ReplicaSet is named <deployment>-<pod-template-hash>.
           const deployment = ref.name.replace(/-[a-z0-9]+$/, '');
           byPrimary({ metadata: { namespace: pod.metadata?.namespace, name: deployment } }, 'Deployment', ready);
+        }
+      }
+      // A pod no workload owns (its StatefulSet deleted with --cascade=orphan) still serves the
+      // sites whose primary Service selects it: readiness is counted from the Service's pods.
+      if (!owned && pod.metadata?.labels?.[LABEL_SITE] === undefined) {
+        const ns = pod.metadata?.namespace ?? '';
+        for (const s of c.sites.inNamespace(ns)) {
+          const svc = (s.spec as { primary?: { service?: string } } | undefined)?.primary?.service;
+          const selector = svc ? c.services.get(`${ns}/${svc}`)?.spec?.selector : undefined;
+          if (!selector || !matches({ matchLabels: selector }, pod.metadata?.labels)) continue;
+          if (ready) this.o.reconciler.noteReadyPrimary(keyOf(s));
+          enqueue(keyOf(s));
         }
       }
     });

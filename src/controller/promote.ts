@@ -58,6 +58,8 @@ export async function runPromotion(
       notReadySince: facts.primary.notReadySince,
       scaledToZero: facts.primary.scaledToZero,
       everReady: facts.primary.everReady,
+      missing: facts.primary.missing,
+      serviceSelectsNothing: facts.primary.serviceSelectsNothing,
     },
     standby: facts.usability,
     history: prev.promotionHistory ?? [],

@@ -76,11 +76,19 @@ export function computeStatus(i: StatusInput): StatusResult {
   if (i.primary.state === 'Fenced') {
     conditions.push({ type: 'PrimaryHealthy', status: 'False', reason: 'Fenced', message: `the old primary is fenced (${i.primary.message})` });
   } else if (i.primary.state === 'Missing') {
+    const serving = i.primary.readyReplicas > 0 ? ` (${i.primary.readyReplicas} pod(s) its Service selects still serve)` : '';
     conditions.push({
       type: 'PrimaryHealthy',
       status: 'False',
       reason: 'PrimaryNotFound',
-      message: `${spec.primary.workload.kind} ${spec.primary.workload.name} does not exist in this namespace; create it or fix spec.primary.workload`,
+      message: `${spec.primary.workload.kind} ${spec.primary.workload.name} does not exist in this namespace${serving}; create it or fix spec.primary.workload. A deleted primary is never failed over automatically`,
+    });
+  } else if (i.primary.serviceSelectsNothing && !i.primary.scaledToZero) {
+    conditions.push({
+      type: 'PrimaryHealthy',
+      status: 'False',
+      reason: 'ServiceSelectsNothing',
+      message: `Service ${spec.primary.service} selects no pod (${i.primary.message}): clients reach nothing and the primary's health cannot be seen; fix its selector. This is not failed over automatically`,
     });
   } else if (!i.primary.ready) {
     conditions.push({
@@ -200,6 +208,7 @@ export function computeStatus(i: StatusInput): StatusResult {
       readyReplicas: i.primary.readyReplicas,
       replicas: i.primary.replicas,
       ...(i.primary.notReadySince ? { notReadySince: i.primary.notReadySince.toISOString() } : {}),
+      ...(i.primary.uid ? { uid: i.primary.uid } : {}),
       ...(i.primary.everReady ? { everReady: true } : {}),
     },
     standby,
@@ -226,7 +235,7 @@ function phaseOf(i: StatusInput, rpoMet: boolean | undefined): Phase {
   if (p === 'Fencing' || p === 'Promoting' || p === 'Switching') return 'Promoting';
   if (p === 'Promoted' || i.active === 'standby') return 'Promoted';
   if (p === 'Failed') return 'Failed';
-  if (i.problems.length > 0 || !i.primary.ready) return 'Degraded';
+  if (i.problems.length > 0 || !i.primary.ready || i.primary.missing || i.primary.serviceSelectsNothing) return 'Degraded';
   if (!i.usability.usable) {
     // Before the first copy, or while a new hot standby starts, the site is on its way, not broken.
     const copyFailed = i.lastCopyJob !== undefined && !i.lastCopyJob.succeeded;

@@ -2,7 +2,7 @@
 // operator running. Every test names the rule it enforces (the README's "Safety rules").
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { apply, createNamespace, deleteNamespace, kubectl, kubectlJson, waitFor } from '../cluster/helpers.ts';
-import { condition, getSite, installCrd, startOperator, statefulPrimary, waitForSite, type OperatorProcess } from './support/operator.ts';
+import { condition, getSite, installCrd, podNames, startOperator, statefulPrimary, waitForSite, type OperatorProcess } from './support/operator.ts';
 import {
   deleteSiteAndWaitForGc,
   eventCount,
@@ -12,7 +12,8 @@ import {
   promoted,
   service,
   site,
-  standby,
+  sleep,
+  STANDBY_SELECTOR,
   stuckHot,
 } from './support/defects.ts';
 
@@ -121,6 +122,105 @@ describe('the traffic Service while a promotion runs', () => {
     const svc = await service(n, 'db-active');
     expect(svc?.spec.selector).toEqual({ app: 'db' });
     expect((await kubectl(['-n', n, 'get', 'networkpolicy', 'db-fence', '-o', 'name'])).trim()).toBe('networkpolicy.networking.k8s.io/db-fence');
+  });
+});
+
+describe('what counts as a failed primary', () => {
+  // issue 21 item 3
+  test('a primary StatefulSet deleted with --cascade=orphan, its pods still serving, is Missing: reported, never promoted', async () => {
+    const n = ns.orphan;
+    await apply(statefulPrimary('db'), n);
+    await apply(site('db', 'hot', ''), n);
+    await waitForSite(n, 'db', isProtected, 'Protected');
+    await kubectl(['-n', n, 'delete', 'statefulset', 'db', '--cascade=orphan']);
+    const s = await waitForSite(n, 'db', (x) => x.status?.primary?.state === 'Missing', 'the primary workload reported Missing');
+    expect(condition(s, 'PrimaryHealthy')).toMatchObject({ status: 'False', reason: 'PrimaryNotFound' });
+    expect(await podNames(n, 'app=db')).toEqual(['db-0']);
+    // Well past failureThreshold (2s): the pods serve, nothing is promoted.
+    await sleep(6000);
+    const later = await getSite(n, 'db');
+    expect(later.status?.promotion).toBeUndefined();
+    expect(later.status?.phase).toBe('Degraded');
+    expect(condition(later, 'PromotionReady')).toMatchObject({ status: 'False', reason: 'PrimaryNotFound' });
+    expect((await service(n, 'db-active'))?.spec.selector).toEqual({ app: 'db' });
+    // The StatefulSet applied again (the immutable field changed) adopts its pods: protected again.
+    await apply(statefulPrimary('db'), n);
+    await waitForSite(n, 'db', isProtected, 'Protected again');
+  });
+
+  // issue 21 item 3
+  test('renaming spec.primary.workload to one that does not exist yet never promotes; "seen Ready" belongs to the workload identity', async () => {
+    const n = ns.rename;
+    await apply(statefulPrimary('db'), n);
+    await apply(site('db', 'hot', ''), n);
+    const s = await waitForSite(n, 'db', isProtected, 'Protected');
+    const uid = (await kubectlJson<{ metadata: { uid: string } }>(['-n', n, 'get', 'statefulset', 'db'])).metadata.uid;
+    expect(s.status?.primary).toMatchObject({ uid, everReady: true });
+
+    // A typo, or GitOps applying the site before the new workload.
+    await kubectl(['-n', n, 'patch', 'standbysite', 'db', '--type=merge', '-p', '{"spec":{"primary":{"workload":{"name":"db2"},"service":"db2"}}}']);
+    const missing = await waitForSite(n, 'db', (x) => x.status?.primary?.state === 'Missing', 'db2 reported Missing');
+    expect(missing.status?.primary?.everReady).toBeUndefined();
+    expect(missing.status?.primary?.uid).toBeUndefined();
+    await sleep(6000);
+    const later = await getSite(n, 'db');
+    expect(later.status?.promotion).toBeUndefined();
+    expect(condition(later, 'PrimaryHealthy')?.reason).toBe('PrimaryNotFound');
+
+    // db2 appears but never becomes Ready: it was never seen Ready, so it is not failed over.
+    await apply(statefulPrimary('db2').replace('containers:', 'nodeSelector: {standby.dev/e2e: nowhere}\n      containers:'), n);
+    const uid2 = await waitFor(async () => (await kubectlJson<{ metadata: { uid: string } }>(['-n', n, 'get', 'statefulset', 'db2'])).metadata.uid, { timeoutMs: 10_000, description: 'db2' });
+    const db2 = await waitForSite(n, 'db', (x) => x.status?.primary?.uid === uid2, 'db2 seen', 20_000);
+    expect(db2.status?.primary?.everReady).toBeUndefined();
+    const refused = await waitForSite(n, 'db', (x) => condition(x, 'PromotionReady')?.reason === 'PrimaryNeverReady', 'PrimaryNeverReady', 20_000);
+    expect(refused.status?.promotion).toBeUndefined();
+  });
+
+  // issue 21 item 20
+  test('a primary deleted outright, like one scaled to 0, is not promoted automatically; a promote token still works', async () => {
+    const n = ns.gone;
+    await apply(statefulPrimary('db'), n);
+    await apply(site('db', 'hot', ''), n);
+    await waitForSite(n, 'db', isProtected, 'Protected');
+
+    await kubectl(['-n', n, 'scale', 'statefulset', 'db', '--replicas=0']);
+    const scaled = await waitForSite(n, 'db', (x) => condition(x, 'PrimaryHealthy')?.reason === 'ScaledToZero', 'ScaledToZero');
+    expect(scaled.status?.promotion).toBeUndefined();
+    await kubectl(['-n', n, 'scale', 'statefulset', 'db', '--replicas=1']);
+    await waitForSite(n, 'db', isProtected, 'Protected again');
+
+    await kubectl(['-n', n, 'delete', 'statefulset', 'db', '--wait=true']);
+    await waitFor(async () => (await podNames(n, 'app=db')).length === 0, { timeoutMs: 30_000, description: 'the primary pods gone' });
+    const s = await waitForSite(n, 'db', (x) => x.status?.primary?.state === 'Missing', 'Missing');
+    expect(condition(s, 'PrimaryHealthy')).toMatchObject({ status: 'False', reason: 'PrimaryNotFound' });
+    await sleep(6000);
+    const later = await getSite(n, 'db');
+    expect(later.status?.promotion).toBeUndefined();
+    expect(condition(later, 'PromotionReady')).toMatchObject({ status: 'False', reason: 'PrimaryNotFound' });
+    expect(condition(later, 'PromotionReady')?.message).toContain('standby.dev/promote=<token>');
+
+    await kubectl(['-n', n, 'annotate', 'standbysite', 'db', 'standby.dev/promote=really-lost']);
+    const done = await waitForSite(n, 'db', promoted, 'promoted on request', 30_000);
+    expect(done.status?.promotion).toMatchObject({ trigger: 'manual', token: 'really-lost' });
+    expect((await service(n, 'db-active'))?.spec.selector).toEqual(STANDBY_SELECTOR);
+  });
+
+  // issue 21 item 14
+  test('a primary Service that selects no pod: PrimaryHealthy=False (ServiceSelectsNothing), Degraded, no promotion', async () => {
+    const n = ns.nothing;
+    await apply(statefulPrimary('db'), n);
+    await apply(site('db', 'hot', ''), n);
+    await waitForSite(n, 'db', isProtected, 'Protected');
+    await kubectl(['-n', n, 'patch', 'service', 'db', '--type=json', '-p', '[{"op":"replace","path":"/spec/selector","value":{"app":"typo"}}]']);
+    const s = await waitForSite(n, 'db', (x) => condition(x, 'PrimaryHealthy')?.reason === 'ServiceSelectsNothing', 'ServiceSelectsNothing');
+    expect(condition(s, 'PrimaryHealthy')?.status).toBe('False');
+    expect(condition(s, 'PrimaryHealthy')?.message).toContain('Service db selects no pod');
+    await sleep(5000);
+    const later = await getSite(n, 'db');
+    expect(later.status?.phase).toBe('Degraded');
+    expect(later.status?.promotion).toBeUndefined();
+    await kubectl(['-n', n, 'patch', 'service', 'db', '--type=json', '-p', '[{"op":"replace","path":"/spec/selector","value":{"app":"db"}}]']);
+    await waitForSite(n, 'db', isProtected, 'Protected again');
   });
 });
 
