@@ -39,6 +39,8 @@ export const names = {
   // (MAX_SITE_NAME) and a 16-character run id leave room for "-rst-", not "-restore-".
   restoreJob: (site: string, run: string) => (site.length + run.length + 9 <= 63 ? `${site}-restore-${run}` : `${site}-rst-${run}`),
   copyJob: (site: string, run: string) => `${site}-copy-${run}`,
+  /** The Job that proves a new copy mounts (and so binds) before it is marked complete. */
+  bindJob: (site: string, run: string) => `${site}-bind-${run}`,
   /** A standby copy of one primary volume, from one copy run. */
   copyClaim: (site: string, volume: string, run: string) => `${site}-${volume}-${run}`.slice(0, 253),
   snapshot: (site: string, volume: string, run: string) => `${site}-${volume}-${run}`.slice(0, 253),

@@ -1,6 +1,7 @@
 // The `sync` subcommand, run by the warm tier's CronJob: make a new complete
-// copy of the primary's volumes beside the standby's current one. The
-// controller moves the standby onto it and only then deletes the old copy.
+// copy of the primary's volumes beside the standby's current one, proven
+// usable (Bound, mountable) before it is marked complete. The controller moves
+// the standby onto it and only then deletes the old copy.
 import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import { buildCopyClaim } from '../copies/claim.ts';
 import { loadSite, type CopyRunOptions, type LoadedSite } from '../copies/load.ts';
@@ -14,6 +15,7 @@ import { ANNOTATION_COMPLETE, ANNOTATION_DATA_TIME, names, runId } from '../site
 import { pruneSnapshots } from '../snapshot/prune.ts';
 import { takeSnapshotSet } from '../snapshot/take.ts';
 import { buildJob, COPY_JOB_DEADLINE_SECONDS } from '../tiers/jobs.ts';
+import { proveUsable } from './prove.ts';
 
 export interface SyncOutcome {
   run: string;
@@ -29,12 +31,14 @@ export async function syncSite(client: KubeClient, key: string, o: CopyRunOption
   const started = o.now ?? new Date();
   const run = runId(started);
   const timeoutMs = o.timeoutMs ?? (COPY_JOB_DEADLINE_SECONDS - 120) * 1000;
+  const deadline = Date.now() + timeoutMs;
+  const left = () => Math.max(1000, deadline - Date.now());
   const pollMs = o.pollMs ?? 2000;
   const claims: Record<string, string> = {};
   let dataTime: Date;
   try {
     if (site.spec.warm.method === 'volumeSnapshot') {
-      const set = await takeSnapshotSet(client, site, loaded.volumes, run, site.spec.warm.volumeSnapshotClassName, { timeoutMs, pollMs, log: o.log, role: 'transfer' });
+      const set = await takeSnapshotSet(client, site, loaded.volumes, run, site.spec.warm.volumeSnapshotClassName, { timeoutMs: left(), pollMs, log: o.log, role: 'transfer' });
       dataTime = set.time;
       for (const v of loaded.volumes) {
         const pvc = copyClaim(loaded, v.volume, run, set.snapshots[v.volume]);
@@ -69,10 +73,18 @@ export async function syncSite(client: KubeClient, key: string, o: CopyRunOption
         activeDeadlineSeconds: Math.floor(timeoutMs / 1000),
         ttlSecondsAfterFinished: 86_400,
       });
-      const done = await runJobToCompletion(client, job, { timeoutMs, pollMs, what: 'copy Job' });
+      const done = await runJobToCompletion(client, job, { timeoutMs: left(), pollMs, what: 'copy Job' });
       dataTime = done.started ?? started;
     }
-    // The whole copy is in place: only now may the standby move onto it.
+    // Usable: every claim Bound (a snapshot clone also mounted by a check Job, which binds claims
+    // of a WaitForFirstConsumer class; the copy Job already mounted the others).
+    await proveUsable(client, site, run, claims, {
+      image: o.image ?? '',
+      deadline,
+      pollMs,
+      mount: site.spec.warm.method === 'volumeSnapshot',
+    });
+    // The whole copy is in place and usable: only now may the standby move onto it.
     for (const name of Object.values(claims)) {
       await client.mergePatch(R.pvc, site.metadata.namespace, name, {
         metadata: { annotations: { [ANNOTATION_COMPLETE]: 'true', [ANNOTATION_DATA_TIME]: dataTime.toISOString() } },

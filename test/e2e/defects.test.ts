@@ -2,8 +2,19 @@
 // operator running. Every test names the rule it enforces (the README's "Safety rules").
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { apply, createNamespace, deleteNamespace, kubectl, kubectlJson, waitFor } from '../cluster/helpers.ts';
-import { condition, getSite, installCrd, podNames, startOperator, statefulPrimary, waitForSite, type OperatorProcess } from './support/operator.ts';
 import {
+  condition,
+  getSite,
+  installCrd,
+  podNames,
+  runCopy,
+  startOperator,
+  statefulPrimary,
+  waitForSite,
+  type OperatorProcess,
+} from './support/operator.ts';
+import {
+  claimOf,
   deleteSiteAndWaitForGc,
   eventCount,
   events,
@@ -13,6 +24,7 @@ import {
   service,
   site,
   sleep,
+  standby,
   STANDBY_SELECTOR,
   stuckHot,
 } from './support/defects.ts';
@@ -222,5 +234,56 @@ describe('what counts as a failed primary', () => {
     await kubectl(['-n', n, 'patch', 'service', 'db', '--type=json', '-p', '[{"op":"replace","path":"/spec/selector","value":{"app":"db"}}]']);
     await waitForSite(n, 'db', isProtected, 'Protected again');
   });
+});
+
+describe('copies', () => {
+  // issue 21 item 4
+  test('a warm copy whose claim never binds is never marked complete; the last good copy stays in use', async () => {
+    const n = ns.unbound;
+    // Statically provisioned storage: two volumes of a class nothing provisions, one for the
+    // primary and one for the first copy; the second copy has nowhere to bind.
+    const cls = `manual-${n}`;
+    for (const i of [1, 2]) {
+      await apply(`apiVersion: v1
+kind: PersistentVolume
+metadata: {name: ${n}-pv${i}}
+spec:
+  storageClassName: ${cls}
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  hostPath: {path: /tmp/${n}-pv${i}}
+`);
+    }
+    try {
+      await apply(statefulPrimary('db').replace('accessModes: [ReadWriteOnce]', `accessModes: [ReadWriteOnce]\n        storageClassName: ${cls}`), n);
+      await apply(site('db', 'warm', '  warm: {schedule: "0 3 * * *"}\n', 'mode: manual'), n);
+      await waitFor(async () => (await kubectl(['-n', n, 'get', 'pvc', 'data-db-0', '-o', 'jsonpath={.status.phase}'])) === 'Bound', {
+        timeoutMs: 30_000,
+        description: "the primary's claim bound",
+      });
+      const first = await runCopy('sync', n, 'db', 30);
+      expect(first.code, first.stderr).toBe(0);
+      await waitForSite(n, 'db', isProtected, 'Protected on the first copy');
+      const good = claimOf(await standby(n));
+      expect(good).toBeDefined();
+      expect(await kubectl(['-n', n, 'get', 'pvc', good!, '-o', 'jsonpath={.status.phase}'])).toBe('Bound');
+
+      const second = await runCopy('sync', n, 'db', 15);
+      expect(second.code, 'a copy that does not bind fails the sync').not.toBe(0);
+      expect(second.stderr).toMatch(/not Bound/);
+      // The failed copy is gone, the good one stays and the standby still mounts it.
+      await sleep(3000);
+      const s = await getSite(n, 'db');
+      expect(claimOf(await standby(n))).toBe(good);
+      const claims = (await kubectl(['-n', n, 'get', 'pvc', '-l', 'standby.dev/role=copy', '-o', 'name'])).trim();
+      expect(claims).toBe(`persistentvolumeclaim/${good}`);
+      expect(s.status?.phase).toBe('Protected');
+    } finally {
+      await deleteNamespace(n);
+      for (const i of [1, 2]) await kubectl(['delete', 'pv', `${n}-pv${i}`, '--wait=false', '--ignore-not-found']);
+    }
+  });
+
 });
 

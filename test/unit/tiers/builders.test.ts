@@ -128,7 +128,7 @@ describe('warm tier', () => {
     expect(cj.spec?.jobTemplate.spec?.activeDeadlineSeconds).toBeGreaterThan(0);
     const c = cj.spec?.jobTemplate.spec?.template.spec?.containers[0];
     expect(c?.image).toBe('example/op:1');
-    expect(c?.args).toEqual(['sync', '--site', 'shop/orders']);
+    expect(c?.args).toEqual(['sync', '--site', 'shop/orders', '--image', 'example/op:1']);
     expect(cj.spec?.jobTemplate.spec?.template.spec?.serviceAccountName).toBe('orders-copier');
     expect(c?.securityContext?.readOnlyRootFilesystem).toBe(true);
   });
