@@ -51,6 +51,17 @@ const promotionStatus = z
       .enum(FENCING_METHODS)
       .optional()
       .meta({ description: 'The fencing method when the promotion began: a later spec change never lifts the fence.' }),
+    copy: z
+      .object({
+        run: z.string().meta({ description: 'The copy run (its standby.dev/copy-run label).' }),
+        claims: z.record(z.string(), z.string()).meta({ description: 'The claims of the copy, by the primary volume they copy.' }),
+        dataTime: time.optional().meta({ description: 'When the copied data was captured on the primary.' }),
+      })
+      .optional()
+      .meta({
+        description:
+          'warm and cold: the copy the promotion serves from, recorded when it began; the serving standby is only ever (re)built on it, never on a newer copy of the fenced old primary.',
+      }),
   })
   .meta({ description: 'The promotion state machine; an operator restarted mid-promotion resumes from here.' });
 

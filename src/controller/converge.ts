@@ -145,7 +145,7 @@ export function buildContext(
   engine: Engine,
   promo: PromotionStatus | undefined,
   active: Side,
-  run: CopyRun | undefined,
+  copyClaims: Record<string, string> | undefined,
 ): BuildContext | undefined {
   if (!obs.primary) return undefined;
   const switching = promo?.state === 'Switching' || promo?.state === 'Promoted';
@@ -160,7 +160,7 @@ export function buildContext(
     imagePullSecrets: rc.deps.imagePullSecrets ?? [],
     active: switching ? 'standby' : active,
     promotion: promo?.state,
-    copyClaims: run?.claims,
+    copyClaims,
   };
 }
 
@@ -211,7 +211,7 @@ export async function convergeSite(
   const running = inProgress(promo);
   // Held even without the primary workload (a promotion asked for after it was deleted).
   const hold = running && rc.site.spec.traffic.mode === 'operatorService' ? holdTrafficService(rc, obs) : undefined;
-  const ctx = buildContext(rc, obs, engine, promo, active, facts.standbyRun);
+  const ctx = buildContext(rc, obs, engine, promo, active, facts.standbyClaims);
   if (!ctx) {
     await hold;
     return result;

@@ -19,6 +19,7 @@ import type { JobOutcome } from '../k8s/jobs.ts';
 import { toDate } from '../k8s/types.ts';
 import type { StandbyUsability } from '../promotion/decide.ts';
 import { assessPrimary, type PrimaryAssessment } from '../promotion/detect.ts';
+import { promotedClaims } from '../promotion/copy.ts';
 import { standbyUsability } from '../promotion/usable.ts';
 import { LABEL_ROLE, LABEL_SITE, names } from '../site/names.ts';
 import { claimsOf, isPodReady, primaryVolumes, selectorOf, matches, type PrimaryVolume, type Workload } from '../site/workload.ts';
@@ -128,8 +129,10 @@ export interface SiteFacts {
   sets: SnapshotSet[];
   /** The claims the standby workload mounts, by volume. */
   mounted: Record<string, string>;
-  /** The copy the standby is (to be) on. */
+  /** The copy the standby is (to be) on: during a promotion, the one it recorded. */
   standbyRun: CopyRun | undefined;
+  /** The claims convergence builds the standby on (see promotedClaims). */
+  standbyClaims: Record<string, string> | undefined;
   /** When the data of the standby's copy was captured (warm/cold). */
   dataTime: Date | undefined;
   lastSnapshotTime: Date | undefined;
@@ -161,7 +164,10 @@ export function siteFacts(i: FactsInput): SiteFacts {
   const runs = copyRuns(obs.copyClaims, volumeNames.length ? volumeNames : Object.keys(mounted));
   const sets = snapshotSets(obs.snapshots, volumeNames);
   const mountedRun = runs.find((r) => r.complete && Object.values(r.claims).every((c) => Object.values(mounted).includes(c)));
-  const standbyRun = promotion ? (mountedRun ?? newestCompleteRun(runs)) : newestCompleteRun(runs);
+  const newest = newestCompleteRun(runs);
+  const recorded = promotion?.copy;
+  const standbyRun = recorded ? runs.find((r) => r.run === recorded.run) : promotion ? (mountedRun ?? newest) : newest;
+  const standbyClaims = promotion ? promotedClaims(promotion, runs, mountedRun ?? newest) : newest?.claims;
 
   let dataTime: Date | undefined;
   let lastSnapshotTime: Date | undefined;
@@ -216,6 +222,7 @@ export function siteFacts(i: FactsInput): SiteFacts {
     sets,
     mounted,
     standbyRun,
+    standbyClaims,
     dataTime,
     lastSnapshotTime,
     snapshotCount,

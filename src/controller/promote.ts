@@ -11,7 +11,8 @@ import { mergePatchFor } from '../k8s/merge-patch.ts';
 import { R } from '../k8s/resources.ts';
 import { decide, promoteRequest, type Decision } from '../promotion/decide.ts';
 import { drive, type PromotionSteps } from '../promotion/executor.ts';
-import { begin, fail, inProgress } from '../promotion/machine.ts';
+import { promotionCopy } from '../promotion/copy.ts';
+import { begin, fail, inProgress, promotionId } from '../promotion/machine.ts';
 import { released } from '../promotion/release.ts';
 import { takeOver } from '../promotion/take-over.ts';
 import { ANNOTATION_PROMOTE, standbySelector } from '../site/names.ts';
@@ -79,7 +80,16 @@ export async function runPromotion(
   }
   let startWrite: Promise<boolean> | undefined;
   if (decision.action === 'start') {
-    const began = begin(now, decision.trigger, decision.reason, decision.token, { tier: spec.tier, fencing: spec.promotion.fencing });
+    // The copy it serves from is chosen now, once: the serving standby is only ever built on it.
+    const copy = promotionCopy({
+      site,
+      volumes: obs.volumes,
+      runs: facts.runs,
+      sets: facts.sets,
+      promotionId: promotionId({ startedAt: now.toISOString() }),
+      dataTime: facts.dataTime,
+    });
+    const began = begin(now, decision.trigger, decision.reason, decision.token, { tier: spec.tier, fencing: spec.promotion.fencing, ...(copy ? { copy } : {}) });
     startWrite = writePromotion(rc, began, { handledPromoteToken: decision.token ?? handledToken });
     // Awaited below (or by drive); this only keeps an early rejection from counting as unhandled.
     startWrite.catch(() => undefined);

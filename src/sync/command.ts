@@ -3,6 +3,8 @@
 // usable (Bound, mountable) before it is marked complete. The controller moves
 // the standby onto it and only then deletes the old copy.
 import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
+import type { StandbySiteObject } from '../api/site.ts';
+import type { SiteStatus } from '../api/status.ts';
 import { buildCopyClaim } from '../copies/claim.ts';
 import { loadSite, type CopyRunOptions, type LoadedSite } from '../copies/load.ts';
 import { asPodTemplate } from '../engines/generic.ts';
@@ -28,6 +30,7 @@ export async function syncSite(client: KubeClient, key: string, o: CopyRunOption
   const loaded = await loadSite(client, key);
   const { site } = loaded;
   if (site.spec.tier !== 'warm' || !site.spec.warm) throw new Error(`StandbySite ${key} is not a warm site (tier ${site.spec.tier})`);
+  refuseDuringPromotion(key, site.status);
   const started = o.now ?? new Date();
   const run = runId(started);
   const timeoutMs = o.timeoutMs ?? (COPY_JOB_DEADLINE_SECONDS - 120) * 1000;
@@ -84,6 +87,8 @@ export async function syncSite(client: KubeClient, key: string, o: CopyRunOption
       pollMs,
       mount: site.spec.warm.method === 'volumeSnapshot',
     });
+    // A promotion begun while the copy was made: it must never be used (and is removed).
+    refuseDuringPromotion(key, (await client.get<StandbySiteObject>(R.site, site.metadata.namespace, site.metadata.name))?.status ?? {});
     // The whole copy is in place and usable: only now may the standby move onto it.
     for (const name of Object.values(claims)) {
       await client.mergePatch(R.pvc, site.metadata.namespace, name, {
@@ -101,6 +106,20 @@ export async function syncSite(client: KubeClient, key: string, o: CopyRunOption
   }
   o.log.info({ run, claims, dataTime: dataTime.toISOString() }, 'standby copy complete');
   return { run, claims, dataTime };
+}
+
+/**
+ * From the moment a promotion begins (and until it is abandoned), no sync makes a copy: it
+ * would be a copy of the fenced old primary, and the standby that serves (or will) must only
+ * ever run on the copy the promotion recorded.
+ */
+function refuseDuringPromotion(key: string, status: SiteStatus): void {
+  const p = status.promotion;
+  if (!p?.state) return;
+  throw new Error(
+    `StandbySite ${key} has a promotion (${p.state}, begun ${p.startedAt ?? '?'}): no copy is made of the fenced old primary for the standby that serves clients; ` +
+      (p.state === 'Failed' ? 'abandon the failed promotion (annotate standby.dev/abandon=<token>) to sync again' : 'create a new StandbySite for the new primary'),
+  );
 }
 
 function copyClaim(l: LoadedSite, volume: string, run: string, snapshot: string | undefined): V1PersistentVolumeClaim {

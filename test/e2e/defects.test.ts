@@ -285,5 +285,78 @@ spec:
     }
   });
 
+  // issue 21 item 5
+  test('after a promotion no sync runs, and the serving standby is rebuilt only on the copy the promotion recorded', async () => {
+    const n = ns.stale;
+    await apply(statefulPrimary('db'), n);
+    await apply(site('db', 'warm', '  warm: {schedule: "0 3 * * *"}\n'), n);
+    await waitForSite(n, 'db', (s) => s.status?.phase === 'Pending', 'warm site reconciled');
+    const r = await runCopy('sync', n, 'db');
+    expect(r.code, r.stderr).toBe(0);
+    await waitForSite(n, 'db', isProtected, 'Protected');
+    const copy = claimOf(await standby(n));
+    await failPrimary(n);
+    const s = await waitForSite(n, 'db', promoted, 'promoted', 30_000);
+    expect(s.status?.promotion?.copy).toMatchObject({ claims: { data: copy } });
+
+    // A sync (run by hand, or a Job already in flight) of the fenced old primary is refused.
+    const late = await runCopy('sync', n, 'db');
+    expect(late.code).not.toBe(0);
+    expect(late.stderr).toContain('promotion');
+    expect((await kubectl(['-n', n, 'get', 'pvc', '-l', 'standby.dev/role=copy', '-o', 'name'])).trim()).toBe(`persistentvolumeclaim/${copy}`);
+
+    // Even a newer complete copy (one that slipped through) is never what the serving standby is rebuilt on.
+    await apply(`apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: db-data-newer
+  labels: {app.kubernetes.io/managed-by: standby-operator, standby.dev/site: db, standby.dev/role: copy, standby.dev/copy-run: 29990101t000000z}
+  annotations: {standby.dev/volume: data, standby.dev/source-claim: data-db-0, standby.dev/complete: "true", standby.dev/data-time: "${new Date().toISOString()}"}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+`, n);
+    await waitFor(async () => (await kubectl(['-n', n, 'get', 'pvc', 'db-data-newer', '-o', 'jsonpath={.status.phase}'])) === 'Bound', { timeoutMs: 30_000, description: 'the newer copy bound' });
+    const old = await standby(n);
+    await kubectl(['-n', n, 'delete', 'statefulset', 'db-standby', '--cascade=orphan']);
+    const rebuilt = await waitFor(
+      async () => {
+        const w = await standby(n);
+        return w && w.metadata.uid !== old?.metadata.uid ? w : undefined;
+      },
+      { timeoutMs: 20_000, description: 'the serving standby rebuilt' },
+    );
+    expect(claimOf(rebuilt)).toBe(copy);
+    expect(rebuilt.spec.replicas).toBe(1);
+  });
+
+  // issue 21 item 9
+  test('a warm standby workload missing when a promotion starts does not fail it: the copy comes from the record', async () => {
+    const n = ns.missing;
+    await apply(statefulPrimary('db'), n);
+    await apply(site('db', 'warm', '  warm: {schedule: "0 3 * * *"}\n', 'mode: manual'), n);
+    await waitForSite(n, 'db', (s) => s.status?.phase === 'Pending', 'warm site reconciled');
+    const r = await runCopy('sync', n, 'db');
+    expect(r.code, r.stderr).toBe(0);
+    await waitForSite(n, 'db', isProtected, 'Protected');
+    const copy = claimOf(await standby(n));
+    // Nothing may create another StatefulSet for a while: the standby stays missing.
+    await apply('apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: one-sts}\nspec: {hard: {count/statefulsets.apps: "1"}}\n', n);
+    await waitFor(async () => (await kubectlJson<{ status?: { used?: Record<string, string> } }>(['-n', n, 'get', 'resourcequota', 'one-sts'])).status?.used?.['count/statefulsets.apps'] === '2', {
+      timeoutMs: 30_000,
+      description: 'the quota counted',
+    });
+    await kubectl(['-n', n, 'delete', 'statefulset', 'db-standby', '--wait=true']);
+    await kubectl(['-n', n, 'annotate', 'standbysite', 'db', 'standby.dev/promote=now']);
+    const promoting = await waitForSite(n, 'db', (x) => x.status?.promotion?.state === 'Promoting' || x.status?.promotion?.state === 'Failed', 'the promotion at its Promoting step', 20_000);
+    expect(promoting.status?.promotion?.state).toBe('Promoting');
+    await sleep(3000);
+    expect((await getSite(n, 'db')).status?.promotion?.state).toBe('Promoting');
+    await kubectl(['-n', n, 'delete', 'resourcequota', 'one-sts']);
+    const s = await waitForSite(n, 'db', (x) => x.status?.promotion?.state === 'Promoted' || x.status?.promotion?.state === 'Failed', 'the promotion finished', 60_000);
+    expect(s.status?.promotion?.state).toBe('Promoted');
+    expect(claimOf(await standby(n))).toBe(copy);
+  });
+
 });
 
