@@ -51,6 +51,11 @@ const promotionStatus = z
       .enum(FENCING_METHODS)
       .optional()
       .meta({ description: 'The fencing method when the promotion began: a later spec change never lifts the fence.' }),
+    primaryReplicas: z
+      .number()
+      .int()
+      .optional()
+      .meta({ description: 'fencing scaleDown: the replicas the primary had before it was scaled to 0 (given back when a failed promotion is abandoned).' }),
     copy: z
       .object({
         run: z.string().meta({ description: 'The copy run (its standby.dev/copy-run label).' }),
@@ -121,6 +126,7 @@ export const siteStatusSchema = z
     promotion: promotionStatus.optional(),
     promotionHistory: z.array(promotionRecordSchema).max(20).optional(),
     handledPromoteToken: z.string().optional().meta({ description: 'The last standby.dev/promote annotation value acted on.' }),
+    handledAbandonToken: z.string().optional().meta({ description: 'The last standby.dev/abandon annotation value acted on.' }),
     conditions: z
       .array(conditionSchema)
       .optional()

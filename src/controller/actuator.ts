@@ -55,6 +55,9 @@ export function actuator(d: ReconcilerDeps, prepare: (o: KubeObject) => KubeObje
         return live;
       }
     },
+    async remove(kind, namespace, name, uid) {
+      await d.client.delete(resourceOfKind(kind), namespace, name, uid ? { uid } : {});
+    },
     async patch(kind, namespace, name, patch) {
       await d.client.mergePatch(resourceOfKind(kind), namespace, name, patch);
     },

@@ -117,6 +117,14 @@ export function referenceProblems(site: StandbySite, obs: Observed, snapshotsIns
   if (usesSnapshots && !snapshotsInstalled) {
     problems.push('the VolumeSnapshot API (snapshot.storage.k8s.io/v1) is not installed in this cluster; install the CSI snapshot CRDs and controller, or use method job');
   }
+  // A fence this site's promotions did not put up (an earlier site of this name left it, its
+  // promotion Failed): it isolates the primary all the same. Reported, never adopted or removed.
+  const fence = obs.fence;
+  if (fence && !site.status.promotion?.state && !fence.metadata?.deletionTimestamp && !fence.metadata?.ownerReferences?.some((r) => r.uid === site.metadata.uid)) {
+    problems.push(
+      `NetworkPolicy ${fence.metadata?.name ?? ''} isolates the primary's pods but was not put up by a promotion of this site (an earlier site of this name left it): the primary's clients may reach nothing; delete it (kubectl delete networkpolicy ${fence.metadata?.name ?? ''}) if the primary should serve`,
+    );
+  }
   if (obs.primary && obs.missingClaims.length > 0 && spec.tier !== 'hot') {
     problems.push(`the primary's PersistentVolumeClaim(s) ${obs.missingClaims.join(', ')} do not exist yet`);
   }

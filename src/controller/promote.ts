@@ -15,7 +15,9 @@ import { promotionCopy } from '../promotion/copy.ts';
 import { begin, fail, inProgress, promotionId } from '../promotion/machine.ts';
 import { released } from '../promotion/release.ts';
 import { takeOver } from '../promotion/take-over.ts';
-import { ANNOTATION_PROMOTE, standbySelector } from '../site/names.ts';
+import { ANNOTATION_ABANDON, ANNOTATION_PROMOTE, standbySelector } from '../site/names.ts';
+import { desiredReplicas } from '../site/workload.ts';
+import { abandonPromotion } from './abandon.ts';
 import { holdTraffic, switchTraffic } from '../traffic/switch.ts';
 import { actuator } from './actuator.ts';
 import type { ReconcileContext } from './context.ts';
@@ -45,6 +47,11 @@ export async function runPromotion(
   const { spec } = site;
   const prev = site.status;
   const now = rc.now();
+  const abandon = promoteRequest(site.metadata.annotations?.[ANNOTATION_ABANDON], prev.handledAbandonToken);
+  if (abandon && d.isLeader()) {
+    await abandonPromotion(rc, obs, abandon.token);
+    return undefined;
+  }
   const request = promoteRequest(site.metadata.annotations?.[ANNOTATION_PROMOTE], prev.handledPromoteToken);
   const decision = decide({
     now,
@@ -89,7 +96,13 @@ export async function runPromotion(
       promotionId: promotionId({ startedAt: now.toISOString() }),
       dataTime: facts.dataTime,
     });
-    const began = begin(now, decision.trigger, decision.reason, decision.token, { tier: spec.tier, fencing: spec.promotion.fencing, ...(copy ? { copy } : {}) });
+    const began = begin(now, decision.trigger, decision.reason, decision.token, {
+      tier: spec.tier,
+      fencing: spec.promotion.fencing,
+      ...(copy ? { copy } : {}),
+      // What abandoning a failed promotion gives back.
+      ...(spec.promotion.fencing === 'scaleDown' && obs.primary ? { primaryReplicas: desiredReplicas(obs.primary) } : {}),
+    });
     startWrite = writePromotion(rc, began, { handledPromoteToken: decision.token ?? handledToken });
     // Awaited below (or by drive); this only keeps an early rejection from counting as unhandled.
     startWrite.catch(() => undefined);

@@ -184,6 +184,7 @@ class SiteRun implements ReconcileContext {
       promotion: promo,
       history: latest.promotionHistory ?? [],
       handledToken: outcome.handledToken,
+      handledAbandonToken: latest.handledAbandonToken,
       active: latest.active ?? 'primary',
       trafficService: spec.traffic.mode === 'operatorService' ? names.traffic(site.metadata.name, spec) : spec.primary.service,
       fencing: promo && promo.state !== 'Fencing' ? fencingState(site, { ...obs, fenceWritten: outcome.fenceWritten, fenceReverted: converged.fenceReverted }) : undefined,

@@ -42,6 +42,8 @@ export interface StatusInput {
   promotion: PromotionStatus | undefined;
   history: readonly PromotionRecord[];
   handledToken: string | undefined;
+  /** The last standby.dev/abandon token acted on (kept as written). */
+  handledAbandonToken?: string | undefined;
   active: Side;
   trafficService: string | undefined;
   fencing: { holds: boolean; reason: string; message: string } | undefined;
@@ -227,6 +229,7 @@ export function computeStatus(i: StatusInput): StatusResult {
   if (i.promotion) status.promotion = i.promotion;
   if (i.history.length > 0) status.promotionHistory = [...i.history];
   if (i.handledToken) status.handledPromoteToken = i.handledToken;
+  if (i.handledAbandonToken) status.handledAbandonToken = i.handledAbandonToken;
   return { status, recheckInMs };
 }
 

@@ -49,3 +49,26 @@ export async function keepFence(fence: V1NetworkPolicy, act: ObjectActions): Pro
   else await act.apply(fence);
   return drift;
 }
+
+export interface LiftInput {
+  fencing: 'networkPolicy' | 'scaleDown';
+  primary: Workload | undefined;
+  fence: V1NetworkPolicy | undefined;
+  /** scaleDown: the replicas before the promotion scaled the primary to 0. */
+  primaryReplicas: number | undefined;
+}
+
+/** Lifts the fence of a promotion that is abandoned; says what it did. */
+export async function liftFence(site: StandbySite, i: LiftInput, act: ObjectActions): Promise<string> {
+  const ns = site.metadata.namespace;
+  if (i.fencing === 'networkPolicy') {
+    if (!i.fence?.metadata?.name) return 'no fence NetworkPolicy was up';
+    await act.remove('NetworkPolicy', ns, i.fence.metadata.name, i.fence.metadata.uid);
+    return `the fence NetworkPolicy ${i.fence.metadata.name} is removed`;
+  }
+  if (!i.primary) return 'the primary workload does not exist, so nothing is scaled up';
+  if ((i.primary.spec?.replicas ?? 1) !== 0) return `${i.primary.kind} ${i.primary.metadata?.name} is already scaled up`;
+  if (i.primaryReplicas === undefined) return `${i.primary.kind} ${i.primary.metadata?.name} stays at 0 replicas (its earlier count was not recorded): scale it up`;
+  await act.patch(i.primary.kind ?? '', ns, i.primary.metadata?.name ?? '', { spec: { replicas: i.primaryReplicas } });
+  return `${i.primary.kind} ${i.primary.metadata?.name} is scaled back to ${i.primaryReplicas}`;
+}

@@ -97,7 +97,7 @@ export function decide(input: DecisionInput): Decision {
     return {
       action: 'refuse',
       reason: 'PromotionFailed',
-      message: `the last promotion failed (${input.current?.message ?? 'see events'}); fix the cause and annotate standby.dev/promote=<new token> to retry`,
+      message: `the last promotion failed (${input.current?.message ?? 'see events'}); fix the cause and annotate standby.dev/promote=<new token> to retry, or standby.dev/abandon=<token> to end it (the fence is lifted, clients stay on the primary)`,
     };
   }
 

@@ -14,6 +14,8 @@ export const ANNOTATION_DATA_TIME = 'standby.dev/data-time';
 export const ANNOTATION_COMPLETE = 'standby.dev/complete';
 export const ANNOTATION_SOURCE_CLAIM = 'standby.dev/source-claim';
 export const ANNOTATION_PROMOTE = 'standby.dev/promote';
+/** standby.dev/abandon=<token>: end a Failed promotion (fence lifted, clients back on the primary). */
+export const ANNOTATION_ABANDON = 'standby.dev/abandon';
 export const ANNOTATION_APPLIED = 'standby.dev/applied';
 /** On the traffic Service: the side it selects. */
 export const ANNOTATION_ACTIVE = 'standby.dev/active';

@@ -360,3 +360,59 @@ spec:
 
 });
 
+describe('after a failed promotion', () => {
+  // issue 21 item 10
+  test('standby.dev/abandon ends a Failed promotion: fence lifted, traffic on the primary, history kept; refused unless Failed', async () => {
+    const n = ns.abandon;
+    await apply(statefulPrimary('db'), n);
+    await apply(stuckHot('mode: manual, stepTimeout: 3s'), n);
+    await waitForSite(n, 'db', isProtected, 'Protected');
+    await kubectl(['-n', n, 'annotate', 'standbysite', 'db', 'standby.dev/abandon=too-early']);
+    await waitFor(async () => (await eventCount(n, 'AbandonRefused')) === 1, { timeoutMs: 15_000, description: 'an AbandonRefused Event' });
+    expect((await events(n, 'AbandonRefused'))[0]?.message).toContain('no failed promotion');
+
+    await kubectl(['-n', n, 'annotate', 'standbysite', 'db', 'standby.dev/promote=doomed']);
+    const failed = await waitForSite(n, 'db', (x) => x.status?.phase === 'Failed', 'the promotion Failed', 30_000);
+    expect(failed.status?.promotion?.message, JSON.stringify(failed.status)).toContain('promotion.stepTimeout');
+    expect((await kubectl(['-n', n, 'get', 'networkpolicy', '-o', 'name'])).trim()).toBe('networkpolicy.networking.k8s.io/db-fence');
+
+    await kubectl(['-n', n, 'annotate', 'standbysite', 'db', 'standby.dev/abandon=give-up', '--overwrite']);
+    const s = await waitForSite(n, 'db', (x) => x.status?.promotion === undefined && isProtected(x), 'the promotion abandoned and the site Protected', 30_000);
+    expect(s.status?.promotionHistory).toMatchObject([{ result: 'Failed', trigger: 'manual' }]);
+    expect(s.status?.active).toBe('primary');
+    expect((await kubectl(['-n', n, 'get', 'networkpolicy', '-o', 'name'])).trim()).toBe('');
+    expect((await kubectl(['-n', n, 'get', 'jobs', '-l', 'standby.dev/role=promote', '-o', 'name'])).trim()).toBe('');
+    const traffic = await service(n, 'db-active');
+    expect(traffic?.spec.selector).toEqual({ app: 'db' });
+    expect(traffic?.metadata.ownerReferences).toHaveLength(1);
+    await waitFor(async () => (await eventCount(n, 'PromotionAbandoned')) === 1, { timeoutMs: 10_000, description: 'a PromotionAbandoned Event' });
+    expect((await events(n, 'PromotionAbandoned'))[0]?.message).toContain('give-up');
+  });
+
+  // issue 21 item 10
+  test('a site re-created over a fence left by an earlier failed promotion reports it and is not Protected', async () => {
+    const n = ns.leftover;
+    await apply(statefulPrimary('db'), n);
+    await apply(stuckHot('mode: manual, stepTimeout: 3s'), n);
+    await waitForSite(n, 'db', isProtected, 'Protected');
+    await kubectl(['-n', n, 'annotate', 'standbysite', 'db', 'standby.dev/promote=doomed']);
+    await waitForSite(n, 'db', (x) => x.status?.phase === 'Failed', 'the promotion Failed', 30_000);
+    await deleteSiteAndWaitForGc(n);
+    expect((await kubectl(['-n', n, 'get', 'networkpolicy', '-o', 'name'])).trim()).toBe('networkpolicy.networking.k8s.io/db-fence');
+    // Cleaned up by hand, all but the fence (the standby and the traffic Service were released too).
+    await kubectl(['-n', n, 'delete', 'statefulset/db-standby', 'service/db-standby', 'service/db-active', '--ignore-not-found', '--wait=true']);
+
+    await apply(stuckHot('mode: manual, stepTimeout: 3s'), n);
+    const s = await waitForSite(n, 'db', (x) => x.status?.observedGeneration === 1 && x.status.phase !== undefined && x.status.phase !== 'Pending', 'the new site reconciled');
+    expect(s.status?.phase).toBe('Degraded');
+    expect(condition(s, 'Ready')?.message).toContain('NetworkPolicy db-fence');
+    await sleep(2000);
+    expect((await getSite(n, 'db')).status?.phase).toBe('Degraded');
+    // It was not adopted: still released, still there.
+    const fence = await kubectlJson<{ metadata: { ownerReferences?: unknown[] } }>(['-n', n, 'get', 'networkpolicy', 'db-fence']);
+    expect(fence.metadata.ownerReferences ?? []).toEqual([]);
+    await kubectl(['-n', n, 'delete', 'networkpolicy', 'db-fence']);
+    await waitForSite(n, 'db', isProtected, 'Protected once the old fence is removed');
+  });
+});
+

@@ -100,6 +100,10 @@ describe('computeStatus', () => {
     expect(status.primary?.notReadySince).toBe(at(-5).toISOString());
   });
 
+  test('the abandon token acted on is kept, so the same annotation is never acted on twice', () => {
+    expect(computeStatus(input({ handledAbandonToken: 'give-up' })).status.handledAbandonToken).toBe('give-up');
+  });
+
   test('a refusal is visible in PromotionReady', () => {
     const { status } = computeStatus(input({ decision: { action: 'refuse', reason: 'BudgetExhausted', message: 'budget used' } }));
     expect(cond(status, 'PromotionReady')).toMatchObject({ status: 'False', reason: 'BudgetExhausted', message: 'budget used' });
