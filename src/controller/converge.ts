@@ -161,6 +161,7 @@ export function buildContext(
     active: switching ? 'standby' : active,
     promotion: promo?.state,
     copyClaims,
+    avoidLabels: obs.serviceLabelKeys,
   };
 }
 

@@ -24,6 +24,7 @@ import { standbyUsability } from '../promotion/usable.ts';
 import { LABEL_ROLE, LABEL_SITE, names } from '../site/names.ts';
 import { claimsOf, isPodReady, primaryVolumes, selectorOf, matches, type PrimaryVolume, type Workload } from '../site/workload.ts';
 import { snapshotSets, type SnapshotSet } from '../snapshot/sets.ts';
+import { servicesSelectingBothSides, type BothSides } from '../tiers/standby-workload.ts';
 import type { VolumeSnapshot } from '../snapshot/types.ts';
 import type { Caches } from './caches.ts';
 import { effectiveRpoMs } from './status.ts';
@@ -46,9 +47,13 @@ export interface Observed {
   cronJobs: V1CronJob[];
   trafficService: V1Service | undefined;
   fence: V1NetworkPolicy | undefined;
+  /** Label keys Services of the namespace select on (see SelectorKeys). */
+  serviceLabelKeys: ReadonlySet<string>;
+  /** Services that select the primary's pods and the standby's at once. */
+  bothSides: BothSides[];
 }
 
-export function observe(c: Caches, site: StandbySite): Observed {
+export function observe(c: Caches, site: StandbySite, serviceLabelKeys: ReadonlySet<string> = new Set()): Observed {
   const ns = site.metadata.namespace;
   const key = `${ns}/${site.metadata.name}`;
   const ref = site.spec.primary.workload;
@@ -80,6 +85,10 @@ export function observe(c: Caches, site: StandbySite): Observed {
   const standbyName = `${ns}/${names.standby(site.metadata.name)}`;
   const standby: Workload | undefined =
     ref.kind === 'StatefulSet' ? c.statefulSets.get(standbyName) : c.deployments.get(standbyName);
+  // Only when a standby pod still carries a key some Service selects on (rare: pods made before
+  // the Service) are the namespace's Services looked through.
+  const carries = standbyPods.some((p) => Object.keys(p.metadata?.labels ?? {}).some((k) => k !== LABEL_SITE && k !== LABEL_ROLE && serviceLabelKeys.has(k)));
+  const bothSides = carries ? servicesSelectingBothSides(c.services.inNamespace(ns), [...primaryPods, ...(servicePods ?? [])], standbyPods) : [];
   const owned = <T extends { metadata?: { labels?: Record<string, string> } }>(list: T[], role?: string) =>
     role ? list.filter((o) => o.metadata?.labels?.[LABEL_ROLE] === role) : list;
   return {
@@ -98,6 +107,8 @@ export function observe(c: Caches, site: StandbySite): Observed {
     cronJobs: c.cronJobs.byIndex('site', key),
     trafficService: c.services.get(`${ns}/${names.traffic(site.metadata.name, site.spec)}`),
     fence: c.networkPolicies.get(`${ns}/${names.fence(site.metadata.name)}`),
+    serviceLabelKeys,
+    bothSides,
   };
 }
 
@@ -123,6 +134,11 @@ export function referenceProblems(site: StandbySite, obs: Observed, snapshotsIns
   if (fence && !site.status.promotion?.state && !fence.metadata?.deletionTimestamp && !fence.metadata?.ownerReferences?.some((r) => r.uid === site.metadata.uid)) {
     problems.push(
       `NetworkPolicy ${fence.metadata?.name ?? ''} isolates the primary's pods but was not put up by a promotion of this site (an earlier site of this name left it): the primary's clients may reach nothing; delete it (kubectl delete networkpolicy ${fence.metadata?.name ?? ''}) if the primary should serve`,
+    );
+  }
+  for (const b of obs.bothSides) {
+    problems.push(
+      `Service ${b.service} selects both the primary's pods and the standby's (on ${b.keys.join(', ')}): its clients may reach the standby; the standby's pods lose those labels when they are replaced`,
     );
   }
   if (obs.primary && obs.missingClaims.length > 0 && spec.tier !== 'hot') {

@@ -116,6 +116,10 @@ export class Manager {
       enqueue(ownerSiteKey(svc));
       for (const s of c.sites.byIndex('primaryService', keyOf(svc))) enqueue(keyOf(s));
     });
+    // A namespace's Services now select on another set of label keys: its standbys' labels change.
+    this.o.reconciler.selectorKeys.onChange((ns) => {
+      for (const s of c.sites.inNamespace(ns)) enqueue(keyOf(s));
+    });
     c.pvcs.onChange((_t, pvc) => {
       const owner = ownerSiteKey(pvc);
       if (owner) return enqueue(owner);

@@ -15,6 +15,7 @@ import type { ReconcileContext, ReconcilerDeps } from './context.ts';
 import { convergeSite, type ConvergeResult } from './converge.ts';
 import { observe, referenceProblems, siteFacts, type Observed, type SiteFacts } from './facts.ts';
 import { SiteMemory } from './memory.ts';
+import { SelectorKeys } from './selector-keys.ts';
 import { runPromotion, type PromotionOutcome } from './promote.ts';
 import { computeStatus, invalidStatus } from './status.ts';
 import { writeInvalidStatus, writeStatus } from './status-write.ts';
@@ -32,11 +33,14 @@ export class Reconciler {
   private readonly d: ReconcilerDeps;
   private readonly now: () => Date;
   readonly memory: SiteMemory;
+  /** The label keys Services select on, per namespace (the standby's pods carry none). */
+  readonly selectorKeys: SelectorKeys;
 
   constructor(deps: ReconcilerDeps) {
     this.d = deps;
     this.now = deps.now ?? (() => new Date());
     this.memory = new SiteMemory(this.now);
+    this.selectorKeys = new SelectorKeys(deps.caches.services);
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
@@ -59,7 +63,7 @@ export class Reconciler {
     if (pinned.ignored && cached.metadata.generation !== cached.status?.observedGeneration && this.d.isLeader()) {
       await this.d.events.record(cached, 'Warning', 'SpecChangeIgnored', pinned.ignored);
     }
-    return new SiteRun(this.d, this.memory, site, cached, this.now).run(pinned.frozen);
+    return new SiteRun(this.d, this.memory, site, cached, this.now).run(pinned.frozen, this.selectorKeys.keys(namespace));
   }
 
   private async reportInvalid(cached: StandbySiteObject, message: string): Promise<ReconcileResult> {
@@ -106,10 +110,10 @@ class SiteRun implements ReconcileContext {
     if (ms !== undefined && Number.isFinite(ms) && ms >= 0) this.requeue.push(ms);
   }
 
-  async run(frozen: boolean): Promise<ReconcileResult> {
+  async run(frozen: boolean, serviceLabelKeys: ReadonlySet<string>): Promise<ReconcileResult> {
     const { site, deps: d } = this;
     const spec = site.spec;
-    const obs = observe(d.caches, site);
+    const obs = observe(d.caches, site, serviceLabelKeys);
     const engine = engineFor(spec.engine);
     const engineCtx = engineContextOf(site, obs, d.operatorImage);
     const problems = referenceProblems(site, obs, d.caches.snapshots.installed);
@@ -126,6 +130,7 @@ class SiteRun implements ReconcileContext {
     if (!outcome) return { requeueAfterMs: 0 };
     const latest = this.current.status ?? {};
     const converged = await convergeSite(this, obs, facts, engine, outcome.promotion, latest.active ?? 'primary', frozen);
+    await this.reportOnce(obs);
 
     const status = this.status(latest, obs, facts, engine, engineObs, outcome, converged, problems);
     // Bad references are usually fixed by creating the object, which the watches see; look again
@@ -134,6 +139,20 @@ class SiteRun implements ReconcileContext {
     await writeStatus(this, latest, status, outcome.decision);
     if (this.errors.length > 0) throw new ReconcileError(this.errors.join('; '));
     return { requeueAfterMs: this.requeue.length ? Math.min(...this.requeue) : undefined };
+  }
+
+  /** Events for what holds now and did not before (the conditions say it while it lasts). */
+  private async reportOnce(obs: Observed): Promise<void> {
+    if (!this.deps.isLeader()) return;
+    const both = this.memory.newlyReported(this.key, 'bothSides', obs.bothSides.map((b) => b.service));
+    for (const b of obs.bothSides.filter((x) => both.includes(x.service))) {
+      await this.deps.events.record(
+        this.current,
+        'Warning',
+        'ServiceSelectsBothSides',
+        `Service ${b.service} selects both the primary's pods and the standby's (on ${b.keys.join(', ')}): its clients may reach the standby until the standby's pods are replaced without those labels`,
+      );
+    }
   }
 
   /** The status this reconcile observed, computed by status.ts from the facts and the promotion's outcome. */

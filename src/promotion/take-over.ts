@@ -35,6 +35,8 @@ export interface TakeOverInput {
   jobs: readonly V1Job[];
   runs: readonly CopyRun[];
   sets: readonly SnapshotSet[];
+  /** Label keys Services of the namespace select on (see standbyPodTemplate). */
+  serviceLabelKeys: ReadonlySet<string>;
 }
 
 export function takeOver(i: TakeOverInput, act: ObjectActions): Promise<StepResult> {
@@ -90,7 +92,7 @@ async function startStandby(i: TakeOverInput, act: ObjectActions, claims: Record
     const mounted = claims ?? claimsOf(i.standby?.spec?.template);
     if (Object.keys(mounted).length === 0 && i.volumes.length > 0) return failed('no standby copy exists to start the standby on');
     const { site, engine, operatorImage, primary, primaryService, volumes } = i;
-    const workload = standbyFor({ site, engine, operatorImage, primary, primaryService, volumes }, 1, { kind: 'claims', claims: mounted });
+    const workload = standbyFor({ site, engine, operatorImage, primary, primaryService, volumes, avoidLabels: i.serviceLabelKeys }, 1, { kind: 'claims', claims: mounted });
     if (run) workload.metadata = { ...workload.metadata, annotations: { [ANNOTATION_RUN]: run } };
     await act.apply(workload);
   } else if (i.standby) {

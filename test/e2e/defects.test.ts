@@ -21,6 +21,7 @@ import {
   failPrimary,
   isProtected,
   promoted,
+  sameMap,
   service,
   site,
   sleep,
@@ -360,6 +361,42 @@ spec:
 
 });
 
+describe('the standby copy of the pod template', () => {
+  // issue 21 item 8
+  test('the standby drops labels other Services select; a Service that would select both sides is reported', async () => {
+    const n = ns.labels;
+    await apply(
+      `${statefulPrimary('db').replace('labels: {app: db, team: data}', 'labels: {app: db, role: writer, team: data}')}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: writers}
+spec:
+  selector: {role: writer}
+  ports: [{port: 5432}]
+`,
+      n,
+    );
+    await apply(site('db', 'hot', ''), n);
+    await waitForSite(n, 'db', isProtected, 'Protected');
+    expect((await standby(n))?.spec.template.metadata.labels).toEqual({ team: 'data', ...STANDBY_SELECTOR });
+    expect(await podNames(n, 'role=writer')).toEqual(['db-0']);
+
+    // A Service added later selects a label the running standby still carries: reported, then dropped.
+    await apply('apiVersion: v1\nkind: Service\nmetadata: {name: teams}\nspec:\n  selector: {team: data}\n  ports: [{port: 80}]\n', n);
+    await waitFor(async () => (await eventCount(n, 'ServiceSelectsBothSides')) >= 1, { timeoutMs: 20_000, description: 'a ServiceSelectsBothSides Event' });
+    const [both] = await events(n, 'ServiceSelectsBothSides');
+    expect(both?.message).toContain('Service teams');
+    await waitFor(async () => sameMap((await standby(n))?.spec.template.metadata.labels, STANDBY_SELECTOR), {
+      timeoutMs: 20_000,
+      description: 'the standby template without the team label',
+    });
+    await waitFor(async () => (await podNames(n, 'team=data')).join() === 'db-0', { timeoutMs: 30_000, description: 'only the primary pod selected by teams' });
+    await waitForSite(n, 'db', isProtected, 'Protected');
+  });
+
+});
+
 describe('after a failed promotion', () => {
   // issue 21 item 10
   test('standby.dev/abandon ends a Failed promotion: fence lifted, traffic on the primary, history kept; refused unless Failed', async () => {
@@ -373,7 +410,7 @@ describe('after a failed promotion', () => {
 
     await kubectl(['-n', n, 'annotate', 'standbysite', 'db', 'standby.dev/promote=doomed']);
     const failed = await waitForSite(n, 'db', (x) => x.status?.phase === 'Failed', 'the promotion Failed', 30_000);
-    expect(failed.status?.promotion?.message, JSON.stringify(failed.status)).toContain('promotion.stepTimeout');
+    expect(failed.status?.promotion?.message).toContain('promotion.stepTimeout');
     expect((await kubectl(['-n', n, 'get', 'networkpolicy', '-o', 'name'])).trim()).toBe('networkpolicy.networking.k8s.io/db-fence');
 
     await kubectl(['-n', n, 'annotate', 'standbysite', 'db', 'standby.dev/abandon=give-up', '--overwrite']);

@@ -35,6 +35,12 @@ export const isProtected = (s: SiteObject) => s.status?.phase === 'Protected';
 export const promoted = (s: SiteObject) => s.status?.phase === 'Promoted' && s.status.promotion?.state === 'Promoted';
 export const STANDBY_SELECTOR = { 'standby.dev/site': 'db', 'standby.dev/role': 'standby' };
 
+/** Two label maps with the same entries, in any order (the API server sorts keys). */
+export function sameMap(a: Record<string, string> | undefined, b: Record<string, string>): boolean {
+  const text = (m: Record<string, string>) => JSON.stringify(Object.entries(m).sort(([x], [y]) => (x < y ? -1 : 1)));
+  return a !== undefined && text(a) === text(b);
+}
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function failPrimary(n: string, name = 'db'): Promise<void> {
