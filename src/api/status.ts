@@ -16,6 +16,7 @@ export const CONDITION_TYPES = [
   'LastCopySucceeded',
   'PromotionReady',
   'FencingHolds',
+  'TrafficHolds',
 ] as const;
 
 const time = z.string().meta({ format: 'date-time' });

@@ -15,10 +15,11 @@ import { promotionCopy } from '../promotion/copy.ts';
 import { begin, fail, inProgress, promotionId } from '../promotion/machine.ts';
 import { released } from '../promotion/release.ts';
 import { takeOver } from '../promotion/take-over.ts';
-import { ANNOTATION_ABANDON, ANNOTATION_PROMOTE, standbySelector } from '../site/names.ts';
+import { ANNOTATION_ABANDON, ANNOTATION_PROMOTE, names, standbySelector } from '../site/names.ts';
 import { desiredReplicas } from '../site/workload.ts';
 import { abandonPromotion } from './abandon.ts';
-import { holdTraffic, switchTraffic } from '../traffic/switch.ts';
+import { trafficState, type TrafficState } from '../traffic/holds.ts';
+import { holdTraffic, keepTraffic, switchTraffic } from '../traffic/switch.ts';
 import { actuator } from './actuator.ts';
 import type { ReconcileContext } from './context.ts';
 import type { Observed, SiteFacts } from './facts.ts';
@@ -32,6 +33,8 @@ export interface PromotionOutcome {
   handledToken: string | undefined;
   /** The fence was written in this reconcile (the cache may not show it yet). */
   fenceWritten: boolean;
+  /** After the promotion: whether the clients' Service selects the promoted standby. */
+  traffic?: TrafficState | undefined;
 }
 
 /** Runs the promotion part of a reconcile; undefined when the site changed under us (re-read at once). */
@@ -173,7 +176,37 @@ export async function runPromotion(
   } else if (startWrite && !(await startWrite)) {
     return undefined;
   }
-  return { decision, promotion: promo, handledToken, fenceWritten };
+  // Promoted before this reconcile (the Switching step of this one would look reverted in the cache).
+  const traffic = prev.promotion?.state === 'Promoted' && promo?.state === 'Promoted' && !frozen ? await holdSwitch(rc, obs, engine, engineCtx) : undefined;
+  return { decision, promotion: promo, handledToken, fenceWritten, traffic };
+}
+
+/** After the promotion: a reverted selector of the clients' Service is restored, with an Event each time. */
+async function holdSwitch(rc: ReconcileContext, obs: Observed, engine: Engine, engineCtx: EngineContext | undefined): Promise<TrafficState | undefined> {
+  const { site, deps: d } = rc;
+  // Without the primary the engine cannot say which standby pods took over: look, do not touch.
+  if (!engineCtx || !d.isLeader()) return undefined;
+  const selector = { ...standbySelector(site.metadata.name), ...engine.promotedSelector?.(engineCtx) };
+  const primaryMode = site.spec.traffic.mode === 'primaryService';
+  const name = primaryMode ? site.spec.primary.service : names.traffic(site.metadata.name, site.spec);
+  const service = primaryMode ? obs.primaryService : obs.trafficService;
+  let restored = false;
+  try {
+    const found = await keepTraffic(site, { primaryService: obs.primaryService, trafficService: obs.trafficService, selector }, actuator(d, released));
+    if (found) {
+      restored = true;
+      rc.log.warn({ service: name, found }, "the clients' Service no longer selected the promoted standby; restored");
+      await d.events.record(
+        rc.current,
+        'Warning',
+        'TrafficRestored',
+        `Service ${name} selected ${JSON.stringify(found)} (a GitOps self-heal?) instead of the promoted standby; restored its selector so clients do not reach the fenced old primary`,
+      );
+    }
+  } catch (err) {
+    rc.errors.push(`could not restore the selector of Service ${name}: ${(err as Error).message}`);
+  }
+  return trafficState(service, name, selector, restored);
 }
 
 /** Writes status.promotion (and what a transition implies) with the site's resourceVersion as precondition. */

@@ -206,6 +206,7 @@ class SiteRun implements ReconcileContext {
       handledAbandonToken: latest.handledAbandonToken,
       active: latest.active ?? 'primary',
       trafficService: spec.traffic.mode === 'operatorService' ? names.traffic(site.metadata.name, spec) : spec.primary.service,
+      traffic: outcome.traffic,
       fencing: promo && promo.state !== 'Fencing' ? fencingState(site, { ...obs, fenceWritten: outcome.fenceWritten, fenceReverted: converged.fenceReverted }) : undefined,
     });
     this.after(recheckInMs);

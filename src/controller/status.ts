@@ -47,6 +47,8 @@ export interface StatusInput {
   active: Side;
   trafficService: string | undefined;
   fencing: { holds: boolean; reason: string; message: string } | undefined;
+  /** After the promotion: whether the clients' Service selects the promoted standby. */
+  traffic?: { holds: boolean; reason: string; message: string } | undefined;
 }
 
 /** The recovery point objective in effect: rpoTarget, else the tier's natural bound. */
@@ -184,6 +186,10 @@ export function computeStatus(i: StatusInput): StatusResult {
       reason: i.fencing.reason,
       message: i.fencing.message,
     });
+  }
+
+  if (i.traffic) {
+    conditions.push({ type: 'TrafficHolds', status: i.traffic.holds ? 'True' : 'False', reason: i.traffic.reason, message: i.traffic.message });
   }
 
   const phase = phaseOf(i, rpoMet);

@@ -8,6 +8,7 @@ import { isConflict } from '../k8s/client.ts';
 import { released } from '../promotion/release.ts';
 import { ANNOTATION_ACTIVE, names } from '../site/names.ts';
 import { DONE, failed, type StepResult } from '../site/step.ts';
+import { sameSelector } from './holds.ts';
 import { buildTrafficService } from './service.ts';
 
 export interface SwitchInput {
@@ -67,4 +68,18 @@ export async function holdTraffic(
   }
   if (!i.primaryService) return;
   await act.ensure(released(buildTrafficService(site, i.primaryService, 'primary')));
+}
+
+/**
+ * After the promotion: the clients' Service must keep selecting the promoted standby. A reverted
+ * selector (a GitOps self-heal of the primary Service) is put back; returns the selector it found,
+ * or undefined when nothing was changed.
+ */
+export async function keepTraffic(site: StandbySite, i: SwitchInput, act: ObjectActions): Promise<Record<string, string> | undefined> {
+  const primaryMode = site.spec.traffic.mode === 'primaryService';
+  const svc = primaryMode ? i.primaryService : i.trafficService;
+  if (!svc || sameSelector(svc.spec?.selector, i.selector)) return undefined;
+  const name = primaryMode ? site.spec.primary.service : names.traffic(site.metadata.name, site.spec);
+  await act.jsonPatch('Service', site.metadata.namespace, name, [{ op: 'replace', path: '/spec/selector', value: i.selector }]);
+  return svc.spec?.selector ?? {};
 }

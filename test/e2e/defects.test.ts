@@ -453,3 +453,28 @@ describe('after a failed promotion', () => {
   });
 });
 
+describe('traffic after a promotion', () => {
+  // issue 21 item 11
+  test('traffic.mode primaryService: a reverted selector is restored and reported, each time', async () => {
+    const n = ns.revert;
+    await apply(statefulPrimary('db'), n);
+    await apply(site('db', 'hot', '  traffic: {mode: primaryService}\n'), n);
+    await waitForSite(n, 'db', isProtected, 'Protected');
+    await failPrimary(n);
+    await waitForSite(n, 'db', promoted, 'promoted', 30_000);
+    expect((await service(n, 'db'))?.spec.selector).toEqual(STANDBY_SELECTOR);
+    for (const round of [1, 2]) {
+      // What a GitOps tool's self-heal does to the primary Service.
+      await kubectl(['-n', n, 'patch', 'service', 'db', '--type=json', '-p', '[{"op":"replace","path":"/spec/selector","value":{"app":"db"}}]']);
+      await waitFor(async () => sameMap((await service(n, 'db'))?.spec.selector, STANDBY_SELECTOR) && (await eventCount(n, 'TrafficRestored')) === round, {
+        timeoutMs: 20_000,
+        description: `the selector restored (round ${round}) with a TrafficRestored Event`,
+      });
+    }
+    expect((await events(n, 'TrafficRestored'))[0]?.message).toContain('Service db');
+    const s = await waitForSite(n, 'db', (x) => condition(x, 'TrafficHolds')?.status === 'True', 'TrafficHolds');
+    expect(s.status?.phase).toBe('Promoted');
+  });
+
+});
+
