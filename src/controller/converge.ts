@@ -70,9 +70,9 @@ function mustReplace(rc: ReconcileContext, want: KubeObject, live: KubeObject): 
   return claimNames(want) !== claimNames(live);
 }
 
-/** Deletes owned objects the site no longer wants (after a tier change). */
-export async function removeUnwanted(rc: ReconcileContext, desired: readonly KubeObject[]): Promise<void> {
-  const wanted = new Set(desired.map((o) => `${o.kind}/${o.metadata?.name}`));
+/** Deletes owned objects the site no longer wants (after a tier change); `keep` (kind/name) are never deleted. */
+export async function removeUnwanted(rc: ReconcileContext, desired: readonly KubeObject[], keep: readonly string[] = []): Promise<void> {
+  const wanted = new Set([...desired.map((o) => `${o.kind}/${o.metadata?.name}`), ...keep]);
   for (const kind of REMOVABLE_KINDS) {
     const res = resourceOfKind(kind);
     for (const o of informerOfKind(rc.deps.caches, kind)?.byIndex('site', rc.key) ?? []) {
@@ -231,7 +231,9 @@ export async function convergeSite(
   const [, reverted] = await Promise.all([applyAll(rc, rest), fence ? holdFence(rc, fence) : false, hold]);
   result.fenceReverted = reverted;
   if (frozen) return result;
-  await removeUnwanted(rc, desired);
+  // The traffic Service is what clients use: never removed because the primary Service is gone
+  // (it is not built without it), it keeps its last ports and selector.
+  await removeUnwanted(rc, desired, rc.site.spec.traffic.mode === 'operatorService' ? [`Service/${trafficName}`] : []);
   if (!promo) await pruneCopies(rc, obs, facts.runs, facts.mounted);
   await alignDataOwnership(rc, obs);
   return result;

@@ -476,5 +476,23 @@ describe('traffic after a promotion', () => {
     expect(s.status?.phase).toBe('Promoted');
   });
 
+  // issue 21 item 12
+  test('deleting the primary Service keeps the traffic Service (its ports and selector) and reports the missing Service', async () => {
+    const n = ns.svc;
+    await apply(statefulPrimary('db'), n);
+    await apply(site('db', 'hot', ''), n);
+    await waitForSite(n, 'db', isProtected, 'Protected');
+    await kubectl(['-n', n, 'delete', 'service', 'db']);
+    const s = await waitForSite(n, 'db', (x) => x.status?.phase === 'Degraded', 'Degraded');
+    expect(condition(s, 'Ready')?.message).toContain('Service db (spec.primary.service) does not exist');
+    const traffic = await service(n, 'db-active');
+    expect(traffic?.spec.selector).toEqual({ app: 'db' });
+    expect(traffic?.spec.ports).toMatchObject([{ name: 'main', port: 5432 }]);
+    await sleep(3000);
+    expect((await service(n, 'db-active'))?.metadata.uid).toBe(traffic?.metadata.uid);
+    expect((await getSite(n, 'db')).status?.promotion).toBeUndefined();
+    await apply(statefulPrimary('db'), n);
+    await waitForSite(n, 'db', isProtected, 'Protected again');
+  });
 });
 
