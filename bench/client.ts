@@ -6,7 +6,8 @@
 // operator's own behaviour shows in the open sockets sampled during convergence.
 import { Agent, fetch, type Dispatcher } from 'undici';
 import type { KubeClient } from '../src/k8s/client.ts';
-import { objectPath, R } from '../src/k8s/resources.ts';
+import { SITE_RESOURCE } from '../src/api/resource.ts';
+import { objectPath } from '../src/k8s/resources.ts';
 import { log, now, round, summarize, type Summary } from './common.ts';
 
 export interface ClientLatency {
@@ -21,7 +22,7 @@ export interface ClientLatency {
 
 export async function measureClientLatency(client: KubeClient, ca: string, namespace: string, name: string, count = 200): Promise<ClientLatency> {
   log(`client: ${count} sequential GETs, each on a new connection, then on one kept-alive connection`);
-  const url = client.server + objectPath(R.site, namespace, name);
+  const url = client.server + objectPath(SITE_RESOURCE, namespace, name);
   const headers = [...(await client.connection.headers(url)), ['Accept', 'application/json']] as [string, string][];
   const run = async (dispatcher: () => Dispatcher, closeEach: boolean) => {
     const times: number[] = [];

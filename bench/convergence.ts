@@ -6,6 +6,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import type { StandbySiteObject } from '../src/api/site.ts';
 import type { SiteStatus } from '../src/api/status.ts';
+import { SITE_RESOURCE } from '../src/api/resource.ts';
 import { R } from '../src/k8s/resources.ts';
 import { LABEL_ROLE, LABEL_SITE } from '../src/site/names.ts';
 import type { BenchCluster } from './cluster.ts';
@@ -176,7 +177,7 @@ export async function measureConvergence(
   const lastStatus = new Map<string, SiteStatus | undefined>();
   const statusWrites = new Map<string, number>();
   const changed = new Map<string, number>();
-  const sites = new Tracker<SiteObj>(client, R.site, undefined, { labelSelector: BENCH_LABEL }, (type, s, at) => {
+  const sites = new Tracker<SiteObj>(client, SITE_RESOURCE, undefined, { labelSelector: BENCH_LABEL }, (type, s, at) => {
     const key = `${s.metadata.namespace}/${s.metadata.name}`;
     if (type === 'MODIFIED' && state.counting) {
       const prev = lastStatus.get(key);

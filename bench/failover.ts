@@ -9,6 +9,7 @@
 // All from t0, taken just before the PATCH is sent.
 import { HttpMethod, type V1EndpointSlice, type V1Service } from '@kubernetes/client-node';
 import type { StandbySiteObject } from '../src/api/site.ts';
+import { SITE_RESOURCE } from '../src/api/resource.ts';
 import type { KubeClient } from '../src/k8s/client.ts';
 import { objectPath, R } from '../src/k8s/resources.ts';
 import type { WatchEvent } from '../src/k8s/types.ts';
@@ -102,7 +103,7 @@ async function oneFailover(client: KubeClient, plan: SitePlan): Promise<Failover
   const want = standbySelector(plan.name);
   const sample = emptySample(`${ns}/${plan.name}`);
 
-  const site = await client.list<SiteObj>(R.site, ns, { fieldSelector: `metadata.name=${plan.name}` });
+  const site = await client.list<SiteObj>(SITE_RESOURCE, ns, { fieldSelector: `metadata.name=${plan.name}` });
   const svc = await client.list<V1Service>(R.service, ns, { fieldSelector: `metadata.name=${traffic}` });
   const eps = await client.list<V1EndpointSlice>(R.endpointSlice, ns, { labelSelector: `kubernetes.io/service-name=${plan.name}` });
   const s0 = site.items[0];
@@ -119,7 +120,7 @@ async function oneFailover(client: KubeClient, plan: SitePlan): Promise<Failover
   };
   const since = (at: number) => round(at - t0, 1);
   const watches: WatchHandle[] = [
-    openWatch<SiteObj>(client, R.site, ns, { resourceVersion: site.resourceVersion, fieldSelector: `metadata.name=${plan.name}` }, (e: WatchEvent<SiteObj>, at) => {
+    openWatch<SiteObj>(client, SITE_RESOURCE, ns, { resourceVersion: site.resourceVersion, fieldSelector: `metadata.name=${plan.name}` }, (e: WatchEvent<SiteObj>, at) => {
       if (Number.isNaN(t0) || e.type === 'BOOKMARK') return;
       const st = e.object.status;
       if (sample.siteEventMs === null && (st?.primary?.ready === false || st?.promotion !== undefined)) sample.siteEventMs = since(at);

@@ -4,6 +4,7 @@
 // leave it, with the operator's own builders), and the StandbySite itself.
 import type { V1PersistentVolumeClaim, V1Pod, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import { API_VERSION, KIND, validateSpec, type StandbySite } from '../src/api/site.ts';
+import { SITE_RESOURCE } from '../src/api/resource.ts';
 import { ApiError, type KubeClient } from '../src/k8s/client.ts';
 import { R, resourceOfKind } from '../src/k8s/resources.ts';
 import type { KubeObject } from '../src/k8s/types.ts';
@@ -176,7 +177,7 @@ export function seedObject(p: SitePlan, schedule: Schedule, dataTime: Date): Kub
 /** Creates an object; an existing one (409) counts as created. */
 export async function createObject(client: KubeClient, obj: KubeObject): Promise<void> {
   try {
-    await client.create(resourceOfKind(obj.kind ?? ''), obj);
+    await client.create(resourceOfKind(obj.kind ?? '', [SITE_RESOURCE]), obj);
   } catch (err) {
     if (err instanceof ApiError && err.status === 409) return;
     throw err;

@@ -4,7 +4,8 @@
 // embedded objects (pod templates), no JSON-Schema-only keywords.
 import { z } from 'zod';
 import { stringify } from 'yaml';
-import { GROUP, KIND, MAX_SITE_NAME, PLURAL, SHORT_NAMES, SINGULAR, VERSION } from './site.ts';
+import { API_VERSION, GROUP, KIND, MAX_SITE_NAME, PLURAL, SHORT_NAMES, SINGULAR, VERSION } from './site.ts';
+import { siteCelRules } from './conflicts.ts';
 import { siteSpecSchema } from './spec.ts';
 import { siteStatusSchema } from './status.ts';
 
@@ -97,8 +98,13 @@ export function buildCrd(): JsonObject {
               description: 'A StandbySite gives one workload a disaster-recovery standby (cold, warm or hot) and promotes it when the primary fails.',
               required: ['spec'],
               properties: {
-                apiVersion: { type: 'string' },
-                kind: { type: 'string' },
+                // The texts Kubernetes' own types carry for these (kubectl explain shows them).
+                apiVersion: {
+                  type: 'string',
+                  description: `The versioned schema of this representation of an object: ${API_VERSION}.`,
+                },
+                kind: { type: 'string', description: `The REST resource this object represents: ${KIND}.` },
+                // The API server allows nothing here but type: kubectl explain shows ObjectMeta's own texts.
                 metadata: { type: 'object' },
                 spec: schemaOf(siteSpecSchema),
                 status: schemaOf(siteStatusSchema),
@@ -109,6 +115,7 @@ export function buildCrd(): JsonObject {
                   message: `metadata.name has at most ${MAX_SITE_NAME} characters, so the names of the objects a StandbySite owns stay valid`,
                   reason: 'FieldValueInvalid',
                 },
+                ...siteCelRules(),
               ],
             },
           },

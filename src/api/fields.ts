@@ -16,14 +16,16 @@ import {
   scheduleProblem,
 } from './cron.ts';
 
-/** A CEL validation rule as the API server takes it. */
-export interface CelRule {
+/** A CEL validation rule as the API server takes it (a type, not an interface: it is JSON). */
+export type CelRule = {
   rule: string;
   message?: string;
   messageExpression?: string;
   fieldPath?: string;
   reason?: 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired' | 'FieldValueDuplicate';
-}
+  /** oldSelf is an optional (absent on create), so a transition rule runs on create too. */
+  optionalOldSelf?: boolean;
+};
 
 /** Quotes text as a single-quoted CEL string literal. */
 export function celString(text: string): string {
@@ -186,20 +188,30 @@ export function embedded<T extends z.ZodRawShape>(shape: T, what: string) {
 /** A pod template (metadata and spec), as in a Job or StatefulSet. */
 export function podTemplate(what: string) {
   const container = embedded(
-    { name: text('a container name', 63).min(1, { error: 'must not be empty: give the container a name' }) },
+    {
+      name: text('a container name', 63)
+        .min(1, { error: 'must not be empty: give the container a name' })
+        .meta({ description: 'The container name (a DNS label).' }),
+    },
     'a container',
-  );
+  ).meta({ description: 'A core/v1 Container.' });
   return embedded(
     {
-      metadata: embedded({}, 'object metadata').optional(),
+      metadata: embedded({}, 'object metadata')
+        .optional()
+        .meta({ description: "Labels and annotations of the Job's pods; the operator adds the site's labels." }),
       spec: embedded(
         {
           containers: z
             .array(container, { error: 'must be a list of containers' })
-            .min(1, { error: 'needs at least one container' }),
+            .min(1, { error: 'needs at least one container' })
+            .meta({ description: 'The containers of the pod (core/v1 Container), at least one.' }),
         },
         'a pod spec',
-      ),
+      ).meta({
+        description:
+          'A core/v1 PodSpec. Fields not checked here are kept as written and checked by the API server when the operator creates the Job; restartPolicy defaults to Never.',
+      }),
     },
     what,
   );

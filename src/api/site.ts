@@ -1,6 +1,7 @@
 // The StandbySite object and the controller-side validation of its spec.
 import type { V1ObjectMeta } from '@kubernetes/client-node';
 import type { z } from 'zod';
+import { siteConflicts } from './conflicts.ts';
 import { isKnownTimeZone } from './cron.ts';
 import { siteSpecSchema, type SiteSpec } from './spec.ts';
 import type { SiteStatus } from './status.ts';
@@ -56,7 +57,8 @@ function problemsOf(error: z.ZodError): FieldProblem[] {
 
 /**
  * Validates a spec as the controller sees it: everything the CRD's schema and
- * CEL rules check, plus what only a running program can (the time zone exists).
+ * CEL rules check (the name conflicts only when the site's name is given), plus
+ * what only a running program can (the time zone exists).
  */
 export function validateSpec(spec: unknown, siteName?: string): Validation {
   const parsed = siteSpecSchema.safeParse(spec ?? undefined);
@@ -71,6 +73,7 @@ export function validateSpec(spec: unknown, siteName?: string): Validation {
       });
     }
   }
+  if (siteName !== undefined) problems.push(...siteConflicts(parsed.data, siteName));
   if (siteName !== undefined && siteName.length > MAX_SITE_NAME) {
     problems.push({
       field: 'metadata.name',

@@ -27,8 +27,12 @@ export const COPY_METHODS = ['volumeSnapshot', 'job', 'engine'] as const;
 export const RETAIN_OR_DELETE = ['Retain', 'Delete'] as const;
 
 const workloadRef = section('a workload reference {kind, name}', {
-    kind: oneOf(WORKLOAD_KINDS, 'a supported workload kind'),
-    name: objectName('the primary workload'),
+    kind: oneOf(WORKLOAD_KINDS, 'a supported workload kind').meta({
+      description: 'StatefulSet or Deployment. The standby is a workload of the same kind, named <site name>-standby.',
+    }),
+    name: objectName('the primary workload').meta({
+      description: "The primary workload's name. It is read, never changed (except by fencing: scaleDown), and must not be <site name>-standby.",
+    }),
   }).meta({ description: 'The workload that runs the primary: a StatefulSet or a Deployment in the same namespace.' });
 
 const primary = section('the primary: {workload: {kind, name}, service}', {
@@ -55,7 +59,10 @@ const traffic = z
   })
   .meta({ description: 'How clients reach the active side.' });
 
-const envVar = embedded({ name: text('an environment variable name', 256).min(1) }, 'an environment variable');
+const envVar = embedded(
+  { name: text('an environment variable name', 256).min(1).meta({ description: 'The variable name.' }) },
+  'an environment variable',
+).meta({ description: 'A core/v1 EnvVar: name with value or valueFrom.' });
 
 const genericEngine = z
   .object({
@@ -118,7 +125,12 @@ const postgresqlEngine = z
 
 const engine = withRules(
   z.object({
-    type: oneOf(ENGINE_TYPES, 'a known engine').default('generic'),
+    type: oneOf(ENGINE_TYPES, 'a known engine')
+      .default('generic')
+      .meta({
+        description:
+          'generic: storage snapshots and your Job templates, for any workload. postgresql: streaming replication, base backups, dumps and pg_promote.',
+      }),
     generic: genericEngine.optional(),
     postgresql: postgresqlEngine.optional(),
   }),
@@ -137,8 +149,12 @@ const engine = withRules(
 
 const retention = withRules(
   z.object({
-    keepLast: integer('the number of snapshots to keep', 1, 1000).optional(),
-    maxAge: duration('how long snapshots are kept', { positive: true }).optional(),
+    keepLast: integer('the number of snapshots to keep', 1, 1000)
+      .optional()
+      .meta({ description: 'Keep at most this many ready snapshots (1-1000); older ones are deleted.' }),
+    maxAge: duration('how long snapshots are kept', { positive: true })
+      .optional()
+      .meta({ description: 'Delete ready snapshots older than this duration (e.g. 720h).' }),
   }),
   [
     {
@@ -155,7 +171,9 @@ function scheduledCopy(tier: 'cold' | 'warm') {
   return {
     schedule: schedule().meta({ description: `When the ${noun} runs, in the Kubernetes CronJob dialect (5 fields, no seconds).` }),
     timeZone: timeZone().optional().meta({ description: 'IANA time zone of the schedule. Defaults to UTC.' }),
-    suspend: flag(`whether the ${noun} schedule is paused`).default(false),
+    suspend: flag(`whether the ${noun} schedule is paused`)
+      .default(false)
+      .meta({ description: `Pauses the ${noun} schedule (the CronJob's suspend); promotion still uses the newest copy.` }),
     method: oneOf(COPY_METHODS, `a ${noun} method`)
       .default('volumeSnapshot')
       .meta({
@@ -208,16 +226,26 @@ const warm = withRules(z.object(scheduledCopy('warm')), [methodNeedsTemplate], '
 
 const hot = z
   .object({
-    replicas: integer('the number of standby replicas', 1, 16).default(1),
+    replicas: integer('the number of standby replicas', 1, 16)
+      .default(1)
+      .meta({ description: 'Pods of the standby workload (1-16).' }),
     maxLag: duration('the largest replication lag at which the standby may be promoted', { positive: true })
-      .default('30s'),
+      .default('30s')
+      .meta({
+        description:
+          'The largest replication lag (measured by the engine) at which the standby may be promoted automatically; a standby further behind is not promoted.',
+      }),
   })
   .meta({ description: 'Hot tier: a standby that runs and streams from the primary all the time.' });
 
 const maxPromotions = z
   .object({
-    count: integer('the number of promotions allowed per window', 1, 100).default(1),
-    window: duration('the window the promotion budget counts over', { positive: true }).default('1h'),
+    count: integer('the number of promotions allowed per window', 1, 100)
+      .default(1)
+      .meta({ description: 'Automatic promotions allowed per window (1-100).' }),
+    window: duration('the window the promotion budget counts over', { positive: true })
+      .default('1h')
+      .meta({ description: 'The sliding window the budget counts promotions over (e.g. 1h).' }),
   })
   .meta({ description: 'The promotion budget: at most count automatic promotions per window, so sites cannot ping-pong.' });
 
@@ -230,7 +258,11 @@ const promotion = z
           'automatic: promote when the primary stays not Ready for failureThreshold. manual: report only; promote with the standby.dev/promote annotation. disabled: never promote.',
       }),
     failureThreshold: duration('how long the primary must stay not Ready before promotion', { positive: false })
-      .default('30s'),
+      .default('30s')
+      .meta({
+        description:
+          'How long the primary must stay continuously not Ready (none of its pods Ready) before an automatic promotion begins, e.g. 30s or 2m; readiness that comes back restarts the clock. 0s promotes as soon as readiness fails.',
+      }),
     fencing: oneOf(FENCING_METHODS, 'a fencing method')
       .default('networkPolicy')
       .meta({
@@ -239,14 +271,21 @@ const promotion = z
       }),
     maxPromotions: maxPromotions.default({ count: 1, window: '1h' }),
     stepTimeout: duration('how long one promotion step may take before the promotion is marked Failed', { positive: true })
-      .default('5m'),
+      .default('5m')
+      .meta({
+        description: 'How long one promotion step (fence, promote, switch traffic) may take before the promotion is marked Failed.',
+      }),
   })
   .meta({ description: 'When and how the standby takes over.' });
 
 const deletionPolicy = z
   .object({
-    snapshots: oneOf(RETAIN_OR_DELETE, 'a deletion policy').default('Retain'),
-    standbyVolumes: oneOf(RETAIN_OR_DELETE, 'a deletion policy').default('Retain'),
+    snapshots: oneOf(RETAIN_OR_DELETE, 'a deletion policy')
+      .default('Retain')
+      .meta({ description: "Retain: the site's VolumeSnapshots outlive it. Delete: they are deleted with the site." }),
+    standbyVolumes: oneOf(RETAIN_OR_DELETE, 'a deletion policy')
+      .default('Retain')
+      .meta({ description: "Retain: the standby's PersistentVolumeClaims outlive the site. Delete: they are deleted with it." }),
   })
   .meta({ description: 'What happens to snapshots and standby volumes when the StandbySite is deleted. Retain keeps them.' });
 

@@ -17,33 +17,50 @@ export const CONDITION_TYPES = [
   'PromotionReady',
   'FencingHolds',
   'TrafficHolds',
+  // kstatus (sigs.k8s.io/cli-utils), as Flux and kpt judge resources: Stalled=True is Failed
+  // (nothing improves until a person acts), Reconciling=True is InProgress.
+  'Stalled',
+  'Reconciling',
 ] as const;
 
 const time = z.string().meta({ format: 'date-time' });
 
-export const conditionSchema = z.object({
-  type: z.string().max(316),
-  status: z.enum(['True', 'False', 'Unknown']),
-  observedGeneration: z.number().int().min(0).optional(),
-  lastTransitionTime: time,
-  reason: z.string().max(1024),
-  message: z.string().max(32768),
-});
+export const conditionSchema = z
+  .object({
+    type: z.string().max(316).meta({ description: `The condition's type: ${CONDITION_TYPES.join(', ')}.` }),
+    status: z.enum(['True', 'False', 'Unknown']).meta({ description: 'True, False or Unknown.' }),
+    observedGeneration: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .meta({ description: 'The metadata.generation the condition was computed from: older than the site\'s means stale.' }),
+    lastTransitionTime: time.meta({ description: 'When status last changed.' }),
+    reason: z.string().max(1024).meta({ description: 'A CamelCase word for programs (e.g. PrimaryNotReady).' }),
+    message: z.string().max(32768).meta({ description: 'What is the case and, when something is wrong, what to do about it.' }),
+  })
+  .meta({ description: 'A condition in the Kubernetes convention (metav1.Condition).' });
 
 const promotionStatus = z
   .object({
-    state: z.enum(PROMOTION_STATES).optional(),
-    trigger: z.enum(['automatic', 'manual', 'forced']).optional(),
+    state: z
+      .enum(PROMOTION_STATES)
+      .optional()
+      .meta({ description: 'Fencing, Promoting, Switching (in progress), Promoted or Failed.' }),
+    trigger: z
+      .enum(['automatic', 'manual', 'forced'])
+      .optional()
+      .meta({ description: 'automatic (the primary failed), manual (the standby.dev/promote annotation) or forced (a force-... token).' }),
     token: z.string().optional().meta({ description: 'The standby.dev/promote annotation value that started it, if any.' }),
-    reason: z.string().optional(),
-    message: z.string().optional(),
-    startedAt: time.optional(),
-    stepStartedAt: time.optional(),
-    completedAt: time.optional(),
-    durationSeconds: z.number().optional(),
-    fencedAt: time.optional(),
-    promotedAt: time.optional(),
-    switchedAt: time.optional(),
+    reason: z.string().optional().meta({ description: 'Why the promotion began, or why it failed.' }),
+    message: z.string().optional().meta({ description: 'What the promotion is doing or, when Failed, what went wrong.' }),
+    startedAt: time.optional().meta({ description: 'When the promotion began.' }),
+    stepStartedAt: time.optional().meta({ description: 'When the current step began (or was resumed): promotion.stepTimeout counts from here.' }),
+    completedAt: time.optional().meta({ description: 'When the promotion ended, Promoted or Failed.' }),
+    durationSeconds: z.number().optional().meta({ description: 'Seconds from startedAt to completedAt.' }),
+    fencedAt: time.optional().meta({ description: 'When the old primary was fenced.' }),
+    promotedAt: time.optional().meta({ description: 'When the standby was promoted.' }),
+    switchedAt: time.optional().meta({ description: 'When the traffic Service was switched to the standby.' }),
     tier: z
       .enum(TIERS)
       .optional()
@@ -71,27 +88,38 @@ const promotionStatus = z
   })
   .meta({ description: 'The promotion state machine; an operator restarted mid-promotion resumes from here.' });
 
-export const promotionRecordSchema = z.object({
-  startedAt: time,
-  completedAt: time.optional(),
-  trigger: z.enum(['automatic', 'manual', 'forced']),
-  result: z.enum(['Promoted', 'Failed']),
-  reason: z.string().optional(),
-});
+export const promotionRecordSchema = z
+  .object({
+    startedAt: time.meta({ description: 'When the promotion began.' }),
+    completedAt: time.optional().meta({ description: 'When it ended.' }),
+    trigger: z.enum(['automatic', 'manual', 'forced']).meta({ description: 'automatic, manual or forced.' }),
+    result: z.enum(['Promoted', 'Failed']).meta({ description: 'Promoted or Failed.' }),
+    reason: z.string().optional().meta({ description: 'Why it began, or why it failed.' }),
+  })
+  .meta({ description: 'One past promotion.' });
 
 export const siteStatusSchema = z
   .object({
-    observedGeneration: z.number().int().optional(),
-    phase: z.enum(PHASES).optional(),
-    active: z.enum(SIDES).optional(),
+    observedGeneration: z
+      .number()
+      .int()
+      .optional()
+      .meta({ description: 'The metadata.generation this status was computed from.' }),
+    phase: z
+      .enum(PHASES)
+      .optional()
+      .meta({ description: `A summary for people: ${PHASES.join(', ')}. Programs should read the conditions.` }),
+    active: z.enum(SIDES).optional().meta({ description: 'Which side serves clients: primary or standby.' }),
     trafficService: z.string().optional().meta({ description: 'The Service clients use, following the active side.' }),
     primary: z
       .object({
-        state: z.enum(PRIMARY_STATES).optional(),
-        ready: z.boolean().optional(),
-        readyReplicas: z.number().int().optional(),
-        replicas: z.number().int().optional(),
-        notReadySince: time.optional(),
+        state: z.enum(PRIMARY_STATES).optional().meta({ description: 'Ready, NotReady, Missing (the workload does not exist) or Fenced.' }),
+        ready: z.boolean().optional().meta({ description: 'At least one of its pods is Ready.' }),
+        readyReplicas: z.number().int().optional().meta({ description: 'Ready pods of the primary workload.' }),
+        replicas: z.number().int().optional().meta({ description: "The primary workload's desired replicas." }),
+        notReadySince: time
+          .optional()
+          .meta({ description: 'When the primary was first seen not Ready: promotion.failureThreshold counts from here.' }),
         uid: z
           .string()
           .optional()
@@ -101,22 +129,26 @@ export const siteStatusSchema = z
           .optional()
           .meta({ description: 'The primary has been Ready since the site was created: only then is a failure promoted automatically.' }),
       })
-      .optional(),
+      .optional()
+      .meta({ description: 'The primary workload as observed.' }),
     standby: z
       .object({
-        workload: z.string().optional(),
-        ready: z.boolean().optional(),
-        readyReplicas: z.number().int().optional(),
-        replicas: z.number().int().optional(),
+        workload: z.string().optional().meta({ description: 'The name of the standby workload (<site name>-standby).' }),
+        ready: z.boolean().optional().meta({ description: 'The standby could take over now (the StandbyReady condition).' }),
+        readyReplicas: z.number().int().optional().meta({ description: 'Ready pods of the standby workload.' }),
+        replicas: z.number().int().optional().meta({ description: "The standby workload's desired replicas (0 for a warm standby between promotions)." }),
         lagSeconds: z.number().optional().meta({ description: 'Replication lag measured by the engine (hot tier).' }),
         lag: z.string().optional().meta({ description: 'lagSeconds as a duration, for kubectl get.' }),
       })
-      .optional(),
-    lastSnapshotTime: time.optional(),
+      .optional()
+      .meta({ description: 'The standby workload as observed.' }),
+    lastSnapshotTime: time.optional().meta({ description: 'When the newest ready snapshot set was taken (cold tier).' }),
     snapshots: z.number().int().optional().meta({ description: 'Ready snapshots kept for this site.' }),
-    lastSyncTime: time.optional(),
-    lastSyncDuration: z.string().optional(),
-    nextSyncTime: time.optional(),
+    lastSyncTime: time
+      .optional()
+      .meta({ description: "When the data of the standby's current copy was captured (warm), or of the newest snapshot (cold)." }),
+    lastSyncDuration: z.string().optional().meta({ description: 'How long the sync Job of that copy took, as a duration (warm tier).' }),
+    nextSyncTime: time.optional().meta({ description: 'When the schedule runs the next copy.' }),
     dataTimestamp: time
       .optional()
       .meta({ description: 'The point in time the standby data reflects; kubectl shows its age as DATA AGE.' }),
@@ -125,13 +157,21 @@ export const siteStatusSchema = z
       .optional()
       .meta({ description: 'Data age when this status was written (hot: measured lag). DATA AGE and the metric are live.' }),
     promotion: promotionStatus.optional(),
-    promotionHistory: z.array(promotionRecordSchema).max(20).optional(),
+    promotionHistory: z
+      .array(promotionRecordSchema)
+      .max(20)
+      .optional()
+      .meta({ description: 'The last promotions (at most 20), oldest first; the promotion budget counts them.' }),
     handledPromoteToken: z.string().optional().meta({ description: 'The last standby.dev/promote annotation value acted on.' }),
     handledAbandonToken: z.string().optional().meta({ description: 'The last standby.dev/abandon annotation value acted on.' }),
     conditions: z
       .array(conditionSchema)
       .optional()
-      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
+      .meta({
+        description: 'The conditions, one per type; Ready is True only while the site is protected.',
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['type'],
+      }),
   })
   .meta({ description: 'What the operator observed. Written only by the operator.' });
 

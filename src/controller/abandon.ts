@@ -6,8 +6,11 @@
 import type { StandbySiteObject } from '../api/site.ts';
 import { liftFence } from '../fencing/fence.ts';
 import { isConflict } from '../k8s/client.ts';
+import { SITE_RESOURCE } from '../api/resource.ts';
 import { R, resourceOfKind } from '../k8s/resources.ts';
+import type { KubeObject } from '../k8s/types.ts';
 import { LABEL_ROLE } from '../site/names.ts';
+import { ownershipOf } from '../site/ownership.ts';
 import { actuator } from './actuator.ts';
 import type { ReconcileContext } from './context.ts';
 import type { Observed } from './facts.ts';
@@ -27,16 +30,18 @@ export async function abandonPromotion(rc: ReconcileContext, obs: Observed, toke
   const ns = site.metadata.namespace;
   const fencing = p.fencing ?? site.spec.promotion.fencing;
   const notes: string[] = [];
+  // Only what this site made (site/ownership.ts): an earlier site's leftovers are never removed.
+  const mine = (o: KubeObject) => ownershipOf(o, { name: site.metadata.name, uid: site.metadata.uid }).ours;
   try {
-    notes.push(await liftFence(site, { fencing, primary: obs.primary, fence: obs.fence, primaryReplicas: p.primaryReplicas }, actuator(d)));
+    notes.push(await liftFence(site, { fencing, primary: obs.primary, fence: obs.fence, primaryReplicas: p.primaryReplicas }, actuator(d, site)));
     // Its promote or restore Job must not run later, out of band.
     for (const job of obs.jobs) {
       const role = job.metadata?.labels?.[LABEL_ROLE];
-      if (role !== 'promote' && role !== 'restore') continue;
+      if ((role !== 'promote' && role !== 'restore') || !mine(job)) continue;
       await d.client.delete(R.job, ns, job.metadata?.name ?? '', { uid: job.metadata?.uid ?? '' });
     }
     // A cold standby exists only for a promotion; the one this promotion started never served.
-    if ((p.tier ?? site.spec.tier) === 'cold' && obs.standby?.metadata?.name) {
+    if ((p.tier ?? site.spec.tier) === 'cold' && obs.standby?.metadata?.name && mine(obs.standby)) {
       await d.client.delete(resourceOfKind(obs.standby.kind ?? 'StatefulSet'), ns, obs.standby.metadata.name, { uid: obs.standby.metadata.uid ?? '' });
       notes.push(`the standby ${obs.standby.metadata.name} it started is removed (its restored claims are kept)`);
     }
@@ -58,7 +63,7 @@ export async function abandonPromotion(rc: ReconcileContext, obs: Observed, toke
 async function write(rc: ReconcileContext, patch: Record<string, unknown>): Promise<boolean> {
   try {
     rc.current = await rc.deps.client.mergePatch<StandbySiteObject>(
-      R.site,
+      SITE_RESOURCE,
       rc.site.metadata.namespace,
       rc.site.metadata.name,
       { metadata: { resourceVersion: rc.current.metadata?.resourceVersion }, status: patch },

@@ -15,11 +15,12 @@ import type {
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { StandbySiteObject } from '../api/site.ts';
+import { SITE_RESOURCE } from '../api/resource.ts';
 import type { KubeClient } from '../k8s/client.ts';
 import { Informer } from '../k8s/informer.ts';
 import { R } from '../k8s/resources.ts';
 import type { KubeObject } from '../k8s/types.ts';
-import { LABEL_MANAGED_BY, LABEL_SITE, MANAGER } from '../site/names.ts';
+import { ANNOTATION_RELEASED, ANNOTATION_SITE_UID, LABEL_MANAGED_BY, LABEL_SITE, MANAGER } from '../site/names.ts';
 import type { VolumeSnapshot } from '../snapshot/types.ts';
 
 export interface Caches {
@@ -44,6 +45,35 @@ export const OWNED = `${LABEL_MANAGED_BY}=${MANAGER}`;
 export function ownerSiteKey(o: KubeObject): string | undefined {
   const site = o.metadata?.labels?.[LABEL_SITE];
   return site && o.metadata?.namespace ? `${o.metadata.namespace}/${site}` : undefined;
+}
+
+function pick(m: Record<string, string> | undefined, keys: readonly string[]): Record<string, string> | undefined {
+  if (!m) return undefined;
+  const out: Record<string, string> = {};
+  for (const k of keys) if (m[k] !== undefined) out[k] = m[k];
+  return Object.keys(out).length ? out : undefined;
+}
+
+/**
+ * Objects of kinds the operator creates by name, that it did not make, are kept as stubs: enough
+ * to know that the name is taken and by whom (site/ownership.ts), nothing else.
+ */
+function stubUnlessManaged<T extends KubeObject>(o: T): T {
+  if (o.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGER) return o;
+  const m = o.metadata ?? {};
+  return {
+    apiVersion: o.apiVersion,
+    kind: o.kind,
+    metadata: {
+      name: m.name,
+      namespace: m.namespace,
+      uid: m.uid,
+      resourceVersion: m.resourceVersion,
+      labels: pick(m.labels, [LABEL_MANAGED_BY, LABEL_SITE]),
+      annotations: pick(m.annotations, [ANNOTATION_SITE_UID, ANNOTATION_RELEASED]),
+      ownerReferences: m.ownerReferences,
+    },
+  } as T;
 }
 
 /** Pods are kept lean: the controller reads only identity, owners, labels and readiness. */
@@ -77,19 +107,22 @@ export function createCaches(
   ) =>
     new Informer<T>(client, { resource, namespaces, log, ...(onError ? { onError } : {}), ...extra });
   const caches: Caches = {
-    sites: make(R.site),
+    sites: make(SITE_RESOURCE),
     statefulSets: make(R.statefulSet),
     deployments: make(R.deployment),
     pods: make<V1Pod>(R.pod, { transform: leanPod }),
     services: make(R.service),
     pvcs: make(R.pvc),
-    cronJobs: make(R.cronJob, { labelSelector: OWNED }),
+    // Kinds the site applies by name are watched whole (others' objects as stubs), so a name
+    // taken by someone else is seen before the first apply. Jobs are created, never applied: a
+    // taken name shows as AlreadyExists and is checked then.
+    cronJobs: make(R.cronJob, { transform: stubUnlessManaged }),
     jobs: make(R.job, { labelSelector: OWNED }),
     snapshots: make(R.volumeSnapshot, { labelSelector: OWNED, optional: true }),
-    networkPolicies: make(R.networkPolicy, { labelSelector: OWNED }),
-    serviceAccounts: make(R.serviceAccount, { labelSelector: OWNED }),
-    roles: make(R.role, { labelSelector: OWNED }),
-    roleBindings: make(R.roleBinding, { labelSelector: OWNED }),
+    networkPolicies: make(R.networkPolicy, { transform: stubUnlessManaged }),
+    serviceAccounts: make(R.serviceAccount, { transform: stubUnlessManaged }),
+    roles: make(R.role, { transform: stubUnlessManaged }),
+    roleBindings: make(R.roleBinding, { transform: stubUnlessManaged }),
   };
   for (const inf of Object.values(caches) as Informer<KubeObject>[]) {
     inf.addIndex('site', (o) => {

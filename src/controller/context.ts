@@ -38,6 +38,8 @@ export interface ReconcileContext {
   current: StandbySiteObject;
   /** Errors to report in status and to retry with backoff (the reconcile goes on). */
   readonly errors: string[];
+  /** Objects of names the site wants that are not the site's (see actuator.ts): never written. */
+  readonly conflicts: string[];
   /** Come back after this many milliseconds (the earliest of all requests wins). */
   after(ms: number | undefined): void;
   now(): Date;

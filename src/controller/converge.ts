@@ -16,7 +16,7 @@ import { newestCompleteRun, obsoleteRuns, type CopyRun } from '../copies/invento
 import { COPY_JOB_DEADLINE_SECONDS } from '../tiers/jobs.ts';
 import { keepFence } from '../fencing/fence.ts';
 import { holdTraffic } from '../traffic/switch.ts';
-import { actuator } from './actuator.ts';
+import { actuator, applyOwned, NameConflict } from './actuator.ts';
 import { informerOfKind } from './caches.ts';
 import type { ReconcileContext } from './context.ts';
 import type { Observed, SiteFacts } from './facts.ts';
@@ -34,8 +34,7 @@ async function applyOne(rc: ReconcileContext, obj: KubeObject): Promise<void> {
   const res = resourceOfKind(obj.kind ?? '');
   const want = stamped(obj);
   const live = informerOfKind(rc.deps.caches, res.kind)?.get(keyOf(want));
-  if (!needsApply(want, live)) return;
-  if (live && mustReplace(rc, want, live)) {
+  if (live && needsApply(want, live) && mustReplace(rc, want, live)) {
     // volumeClaimTemplates cannot change (a warm standby on copies becoming a hot one with its
     // own claims, or back): replace the standby. Claims it made stay, as deletionPolicy says.
     try {
@@ -52,9 +51,10 @@ async function applyOne(rc: ReconcileContext, obj: KubeObject): Promise<void> {
     return;
   }
   try {
-    await client.apply(res, want);
+    await applyOwned(rc.deps, rc.site, want, live);
   } catch (err) {
-    rc.errors.push(`could not apply ${obj.kind} ${obj.metadata?.name}: ${(err as Error).message}`);
+    if (err instanceof NameConflict) rc.conflicts.push(err.message);
+    else rc.errors.push(`could not apply ${obj.kind} ${obj.metadata?.name}: ${(err as Error).message}`);
   }
 }
 
@@ -175,7 +175,7 @@ export interface ConvergeResult {
 async function holdFence(rc: ReconcileContext, fence: KubeObject): Promise<boolean> {
   const name = fence.metadata?.name ?? '';
   try {
-    const drift = await keepFence(fence, actuator(rc.deps));
+    const drift = await keepFence(fence, actuator(rc.deps, rc.site));
     if (!drift) return false;
     rc.log.warn({ drift }, 'the fence NetworkPolicy was altered; replaced it with the exact fence');
     await rc.deps.events.record(rc.current, 'Warning', 'FenceReverted', `NetworkPolicy ${name} was altered (${drift}); replaced it with the exact fence that isolates the old primary`);
@@ -188,10 +188,27 @@ async function holdFence(rc: ReconcileContext, fence: KubeObject): Promise<boole
 
 async function holdTrafficService(rc: ReconcileContext, obs: Observed): Promise<void> {
   try {
-    await holdTraffic(rc.site, obs, actuator(rc.deps));
+    await holdTraffic(rc.site, obs, actuator(rc.deps, rc.site));
   } catch (err) {
     rc.errors.push(`could not keep the traffic Service during the promotion: ${(err as Error).message}`);
   }
+}
+
+/** What the site should own now; undefined without the primary workload (nothing can be built). */
+export function desiredFor(
+  rc: ReconcileContext,
+  obs: Observed,
+  facts: SiteFacts,
+  engine: Engine,
+  promo: PromotionStatus | undefined,
+  active: Side,
+  frozen: boolean,
+): KubeObject[] | undefined {
+  const ctx = buildContext(rc, obs, engine, promo, active, facts.standbyClaims);
+  if (!ctx) return undefined;
+  const trafficName = names.traffic(rc.site.metadata.name, rc.site.spec);
+  const built = frozen ? desiredObjects(ctx).filter((o) => (o.kind === 'Service' && o.metadata?.name === trafficName) || o.kind === 'NetworkPolicy') : desiredObjects(ctx);
+  return promo ? built.map(released) : built;
 }
 
 /**
@@ -212,8 +229,8 @@ export async function convergeSite(
   const running = inProgress(promo);
   // Held even without the primary workload (a promotion asked for after it was deleted).
   const hold = running && rc.site.spec.traffic.mode === 'operatorService' ? holdTrafficService(rc, obs) : undefined;
-  const ctx = buildContext(rc, obs, engine, promo, active, facts.standbyClaims);
-  if (!ctx) {
+  const desired = desiredFor(rc, obs, facts, engine, promo, active, frozen);
+  if (!desired) {
     await hold;
     return result;
   }
@@ -221,8 +238,6 @@ export async function convergeSite(
   const fenceName = names.fence(rc.site.metadata.name);
   const isTraffic = (o: KubeObject) => o.kind === 'Service' && o.metadata?.name === trafficName;
   const isFence = (o: KubeObject) => o.kind === 'NetworkPolicy' && o.metadata?.name === fenceName;
-  const built = frozen ? desiredObjects(ctx).filter((o) => isTraffic(o) || o.kind === 'NetworkPolicy') : desiredObjects(ctx);
-  const desired = promo ? built.map(released) : built;
   const fence = desired.find(isFence);
   // While a promotion runs, only its steps move traffic: a transition recorded a step late must
   // never make this pass point clients back at the fenced primary. The traffic Service is held

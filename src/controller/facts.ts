@@ -5,6 +5,7 @@ import type {
   V1CronJob,
   V1Job,
   V1NetworkPolicy,
+  V1ObjectMeta,
   V1PersistentVolumeClaim,
   V1Pod,
   V1Service,
@@ -22,6 +23,7 @@ import { assessPrimary, type PrimaryAssessment } from '../promotion/detect.ts';
 import { promotedClaims } from '../promotion/copy.ts';
 import { standbyUsability } from '../promotion/usable.ts';
 import { LABEL_ROLE, LABEL_SITE, names } from '../site/names.ts';
+import { ownershipOf } from '../site/ownership.ts';
 import { claimsOf, isPodReady, primaryVolumes, selectorOf, matches, type PrimaryVolume, type Workload } from '../site/workload.ts';
 import { snapshotSets, type SnapshotSet } from '../snapshot/sets.ts';
 import { servicesSelectingBothSides, type BothSides } from '../tiers/standby-workload.ts';
@@ -89,6 +91,7 @@ export function observe(c: Caches, site: StandbySite, serviceLabelKeys: Readonly
   // the Service) are the namespace's Services looked through.
   const carries = standbyPods.some((p) => Object.keys(p.metadata?.labels ?? {}).some((k) => k !== LABEL_SITE && k !== LABEL_ROLE && serviceLabelKeys.has(k)));
   const bothSides = carries ? servicesSelectingBothSides(c.services.inNamespace(ns), [...primaryPods, ...(servicePods ?? [])], standbyPods) : [];
+  const ours = (o: { kind?: string; metadata?: V1ObjectMeta }) => ownershipOf(o, { name: site.metadata.name, uid: site.metadata.uid }).ours;
   const owned = <T extends { metadata?: { labels?: Record<string, string> } }>(list: T[], role?: string) =>
     role ? list.filter((o) => o.metadata?.labels?.[LABEL_ROLE] === role) : list;
   return {
@@ -101,8 +104,9 @@ export function observe(c: Caches, site: StandbySite, serviceLabelKeys: Readonly
     missingClaims,
     standby,
     standbyPods,
-    copyClaims: owned(c.pvcs.byIndex('site', key), 'copy'),
-    snapshots: c.snapshots.byIndex('site', key),
+    // Only the site's own data: an earlier site of the same name keeps its copies (site/ownership.ts).
+    copyClaims: owned(c.pvcs.byIndex('site', key), 'copy').filter(ours),
+    snapshots: c.snapshots.byIndex('site', key).filter(ours),
     jobs: c.jobs.byIndex('site', key),
     cronJobs: c.cronJobs.byIndex('site', key),
     trafficService: c.services.get(`${ns}/${names.traffic(site.metadata.name, site.spec)}`),
@@ -112,37 +116,48 @@ export function observe(c: Caches, site: StandbySite, serviceLabelKeys: Readonly
   };
 }
 
+/** A problem with a reference; `stalls` when nothing but a person fixes it (kstatus Stalled). */
+export interface ReferenceProblem {
+  message: string;
+  stalls: boolean;
+}
+
 /** Problems with references that only the controller can see (the schema cannot). */
-export function referenceProblems(site: StandbySite, obs: Observed, snapshotsInstalled: boolean): string[] {
+export function referenceProblems(site: StandbySite, obs: Observed, snapshotsInstalled: boolean): ReferenceProblem[] {
   const { spec } = site;
-  const problems: string[] = [];
+  const problems: ReferenceProblem[] = [];
+  const stalls = (message: string) => problems.push({ message, stalls: true });
   if (!obs.primaryService) {
-    problems.push(`Service ${spec.primary.service} (spec.primary.service) does not exist in namespace ${site.metadata.namespace}`);
+    stalls(`Service ${spec.primary.service} (spec.primary.service) does not exist in namespace ${site.metadata.namespace}`);
   }
   const usesSnapshots = (spec.tier === 'cold' && spec.cold?.method === 'volumeSnapshot') || (spec.tier === 'warm' && spec.warm?.method === 'volumeSnapshot');
   if (obs.primary && usesSnapshots && obs.volumes.length === 0) {
-    problems.push(
+    stalls(
       `${spec.primary.workload.kind} ${spec.primary.workload.name} has no PersistentVolumeClaims to snapshot; method volumeSnapshot needs volumeClaimTemplates or PVC volumes (or use method job)`,
     );
   }
   if (usesSnapshots && !snapshotsInstalled) {
-    problems.push('the VolumeSnapshot API (snapshot.storage.k8s.io/v1) is not installed in this cluster; install the CSI snapshot CRDs and controller, or use method job');
+    stalls('the VolumeSnapshot API (snapshot.storage.k8s.io/v1) is not installed in this cluster; install the CSI snapshot CRDs and controller, or use method job');
   }
   // A fence this site's promotions did not put up (an earlier site of this name left it, its
   // promotion Failed): it isolates the primary all the same. Reported, never adopted or removed.
   const fence = obs.fence;
-  if (fence && !site.status.promotion?.state && !fence.metadata?.deletionTimestamp && !fence.metadata?.ownerReferences?.some((r) => r.uid === site.metadata.uid)) {
-    problems.push(
+  const madeHere = fence ? ownershipOf(fence, { name: site.metadata.name, uid: site.metadata.uid }).ours : false;
+  if (fence && !site.status.promotion?.state && !fence.metadata?.deletionTimestamp && !madeHere) {
+    stalls(
       `NetworkPolicy ${fence.metadata?.name ?? ''} isolates the primary's pods but was not put up by a promotion of this site (an earlier site of this name left it): the primary's clients may reach nothing; delete it (kubectl delete networkpolicy ${fence.metadata?.name ?? ''}) if the primary should serve`,
     );
   }
   for (const b of obs.bothSides) {
-    problems.push(
-      `Service ${b.service} selects both the primary's pods and the standby's (on ${b.keys.join(', ')}): its clients may reach the standby; the standby's pods lose those labels when they are replaced`,
-    );
+    // Replacing the standby's pods ends it (the operator's own doing): not a stall.
+    problems.push({
+      message: `Service ${b.service} selects both the primary's pods and the standby's (on ${b.keys.join(', ')}): its clients may reach the standby; the standby's pods lose those labels when they are replaced`,
+      stalls: false,
+    });
   }
   if (obs.primary && obs.missingClaims.length > 0 && spec.tier !== 'hot') {
-    problems.push(`the primary's PersistentVolumeClaim(s) ${obs.missingClaims.join(', ')} do not exist yet`);
+    // The workload's controller makes them: a matter of time, not of a person.
+    problems.push({ message: `the primary's PersistentVolumeClaim(s) ${obs.missingClaims.join(', ')} do not exist yet`, stalls: false });
   }
   return problems;
 }

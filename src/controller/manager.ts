@@ -6,16 +6,19 @@ import type { Logger } from 'pino';
 import type { StandbySiteObject } from '../api/site.ts';
 import type { KubeObject } from '../k8s/types.ts';
 import { keyOf } from '../k8s/types.ts';
-import { LABEL_SITE } from '../site/names.ts';
-import { matches, primaryVolumes } from '../site/workload.ts';
+import { LABEL_MANAGED_BY, LABEL_SITE, MANAGER } from '../site/names.ts';
+import { matches, primaryVolumes, selectorOf, type Workload } from '../site/workload.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import { allInformers, ownerSiteKey, type Caches } from './caches.ts';
 import { WorkQueue } from './queue.ts';
 import type { Reconciler } from './reconciler.ts';
 
+/** What the manager needs of the reconciler. */
+export type SiteReconciler = Pick<Reconciler, 'reconcile' | 'siteObserved' | 'noteReadyPrimary'> & Partial<Pick<Reconciler, 'selectorKeys'>>;
+
 export interface ManagerOptions {
   caches: Caches;
-  reconciler: Reconciler;
+  reconciler: SiteReconciler;
   log: Logger;
   metrics?: ControllerMetrics | undefined;
   concurrency: number;
@@ -25,7 +28,8 @@ export class Manager {
   readonly queue = new WorkQueue({ baseDelayMs: 200, maxDelayMs: 300_000 });
   private readonly o: ManagerOptions;
   private leading = false;
-  private workers: Promise<void>[] = [];
+  /** Workers alive, busy or waiting for a key, whichever term of leadership started them. */
+  private readonly workers = new Set<Promise<void>>();
   private readonly abort = new AbortController();
   private informersDone: Promise<void> | undefined;
 
@@ -52,8 +56,19 @@ export class Manager {
       // Status-only updates are our own writes; a spec, label or annotation change needs a look, and
       // so does the write a reconcile was put off for (the cache now shows it).
       const caughtUp = this.o.reconciler.siteObserved(keyOf(site), site);
+      // One workload, one site: when a site comes, goes or changes its workload, the others that
+      // name the same workload look again (the oldest protects it).
+      if (type !== 'update' || site.metadata?.generation !== old?.metadata?.generation) {
+        for (const s of [site, ...(old ? [old] : [])]) {
+          const w = (s.spec as { primary?: { workload?: { kind?: string; name?: string } } } | undefined)?.primary?.workload;
+          for (const rival of c.sites.byIndex('primary', `${s.metadata?.namespace ?? ''}/${w?.kind ?? ''}/${w?.name ?? ''}`)) {
+            if (keyOf(rival) !== keyOf(site)) enqueue(keyOf(rival));
+          }
+        }
+      }
       if (type === 'update' && old && !caughtUp && site.metadata?.generation === old.metadata?.generation &&
         JSON.stringify(site.metadata?.annotations) === JSON.stringify(old.metadata?.annotations) &&
+        JSON.stringify(site.metadata?.labels) === JSON.stringify(old.metadata?.labels) &&
         site.metadata?.deletionTimestamp === old.metadata?.deletionTimestamp) {
         return;
       }
@@ -65,28 +80,52 @@ export class Manager {
         enqueue(keyOf(s));
       }
     };
+    // An object of a name a site writes, that is not the site's, blocks it (NameConflict); when it
+    // comes or goes, the sites of the namespace named like it look again.
+    const namesakes = (o: KubeObject) => {
+      if (o.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGER) return;
+      const name = o.metadata?.name ?? '';
+      for (const s of c.sites.inNamespace(o.metadata?.namespace ?? '')) {
+        const traffic = (s.spec as { traffic?: { service?: string } } | undefined)?.traffic?.service;
+        if (name.startsWith(`${s.metadata?.name ?? ''}-`) || name === traffic) enqueue(keyOf(s));
+      }
+    };
+    /** The primary workload a site names, from the cache. */
+    function primaryOf(s: StandbySiteObject): Workload | undefined {
+      const ns = s.metadata?.namespace ?? '';
+      const ref = (s.spec as { primary?: { workload?: { kind?: string; name?: string } } } | undefined)?.primary?.workload;
+      return ref?.kind === 'StatefulSet' ? c.statefulSets.get(`${ns}/${ref.name ?? ''}`) : c.deployments.get(`${ns}/${ref?.name ?? ''}`);
+    }
     c.statefulSets.onChange((_t, o) => {
       enqueue(ownerSiteKey(o));
       byPrimary(o, 'StatefulSet');
+      namesakes(o);
     });
     c.deployments.onChange((_t, o) => {
       enqueue(ownerSiteKey(o));
       byPrimary(o, 'Deployment');
+      namesakes(o);
     });
     c.pods.onChange((type, pod: V1Pod, old) => {
       // Only readiness, existence and labels matter to a site.
-      if (
-        type === 'update' &&
-        old &&
-        readyOf(old) === readyOf(pod) &&
-        old.metadata?.deletionTimestamp === pod.metadata?.deletionTimestamp &&
-        JSON.stringify(old.metadata?.labels) === JSON.stringify(pod.metadata?.labels)
-      ) {
-        return;
-      }
+      const relabelled = type === 'update' && old !== undefined && JSON.stringify(old.metadata?.labels) !== JSON.stringify(pod.metadata?.labels);
+      if (type === 'update' && old && !relabelled && readyOf(old) === readyOf(pod) && old.metadata?.deletionTimestamp === pod.metadata?.deletionTimestamp) return;
       enqueue(ownerSiteKey(pod));
       const ready = type !== 'delete' && readyOf(pod) === 'True';
       let owned = false;
+      if (relabelled) {
+        enqueue(ownerSiteKey(old));
+        // A site's primary pods are those its workload's selector matches (observe.ts): a relabelled
+        // pod may have joined or left a primary that owner references do not name.
+        for (const s of c.sites.inNamespace(pod.metadata?.namespace ?? '')) {
+          const w = primaryOf(s);
+          if (!w) continue;
+          const now = matches(selectorOf(w), pod.metadata?.labels);
+          if (!now && !matches(selectorOf(w), old.metadata?.labels)) continue;
+          if (now && ready) this.o.reconciler.noteReadyPrimary(keyOf(s));
+          enqueue(keyOf(s));
+        }
+      }
       for (const ref of pod.metadata?.ownerReferences ?? []) {
         if (ref.kind === 'StatefulSet') {
           owned = true;
@@ -114,27 +153,29 @@ export class Manager {
     });
     c.services.onChange((_t, svc) => {
       enqueue(ownerSiteKey(svc));
+      namesakes(svc);
       for (const s of c.sites.byIndex('primaryService', keyOf(svc))) enqueue(keyOf(s));
     });
     // A namespace's Services now select on another set of label keys: its standbys' labels change.
-    this.o.reconciler.selectorKeys.onChange((ns) => {
+    this.o.reconciler.selectorKeys?.onChange((ns) => {
       for (const s of c.sites.inNamespace(ns)) enqueue(keyOf(s));
     });
     c.pvcs.onChange((_t, pvc) => {
       const owner = ownerSiteKey(pvc);
       if (owner) return enqueue(owner);
       // A primary's claim: the sites of the namespace whose primary mounts it take a look.
-      const ns = pvc.metadata?.namespace ?? '';
-      for (const s of c.sites.inNamespace(ns)) {
-        const ref = (s.spec as { primary?: { workload?: { kind?: string; name?: string } } } | undefined)?.primary?.workload;
-        const w = ref?.kind === 'StatefulSet' ? c.statefulSets.get(`${ns}/${ref.name ?? ''}`) : c.deployments.get(`${ns}/${ref?.name ?? ''}`);
+      for (const s of c.sites.inNamespace(pvc.metadata?.namespace ?? '')) {
+        const w = primaryOf(s);
         if (!w || primaryVolumes(w).some((v) => v.claim === pvc.metadata?.name)) enqueue(keyOf(s));
       }
     });
     for (const inf of [c.cronJobs, c.jobs, c.snapshots, c.networkPolicies, c.serviceAccounts, c.roles, c.roleBindings] as unknown as {
       onChange: (h: (t: string, o: KubeObject) => void) => void;
     }[]) {
-      inf.onChange((_t, o) => enqueue(ownerSiteKey(o)));
+      inf.onChange((_t, o) => {
+        enqueue(ownerSiteKey(o));
+        namesakes(o);
+      });
     }
   }
 
@@ -147,12 +188,20 @@ export class Manager {
     await Promise.all(allInformers(this.o.caches).map((i) => i.waitSynced()));
   }
 
-  /** Called when this replica becomes the leader: queue every site and start the workers. */
+  /**
+   * Called when this replica becomes the leader: queue every site and start the workers. Workers
+   * of an earlier term may still be alive (waiting in queue.get(), or finishing a reconcile the
+   * lost lease now refuses to write for): they serve this term too, and only the missing ones
+   * start, so that at most `concurrency` reconciles ever run at once.
+   */
   lead(): void {
     if (this.leading) return;
     this.leading = true;
     for (const s of this.o.caches.sites.list()) this.queue.add(keyOf(s));
-    this.workers = Array.from({ length: this.o.concurrency }, () => this.work());
+    while (this.workers.size < this.o.concurrency) {
+      const w: Promise<void> = this.work().finally(() => this.workers.delete(w));
+      this.workers.add(w);
+    }
   }
 
   get isLeading(): boolean {
@@ -193,7 +242,7 @@ export class Manager {
   async shutdown(): Promise<void> {
     this.leading = false;
     this.queue.shutdown();
-    await Promise.all(this.workers);
+    await Promise.all([...this.workers]);
     this.abort.abort();
     await this.informersDone;
   }

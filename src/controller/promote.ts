@@ -8,7 +8,7 @@ import type { Engine, EngineContext } from '../engines/engine.ts';
 import { raiseFence } from '../fencing/fence.ts';
 import { isConflict } from '../k8s/client.ts';
 import { mergePatchFor } from '../k8s/merge-patch.ts';
-import { R } from '../k8s/resources.ts';
+import { SITE_RESOURCE } from '../api/resource.ts';
 import { decide, promoteRequest, type Decision } from '../promotion/decide.ts';
 import { drive, type PromotionSteps } from '../promotion/executor.ts';
 import { promotionCopy } from '../promotion/copy.ts';
@@ -133,7 +133,7 @@ export async function runPromotion(
   }
   if (inProgress(promo) && d.isLeader() && !frozen) {
     // What the steps write is no longer the site's: see promotion/release.ts.
-    const act = actuator(d, released);
+    const act = actuator(d, site, released);
     const steps: PromotionSteps = {
       Fencing: async () => {
         // The clients' Service is released at once: deleting the site now must not take it (best
@@ -192,7 +192,7 @@ async function holdSwitch(rc: ReconcileContext, obs: Observed, engine: Engine, e
   const service = primaryMode ? obs.primaryService : obs.trafficService;
   let restored = false;
   try {
-    const found = await keepTraffic(site, { primaryService: obs.primaryService, trafficService: obs.trafficService, selector }, actuator(d, released));
+    const found = await keepTraffic(site, { primaryService: obs.primaryService, trafficService: obs.trafficService, selector }, actuator(d, site, released));
     if (found) {
       restored = true;
       rc.log.warn({ service: name, found }, "the clients' Service no longer selected the promoted standby; restored");
@@ -227,7 +227,7 @@ async function writePromotion(rc: ReconcileContext, p: PromotionStatus, extra: P
   if (p.state === 'Fencing' && !prev.promotion) patch.phase = 'Promoting';
   try {
     const updated = await rc.deps.client.mergePatch<StandbySiteObject>(
-      R.site,
+      SITE_RESOURCE,
       rc.site.metadata.namespace,
       rc.site.metadata.name,
       { metadata: { resourceVersion: rc.current.metadata?.resourceVersion }, status: patch },

@@ -34,7 +34,8 @@ export class WorkQueue {
   constructor(opts: QueueOptions = {}) {
     this.baseDelayMs = opts.baseDelayMs ?? 100;
     this.maxDelayMs = opts.maxDelayMs ?? 300_000;
-    this.now = opts.now ?? Date.now;
+    // Monotonic: a wall-clock step (NTP) must not postpone or hasten delayed re-queues.
+    this.now = opts.now ?? (() => performance.now());
   }
 
   /** Keys ready to be processed (not counting delayed ones or those in flight). */

@@ -9,11 +9,14 @@ import type { Engine, EngineContext, EngineObservation } from '../engines/engine
 import { engineFor } from '../engines/registry.ts';
 import { fencingState } from '../fencing/holds.ts';
 import { toDate } from '../k8s/types.ts';
+import { promoteRequest } from '../promotion/decide.ts';
+import { inProgress } from '../promotion/machine.ts';
 import { pinToPromotion } from '../promotion/pinned.ts';
-import { names } from '../site/names.ts';
+import { ANNOTATION_PROMOTE, names } from '../site/names.ts';
 import type { ReconcileContext, ReconcilerDeps } from './context.ts';
-import { convergeSite, type ConvergeResult } from './converge.ts';
-import { observe, referenceProblems, siteFacts, type Observed, type SiteFacts } from './facts.ts';
+import { convergeSite, desiredFor, type ConvergeResult } from './converge.ts';
+import { observe, referenceProblems, siteFacts, type Observed, type ReferenceProblem, type SiteFacts } from './facts.ts';
+import { conflictAdvice, nameConflicts, protectingSite, type Blocked } from './ownership.ts';
 import { SiteMemory } from './memory.ts';
 import { SelectorKeys } from './selector-keys.ts';
 import { runPromotion, type PromotionOutcome } from './promote.ts';
@@ -93,6 +96,7 @@ class SiteRun implements ReconcileContext {
   readonly log: Logger;
   current: StandbySiteObject;
   readonly errors: string[] = [];
+  readonly conflicts: string[] = [];
   private readonly requeue: number[] = [];
   readonly now: () => Date;
 
@@ -117,7 +121,7 @@ class SiteRun implements ReconcileContext {
     const engine = engineFor(spec.engine);
     const engineCtx = engineContextOf(site, obs, d.operatorImage);
     const problems = referenceProblems(site, obs, d.caches.snapshots.installed);
-    if (engineCtx) problems.push(...(await engine.check(engineCtx, d.engineIO)));
+    if (engineCtx) problems.push(...(await engine.check(engineCtx, d.engineIO)).map((message) => ({ message, stalls: true })));
     let engineObs: EngineObservation = {};
     if (spec.tier === 'hot' && engine.measuresLag && engineCtx) {
       const probeMs = d.lagProbeMs ?? 10_000;
@@ -126,16 +130,23 @@ class SiteRun implements ReconcileContext {
     }
     const facts = siteFacts({ site, obs, engineObs, measuresLag: engine.measuresLag, now: this.now(), lastSeenReady: this.memory.lastSeenReady(this.key) });
 
-    const outcome = await runPromotion(this, obs, facts, engine, engineCtx, frozen);
+    // A site that is not the one to protect its workload, or whose names are taken, does nothing
+    // but say so; a promotion already under way is finished (its steps report what they cannot do).
+    const blocked = inProgress(site.status.promotion) ? undefined : this.blocked(obs, facts, engine, frozen);
+    let outcome: PromotionOutcome | undefined = blocked ? await this.refuseBlocked(blocked) : await runPromotion(this, obs, facts, engine, engineCtx, frozen);
     if (!outcome) return { requeueAfterMs: 0 };
     const latest = this.current.status ?? {};
-    const converged = await convergeSite(this, obs, facts, engine, outcome.promotion, latest.active ?? 'primary', frozen);
+    const converged: ConvergeResult = blocked
+      ? { fenceReverted: false }
+      : await convergeSite(this, obs, facts, engine, outcome.promotion, latest.active ?? 'primary', frozen);
     await this.reportOnce(obs);
+    const late = this.lateConflict();
+    if (!blocked && late) outcome = { ...outcome, decision: { action: 'refuse', reason: late.reason, message: late.message } };
 
-    const status = this.status(latest, obs, facts, engine, engineObs, outcome, converged, problems);
-    // Bad references are usually fixed by creating the object, which the watches see; look again
-    // now and then anyway, for what no watch covers (a Secret, a CRD installed later).
-    if (problems.length > 0 || this.errors.length > 0) this.after(30_000);
+    const status = this.status(latest, obs, facts, engine, engineObs, outcome, converged, problems, blocked ?? this.lateConflict());
+    // Bad references and taken names are usually fixed by creating or deleting an object, which the
+    // watches see; look again now and then anyway, for what no watch covers (a Secret, a CRD installed later).
+    if (problems.length > 0 || this.errors.length > 0 || blocked) this.after(30_000);
     await writeStatus(this, latest, status, outcome.decision);
     if (this.errors.length > 0) throw new ReconcileError(this.errors.join('; '));
     return { requeueAfterMs: this.requeue.length ? Math.min(...this.requeue) : undefined };
@@ -155,6 +166,41 @@ class SiteRun implements ReconcileContext {
     }
   }
 
+  /** Why the site must not act at all: its workload is another site's, or a name it writes is taken. */
+  private blocked(obs: Observed, facts: SiteFacts, engine: Engine, frozen: boolean): Blocked | undefined {
+    const { site, deps: d } = this;
+    const rival = protectingSite(d.caches, site);
+    if (rival) {
+      return {
+        reason: 'WorkloadProtected',
+        message: `${site.spec.primary.workload.kind} ${site.spec.primary.workload.name} is already protected by StandbySite ${rival.metadata?.name ?? '?'} (the oldest site for a workload protects it); delete that site, or point this one at another workload`,
+      };
+    }
+    const wanted = desiredFor(this, obs, facts, engine, site.status.promotion, site.status.active ?? 'primary', frozen) ?? [];
+    const taken = nameConflicts(d.caches, site, wanted);
+    return taken.length ? { reason: 'NameConflict', message: `${taken.join('; ')}; ${conflictAdvice(site)}` } : undefined;
+  }
+
+  /** A blocked site promotes nothing; a promote token that comes meanwhile is refused once, saying why. */
+  private async refuseBlocked(blocked: Blocked): Promise<PromotionOutcome> {
+    const { site, deps: d } = this;
+    const request = promoteRequest(site.metadata.annotations?.[ANNOTATION_PROMOTE], site.status.handledPromoteToken);
+    if (request && d.isLeader()) {
+      await d.events.record(this.current, 'Warning', 'PromotionRefused', `standby.dev/promote=${request.token}: ${blocked.message}`);
+    }
+    return {
+      decision: { action: 'refuse', reason: blocked.reason, message: blocked.message },
+      promotion: site.status.promotion,
+      handledToken: request?.token ?? site.status.handledPromoteToken,
+      fenceWritten: false,
+    };
+  }
+
+  /** Names found taken while converging (between the check above and the write). */
+  private lateConflict(): Blocked | undefined {
+    return this.conflicts.length ? { reason: 'NameConflict', message: `${this.conflicts.join('; ')}; ${conflictAdvice(this.site)}` } : undefined;
+  }
+
   /** The status this reconcile observed, computed by status.ts from the facts and the promotion's outcome. */
   private status(
     latest: SiteStatus,
@@ -164,7 +210,8 @@ class SiteRun implements ReconcileContext {
     engineObs: EngineObservation,
     outcome: PromotionOutcome,
     converged: ConvergeResult,
-    problems: readonly string[],
+    problems: readonly ReferenceProblem[],
+    blocked: Blocked | undefined,
   ): SiteStatus {
     const { site } = this;
     const { spec } = site;
@@ -181,7 +228,9 @@ class SiteRun implements ReconcileContext {
       previous: latest,
       // A promotion begun in this very run fenced the primary already.
       primary: promo && facts.primary.state !== 'Missing' ? { ...facts.primary, state: 'Fenced' } : facts.primary,
-      problems: [...problems, ...this.errors],
+      problems: [...problems.map((p) => p.message), ...this.errors],
+      stalling: problems.filter((p) => p.stalls).map((p) => p.message),
+      blocked,
       standby: {
         name: obs.standby ? names.standby(site.metadata.name) : undefined,
         exists: obs.standby !== undefined,

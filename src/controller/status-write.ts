@@ -4,7 +4,7 @@ import type { StandbySiteObject } from '../api/site.ts';
 import type { SiteStatus } from '../api/status.ts';
 import { isConflict } from '../k8s/client.ts';
 import { mergePatchFor } from '../k8s/merge-patch.ts';
-import { R } from '../k8s/resources.ts';
+import { SITE_RESOURCE } from '../api/resource.ts';
 import type { Decision } from '../promotion/decide.ts';
 import type { ReconcileContext, ReconcilerDeps } from './context.ts';
 import { transitionEvents } from './transitions.ts';
@@ -20,7 +20,7 @@ export async function writeStatus(rc: ReconcileContext, prev: SiteStatus, status
   if (!d.isLeader()) return;
   try {
     rc.current = await d.client.mergePatch<StandbySiteObject>(
-      R.site,
+      SITE_RESOURCE,
       rc.site.metadata.namespace,
       rc.site.metadata.name,
       { metadata: { resourceVersion: rc.current.metadata?.resourceVersion }, status: patch },
@@ -41,6 +41,6 @@ export async function writeStatus(rc: ReconcileContext, prev: SiteStatus, status
 export async function writeInvalidStatus(d: ReconcilerDeps, cached: StandbySiteObject, prev: SiteStatus, status: SiteStatus, message: string): Promise<void> {
   const patch = mergePatchFor(prev, status);
   if (patch === undefined || !d.isLeader()) return;
-  await d.client.mergePatch(R.site, cached.metadata?.namespace, cached.metadata?.name ?? '', { status: patch }, 'status');
+  await d.client.mergePatch(SITE_RESOURCE, cached.metadata?.namespace, cached.metadata?.name ?? '', { status: patch }, 'status');
   await d.events.record(cached, 'Warning', 'InvalidSpec', message);
 }

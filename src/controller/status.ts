@@ -8,6 +8,7 @@ import type { Decision, StandbyUsability } from '../promotion/decide.ts';
 import type { PrimaryAssessment } from '../promotion/detect.ts';
 import { inProgress } from '../promotion/machine.ts';
 import { mergeConditions, type ConditionInput } from './conditions.ts';
+import type { Blocked } from './ownership.ts';
 
 /** How long a new hot standby may take to become Ready before the site counts as Degraded. */
 const SETTLE_MS = 5 * 60_000;
@@ -26,6 +27,10 @@ export interface StatusInput {
   primary: PrimaryAssessment;
   /** Things that stop the site from being protected that only the controller can see (bad references). */
   problems: readonly string[];
+  /** Of those, the ones nothing fixes but a person (a missing workload, Service or Secret): Stalled. */
+  stalling: readonly string[];
+  /** The site does not act at all: its workload is another site's, or a name it writes is taken. */
+  blocked?: Blocked | undefined;
   standby: { name: string | undefined; exists: boolean; readyReplicas: number; replicas: number; created: Date | undefined };
   measuresLag: boolean;
   lagSeconds: number | undefined;
@@ -194,6 +199,7 @@ export function computeStatus(i: StatusInput): StatusResult {
 
   const phase = phaseOf(i, rpoMet);
   conditions.unshift(readyCondition(i, phase));
+  conditions.push(stalledCondition(i), reconcilingCondition(phase));
 
   const standby: NonNullable<SiteStatus['standby']> = {
     ready: i.usability.usable,
@@ -244,6 +250,7 @@ function phaseOf(i: StatusInput, rpoMet: boolean | undefined): Phase {
   if (p === 'Fencing' || p === 'Promoting' || p === 'Switching') return 'Promoting';
   if (p === 'Promoted' || i.active === 'standby') return 'Promoted';
   if (p === 'Failed') return 'Failed';
+  if (i.blocked) return 'Degraded';
   if (i.problems.length > 0 || !i.primary.ready || i.primary.missing || i.primary.serviceSelectsNothing) return 'Degraded';
   if (!i.usability.usable) {
     // Before the first copy, or while a new hot standby starts, the site is on its way, not broken.
@@ -266,18 +273,14 @@ const PROTECTED = {
 } as const;
 
 function readyCondition(i: StatusInput, phase: Phase): ConditionInput {
+  if (i.blocked && phase === 'Degraded') return { type: 'Ready', status: 'False', reason: i.blocked.reason, message: i.blocked.message };
   switch (phase) {
     case 'Protected':
       return { type: 'Ready', status: 'True', reason: 'Protected', message: PROTECTED[i.spec.tier] };
     case 'Promoting':
       return { type: 'Ready', status: 'False', reason: 'Promoting', message: `promotion in progress: ${i.promotion?.state ?? ''}` };
     case 'Promoted':
-      return {
-        type: 'Ready',
-        status: 'False',
-        reason: 'Promoted',
-        message: 'the standby serves clients and nothing protects it; make it the new primary in your manifests and create a new StandbySite for it',
-      };
+      return { type: 'Ready', status: 'False', reason: 'Promoted', message: PROMOTED_MESSAGE };
     case 'Failed':
       return { type: 'Ready', status: 'False', reason: 'PromotionFailed', message: i.promotion?.message ?? 'the promotion failed' };
     case 'Pending':
@@ -295,6 +298,35 @@ function readyCondition(i: StatusInput, phase: Phase): ConditionInput {
   }
 }
 
+/**
+ * Stalled=True when nothing will improve until a person acts, so that kstatus (Flux, kpt) reports
+ * Failed with the message instead of InProgress forever.
+ */
+function stalledCondition(i: StatusInput): ConditionInput {
+  const stalled = (reason: string, message: string): ConditionInput => ({ type: 'Stalled', status: 'True', reason, message });
+  if (i.blocked) return stalled(i.blocked.reason, i.blocked.message);
+  const p = i.promotion?.state;
+  if (p === 'Failed') return stalled('PromotionFailed', i.promotion?.message ?? 'the promotion failed');
+  if ((p === 'Promoted' || i.active === 'standby') && p !== 'Fencing' && p !== 'Promoting' && p !== 'Switching') {
+    return stalled('Unprotected', PROMOTED_MESSAGE);
+  }
+  if (i.primary.state === 'Missing') {
+    return stalled('PrimaryNotFound', `${i.spec.primary.workload.kind} ${i.spec.primary.workload.name} does not exist in this namespace; create it or fix spec.primary.workload`);
+  }
+  if (i.stalling.length > 0) return stalled('BadReference', i.stalling.join('; '));
+  return { type: 'Stalled', status: 'False', reason: 'AsExpected', message: 'nothing waits for a person' };
+}
+
+/** Reconciling=True while the site is on its way: setting up, or promoting. */
+function reconcilingCondition(phase: Phase): ConditionInput {
+  if (phase === 'Pending') return { type: 'Reconciling', status: 'True', reason: 'SettingUp', message: 'the standby is being set up' };
+  if (phase === 'Promoting') return { type: 'Reconciling', status: 'True', reason: 'Promoting', message: 'a promotion is in progress' };
+  return { type: 'Reconciling', status: 'False', reason: 'AsExpected', message: `the site is ${phase}` };
+}
+
+const PROMOTED_MESSAGE =
+  'the standby serves clients and nothing protects it; make it the new primary in your manifests and create a new StandbySite for it';
+
 function promotionReadyCondition(i: StatusInput): ConditionInput {
   const d = i.decision;
   switch (d.action) {
@@ -306,6 +338,14 @@ function promotionReadyCondition(i: StatusInput): ConditionInput {
     case 'continue':
       return { type: 'PromotionReady', status: 'True', reason: 'Promoting', message: d.reason };
     case 'none': {
+      if (i.active === 'standby' || i.promotion?.state === 'Promoted') {
+        return {
+          type: 'PromotionReady',
+          status: 'False',
+          reason: 'NotProtected',
+          message: 'the standby serves clients and nothing would take over if it failed: there is no standby for it yet (re-protection is not supported yet)',
+        };
+      }
       if (i.spec.promotion.mode === 'disabled') {
         return { type: 'PromotionReady', status: 'False', reason: 'PromotionDisabled', message: 'promotion.mode is disabled' };
       }
@@ -324,7 +364,7 @@ export function invalidStatus(prev: SiteStatus, generation: number, message: str
     observedGeneration: generation,
     phase: prev.promotion && inProgress(prev.promotion) ? prev.phase : 'Degraded',
     conditions: [
-      ...(prev.conditions ?? []).filter((c) => c.type !== 'Ready'),
+      ...(prev.conditions ?? []).filter((c) => c.type !== 'Ready' && c.type !== 'Stalled' && c.type !== 'Reconciling'),
       {
         type: 'Ready',
         status: 'False',
@@ -333,6 +373,15 @@ export function invalidStatus(prev: SiteStatus, generation: number, message: str
         observedGeneration: generation,
         lastTransitionTime: ready?.reason === 'InvalidSpec' ? ready.lastTransitionTime : now.toISOString(),
       },
+      ...mergeConditions(
+        prev.conditions,
+        [
+          { type: 'Stalled', status: 'True', reason: 'InvalidSpec', message },
+          { type: 'Reconciling', status: 'False', reason: 'InvalidSpec', message: 'nothing is done until the spec is fixed' },
+        ],
+        generation,
+        now,
+      ),
     ],
   };
 }

@@ -3,6 +3,7 @@
 import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { describeProblems, validateSpec, type StandbySite, type StandbySiteObject } from '../api/site.ts';
+import { SITE_RESOURCE } from '../api/resource.ts';
 import type { KubeClient } from '../k8s/client.ts';
 import { R } from '../k8s/resources.ts';
 import { splitKey } from '../k8s/types.ts';
@@ -28,7 +29,7 @@ export interface LoadedSite {
 export async function loadSite(client: KubeClient, key: string): Promise<LoadedSite> {
   const { namespace, name } = splitKey(key);
   if (!namespace || !name) throw new Error(`--site must be <namespace>/<name>, got "${key}"`);
-  const obj = await client.get<StandbySiteObject>(R.site, namespace, name);
+  const obj = await client.get<StandbySiteObject>(SITE_RESOURCE, namespace, name);
   if (!obj?.metadata) throw new Error(`StandbySite ${key} does not exist`);
   const v = validateSpec(obj.spec, name);
   if (!v.ok) throw new Error(`StandbySite ${key} is invalid: ${describeProblems(v.problems)}`);

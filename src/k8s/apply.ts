@@ -3,10 +3,15 @@
 // object lacks that hash (the desired state changed) or no longer holds every
 // desired field (someone changed a field the operator owns).
 import { createHash } from 'node:crypto';
-import { ANNOTATION_APPLIED } from '../site/names.ts';
 import type { KubeObject } from './types.ts';
 
-/** JSON with object keys sorted (undefined fields left out): equal values give equal text. */
+/**
+ * The annotation that carries the hash. It belongs to this layer (as kubectl's
+ * last-applied-configuration belongs to kubectl); site/names.ts re-exports it
+ * with the other names, and a caller may pass its own.
+ */
+export const ANNOTATION_APPLIED = 'standby.dev/applied';
+
 export function stable(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stable).join(',')}]`;
   if (value && typeof value === 'object') {
@@ -23,11 +28,11 @@ export function hashOf(value: unknown): string {
 }
 
 /** Returns the object with its applied-hash annotation set. */
-export function stamped<T extends KubeObject>(obj: T): T {
+export function stamped<T extends KubeObject>(obj: T, annotation = ANNOTATION_APPLIED): T {
   const hash = hashOf(obj);
   return {
     ...obj,
-    metadata: { ...obj.metadata, annotations: { ...obj.metadata?.annotations, [ANNOTATION_APPLIED]: hash } },
+    metadata: { ...obj.metadata, annotations: { ...obj.metadata?.annotations, [annotation]: hash } },
   };
 }
 
@@ -48,10 +53,10 @@ export function isSubset(want: unknown, have: unknown): boolean {
 }
 
 /** Whether a stamped desired object must be applied over the live one. */
-export function needsApply(desired: KubeObject, live: KubeObject | undefined): boolean {
+export function needsApply(desired: KubeObject, live: KubeObject | undefined, annotation = ANNOTATION_APPLIED): boolean {
   if (!live) return true;
-  const want = desired.metadata?.annotations?.[ANNOTATION_APPLIED];
-  if (!want || live.metadata?.annotations?.[ANNOTATION_APPLIED] !== want) return true;
+  const want = desired.metadata?.annotations?.[annotation];
+  if (!want || live.metadata?.annotations?.[annotation] !== want) return true;
   const { metadata: dm, ...dRest } = desired;
   const { metadata: lm, ...lRest } = live;
   return !isSubset(dRest, lRest) || !isSubset({ labels: dm?.labels, ownerReferences: dm?.ownerReferences }, lm);

@@ -4,6 +4,7 @@
 // with capped exponential backoff. Handlers get read-only cached objects.
 import type { Logger } from 'pino';
 import { isGone, isNotFound, type KubeClient } from './client.ts';
+import { sleep, systemClock, type Clock } from './clock.ts';
 import type { Resource } from './resources.ts';
 import { keyOf, type KubeObject, type WatchEvent } from './types.ts';
 
@@ -28,21 +29,13 @@ export interface InformerOptions<T> {
   optional?: boolean;
   /** Called on every failed list or watch: `gone` for 410 (a re-list follows), `error` otherwise. */
   onError?: (resource: string, kind: 'gone' | 'error') => void;
+  /** Times the backoff (tests pass a fake one). */
+  clock?: Clock;
 }
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
+/** A watch that ends sooner than this with no event failed (client-go's "very short watch"). */
+const SHORT_WATCH_MS = 1_000;
 
 export class Informer<T extends KubeObject> {
   readonly resource: Resource;
@@ -126,6 +119,7 @@ export class Informer<T extends KubeObject> {
   private async runScope(namespace: string | undefined, signal: AbortSignal): Promise<void> {
     const min = this.opts.minBackoffMs ?? 200;
     const max = this.opts.maxBackoffMs ?? 30_000;
+    const clock = this.opts.clock ?? systemClock;
     let backoff = min;
     let resourceVersion = '';
     let lastLogged = '';
@@ -138,9 +132,11 @@ export class Informer<T extends KubeObject> {
           this.replace(namespace, listed.items);
           resourceVersion = listed.resourceVersion;
           this.markSynced(namespace);
+          backoff = min;
         }
         this.stats.watches++;
         let events = 0;
+        const opened = clock.now();
         await this.client.watch<T>(
           this.resource,
           namespace,
@@ -151,7 +147,16 @@ export class Informer<T extends KubeObject> {
             if (event.type !== 'BOOKMARK') this.apply(event);
           },
         );
-        if (events > 0 || backoff === min) backoff = min;
+        if (events === 0 && clock.now() - opened < SHORT_WATCH_MS) {
+          // Ended at once with nothing to say (a server shutting down, a proxy closing streams):
+          // watching again at once would hammer it, so this counts as a failure and backs off.
+          this.stats.errors++;
+          this.opts.onError?.(this.resource.plural, 'error');
+          await sleep(clock, backoff, signal);
+          backoff = Math.min(backoff * 2, max);
+          continue;
+        }
+        if (events > 0) backoff = min;
         lastLogged = '';
       } catch (err) {
         // The signal may have aborted while the watch was awaited.
@@ -166,7 +171,7 @@ export class Informer<T extends KubeObject> {
             this.opts.log.info({ resource: this.resource.plural }, 'resource not installed; will keep looking for it');
             lastLogged = 'absent';
           }
-          await sleep(Math.max(backoff, 10_000), signal);
+          await sleep(clock, Math.max(backoff, 10_000), signal);
           backoff = Math.min(backoff * 2, max);
           continue;
         }
@@ -184,7 +189,7 @@ export class Informer<T extends KubeObject> {
           this.opts.log.warn({ resource: this.resource.plural, namespace, err: message, retryInMs: backoff }, 'watch failed; retrying');
           lastLogged = message;
         }
-        await sleep(backoff, signal);
+        await sleep(clock, backoff, signal);
         backoff = Math.min(backoff * 2, max);
       }
     }

@@ -1,5 +1,6 @@
-// The API resources the operator reads or writes, and how their URLs are built.
-import { GROUP, PLURAL, VERSION, KIND } from '../api/site.ts';
+// API resources and how their URLs are built. `R` holds the built-in kinds the
+// operator reads or writes; a custom resource is declared where its API lives
+// (the StandbySite in src/api/resource.ts), so this layer knows no domain.
 
 export interface Resource {
   group: string; // '' for the core group
@@ -9,12 +10,13 @@ export interface Resource {
   namespaced: boolean;
 }
 
-function r(group: string, version: string, plural: string, kind: string, namespaced = true): Resource {
+export function resource(group: string, version: string, plural: string, kind: string, namespaced = true): Resource {
   return { group, version, plural, kind, namespaced };
 }
 
+const r = resource;
+
 export const R = {
-  site: r(GROUP, VERSION, PLURAL, KIND),
   pod: r('', 'v1', 'pods', 'Pod'),
   service: r('', 'v1', 'services', 'Service'),
   pvc: r('', 'v1', 'persistentvolumeclaims', 'PersistentVolumeClaim'),
@@ -52,9 +54,9 @@ export function objectPath(res: Resource, namespace: string | undefined, name: s
   return subresource ? `${path}/${subresource}` : path;
 }
 
-/** A resource by its kind, for objects the builders produce. */
-export function resourceOfKind(kind: string): Resource {
-  const found = Object.values(R).find((res) => res.kind === kind);
+/** A resource by its kind, for objects the builders produce: a built-in kind or one of `extra`. */
+export function resourceOfKind(kind: string, extra: readonly Resource[] = []): Resource {
+  const found = [...Object.values(R), ...extra].find((res) => res.kind === kind);
   if (!found) throw new Error(`no resource known for kind ${kind}`);
   return found;
 }

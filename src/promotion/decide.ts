@@ -66,7 +66,9 @@ export type RefusalReason =
   | 'ServiceSelectsNothing'
   | 'PrimaryNeverReady'
   | 'AlreadyPromoted'
-  | 'PromotionFailed';
+  | 'PromotionFailed'
+  | 'NameConflict'
+  | 'WorkloadProtected';
 
 /** Promotions counted against the budget: those started within the window. */
 export function promotionsInWindow(history: readonly PromotionRecord[], now: Date, windowMs: number): PromotionRecord[] {

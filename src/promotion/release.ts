@@ -3,13 +3,15 @@
 // without its owner reference, deleting the site leaves them running, and a StatefulSet standby
 // keeps its claims whatever deletionPolicy says.
 import type { KubeObject } from '../k8s/types.ts';
+import { ANNOTATION_RELEASED } from '../site/names.ts';
 
 const RELEASED_KINDS = new Set(['StatefulSet', 'Deployment', 'Service', 'NetworkPolicy', 'PersistentVolumeClaim']);
 
 export function released<T extends KubeObject>(o: T): T {
   if (!RELEASED_KINDS.has(o.kind ?? '')) return o;
-  const { ownerReferences: _owners, ...metadata } = o.metadata ?? {};
-  const out = { ...o, metadata };
+  const { ownerReferences: _owners, ...rest } = o.metadata ?? {};
+  // Marked, so that a later site of the same name recognises what a promotion left (site/ownership.ts).
+  const out = { ...o, metadata: { ...rest, annotations: { ...rest.annotations, [ANNOTATION_RELEASED]: 'true' } } };
   if (o.kind === 'StatefulSet') {
     const spec = (o as { spec?: Record<string, unknown> }).spec;
     if (spec?.persistentVolumeClaimRetentionPolicy) {

@@ -93,7 +93,7 @@ async function startStandby(i: TakeOverInput, act: ObjectActions, claims: Record
     if (Object.keys(mounted).length === 0 && i.volumes.length > 0) return failed('no standby copy exists to start the standby on');
     const { site, engine, operatorImage, primary, primaryService, volumes } = i;
     const workload = standbyFor({ site, engine, operatorImage, primary, primaryService, volumes, avoidLabels: i.serviceLabelKeys }, 1, { kind: 'claims', claims: mounted });
-    if (run) workload.metadata = { ...workload.metadata, annotations: { [ANNOTATION_RUN]: run } };
+    if (run) workload.metadata = { ...workload.metadata, annotations: { ...workload.metadata?.annotations, [ANNOTATION_RUN]: run } };
     await act.apply(workload);
   } else if (i.standby) {
     if ((i.standby.spec?.replicas ?? 0) < 1) {

@@ -16,7 +16,12 @@ export const ANNOTATION_SOURCE_CLAIM = 'standby.dev/source-claim';
 export const ANNOTATION_PROMOTE = 'standby.dev/promote';
 /** standby.dev/abandon=<token>: end a Failed promotion (fence lifted, clients back on the primary). */
 export const ANNOTATION_ABANDON = 'standby.dev/abandon';
-export const ANNOTATION_APPLIED = 'standby.dev/applied';
+/** The hash of what the operator last applied (owned by the generic apply layer). */
+export { ANNOTATION_APPLIED } from '../k8s/apply.ts';
+/** On every object the operator creates: the UID of the StandbySite it was made for (see ownership.ts). */
+export const ANNOTATION_SITE_UID = 'standby.dev/site-uid';
+/** On an object a promotion released from its site (promotion/release.ts): "true". */
+export const ANNOTATION_RELEASED = 'standby.dev/released';
 /** On the traffic Service: the side it selects. */
 export const ANNOTATION_ACTIVE = 'standby.dev/active';
 /** On a standby workload: the copy run its volumes come from. */
@@ -87,7 +92,7 @@ export function ownedMeta(site: StandbySite, name: string, role: Role, o: OwnedM
     name,
     namespace: site.metadata.namespace,
     labels: { ...siteLabels(site.metadata.name, role), ...o.labels },
-    ...(o.annotations ? { annotations: o.annotations } : {}),
+    annotations: { ...o.annotations, ...(site.metadata.uid ? { [ANNOTATION_SITE_UID]: site.metadata.uid } : {}) },
     ...(owner === 'none' ? {} : { ownerReferences: [ownerReference(site, owner === 'controller')] }),
   };
 }

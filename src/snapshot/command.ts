@@ -26,7 +26,7 @@ export async function snapshotSite(client: KubeClient, key: string, o: CopyRunOp
     pollMs: o.pollMs ?? 2000,
     log: o.log,
   });
-  const deleted = await pruneSnapshots(client, site.metadata.namespace, site.metadata.name, volumes.map((v) => v.volume), {
+  const deleted = await pruneSnapshots(client, site, volumes.map((v) => v.volume), {
     keepLast: cold.retention.keepLast,
     maxAgeMs: cold.retention.maxAge ? parseDuration(cold.retention.maxAge) : undefined,
   });

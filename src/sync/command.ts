@@ -12,6 +12,7 @@ import { engineFor } from '../engines/registry.ts';
 import { registerBuiltinEngines } from '../engines/builtin.ts';
 import type { KubeClient } from '../k8s/client.ts';
 import { runJobToCompletion } from '../k8s/jobs.ts';
+import { SITE_RESOURCE } from '../api/resource.ts';
 import { R } from '../k8s/resources.ts';
 import { ANNOTATION_COMPLETE, ANNOTATION_DATA_TIME, names, runId } from '../site/names.ts';
 import { pruneSnapshots } from '../snapshot/prune.ts';
@@ -88,7 +89,7 @@ export async function syncSite(client: KubeClient, key: string, o: CopyRunOption
       mount: site.spec.warm.method === 'volumeSnapshot',
     });
     // A promotion begun while the copy was made: it must never be used (and is removed).
-    refuseDuringPromotion(key, (await client.get<StandbySiteObject>(R.site, site.metadata.namespace, site.metadata.name))?.status ?? {});
+    refuseDuringPromotion(key, (await client.get<StandbySiteObject>(SITE_RESOURCE, site.metadata.namespace, site.metadata.name))?.status ?? {});
     // The whole copy is in place and usable: only now may the standby move onto it.
     for (const name of Object.values(claims)) {
       await client.mergePatch(R.pvc, site.metadata.namespace, name, {
@@ -102,7 +103,7 @@ export async function syncSite(client: KubeClient, key: string, o: CopyRunOption
   }
   if (site.spec.warm.method === 'volumeSnapshot') {
     // Keep the two newest sets: the one the standby was cloned from may still be provisioning.
-    await pruneSnapshots(client, site.metadata.namespace, site.metadata.name, loaded.volumes.map((v) => v.volume), { keepLast: 2 }, new Date(), 'transfer');
+    await pruneSnapshots(client, site, loaded.volumes.map((v) => v.volume), { keepLast: 2 }, new Date(), 'transfer');
   }
   o.log.info({ run, claims, dataTime: dataTime.toISOString() }, 'standby copy complete');
   return { run, claims, dataTime };

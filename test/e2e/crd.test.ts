@@ -2,7 +2,9 @@
 // bad StandbySites are refused by the schema and the CEL rules themselves.
 import { beforeAll, describe, expect, test } from 'vitest';
 import { stringify } from 'yaml';
-import { kubectl, kubectlJson } from '../cluster/helpers.ts';
+import { kubectl, kubectlJson, waitFor } from '../cluster/helpers.ts';
+import { buildCrd } from '../../src/api/crd.ts';
+import { validateSpec } from '../../src/api/site.ts';
 import { installCrd } from './support/operator.ts';
 
 beforeAll(async () => {
@@ -19,6 +21,21 @@ test('the CRD is Established, with its short name and the status subresource', a
   expect(crd.status.conditions.find((c) => c.type === 'NamesAccepted')?.status).toBe('True');
   expect(crd.status.acceptedNames.shortNames).toEqual(['sbs']);
   expect(await kubectl(['api-resources', '--api-group=standby.dev'])).toMatch(/standbysites\s+sbs\s+standby\.dev\/v1alpha1\s+true\s+StandbySite/);
+});
+
+test('kubectl explain shows the descriptions generated from the schema', async () => {
+  // The API server publishes a new CRD's OpenAPI a moment after it is Established.
+  const explained = await waitFor(
+    async () => {
+      const out = await kubectl(['explain', 'standbysite.spec.promotion.failureThreshold']);
+      return out.includes('DESCRIPTION') ? out : undefined;
+    },
+    { timeoutMs: 30_000, description: 'kubectl explain standbysite.spec.promotion.failureThreshold' },
+  );
+  expect(explained).toMatch(/FIELD:\s+failureThreshold <string>/);
+  expect(explained.replace(/\s+/g, ' ')).toContain('How long the primary must stay continuously not Ready');
+  const status = await kubectl(['explain', 'standbysite.status.conditions.observedGeneration']);
+  expect(status.replace(/\s+/g, ' ')).toContain('The metadata.generation the condition was computed from');
 });
 
 const primary = { workload: { kind: 'StatefulSet', name: 'db' }, service: 'db' };
@@ -68,6 +85,34 @@ describe('the API server refuses bad StandbySites with the schema and CEL messag
     for (const w of words) expect(message).toContain(w);
   });
 
+  // The site is named db (as is the primary), so <site>-active is db-active and <site>-standby db-standby.
+  test.each<[string, Record<string, unknown>, string, string]>([
+    ['traffic.service is the primary Service', { tier: 'hot', primary, traffic: { service: 'db' } }, 'spec.traffic.service', '"db" is also spec.primary.service'],
+    ['the primary Service is named <site>-active', { tier: 'hot', primary: { ...primary, service: 'db-active' } }, 'spec.primary.service', '"db-active" is the default name of the traffic Service'],
+    ['the primary Service is named <site>-standby', { tier: 'hot', primary: { ...primary, service: 'db-standby' } }, 'spec.primary.service', '"db-standby" is the name of the standby\'s Service'],
+    ['traffic.service is named <site>-standby', { tier: 'hot', primary, traffic: { service: 'db-standby' } }, 'spec.traffic.service', '"db-standby" is the name of the standby\'s own Service'],
+    ['the primary workload is named <site>-standby', { tier: 'hot', primary: { ...primary, workload: { kind: 'Deployment', name: 'db-standby' } } }, 'spec.primary.workload.name', '"db-standby" is the name of the standby, a Deployment'],
+    ['traffic.service in primaryService mode', { tier: 'hot', primary, traffic: { mode: 'primaryService', service: 'db-rw' } }, 'spec.traffic.service', '"db-rw" is not used in traffic.mode primaryService'],
+  ])('a name the operator owns: %s (the same message as the controller gives)', async (_name, spec, field, words) => {
+    const message = await refusal(site(spec, 'db'));
+    expect(message).toContain(`${field}: Invalid value`);
+    expect(message).toContain(words);
+    // One definition, two enforcers: the controller's check words it exactly as the API server does.
+    const v = validateSpec(spec, 'db');
+    expect(v.ok).toBe(false);
+    const mine = v.ok ? undefined : v.problems.find((p) => p.field === field);
+    expect(mine?.message).toContain(words);
+    expect(message).toContain(mine?.message);
+  });
+
+  test.each<[string, Record<string, unknown>]>([
+    ['traffic.service named <site>-active', { tier: 'hot', primary, traffic: { service: 'db-active' } }],
+    ['primaryService mode naming the primary Service', { tier: 'hot', primary, traffic: { mode: 'primaryService', service: 'db' } }],
+    ['a primary Service named <site>-active in primaryService mode', { tier: 'hot', primary: { ...primary, service: 'db-active' }, traffic: { mode: 'primaryService' } }],
+  ])('no name conflict: %s', async (_name, spec) => {
+    await kubectl(['apply', '--dry-run=server', '-f', '-'], { input: site(spec, 'db') });
+  });
+
   test('a name longer than 40 characters', async () => {
     const message = await refusal(site({ tier: 'hot', primary }, 'x'.repeat(41)));
     expect(message).toContain('metadata.name has at most 40 characters');
@@ -98,3 +143,33 @@ test('kubectl get shows the printer columns, -o wide the extra ones', async () =
     await kubectl(['delete', 'standbysite', name]);
   }
 });
+
+test('a site stored before a name rule existed still gets its status and labels; its spec cannot keep the conflict through a change of those fields', async () => {
+  // The CRD as it was before the root rules: create a conflicting site with it, then upgrade.
+  const crd = buildCrd() as { spec: { versions: { schema: { openAPIV3Schema: { 'x-kubernetes-validations': unknown[] } } }[] } };
+  const root = crd.spec.versions[0]!.schema.openAPIV3Schema;
+  root['x-kubernetes-validations'] = root['x-kubernetes-validations'].slice(0, 1);
+  await kubectl(['apply', '--server-side', '--force-conflicts', '-f', '-'], { input: JSON.stringify(crd) });
+  const name = `old-${Date.now().toString(36)}`;
+  const conflicting = { tier: 'hot', primary: { workload: { kind: 'StatefulSet', name }, service: name }, traffic: { service: name } };
+  await waitFor(() => kubectl(['apply', '-f', '-'], { input: site(conflicting, name) }), { timeoutMs: 30_000, description: 'the old CRD served' });
+  try {
+    await installCrd();
+    await waitFor(() => refusal(site(conflicting, `${name}-new`)).then(() => true), { timeoutMs: 30_000, description: 'the new CRD served' });
+    // The operator's status write and a label pass: the conflicting fields did not change.
+    await kubectl(['-n', 'default', 'patch', 'standbysite', name, '--subresource=status', '--type=merge', '-p', '{"status":{"phase":"Degraded"}}']);
+    await kubectl(['-n', 'default', 'label', 'standbysite', name, 'team=data']);
+    // A change of other fields passes too; changing the fields in conflict while keeping the conflict does not.
+    await kubectl(['-n', 'default', 'patch', 'standbysite', name, '--type=merge', '-p', '{"spec":{"hot":{"replicas":2}}}']);
+    const moved = await kubectl(['-n', 'default', 'patch', 'standbysite', name, '--type=merge', '-p', '{"spec":{"primary":{"service":"other"},"traffic":{"service":"other"}}}']).then(
+      () => 'accepted',
+      (err: unknown) => (err as Error).message,
+    );
+    expect(moved).toContain('"other" is also spec.primary.service');
+    await kubectl(['-n', 'default', 'patch', 'standbysite', name, '--type=merge', '-p', `{"spec":{"traffic":{"service":"${name}-active"}}}`]);
+  } finally {
+    await kubectl(['-n', 'default', 'delete', 'standbysite', name, '--ignore-not-found']);
+    await installCrd();
+  }
+});
+

@@ -351,6 +351,8 @@ describe('deletion', () => {
   test('deleting a site removes what it owns and keeps snapshots and standby copies; policy Delete removes them', async () => {
     const n = ns.gone;
     await apply(statefulPrimary('keep'), n);
+    // One workload, one site: the warm site protects a workload of its own.
+    await apply(statefulPrimary('keepw'), n);
     await apply(statefulPrimary('drop'), n);
     await apply(
       `apiVersion: standby.dev/v1alpha1
@@ -366,7 +368,7 @@ kind: StandbySite
 metadata: {name: keepwarm}
 spec:
   tier: warm
-  primary: {workload: {kind: StatefulSet, name: keep}, service: keep}
+  primary: {workload: {kind: StatefulSet, name: keepw}, service: keepw}
   warm: {schedule: "@hourly"}
 ---
 apiVersion: standby.dev/v1alpha1

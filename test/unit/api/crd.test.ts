@@ -47,6 +47,29 @@ describe('the generated CRD', () => {
     expect(columns.filter((c) => c.priority === 1).map((c) => c.name)).toEqual(['Last Sync', 'Next Sync', 'Last Promotion']);
   });
 
+  test('every field, in spec and status, has a description (kubectl explain shows it)', () => {
+    const schema = (buildCrd().spec as { versions: { schema: { openAPIV3Schema: Node } }[] }).versions[0]!.schema.openAPIV3Schema;
+    const missing: string[] = [];
+    let fields = 0;
+    const walk = (node: Node, path: string): void => {
+      for (const [name, child] of Object.entries((node.properties ?? {}) as Record<string, Node>)) {
+        const at = path ? `${path}.${name}` : name;
+        fields++;
+        // The API server refuses anything but type on the root metadata (it is ObjectMeta, documented by Kubernetes).
+        if (at === 'metadata') continue;
+        if (typeof child.description !== 'string' || child.description.trim().length < 10) missing.push(at);
+        walk(child, at);
+      }
+      // A list's items are explained under the list's own name (kubectl explain x.conditions.type).
+      if (node.items) walk(node.items as Node, path);
+    };
+    walk(schema, '');
+    expect(missing).toEqual([]);
+    expect(fields).toBeGreaterThan(90);
+    const promotion = ((schema.properties as Record<string, Node>).spec!.properties as Record<string, Node>).promotion!;
+    expect((promotion.properties as Record<string, Node>).failureThreshold!.description).toMatch(/not Ready/);
+  });
+
   test('every CEL rule carries a message', () => {
     const rules: Node[] = [];
     const walk = (v: unknown): void => {

@@ -65,6 +65,13 @@ const badSpecs: [string, Spec, string, string[]][] = [
   ['unknown deletion policy', { ...hot, deletionPolicy: { snapshots: 'Purge' } }, 'spec.deletionPolicy.snapshots', ['"Purge" is not a deletion policy', 'Retain, Delete']],
   ['unknown traffic mode', { ...hot, traffic: { mode: 'dns' } }, 'spec.traffic.mode', ['"dns" is not a traffic mode']],
   ['spec is not an object', 'hot' as unknown as Spec, 'spec', ['must be a StandbySite spec object', 'got string "hot"']],
+  // Names the operator owns (the site is named orders-db in this table).
+  ['traffic.service is the primary Service', { ...hot, traffic: { service: 'orders-db' } }, 'spec.traffic.service', ['"orders-db" is also spec.primary.service', 'operator owns spec.traffic.service', 'traffic.mode primaryService']],
+  ['primary Service named <site>-active', { ...hot, primary: { ...primary, service: 'orders-db-active' } }, 'spec.primary.service', ['"orders-db-active" is the default name of the traffic Service', 'Set spec.traffic.service to another name']],
+  ['primary Service named <site>-standby', { ...hot, primary: { ...primary, service: 'orders-db-standby' } }, 'spec.primary.service', ['"orders-db-standby" is the name of the standby\'s Service', 'site orders-db']],
+  ['traffic.service named <site>-standby', { ...hot, traffic: { service: 'orders-db-standby' } }, 'spec.traffic.service', ['"orders-db-standby" is the name of the standby\'s own Service', 'default <site name>-active']],
+  ['primary workload named <site>-standby', { ...hot, primary: { ...primary, workload: { kind: 'StatefulSet', name: 'orders-db-standby' } } }, 'spec.primary.workload.name', ['"orders-db-standby" is the name of the standby, a StatefulSet the operator creates']],
+  ['traffic.service in primaryService mode', { ...hot, traffic: { mode: 'primaryService', service: 'orders-db-rw' } }, 'spec.traffic.service', ['"orders-db-rw" is not used in traffic.mode primaryService', 'spec.primary.service "orders-db"']],
 ];
 
 describe('bad specs are refused with a message that names the field, the value and what is allowed', () => {
@@ -124,6 +131,18 @@ describe('good specs pass and get their defaults', () => {
       method: 'volumeSnapshot',
       retention: { keepLast: 7 },
     });
+  });
+
+  test.each<[string, Spec]>([
+    ['the default traffic Service', hot],
+    ['traffic.service named <site>-active', { ...hot, traffic: { service: 'orders-db-active' } }],
+    ['a traffic.service of its own', { ...hot, traffic: { service: 'orders' } }],
+    ['primaryService mode without traffic.service', { ...hot, traffic: { mode: 'primaryService' } }],
+    ['primaryService mode naming the primary Service', { ...hot, traffic: { mode: 'primaryService', service: 'orders-db' } }],
+    ['primaryService mode with a primary Service named <site>-active', { ...hot, primary: { ...primary, service: 'orders-db-active' }, traffic: { mode: 'primaryService' } }],
+    ['a primary Service named <site>-active when traffic.service names another', { ...hot, primary: { ...primary, service: 'orders-db-active' }, traffic: { service: 'orders' } }],
+  ])('no name conflict: %s', (_n, spec) => {
+    expect(validateSpec(spec, 'orders-db')).toMatchObject({ ok: true });
   });
 
   test('failureThreshold may be zero (promote as soon as readiness fails)', () => {

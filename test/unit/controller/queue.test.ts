@@ -95,4 +95,12 @@ describe('WorkQueue', () => {
     q.add('a');
     expect(q.depth).toBe(0);
   });
+
+  test('delays are measured on the monotonic clock: the wall clock stepped back does not postpone a re-queue', () => {
+    const q = new WorkQueue();
+    q.addAfter('a', 1_000);
+    vi.setSystemTime(Date.now() - 3_600_000); // NTP steps the wall clock an hour back
+    vi.advanceTimersByTime(1_000);
+    expect(q.depth).toBe(1);
+  });
 });

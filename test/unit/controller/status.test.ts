@@ -25,6 +25,7 @@ function input(over: Partial<StatusInput> = {}): StatusInput {
     previous: {},
     primary: healthy,
     problems: [],
+    stalling: [],
     standby: { name: 'db-standby', exists: true, readyReplicas: 0, replicas: 0, created: at(-3600) },
     measuresLag: false,
     lagSeconds: undefined,

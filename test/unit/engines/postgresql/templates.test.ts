@@ -133,6 +133,8 @@ describe('PostgreSQL engine templates', () => {
           name: 'orders-db-standby',
           namespace: 'shop',
           labels: { 'app.kubernetes.io/managed-by': 'standby-operator', 'standby.dev/site': 'orders-db', 'standby.dev/role': 'standby' },
+          // Every object the operator makes names the site it was made for (site/ownership.ts).
+          annotations: { 'standby.dev/site-uid': 'uid-1' },
           ownerReferences: [{ apiVersion: 'standby.dev/v1alpha1', kind: 'StandbySite', name: 'orders-db', uid: 'uid-1', controller: true, blockOwnerDeletion: true }],
         },
         spec: {
