@@ -176,6 +176,8 @@ export interface SiteFacts {
   dataTime: Date | undefined;
   lastSnapshotTime: Date | undefined;
   snapshotCount: number | undefined;
+  /** A cold site's snapshot set newer than every ready one that the driver failed (status.error). */
+  snapshotProblem: string | undefined;
   lastSync: { time: Date; durationMs: number | undefined } | undefined;
   lastCopyJob: JobOutcome | undefined;
   primary: PrimaryAssessment;
@@ -211,6 +213,7 @@ export function siteFacts(i: FactsInput): SiteFacts {
   let dataTime: Date | undefined;
   let lastSnapshotTime: Date | undefined;
   let snapshotCount: number | undefined;
+  let snapshotProblem: string | undefined;
   let lastSync: SiteFacts['lastSync'];
   if (spec.tier === 'warm') {
     dataTime = standbyRun?.dataTime;
@@ -226,6 +229,7 @@ export function siteFacts(i: FactsInput): SiteFacts {
       const ready = sets.filter((s) => s.ready);
       dataTime = ready[0]?.time;
       snapshotCount = ready.length;
+      snapshotProblem = snapshotSetProblem(sets);
     } else {
       dataTime = newestSucceeded(obs.jobs, ['snapshot'])?.started;
     }
@@ -265,10 +269,28 @@ export function siteFacts(i: FactsInput): SiteFacts {
     dataTime,
     lastSnapshotTime,
     snapshotCount,
+    snapshotProblem,
     lastSync,
     lastCopyJob: newestFinished(obs.jobs, ['copy', 'snapshot']),
     primary,
     standbyReadyPods,
     usability,
   };
+}
+
+/**
+ * The driver's error on the newest snapshot sets, while no ready set is newer: without it a site
+ * whose every set failed would only say "wait for the first snapshot".
+ */
+export function snapshotSetProblem(sets: readonly SnapshotSet[]): string | undefined {
+  const failed: SnapshotSet[] = [];
+  for (const s of sets) {
+    if (s.ready) break;
+    if (s.error) failed.push(s);
+  }
+  const newest = failed[0];
+  if (!newest) return undefined;
+  const older = sets.find((s) => s.ready);
+  const what = failed.length > 1 ? `the ${failed.length} newest snapshot sets failed` : 'the newest snapshot set failed';
+  return `${what} (run ${newest.run}: ${newest.error ?? ''}); ${older ? `the newest restorable set is from ${older.time.toISOString()}` : 'no snapshot set can be restored'}`;
 }

@@ -115,13 +115,22 @@ export async function runPromotion(
     if (spec.promotion.fencing !== 'networkPolicy' && !(await startWrite)) return undefined;
     handledToken = decision.token ?? handledToken;
     promo = began;
-    rc.log.warn({ trigger: decision.trigger, reason: decision.reason }, 'promotion started');
-    void d.events.record(
-      rc.current,
-      decision.trigger === 'automatic' ? 'Warning' : 'Normal',
-      'PromotionStarted',
-      `${decision.trigger} promotion: ${decision.reason}; fencing the primary (${spec.promotion.fencing})`,
-    );
+    // Said only once the start is recorded: a replica whose write lost (another one started the
+    // same promotion; without leader election both try) neither logs nor records it.
+    const trigger = decision.trigger;
+    const reason = decision.reason;
+    void startWrite
+      .then(async (recorded) => {
+        if (!recorded) return;
+        rc.log.warn({ trigger, reason }, 'promotion started');
+        await d.events.record(
+          rc.current,
+          trigger === 'automatic' ? 'Warning' : 'Normal',
+          'PromotionStarted',
+          `${trigger} promotion: ${reason}; fencing the primary (${spec.promotion.fencing})`,
+        );
+      })
+      .catch(() => undefined);
   }
   // Frozen: the tier the promotion began with can no longer be built from the spec, so its
   // remaining steps cannot run as that tier would: it fails, fenced, saying why.

@@ -129,6 +129,8 @@ class SiteRun implements ReconcileContext {
       this.after(probeMs);
     }
     const facts = siteFacts({ site, obs, engineObs, measuresLag: engine.measuresLag, now: this.now(), lastSeenReady: this.memory.lastSeenReady(this.key) });
+    // The driver may still succeed on a retry: reported, not a stall.
+    if (facts.snapshotProblem) problems.push({ message: facts.snapshotProblem, stalls: false });
 
     // A site that is not the one to protect its workload, or whose names are taken, does nothing
     // but say so; a promotion already under way is finished (its steps report what they cannot do).

@@ -1,5 +1,6 @@
 // Issue 21: the defects a hostile user found, each against the real control plane with the
 // operator running. Every test names the rule it enforces (the README's "Safety rules").
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { apply, createNamespace, deleteNamespace, kubectl, kubectlJson, waitFor } from '../cluster/helpers.ts';
 import {
@@ -48,6 +49,7 @@ const NAMESPACES = [
   'host',
   'lost',
   'snaperr',
+  'twin',
 ] as const;
 const ns = {} as Record<(typeof NAMESPACES)[number], string>;
 let op: OperatorProcess;
@@ -496,3 +498,65 @@ describe('traffic after a promotion', () => {
   });
 });
 
+describe('cold snapshots', () => {
+  // issue 21 item 18
+  test('a snapshot set the driver failed is shown (Degraded, the error named), not "wait for the first snapshot"', async () => {
+    const n = ns.snaperr;
+    await apply(statefulPrimary('db'), n);
+    await apply(site('db', 'cold', '  cold: {schedule: "0 2 * * *", timeZone: UTC}\n'), n);
+    const pending = await waitForSite(n, 'db', (s) => s.status?.phase === 'Pending', 'Pending before the first snapshot');
+    await waitFor(async () => (await kubectl(['-n', n, 'get', 'pvc', 'data-db-0', '--ignore-not-found'])).trim() !== '', { timeoutMs: 30_000, description: "the primary's claim" });
+    // The set a snapshot run makes (what src/snapshot/take.ts creates), which the CSI driver fails.
+    const run = '20261201t000000z';
+    await apply(
+      `apiVersion: snapshot.storage.k8s.io/v1
+kind: VolumeSnapshot
+metadata:
+  name: db-data-${run}
+  labels: {app.kubernetes.io/managed-by: standby-operator, standby.dev/site: db, standby.dev/role: snapshot, standby.dev/copy-run: ${run}}
+  annotations:
+    standby.dev/volume: data
+    standby.dev/source-claim: data-db-0
+    standby.dev/site-uid: ${pending.metadata.uid}
+    fake.standby.dev/snapshot-error: "the backend is out of quota"
+spec:
+  source: {persistentVolumeClaimName: data-db-0}
+`,
+      n,
+    );
+    const s = await waitForSite(n, 'db', (x) => x.status?.phase === 'Degraded', 'Degraded');
+    const ready = condition(s, 'Ready');
+    expect(ready?.reason).toBe('Degraded');
+    expect(ready?.message).toContain(`the newest snapshot set failed (run ${run}: the backend is out of quota); no snapshot set can be restored`);
+    expect(s.status?.snapshots).toBe(0);
+    // A ready set newer than the failed one ends it.
+    const r = await runCopy('snapshot', n, 'db');
+    expect(r.code, r.stderr).toBe(0);
+    const ok = await waitForSite(n, 'db', isProtected, 'Protected after a ready set');
+    expect(condition(ok, 'Ready')?.message).not.toContain('failed');
+  });
+});
+
+describe('two replicas without leader election', () => {
+  // issue 21 item 19
+  test('a promotion both replicas try to start is announced once, by the replica whose start was recorded', async () => {
+    const n = ns.twin;
+    const twin = await startOperator({ namespaces: [n], name: 'defects-twin' });
+    try {
+      await apply(statefulPrimary('db'), n);
+      await apply(site('db', 'hot', ''), n);
+      await waitForSite(n, 'db', isProtected, 'Protected');
+      await failPrimary(n);
+      await waitForSite(n, 'db', promoted, 'promoted', 60_000);
+      // Both replicas reconcile every change; let a late duplicate arrive if there is one.
+      await sleep(3000);
+      expect(await eventCount(n, 'PromotionStarted')).toBe(1);
+      expect((await getSite(n, 'db')).status?.promotionHistory).toHaveLength(1);
+      const started = async (file: string) =>
+        (await readFile(file, 'utf8')).split('\n').filter((l) => l.includes('"promotion started"') && l.includes(`"namespace":"${n}"`)).length;
+      expect((await started(op.logFile)) + (await started(twin.logFile))).toBe(1);
+    } finally {
+      expect(await twin.stop()).toBe(0);
+    }
+  });
+});
