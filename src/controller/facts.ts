@@ -26,7 +26,7 @@ import { LABEL_ROLE, LABEL_SITE, names } from '../site/names.ts';
 import { ownershipOf } from '../site/ownership.ts';
 import { claimsOf, isPodReady, primaryVolumes, selectorOf, matches, type PrimaryVolume, type Workload } from '../site/workload.ts';
 import { snapshotSets, type SnapshotSet } from '../snapshot/sets.ts';
-import { servicesSelectingBothSides, type BothSides } from '../tiers/standby-workload.ts';
+import { hostBindings, servicesSelectingBothSides, type BothSides } from '../tiers/standby-workload.ts';
 import type { VolumeSnapshot } from '../snapshot/types.ts';
 import type { Caches } from './caches.ts';
 import { effectiveRpoMs } from './status.ts';
@@ -53,6 +53,8 @@ export interface Observed {
   serviceLabelKeys: ReadonlySet<string>;
   /** Services that select the primary's pods and the standby's at once. */
   bothSides: BothSides[];
+  /** What of the primary's pod template binds it to its node, left out of the standby's. */
+  hostBindings: string[];
 }
 
 export function observe(c: Caches, site: StandbySite, serviceLabelKeys: ReadonlySet<string> = new Set()): Observed {
@@ -113,6 +115,7 @@ export function observe(c: Caches, site: StandbySite, serviceLabelKeys: Readonly
     fence: c.networkPolicies.get(`${ns}/${names.fence(site.metadata.name)}`),
     serviceLabelKeys,
     bothSides,
+    hostBindings: primary ? hostBindings(primary) : [],
   };
 }
 

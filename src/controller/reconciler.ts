@@ -157,6 +157,9 @@ class SiteRun implements ReconcileContext {
   /** Events for what holds now and did not before (the conditions say it while it lasts). */
   private async reportOnce(obs: Observed): Promise<void> {
     if (!this.deps.isLeader()) return;
+    if (this.memory.newlyReported(this.key, 'hostBindings', obs.hostBindings).length > 0) {
+      await this.deps.events.record(this.current, 'Normal', 'StandbyAdjusted', standbyAdjustedMessage(obs.hostBindings));
+    }
     const both = this.memory.newlyReported(this.key, 'bothSides', obs.bothSides.map((b) => b.service));
     for (const b of obs.bothSides.filter((x) => both.includes(x.service))) {
       await this.deps.events.record(
@@ -243,6 +246,7 @@ class SiteRun implements ReconcileContext {
       measuresLag: engine.measuresLag,
       lagSeconds: engineObs.lagSeconds,
       engineProblem: engineObs.problem,
+      standbyAdjusted: obs.hostBindings.length ? standbyAdjustedMessage(obs.hostBindings) : undefined,
       dataTime: facts.dataTime,
       lastSnapshotTime: facts.lastSnapshotTime,
       snapshots: facts.snapshotCount,
@@ -268,4 +272,9 @@ class SiteRun implements ReconcileContext {
 function engineContextOf(site: StandbySite, obs: Observed, operatorImage: string): EngineContext | undefined {
   if (!obs.primary) return undefined;
   return { site, tier: site.spec.tier, primary: obs.primary, primaryService: obs.primaryService, volumes: obs.volumes, operatorImage };
+}
+
+/** Why the standby's pod template differs from the primary's beyond its labels. */
+function standbyAdjustedMessage(bindings: readonly string[]): string {
+  return `the standby does not copy the primary's ${bindings.join(', ')}: it runs on the pod network, so it can run on the primary's node; clients reach it through the Service`;
 }

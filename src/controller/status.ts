@@ -35,6 +35,8 @@ export interface StatusInput {
   measuresLag: boolean;
   lagSeconds: number | undefined;
   engineProblem: string | undefined;
+  /** How the standby's pod template was adjusted from the primary's (hostNetwork, hostPort), if it was. */
+  standbyAdjusted?: string | undefined;
   /** When the data of the newest usable copy was captured (warm/cold). */
   dataTime: Date | undefined;
   lastSnapshotTime: Date | undefined;
@@ -117,7 +119,7 @@ export function computeStatus(i: StatusInput): StatusResult {
     type: 'StandbyReady',
     status: i.usability.usable ? 'True' : 'False',
     reason: i.usability.usable ? 'Usable' : i.engineProblem ? 'EngineProblem' : 'NotUsable',
-    message: i.engineProblem ? `${i.usability.reason}; ${i.engineProblem}` : i.usability.reason,
+    message: [i.usability.reason, i.engineProblem, i.standbyAdjusted].filter((x) => x).join('; '),
   });
 
   // RPOMet and the data age.

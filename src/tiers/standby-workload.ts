@@ -28,10 +28,29 @@ export function standbyPodTemplate(site: string, primary: Workload, primaryServi
   const labels: Record<string, string> = {};
   for (const [k, v] of Object.entries(template.metadata?.labels ?? {})) if (!drop.has(k) && !avoid.has(k)) labels[k] = v;
   Object.assign(labels, standbySelector(site));
+  const spec = structuredClone(template.spec ?? { containers: [] });
+  // The node's network and ports are the primary's: a standby holding them could never run on
+  // the primary's node (hot: Pending for good on a one-node pool). It serves on the pod network.
+  if (spec.hostNetwork) {
+    delete spec.hostNetwork;
+    if (spec.dnsPolicy === 'ClusterFirstWithHostNet') spec.dnsPolicy = 'ClusterFirst';
+  }
+  for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) for (const port of c.ports ?? []) delete port.hostPort;
   return {
     metadata: { ...(template.metadata?.annotations ? { annotations: template.metadata.annotations } : {}), labels },
-    spec: structuredClone(template.spec ?? { containers: [] }),
+    spec,
   };
+}
+
+/** What of the primary's pod template binds it to its node and is left out of the standby's (above). */
+export function hostBindings(primary: Workload): string[] {
+  const spec = podTemplateOf(primary).spec;
+  if (!spec) return [];
+  const out: string[] = spec.hostNetwork ? ['hostNetwork'] : [];
+  for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) {
+    for (const port of c.ports ?? []) if (port.hostPort !== undefined) out.push(`hostPort ${port.hostPort} (container ${c.name})`);
+  }
+  return out;
 }
 
 /** Where the standby's data volumes come from. */

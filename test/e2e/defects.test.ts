@@ -560,3 +560,52 @@ describe('two replicas without leader election', () => {
     }
   });
 });
+
+describe('the standby on the primary\'s node', () => {
+  // issue 21 item 16
+  test("the primary's hostNetwork and hostPort are not copied into the standby, which gets Ready; the adjustment is said", async () => {
+    const n = ns.host;
+    await apply(
+      `apiVersion: v1
+kind: Service
+metadata: {name: db}
+spec:
+  selector: {app: db}
+  ports: [{name: main, port: 5432, targetPort: 5432}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  replicas: 1
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      hostNetwork: true
+      dnsPolicy: ClusterFirstWithHostNet
+      containers:
+        - name: main
+          image: example.invalid/db:1
+          ports: [{containerPort: 5432, hostPort: 5432}]
+`,
+      n,
+    );
+    await apply(site('db', 'hot', ''), n);
+    const s = await waitForSite(n, 'db', isProtected, 'Protected with a standby next to a hostNetwork primary');
+    const sts = await kubectlJson<{ spec: { template: { spec: { hostNetwork?: boolean; dnsPolicy?: string; containers: { ports?: { containerPort: number; hostPort?: number }[] }[] } } } }>([
+      '-n',
+      n,
+      'get',
+      'statefulset',
+      'db-standby',
+    ]);
+    const pod = sts.spec.template.spec;
+    expect(pod.hostNetwork).toBeUndefined();
+    expect(pod.dnsPolicy).toBe('ClusterFirst');
+    expect(pod.containers[0]?.ports).toEqual([{ containerPort: 5432, protocol: 'TCP' }]);
+    expect(condition(s, 'StandbyReady')?.message).toContain("the standby does not copy the primary's hostNetwork, hostPort 5432 (container main)");
+    expect(await eventCount(n, 'StandbyAdjusted')).toBe(1);
+  });
+});
