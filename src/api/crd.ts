@@ -39,11 +39,13 @@ export function structural(node: Json): Json {
   }
   // zod's date-time check brings a long regex; the API server knows the format.
   if (out.format === 'date-time') delete out.pattern;
-  // Loose objects (embedded Kubernetes objects) keep fields the schema does not name.
+  // Loose objects (embedded Kubernetes objects) keep fields the schema does not name; a map
+  // (a record: no properties, a value schema) keeps its additionalProperties.
   if ('additionalProperties' in out) {
     const ap = out.additionalProperties;
     delete out.additionalProperties;
     if (isObject(ap) && Object.keys(ap).length === 0) out['x-kubernetes-preserve-unknown-fields'] = true;
+    else if (isObject(ap) && !isObject(out.properties)) out.additionalProperties = ap;
   }
   if (isObject(out.properties) && Object.keys(out.properties).length === 0) delete out.properties;
   return out;

@@ -25,6 +25,7 @@ export const CONDITION_TYPES = [
   'PromotionReady',
   'FencingHolds',
   'DrillPassed',
+  'TrafficHolds',
   // kstatus (sigs.k8s.io/cli-utils), as Flux and kpt judge resources: Stalled=True is Failed
   // (nothing improves until a person acts), Reconciling=True is InProgress.
   'Stalled',
@@ -77,6 +78,22 @@ const promotionStatus = z
       .enum(FENCING_METHODS)
       .optional()
       .meta({ description: 'The fencing method when the promotion began: a later spec change never lifts the fence.' }),
+    primaryReplicas: z
+      .number()
+      .int()
+      .optional()
+      .meta({ description: 'fencing scaleDown: the replicas the primary had before it was scaled to 0 (given back when a failed promotion is abandoned).' }),
+    copy: z
+      .object({
+        run: z.string().meta({ description: 'The copy run (its standby.dev/copy-run label).' }),
+        claims: z.record(z.string(), z.string()).meta({ description: 'The claims of the copy, by the primary volume they copy.' }),
+        dataTime: time.optional().meta({ description: 'When the copied data was captured on the primary.' }),
+      })
+      .optional()
+      .meta({
+        description:
+          'warm and cold: the copy the promotion serves from, recorded when it began; the serving standby is only ever (re)built on it, never on a newer copy of the fenced old primary.',
+      }),
   })
   .meta({ description: 'The promotion state machine; an operator restarted mid-promotion resumes from here.' });
 
@@ -179,6 +196,10 @@ export const siteStatusSchema = z
         notReadySince: time
           .optional()
           .meta({ description: 'When the primary was first seen not Ready: promotion.failureThreshold counts from here.' }),
+        uid: z
+          .string()
+          .optional()
+          .meta({ description: 'The uid of the primary workload everReady was seen on: a new workload of that name starts unseen.' }),
         everReady: z
           .boolean()
           .optional()
@@ -234,6 +255,7 @@ export const siteStatusSchema = z
       .optional()
       .meta({ description: 'The time of spec.drill.schedule the last scheduled drill was for (run or skipped).' }),
     nextDrillTime: time.optional().meta({ description: 'When spec.drill.schedule runs the next drill.' }),
+    handledAbandonToken: z.string().optional().meta({ description: 'The last standby.dev/abandon annotation value acted on.' }),
     conditions: z
       .array(conditionSchema)
       .optional()

@@ -6,11 +6,12 @@ import { loadConnection } from '../k8s/connection.ts';
 import { createLogger } from '../process/log.ts';
 import { snapshotSite } from '../snapshot/command.ts';
 import { syncSite } from '../sync/command.ts';
+import { DEFAULT_IMAGE } from './image.ts';
 
 function parse(argv: string[]) {
   const { values } = parseArgs({
     args: argv,
-    options: { site: { type: 'string' }, kubeconfig: { type: 'string' }, timeout: { type: 'string' } },
+    options: { site: { type: 'string' }, kubeconfig: { type: 'string' }, timeout: { type: 'string' }, image: { type: 'string' } },
     strict: true,
   });
   if (!values.site) throw new Error('--site <namespace>/<name> is required');
@@ -23,7 +24,9 @@ async function main(argv: string[], what: 'snapshot' | 'sync'): Promise<number> 
   try {
     const args = parse(argv);
     const client = new KubeClient(await loadConnection(args.kubeconfig), { userAgent: `standby-operator/${what}` });
-    const opts = { log, ...(args.timeout ? { timeoutMs: Number(args.timeout) * 1000 } : {}) };
+    // The image the sync's check Job runs: the CronJob passes its own.
+    const image = args.image ?? process.env.OPERATOR_IMAGE ?? DEFAULT_IMAGE;
+    const opts = { log, image, ...(args.timeout ? { timeoutMs: Number(args.timeout) * 1000 } : {}) };
     const result = what === 'snapshot' ? await snapshotSite(client, args.site!, opts) : await syncSite(client, args.site!, opts);
     console.log(JSON.stringify(result));
     return 0;

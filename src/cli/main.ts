@@ -2,11 +2,13 @@
 //   run       the controller (default)
 //   snapshot  take one snapshot set of a cold site and apply retention (the cold CronJob runs this)
 //   sync      make a new standby copy of a warm site (the warm CronJob runs this)
+//   verify-copy  check that a new copy's volumes are mounted (the sync's check Job runs this)
 //   mover     back a volume up into / restore it from a restic repository in S3 (mover Jobs run this)
 //   gen-crd   write crds/ from the schema
 import { genCrd } from './gen-crd.ts';
 import { run } from './run.ts';
 import { snapshot, sync } from './copy.ts';
+import { verifyCopy } from './verify-copy.ts';
 import { mover } from './mover.ts';
 
 const commands: Record<string, { summary: string; run: (args: string[]) => Promise<number> }> = {
@@ -14,6 +16,7 @@ const commands: Record<string, { summary: string; run: (args: string[]) => Promi
   snapshot: { summary: 'take one snapshot set of a cold site and apply retention: --site <namespace>/<name>', run: snapshot },
   sync: { summary: 'make a new standby copy of a warm site: --site <namespace>/<name>', run: sync },
   'gen-crd': { summary: 'write the CRD generated from the schema to crds/ and the chart (--check: only check)', run: genCrd },
+  'verify-copy': { summary: "check that a new copy's volumes are mounted (the sync's check Job runs this)", run: verifyCopy },
   mover: { summary: 'back a volume up into S3 or restore it (the volume mover Jobs): backup|restore ...', run: mover },
 };
 

@@ -3,8 +3,7 @@ import { parseArgs } from 'node:util';
 import { loadConnection } from '../k8s/connection.ts';
 import { createLogger } from '../process/log.ts';
 import { startOperator } from '../process/operator.ts';
-
-export const DEFAULT_IMAGE = 'ghcr.io/standby-operator/standby-operator:0.1.0';
+import { DEFAULT_IMAGE } from './image.ts';
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({

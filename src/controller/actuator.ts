@@ -78,6 +78,28 @@ export function actuator(d: ReconcilerDeps, site: StandbySite, prepare: (o: Kube
       const want = stamped(prepare(obj));
       await applyOwned(d, site, want, informerOfKind(d.caches, want.kind ?? '')?.get(keyOf(want)));
     },
+    async replace(obj) {
+      const want = stamped(prepare(obj));
+      const res = resourceOfKind(want.kind ?? '');
+      const live = informerOfKind(d.caches, want.kind ?? '')?.get(keyOf(want));
+      if (!live) {
+        await applyOwned(d, site, want, undefined);
+        return;
+      }
+      assertOurs(site, live);
+      // The live identity and precondition, the wanted labels, owners and content; annotations
+      // others set are kept (they change nothing the object does).
+      const { labels: _l, annotations, ownerReferences: _o, managedFields: _m, ...identity } = live.metadata ?? {};
+      await d.client.replace(res, {
+        ...want,
+        metadata: {
+          ...identity,
+          labels: want.metadata?.labels,
+          annotations: { ...annotations, ...want.metadata?.annotations },
+          ...(want.metadata?.ownerReferences ? { ownerReferences: want.metadata.ownerReferences } : {}),
+        },
+      });
+    },
     async ensure<T extends KubeObject>(obj: T): Promise<T> {
       const ns = obj.metadata?.namespace ?? '';
       const name = obj.metadata?.name ?? '';
@@ -96,6 +118,11 @@ export function actuator(d: ReconcilerDeps, site: StandbySite, prepare: (o: Kube
         assertOurs(site, live);
         return live;
       }
+    },
+    async remove(kind, namespace, name, uid) {
+      const live = cached(kind, namespace, name);
+      if (live) assertOurs(site, live);
+      await d.client.delete(resourceOfKind(kind), namespace, name, uid ? { uid } : {});
     },
     async patch(kind, namespace, name, patch) {
       await d.client.mergePatch(resourceOfKind(kind), namespace, name, patch);

@@ -15,7 +15,9 @@ import { R, resourceOfKind, type Resource } from '../k8s/resources.ts';
 import { keyOf, type KubeObject } from '../k8s/types.ts';
 import { newestCompleteRun, obsoleteRuns, type CopyRun } from '../copies/inventory.ts';
 import { COPY_JOB_DEADLINE_SECONDS } from '../tiers/jobs.ts';
-import { applyOwned, NameConflict } from './actuator.ts';
+import { keepFence } from '../fencing/fence.ts';
+import { holdTraffic } from '../traffic/switch.ts';
+import { actuator, applyOwned, NameConflict } from './actuator.ts';
 import { informerOfKind } from './caches.ts';
 import type { ReconcileContext } from './context.ts';
 import type { Observed, SiteFacts } from './facts.ts';
@@ -69,9 +71,9 @@ function mustReplace(rc: ReconcileContext, want: KubeObject, live: KubeObject): 
   return claimNames(want) !== claimNames(live);
 }
 
-/** Deletes owned objects the site no longer wants (after a tier change). */
-export async function removeUnwanted(rc: ReconcileContext, desired: readonly KubeObject[]): Promise<void> {
-  const wanted = new Set(desired.map((o) => `${o.kind}/${o.metadata?.name}`));
+/** Deletes owned objects the site no longer wants (after a tier change); `keep` (kind/name) are never deleted. */
+export async function removeUnwanted(rc: ReconcileContext, desired: readonly KubeObject[], keep: readonly string[] = []): Promise<void> {
+  const wanted = new Set([...desired.map((o) => `${o.kind}/${o.metadata?.name}`), ...keep]);
   for (const kind of REMOVABLE_KINDS) {
     const res = resourceOfKind(kind);
     for (const o of informerOfKind(rc.deps.caches, kind)?.byIndex('site', rc.key) ?? []) {
@@ -148,7 +150,7 @@ export function buildContext(
   engine: Engine,
   promo: PromotionStatus | undefined,
   active: Side,
-  run: CopyRun | undefined,
+  copyClaims: Record<string, string> | undefined,
 ): BuildContext | undefined {
   if (!obs.primary) return undefined;
   const switching = promo?.state === 'Switching' || promo?.state === 'Promoted';
@@ -163,8 +165,38 @@ export function buildContext(
     imagePullSecrets: rc.deps.imagePullSecrets ?? [],
     active: switching ? 'standby' : active,
     promotion: promo?.state,
-    copyClaims: run?.claims,
+    copyClaims,
+    avoidLabels: obs.serviceLabelKeys,
   };
+}
+
+/** What converging did that the status of this reconcile must know (the cache does not show it yet). */
+export interface ConvergeResult {
+  /** The fence had drifted and was replaced with the exact one. */
+  fenceReverted: boolean;
+}
+
+/** The fence, exactly: a drifted one is replaced whole and an Event says so, each time. */
+async function holdFence(rc: ReconcileContext, fence: KubeObject): Promise<boolean> {
+  const name = fence.metadata?.name ?? '';
+  try {
+    const drift = await keepFence(fence, actuator(rc.deps, rc.site));
+    if (!drift) return false;
+    rc.log.warn({ drift }, 'the fence NetworkPolicy was altered; replaced it with the exact fence');
+    await rc.deps.events.record(rc.current, 'Warning', 'FenceReverted', `NetworkPolicy ${name} was altered (${drift}); replaced it with the exact fence that isolates the old primary`);
+    return true;
+  } catch (err) {
+    rc.errors.push(`could not restore the fence NetworkPolicy ${name}: ${(err as Error).message}`);
+    return false;
+  }
+}
+
+async function holdTrafficService(rc: ReconcileContext, obs: Observed): Promise<void> {
+  try {
+    await holdTraffic(rc.site, obs, actuator(rc.deps, rc.site));
+  } catch (err) {
+    rc.errors.push(`could not keep the traffic Service during the promotion: ${(err as Error).message}`);
+  }
 }
 
 /** What the site should own now; undefined without the primary workload (nothing can be built). */
@@ -177,7 +209,7 @@ export function desiredFor(
   active: Side,
   frozen: boolean,
 ): KubeObject[] | undefined {
-  const ctx = buildContext(rc, obs, engine, promo, active, facts.standbyRun);
+  const ctx = buildContext(rc, obs, engine, promo, active, facts.standbyClaims);
   if (!ctx) return undefined;
   const trafficName = names.traffic(rc.site.metadata.name, rc.site.spec);
   const built = frozen ? desiredObjects(ctx).filter((o) => (o.kind === 'Service' && o.metadata?.name === trafficName) || o.kind === 'NetworkPolicy') : desiredObjects(ctx);
@@ -197,16 +229,32 @@ export async function convergeSite(
   promo: PromotionStatus | undefined,
   active: Side,
   frozen: boolean,
-): Promise<void> {
+): Promise<ConvergeResult> {
+  const result: ConvergeResult = { fenceReverted: false };
+  const running = inProgress(promo);
+  // Held even without the primary workload (a promotion asked for after it was deleted).
+  const hold = running && rc.site.spec.traffic.mode === 'operatorService' ? holdTrafficService(rc, obs) : undefined;
   const desired = desiredFor(rc, obs, facts, engine, promo, active, frozen);
-  if (!desired) return;
+  if (!desired) {
+    await hold;
+    return result;
+  }
   const trafficName = names.traffic(rc.site.metadata.name, rc.site.spec);
+  const fenceName = names.fence(rc.site.metadata.name);
   const isTraffic = (o: KubeObject) => o.kind === 'Service' && o.metadata?.name === trafficName;
+  const isFence = (o: KubeObject) => o.kind === 'NetworkPolicy' && o.metadata?.name === fenceName;
+  const fence = desired.find(isFence);
   // While a promotion runs, only its steps move traffic: a transition recorded a step late must
-  // never make this pass point clients back at the fenced primary.
-  await applyAll(rc, inProgress(promo) ? desired.filter((o) => !isTraffic(o)) : desired);
-  if (frozen) return;
-  await removeUnwanted(rc, desired);
+  // never make this pass point clients back at the fenced primary. The traffic Service is held
+  // (released, its selector untouched, re-created if deleted) instead of applied.
+  const rest = (running ? desired.filter((o) => !isTraffic(o)) : desired).filter((o) => !isFence(o));
+  const [, reverted] = await Promise.all([applyAll(rc, rest), fence ? holdFence(rc, fence) : false, hold]);
+  result.fenceReverted = reverted;
+  if (frozen) return result;
+  // The traffic Service is what clients use: never removed because the primary Service is gone
+  // (it is not built without it), it keeps its last ports and selector.
+  await removeUnwanted(rc, desired, rc.site.spec.traffic.mode === 'operatorService' ? [`Service/${trafficName}`] : []);
   if (!promo) await pruneCopies(rc, obs, facts.runs, facts.mounted);
   await alignDataOwnership(rc, obs);
+  return result;
 }

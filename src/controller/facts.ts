@@ -20,18 +20,23 @@ import type { JobOutcome } from '../k8s/jobs.ts';
 import { toDate } from '../k8s/types.ts';
 import type { StandbyUsability } from '../promotion/decide.ts';
 import { assessPrimary, type PrimaryAssessment } from '../promotion/detect.ts';
+import { promotedClaims } from '../promotion/copy.ts';
 import { standbyUsability } from '../promotion/usable.ts';
 import { LABEL_ROLE, LABEL_SITE, names } from '../site/names.ts';
 import { ownershipOf } from '../site/ownership.ts';
 import { claimsOf, isPodReady, primaryVolumes, selectorOf, matches, type PrimaryVolume, type Workload } from '../site/workload.ts';
 import { snapshotSets, type SnapshotSet } from '../snapshot/sets.ts';
+import { hostBindings, servicesSelectingBothSides, type BothSides } from '../tiers/standby-workload.ts';
 import type { VolumeSnapshot } from '../snapshot/types.ts';
 import type { Caches } from './caches.ts';
 import { effectiveRpoMs } from './status.ts';
 
 export interface Observed {
   primary: Workload | undefined;
+  /** The workload's own pods (what a fence isolates). */
   primaryPods: V1Pod[];
+  /** The pods the primary Service selects, the site's own left out (what clients reach); undefined without the Service. */
+  servicePods: V1Pod[] | undefined;
   primaryService: V1Service | undefined;
   volumes: PrimaryVolume[];
   primaryClaims: Map<string, V1PersistentVolumeClaim>;
@@ -44,9 +49,15 @@ export interface Observed {
   cronJobs: V1CronJob[];
   trafficService: V1Service | undefined;
   fence: V1NetworkPolicy | undefined;
+  /** Label keys Services of the namespace select on (see SelectorKeys). */
+  serviceLabelKeys: ReadonlySet<string>;
+  /** Services that select the primary's pods and the standby's at once. */
+  bothSides: BothSides[];
+  /** What of the primary's pod template binds it to its node, left out of the standby's. */
+  hostBindings: string[];
 }
 
-export function observe(c: Caches, site: StandbySite): Observed {
+export function observe(c: Caches, site: StandbySite, serviceLabelKeys: ReadonlySet<string> = new Set()): Observed {
   const ns = site.metadata.namespace;
   const key = `${ns}/${site.metadata.name}`;
   const ref = site.spec.primary.workload;
@@ -57,6 +68,13 @@ export function observe(c: Caches, site: StandbySite): Observed {
   const primaryPods = selector
     ? pods.filter((p) => p.metadata?.labels?.[LABEL_SITE] === undefined && matches(selector, p.metadata?.labels))
     : [];
+  const primaryService = c.services.get(`${ns}/${site.spec.primary.service}`);
+  const serviceSelector = primaryService?.spec?.selector;
+  const servicePods = primaryService
+    ? serviceSelector && Object.keys(serviceSelector).length > 0
+      ? pods.filter((p) => p.metadata?.labels?.[LABEL_SITE] === undefined && matches({ matchLabels: serviceSelector }, p.metadata?.labels))
+      : []
+    : undefined;
   const standbyPods = pods.filter(
     (p) => p.metadata?.labels?.[LABEL_SITE] === site.metadata.name && p.metadata.labels[LABEL_ROLE] === 'standby',
   );
@@ -71,13 +89,18 @@ export function observe(c: Caches, site: StandbySite): Observed {
   const standbyName = `${ns}/${names.standby(site.metadata.name)}`;
   const standby: Workload | undefined =
     ref.kind === 'StatefulSet' ? c.statefulSets.get(standbyName) : c.deployments.get(standbyName);
+  // Only when a standby pod still carries a key some Service selects on (rare: pods made before
+  // the Service) are the namespace's Services looked through.
+  const carries = standbyPods.some((p) => Object.keys(p.metadata?.labels ?? {}).some((k) => k !== LABEL_SITE && k !== LABEL_ROLE && serviceLabelKeys.has(k)));
+  const bothSides = carries ? servicesSelectingBothSides(c.services.inNamespace(ns), [...primaryPods, ...(servicePods ?? [])], standbyPods) : [];
   const ours = (o: { kind?: string; metadata?: V1ObjectMeta }) => ownershipOf(o, { name: site.metadata.name, uid: site.metadata.uid }).ours;
   const owned = <T extends { metadata?: { labels?: Record<string, string> } }>(list: T[], role?: string) =>
     role ? list.filter((o) => o.metadata?.labels?.[LABEL_ROLE] === role) : list;
   return {
     primary,
     primaryPods,
-    primaryService: c.services.get(`${ns}/${site.spec.primary.service}`),
+    servicePods,
+    primaryService,
     volumes,
     primaryClaims,
     missingClaims,
@@ -91,6 +114,9 @@ export function observe(c: Caches, site: StandbySite): Observed {
     cronJobs: c.cronJobs.byIndex('site', key),
     trafficService: c.services.get(`${ns}/${names.traffic(site.metadata.name, site.spec)}`),
     fence: c.networkPolicies.get(`${ns}/${names.fence(site.metadata.name)}`),
+    serviceLabelKeys,
+    bothSides,
+    hostBindings: primary ? hostBindings(primary) : [],
   };
 }
 
@@ -117,6 +143,22 @@ export function referenceProblems(site: StandbySite, obs: Observed, snapshotsIns
   if (usesSnapshots && !snapshotsInstalled) {
     stalls('the VolumeSnapshot API (snapshot.storage.k8s.io/v1) is not installed in this cluster; install the CSI snapshot CRDs and controller, or use method job');
   }
+  // A fence this site's promotions did not put up (an earlier site of this name left it, its
+  // promotion Failed): it isolates the primary all the same. Reported, never adopted or removed.
+  const fence = obs.fence;
+  const madeHere = fence ? ownershipOf(fence, { name: site.metadata.name, uid: site.metadata.uid }).ours : false;
+  if (fence && !site.status.promotion?.state && !fence.metadata?.deletionTimestamp && !madeHere) {
+    stalls(
+      `NetworkPolicy ${fence.metadata?.name ?? ''} isolates the primary's pods but was not put up by a promotion of this site (an earlier site of this name left it): the primary's clients may reach nothing; delete it (kubectl delete networkpolicy ${fence.metadata?.name ?? ''}) if the primary should serve`,
+    );
+  }
+  for (const b of obs.bothSides) {
+    // Replacing the standby's pods ends it (the operator's own doing): not a stall.
+    problems.push({
+      message: `Service ${b.service} selects both the primary's pods and the standby's (on ${b.keys.join(', ')}): its clients may reach the standby; the standby's pods lose those labels when they are replaced`,
+      stalls: false,
+    });
+  }
   if (obs.primary && obs.missingClaims.length > 0 && spec.tier !== 'hot') {
     // The workload's controller makes them: a matter of time, not of a person.
     problems.push({ message: `the primary's PersistentVolumeClaim(s) ${obs.missingClaims.join(', ')} do not exist yet`, stalls: false });
@@ -130,12 +172,16 @@ export interface SiteFacts {
   sets: SnapshotSet[];
   /** The claims the standby workload mounts, by volume. */
   mounted: Record<string, string>;
-  /** The copy the standby is (to be) on. */
+  /** The copy the standby is (to be) on: during a promotion, the one it recorded. */
   standbyRun: CopyRun | undefined;
+  /** The claims convergence builds the standby on (see promotedClaims). */
+  standbyClaims: Record<string, string> | undefined;
   /** When the data of the standby's copy was captured (warm/cold). */
   dataTime: Date | undefined;
   lastSnapshotTime: Date | undefined;
   snapshotCount: number | undefined;
+  /** A cold site's snapshot set newer than every ready one that the driver failed (status.error). */
+  snapshotProblem: string | undefined;
   lastSync: { time: Date; durationMs: number | undefined } | undefined;
   lastCopyJob: JobOutcome | undefined;
   primary: PrimaryAssessment;
@@ -163,11 +209,15 @@ export function siteFacts(i: FactsInput): SiteFacts {
   const runs = copyRuns(obs.copyClaims, volumeNames.length ? volumeNames : Object.keys(mounted));
   const sets = snapshotSets(obs.snapshots, volumeNames);
   const mountedRun = runs.find((r) => r.complete && Object.values(r.claims).every((c) => Object.values(mounted).includes(c)));
-  const standbyRun = promotion ? (mountedRun ?? newestCompleteRun(runs)) : newestCompleteRun(runs);
+  const newest = newestCompleteRun(runs);
+  const recorded = promotion?.copy;
+  const standbyRun = recorded ? runs.find((r) => r.run === recorded.run) : promotion ? (mountedRun ?? newest) : newest;
+  const standbyClaims = promotion ? promotedClaims(promotion, runs, mountedRun ?? newest) : newest?.claims;
 
   let dataTime: Date | undefined;
   let lastSnapshotTime: Date | undefined;
   let snapshotCount: number | undefined;
+  let snapshotProblem: string | undefined;
   let lastSync: SiteFacts['lastSync'];
   if (spec.tier === 'warm') {
     dataTime = standbyRun?.dataTime;
@@ -183,6 +233,7 @@ export function siteFacts(i: FactsInput): SiteFacts {
       const ready = sets.filter((s) => s.ready);
       dataTime = ready[0]?.time;
       snapshotCount = ready.length;
+      snapshotProblem = snapshotSetProblem(sets);
     } else {
       dataTime = newestSucceeded(obs.jobs, ['snapshot'])?.started;
     }
@@ -195,9 +246,11 @@ export function siteFacts(i: FactsInput): SiteFacts {
     now,
     workload: obs.primary,
     pods: obs.primaryPods,
+    servicePods: obs.servicePods,
     previousNotReadySince: toDate(prev.primary?.notReadySince),
     lastSeenReady: i.lastSeenReady,
     previousEverReady: prev.primary?.everReady === true,
+    previousUid: prev.primary?.uid,
     fenced: promotion !== undefined,
   });
   const standbyReadyPods = obs.standbyPods.filter(isPodReady).length;
@@ -216,13 +269,32 @@ export function siteFacts(i: FactsInput): SiteFacts {
     sets,
     mounted,
     standbyRun,
+    standbyClaims,
     dataTime,
     lastSnapshotTime,
     snapshotCount,
+    snapshotProblem,
     lastSync,
     lastCopyJob: newestFinished(obs.jobs, ['copy', 'snapshot']),
     primary,
     standbyReadyPods,
     usability,
   };
+}
+
+/**
+ * The driver's error on the newest snapshot sets, while no ready set is newer: without it a site
+ * whose every set failed would only say "wait for the first snapshot".
+ */
+export function snapshotSetProblem(sets: readonly SnapshotSet[]): string | undefined {
+  const failed: SnapshotSet[] = [];
+  for (const s of sets) {
+    if (s.ready) break;
+    if (s.error) failed.push(s);
+  }
+  const newest = failed[0];
+  if (!newest) return undefined;
+  const older = sets.find((s) => s.ready);
+  const what = failed.length > 1 ? `the ${failed.length} newest snapshot sets failed` : 'the newest snapshot set failed';
+  return `${what} (run ${newest.run}: ${newest.error ?? ''}); ${older ? `the newest restorable set is from ${older.time.toISOString()}` : 'no snapshot set can be restored'}`;
 }

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { StandbySiteObject } from '../api/site.ts';
 import type { KubeObject } from '../k8s/types.ts';
 import { keyOf } from '../k8s/types.ts';
-import { LABEL_MANAGED_BY, MANAGER } from '../site/names.ts';
+import { LABEL_MANAGED_BY, LABEL_SITE, MANAGER } from '../site/names.ts';
 import { matches, primaryVolumes, selectorOf, type Workload } from '../site/workload.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import { allInformers, ownerSiteKey, type Caches } from './caches.ts';
@@ -14,7 +14,7 @@ import { WorkQueue } from './queue.ts';
 import type { Reconciler } from './reconciler.ts';
 
 /** What the manager needs of the reconciler. */
-export type SiteReconciler = Pick<Reconciler, 'reconcile' | 'siteObserved' | 'noteReadyPrimary'>;
+export type SiteReconciler = Pick<Reconciler, 'reconcile' | 'siteObserved' | 'noteReadyPrimary'> & Partial<Pick<Reconciler, 'selectorKeys'>>;
 
 export interface ManagerOptions {
   caches: Caches;
@@ -112,6 +112,7 @@ export class Manager {
       if (type === 'update' && old && !relabelled && readyOf(old) === readyOf(pod) && old.metadata?.deletionTimestamp === pod.metadata?.deletionTimestamp) return;
       enqueue(ownerSiteKey(pod));
       const ready = type !== 'delete' && readyOf(pod) === 'True';
+      let owned = false;
       if (relabelled) {
         enqueue(ownerSiteKey(old));
         // A site's primary pods are those its workload's selector matches (observe.ts): a relabelled
@@ -126,11 +127,27 @@ export class Manager {
         }
       }
       for (const ref of pod.metadata?.ownerReferences ?? []) {
-        if (ref.kind === 'StatefulSet') byPrimary({ metadata: { namespace: pod.metadata?.namespace, name: ref.name } }, 'StatefulSet', ready);
+        if (ref.kind === 'StatefulSet') {
+          owned = true;
+          byPrimary({ metadata: { namespace: pod.metadata?.namespace, name: ref.name } }, 'StatefulSet', ready);
+        }
         if (ref.kind === 'ReplicaSet') {
+          owned = true;
           // A ReplicaSet is named <deployment>-<pod-template-hash>.
           const deployment = ref.name.replace(/-[a-z0-9]+$/, '');
           byPrimary({ metadata: { namespace: pod.metadata?.namespace, name: deployment } }, 'Deployment', ready);
+        }
+      }
+      // A pod no workload owns (its StatefulSet deleted with --cascade=orphan) still serves the
+      // sites whose primary Service selects it: readiness is counted from the Service's pods.
+      if (!owned && pod.metadata?.labels?.[LABEL_SITE] === undefined) {
+        const ns = pod.metadata?.namespace ?? '';
+        for (const s of c.sites.inNamespace(ns)) {
+          const svc = (s.spec as { primary?: { service?: string } } | undefined)?.primary?.service;
+          const selector = svc ? c.services.get(`${ns}/${svc}`)?.spec?.selector : undefined;
+          if (!selector || !matches({ matchLabels: selector }, pod.metadata?.labels)) continue;
+          if (ready) this.o.reconciler.noteReadyPrimary(keyOf(s));
+          enqueue(keyOf(s));
         }
       }
     });
@@ -138,6 +155,10 @@ export class Manager {
       enqueue(ownerSiteKey(svc));
       namesakes(svc);
       for (const s of c.sites.byIndex('primaryService', keyOf(svc))) enqueue(keyOf(s));
+    });
+    // A namespace's Services now select on another set of label keys: its standbys' labels change.
+    this.o.reconciler.selectorKeys?.onChange((ns) => {
+      for (const s of c.sites.inNamespace(ns)) enqueue(keyOf(s));
     });
     c.pvcs.onChange((_t, pvc) => {
       const owner = ownerSiteKey(pvc);

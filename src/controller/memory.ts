@@ -21,6 +21,8 @@ export class SiteMemory {
   private readonly written = new Map<string, { rv: string; at: number }>();
   /** Sites whose reconcile was put off until the cache shows the write above. */
   private readonly deferred = new Set<string>();
+  /** Per site and kind: the things reported while they last (an Event when each begins). */
+  private readonly reported = new Map<string, Set<string>>();
 
   constructor(now: () => Date) {
     this.now = now;
@@ -33,6 +35,21 @@ export class SiteMemory {
     this.written.delete(key);
     this.deferred.delete(key);
     for (const k of this.stepsDriven.keys()) if (k.startsWith(`${key}/`)) this.stepsDriven.delete(k);
+    for (const k of this.reported.keys()) if (k.startsWith(`${key}|`)) this.reported.delete(k);
+  }
+
+  /**
+   * The things of one kind that hold now (e.g. the Services selecting both sides): returns those
+   * that did not hold at the last call, so each gets its Event once while it lasts, and again
+   * if it comes back.
+   */
+  newlyReported(key: string, kind: string, now: readonly string[]): string[] {
+    const k = `${key}|${kind}`;
+    const before = this.reported.get(k) ?? new Set<string>();
+    const fresh = now.filter((x) => !before.has(x));
+    if (now.length) this.reported.set(k, new Set(now));
+    else this.reported.delete(k);
+    return fresh;
   }
 
   /**

@@ -11,11 +11,15 @@ import { mergePatchFor } from '../k8s/merge-patch.ts';
 import { SITE_RESOURCE } from '../api/resource.ts';
 import { decide, promoteRequest, type Decision } from '../promotion/decide.ts';
 import { drive, type PromotionSteps } from '../promotion/executor.ts';
-import { begin, fail, inProgress } from '../promotion/machine.ts';
+import { promotionCopy } from '../promotion/copy.ts';
+import { begin, fail, inProgress, promotionId } from '../promotion/machine.ts';
 import { released } from '../promotion/release.ts';
 import { takeOver } from '../promotion/take-over.ts';
-import { ANNOTATION_PROMOTE, standbySelector } from '../site/names.ts';
-import { switchTraffic } from '../traffic/switch.ts';
+import { ANNOTATION_ABANDON, ANNOTATION_PROMOTE, names, standbySelector } from '../site/names.ts';
+import { desiredReplicas } from '../site/workload.ts';
+import { abandonPromotion } from './abandon.ts';
+import { trafficState, type TrafficState } from '../traffic/holds.ts';
+import { holdTraffic, keepTraffic, switchTraffic } from '../traffic/switch.ts';
 import { actuator } from './actuator.ts';
 import type { ReconcileContext } from './context.ts';
 import { drillAbortForPromotion } from './drill.ts';
@@ -31,6 +35,8 @@ export interface PromotionOutcome {
   handledToken: string | undefined;
   /** The fence was written in this reconcile (the cache may not show it yet). */
   fenceWritten: boolean;
+  /** After the promotion: whether the clients' Service selects the promoted standby. */
+  traffic?: TrafficState | undefined;
 }
 
 /** Runs the promotion part of a reconcile; undefined when the site changed under us (re-read at once). */
@@ -46,6 +52,11 @@ export async function runPromotion(
   const { spec } = site;
   const prev = site.status;
   const now = rc.now();
+  const abandon = promoteRequest(site.metadata.annotations?.[ANNOTATION_ABANDON], prev.handledAbandonToken);
+  if (abandon && d.isLeader()) {
+    await abandonPromotion(rc, obs, abandon.token);
+    return undefined;
+  }
   const request = promoteRequest(site.metadata.annotations?.[ANNOTATION_PROMOTE], prev.handledPromoteToken);
   const decision = decide({
     now,
@@ -60,6 +71,8 @@ export async function runPromotion(
       notReadySince: facts.primary.notReadySince,
       scaledToZero: facts.primary.scaledToZero,
       everReady: facts.primary.everReady,
+      missing: facts.primary.missing,
+      serviceSelectsNothing: facts.primary.serviceSelectsNothing,
     },
     standby: facts.usability,
     history: prev.promotionHistory ?? [],
@@ -79,7 +92,22 @@ export async function runPromotion(
   }
   let startWrite: Promise<boolean> | undefined;
   if (decision.action === 'start') {
-    const began = begin(now, decision.trigger, decision.reason, decision.token, { tier: spec.tier, fencing: spec.promotion.fencing });
+    // The copy it serves from is chosen now, once: the serving standby is only ever built on it.
+    const copy = promotionCopy({
+      site,
+      volumes: obs.volumes,
+      runs: facts.runs,
+      sets: facts.sets,
+      promotionId: promotionId({ startedAt: now.toISOString() }),
+      dataTime: facts.dataTime,
+    });
+    const began = begin(now, decision.trigger, decision.reason, decision.token, {
+      tier: spec.tier,
+      fencing: spec.promotion.fencing,
+      ...(copy ? { copy } : {}),
+      // What abandoning a failed promotion gives back.
+      ...(spec.promotion.fencing === 'scaleDown' && obs.primary ? { primaryReplicas: desiredReplicas(obs.primary) } : {}),
+    });
     // A real failure wins: a running drill is aborted in this same write (drill.ts), costing no time.
     const drill = drillAbortForPromotion(rc, decision.reason, now);
     startWrite = writePromotion(rc, began, { handledPromoteToken: decision.token ?? handledToken, ...drill?.patch });
@@ -92,13 +120,22 @@ export async function runPromotion(
     if (spec.promotion.fencing !== 'networkPolicy' && !(await startWrite)) return undefined;
     handledToken = decision.token ?? handledToken;
     promo = began;
-    rc.log.warn({ trigger: decision.trigger, reason: decision.reason }, 'promotion started');
-    void d.events.record(
-      rc.current,
-      decision.trigger === 'automatic' ? 'Warning' : 'Normal',
-      'PromotionStarted',
-      `${decision.trigger} promotion: ${decision.reason}; fencing the primary (${spec.promotion.fencing})`,
-    );
+    // Said only once the start is recorded: a replica whose write lost (another one started the
+    // same promotion; without leader election both try) neither logs nor records it.
+    const trigger = decision.trigger;
+    const reason = decision.reason;
+    void startWrite
+      .then(async (recorded) => {
+        if (!recorded) return;
+        rc.log.warn({ trigger, reason }, 'promotion started');
+        await d.events.record(
+          rc.current,
+          trigger === 'automatic' ? 'Warning' : 'Normal',
+          'PromotionStarted',
+          `${trigger} promotion: ${reason}; fencing the primary (${spec.promotion.fencing})`,
+        );
+      })
+      .catch(() => undefined);
   }
   // Frozen: the tier the promotion began with can no longer be built from the spec, so its
   // remaining steps cannot run as that tier would: it fails, fenced, saying why.
@@ -113,7 +150,9 @@ export async function runPromotion(
     const act = actuator(d, site, released);
     const steps: PromotionSteps = {
       Fencing: async () => {
-        const r = await raiseFence(site, obs, act);
+        // The clients' Service is released at once: deleting the site now must not take it (best
+        // effort here; convergence keeps trying, and must not hold the fence back).
+        const [r] = await Promise.all([raiseFence(site, obs, act), spec.traffic.mode === 'operatorService' ? holdTraffic(site, obs, act).catch(() => undefined) : undefined]);
         if (r.done && spec.promotion.fencing === 'networkPolicy') fenceWritten = true;
         return r;
       },
@@ -151,7 +190,37 @@ export async function runPromotion(
   } else if (startWrite && !(await startWrite)) {
     return undefined;
   }
-  return { decision, promotion: promo, handledToken, fenceWritten };
+  // Promoted before this reconcile (the Switching step of this one would look reverted in the cache).
+  const traffic = prev.promotion?.state === 'Promoted' && promo?.state === 'Promoted' && !frozen ? await holdSwitch(rc, obs, engine, engineCtx) : undefined;
+  return { decision, promotion: promo, handledToken, fenceWritten, traffic };
+}
+
+/** After the promotion: a reverted selector of the clients' Service is restored, with an Event each time. */
+async function holdSwitch(rc: ReconcileContext, obs: Observed, engine: Engine, engineCtx: EngineContext | undefined): Promise<TrafficState | undefined> {
+  const { site, deps: d } = rc;
+  // Without the primary the engine cannot say which standby pods took over: look, do not touch.
+  if (!engineCtx || !d.isLeader()) return undefined;
+  const selector = { ...standbySelector(site.metadata.name), ...engine.promotedSelector?.(engineCtx) };
+  const primaryMode = site.spec.traffic.mode === 'primaryService';
+  const name = primaryMode ? site.spec.primary.service : names.traffic(site.metadata.name, site.spec);
+  const service = primaryMode ? obs.primaryService : obs.trafficService;
+  let restored = false;
+  try {
+    const found = await keepTraffic(site, { primaryService: obs.primaryService, trafficService: obs.trafficService, selector }, actuator(d, site, released));
+    if (found) {
+      restored = true;
+      rc.log.warn({ service: name, found }, "the clients' Service no longer selected the promoted standby; restored");
+      await d.events.record(
+        rc.current,
+        'Warning',
+        'TrafficRestored',
+        `Service ${name} selected ${JSON.stringify(found)} (a GitOps self-heal?) instead of the promoted standby; restored its selector so clients do not reach the fenced old primary`,
+      );
+    }
+  } catch (err) {
+    rc.errors.push(`could not restore the selector of Service ${name}: ${(err as Error).message}`);
+  }
+  return trafficState(service, name, selector, restored);
 }
 
 /** Writes status.promotion (and what a transition implies) with the site's resourceVersion as precondition. */

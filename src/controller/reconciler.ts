@@ -14,10 +14,11 @@ import { inProgress } from '../promotion/machine.ts';
 import { pinToPromotion } from '../promotion/pinned.ts';
 import { ANNOTATION_PROMOTE, names } from '../site/names.ts';
 import type { ReconcileContext, ReconcilerDeps } from './context.ts';
-import { convergeSite, desiredFor } from './converge.ts';
+import { convergeSite, desiredFor, type ConvergeResult } from './converge.ts';
 import { observe, referenceProblems, siteFacts, type Observed, type ReferenceProblem, type SiteFacts } from './facts.ts';
 import { conflictAdvice, nameConflicts, protectingSite, type Blocked } from './ownership.ts';
 import { SiteMemory } from './memory.ts';
+import { SelectorKeys } from './selector-keys.ts';
 import { runPromotion, type PromotionOutcome } from './promote.ts';
 import { drillView, runDrill, type DrillView } from './drill.ts';
 import { computeStatus, invalidStatus } from './status.ts';
@@ -36,11 +37,14 @@ export class Reconciler {
   private readonly d: ReconcilerDeps;
   private readonly now: () => Date;
   readonly memory: SiteMemory;
+  /** The label keys Services select on, per namespace (the standby's pods carry none). */
+  readonly selectorKeys: SelectorKeys;
 
   constructor(deps: ReconcilerDeps) {
     this.d = deps;
     this.now = deps.now ?? (() => new Date());
     this.memory = new SiteMemory(this.now);
+    this.selectorKeys = new SelectorKeys(deps.caches.services);
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
@@ -63,7 +67,7 @@ export class Reconciler {
     if (pinned.ignored && cached.metadata.generation !== cached.status?.observedGeneration && this.d.isLeader()) {
       await this.d.events.record(cached, 'Warning', 'SpecChangeIgnored', pinned.ignored);
     }
-    return new SiteRun(this.d, this.memory, site, cached, this.now).run(pinned.frozen);
+    return new SiteRun(this.d, this.memory, site, cached, this.now).run(pinned.frozen, this.selectorKeys.keys(namespace));
   }
 
   private async reportInvalid(cached: StandbySiteObject, message: string): Promise<ReconcileResult> {
@@ -111,10 +115,10 @@ class SiteRun implements ReconcileContext {
     if (ms !== undefined && Number.isFinite(ms) && ms >= 0) this.requeue.push(ms);
   }
 
-  async run(frozen: boolean): Promise<ReconcileResult> {
+  async run(frozen: boolean, serviceLabelKeys: ReadonlySet<string>): Promise<ReconcileResult> {
     const { site, deps: d } = this;
     const spec = site.spec;
-    const obs = observe(d.caches, site);
+    const obs = observe(d.caches, site, serviceLabelKeys);
     const engine = engineFor(spec.engine);
     const engineCtx = engineContextOf(site, obs, d.operatorImage);
     const problems = referenceProblems(site, obs, d.caches.snapshots.installed);
@@ -126,6 +130,8 @@ class SiteRun implements ReconcileContext {
       this.after(probeMs);
     }
     const facts = siteFacts({ site, obs, engineObs, measuresLag: engine.measuresLag, now: this.now(), lastSeenReady: this.memory.lastSeenReady(this.key) });
+    // The driver may still succeed on a retry: reported, not a stall.
+    if (facts.snapshotProblem) problems.push({ message: facts.snapshotProblem, stalls: false });
 
     // A site that is not the one to protect its workload, or whose names are taken, does nothing
     // but say so; a promotion already under way is finished (its steps report what they cannot do).
@@ -135,17 +141,37 @@ class SiteRun implements ReconcileContext {
     // Drills (drill.ts) after the promotion: a promotion that began aborted any drill already.
     const drill = blocked ? drillView(this) : await runDrill(this, { obs, facts, engine, engineCtx, promotion: outcome.promotion });
     const latest = this.current.status ?? {};
-    if (!blocked) await convergeSite(this, obs, facts, engine, outcome.promotion, latest.active ?? 'primary', frozen);
+    const converged: ConvergeResult = blocked
+      ? { fenceReverted: false }
+      : await convergeSite(this, obs, facts, engine, outcome.promotion, latest.active ?? 'primary', frozen);
+    await this.reportOnce(obs);
     const late = this.lateConflict();
     if (!blocked && late) outcome = { ...outcome, decision: { action: 'refuse', reason: late.reason, message: late.message } };
 
-    const status = this.status(latest, obs, facts, engine, engineObs, outcome, problems, blocked ?? this.lateConflict(), drill);
+    const status = this.status(latest, obs, facts, engine, engineObs, outcome, converged, problems, blocked ?? this.lateConflict(), drill);
     // Bad references and taken names are usually fixed by creating or deleting an object, which the
     // watches see; look again now and then anyway, for what no watch covers (a Secret, a CRD installed later).
     if (problems.length > 0 || this.errors.length > 0 || blocked) this.after(30_000);
     await writeStatus(this, latest, status, outcome.decision);
     if (this.errors.length > 0) throw new ReconcileError(this.errors.join('; '));
     return { requeueAfterMs: this.requeue.length ? Math.min(...this.requeue) : undefined };
+  }
+
+  /** Events for what holds now and did not before (the conditions say it while it lasts). */
+  private async reportOnce(obs: Observed): Promise<void> {
+    if (!this.deps.isLeader()) return;
+    if (this.memory.newlyReported(this.key, 'hostBindings', obs.hostBindings).length > 0) {
+      await this.deps.events.record(this.current, 'Normal', 'StandbyAdjusted', standbyAdjustedMessage(obs.hostBindings));
+    }
+    const both = this.memory.newlyReported(this.key, 'bothSides', obs.bothSides.map((b) => b.service));
+    for (const b of obs.bothSides.filter((x) => both.includes(x.service))) {
+      await this.deps.events.record(
+        this.current,
+        'Warning',
+        'ServiceSelectsBothSides',
+        `Service ${b.service} selects both the primary's pods and the standby's (on ${b.keys.join(', ')}): its clients may reach the standby until the standby's pods are replaced without those labels`,
+      );
+    }
   }
 
   /** Why the site must not act at all: its workload is another site's, or a name it writes is taken. */
@@ -191,6 +217,7 @@ class SiteRun implements ReconcileContext {
     engine: Engine,
     engineObs: EngineObservation,
     outcome: PromotionOutcome,
+    converged: ConvergeResult,
     problems: readonly ReferenceProblem[],
     blocked: Blocked | undefined,
     drill: DrillView,
@@ -223,6 +250,7 @@ class SiteRun implements ReconcileContext {
       measuresLag: engine.measuresLag,
       lagSeconds: engineObs.lagSeconds,
       engineProblem: engineObs.problem,
+      standbyAdjusted: obs.hostBindings.length ? standbyAdjustedMessage(obs.hostBindings) : undefined,
       dataTime: facts.dataTime,
       lastSnapshotTime: facts.lastSnapshotTime,
       snapshots: facts.snapshotCount,
@@ -234,9 +262,11 @@ class SiteRun implements ReconcileContext {
       promotion: promo,
       history: latest.promotionHistory ?? [],
       handledToken: outcome.handledToken,
+      handledAbandonToken: latest.handledAbandonToken,
       active: latest.active ?? 'primary',
       trafficService: spec.traffic.mode === 'operatorService' ? names.traffic(site.metadata.name, spec) : spec.primary.service,
-      fencing: promo && promo.state !== 'Fencing' ? fencingState(site, { ...obs, fenceWritten: outcome.fenceWritten }) : undefined,
+      traffic: outcome.traffic,
+      fencing: promo && promo.state !== 'Fencing' ? fencingState(site, { ...obs, fenceWritten: outcome.fenceWritten, fenceReverted: converged.fenceReverted }) : undefined,
       drill,
     });
     this.after(recheckInMs);
@@ -247,4 +277,9 @@ class SiteRun implements ReconcileContext {
 function engineContextOf(site: StandbySite, obs: Observed, operatorImage: string): EngineContext | undefined {
   if (!obs.primary) return undefined;
   return { site, tier: site.spec.tier, primary: obs.primary, primaryService: obs.primaryService, volumes: obs.volumes, operatorImage };
+}
+
+/** Why the standby's pod template differs from the primary's beyond its labels. */
+function standbyAdjustedMessage(bindings: readonly string[]): string {
+  return `the standby does not copy the primary's ${bindings.join(', ')}: it runs on the pod network, so it can run on the primary's node; clients reach it through the Service`;
 }

@@ -35,6 +35,8 @@ export interface StatusInput {
   measuresLag: boolean;
   lagSeconds: number | undefined;
   engineProblem: string | undefined;
+  /** How the standby's pod template was adjusted from the primary's (hostNetwork, hostPort), if it was. */
+  standbyAdjusted?: string | undefined;
   /** When the data of the newest usable copy was captured (warm/cold). */
   dataTime: Date | undefined;
   lastSnapshotTime: Date | undefined;
@@ -47,11 +49,15 @@ export interface StatusInput {
   promotion: PromotionStatus | undefined;
   history: readonly PromotionRecord[];
   handledToken: string | undefined;
+  /** The last standby.dev/abandon token acted on (kept as written). */
+  handledAbandonToken?: string | undefined;
   active: Side;
   trafficService: string | undefined;
   fencing: { holds: boolean; reason: string; message: string } | undefined;
   /** What the drill part of the reconcile says (controller/drill.ts): its status fields, carried as they are, and DrillPassed. */
   drill?: { fields: Partial<SiteStatus>; condition: ConditionInput } | undefined;
+  /** After the promotion: whether the clients' Service selects the promoted standby. */
+  traffic?: { holds: boolean; reason: string; message: string } | undefined;
 }
 
 /** The recovery point objective in effect: rpoTarget, else the tier's natural bound. */
@@ -83,11 +89,19 @@ export function computeStatus(i: StatusInput): StatusResult {
   if (i.primary.state === 'Fenced') {
     conditions.push({ type: 'PrimaryHealthy', status: 'False', reason: 'Fenced', message: `the old primary is fenced (${i.primary.message})` });
   } else if (i.primary.state === 'Missing') {
+    const serving = i.primary.readyReplicas > 0 ? ` (${i.primary.readyReplicas} pod(s) its Service selects still serve)` : '';
     conditions.push({
       type: 'PrimaryHealthy',
       status: 'False',
       reason: 'PrimaryNotFound',
-      message: `${spec.primary.workload.kind} ${spec.primary.workload.name} does not exist in this namespace; create it or fix spec.primary.workload`,
+      message: `${spec.primary.workload.kind} ${spec.primary.workload.name} does not exist in this namespace${serving}; create it or fix spec.primary.workload. A deleted primary is never failed over automatically`,
+    });
+  } else if (i.primary.serviceSelectsNothing && !i.primary.scaledToZero) {
+    conditions.push({
+      type: 'PrimaryHealthy',
+      status: 'False',
+      reason: 'ServiceSelectsNothing',
+      message: `Service ${spec.primary.service} selects no pod (${i.primary.message}): clients reach nothing and the primary's health cannot be seen; fix its selector. This is not failed over automatically`,
     });
   } else if (!i.primary.ready) {
     conditions.push({
@@ -107,7 +121,7 @@ export function computeStatus(i: StatusInput): StatusResult {
     type: 'StandbyReady',
     status: i.usability.usable ? 'True' : 'False',
     reason: i.usability.usable ? 'Usable' : i.engineProblem ? 'EngineProblem' : 'NotUsable',
-    message: i.engineProblem ? `${i.usability.reason}; ${i.engineProblem}` : i.usability.reason,
+    message: [i.usability.reason, i.engineProblem, i.standbyAdjusted].filter((x) => x).join('; '),
   });
 
   // RPOMet and the data age.
@@ -184,6 +198,9 @@ export function computeStatus(i: StatusInput): StatusResult {
   }
 
   if (i.drill) conditions.push(i.drill.condition);
+  if (i.traffic) {
+    conditions.push({ type: 'TrafficHolds', status: i.traffic.holds ? 'True' : 'False', reason: i.traffic.reason, message: i.traffic.message });
+  }
 
   const phase = phaseOf(i, rpoMet);
   conditions.unshift(readyCondition(i, phase));
@@ -210,6 +227,7 @@ export function computeStatus(i: StatusInput): StatusResult {
       readyReplicas: i.primary.readyReplicas,
       replicas: i.primary.replicas,
       ...(i.primary.notReadySince ? { notReadySince: i.primary.notReadySince.toISOString() } : {}),
+      ...(i.primary.uid ? { uid: i.primary.uid } : {}),
       ...(i.primary.everReady ? { everReady: true } : {}),
     },
     standby,
@@ -229,6 +247,7 @@ export function computeStatus(i: StatusInput): StatusResult {
   if (i.history.length > 0) status.promotionHistory = [...i.history];
   if (i.handledToken) status.handledPromoteToken = i.handledToken;
   if (i.drill) Object.assign(status, definedOnly(i.drill.fields));
+  if (i.handledAbandonToken) status.handledAbandonToken = i.handledAbandonToken;
   return { status, recheckInMs };
 }
 
@@ -242,7 +261,7 @@ function phaseOf(i: StatusInput, rpoMet: boolean | undefined): Phase {
   if (p === 'Promoted' || i.active === 'standby') return 'Promoted';
   if (p === 'Failed') return 'Failed';
   if (i.blocked) return 'Degraded';
-  if (i.problems.length > 0 || !i.primary.ready) return 'Degraded';
+  if (i.problems.length > 0 || !i.primary.ready || i.primary.missing || i.primary.serviceSelectsNothing) return 'Degraded';
   if (!i.usability.usable) {
     // Before the first copy, or while a new hot standby starts, the site is on its way, not broken.
     const copyFailed = i.lastCopyJob !== undefined && !i.lastCopyJob.succeeded;

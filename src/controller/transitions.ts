@@ -27,6 +27,8 @@ export function transitionEvents(prev: SiteStatus, next: SiteStatus, decision: D
   if (fh?.status === 'False' && was('FencingHolds')?.status !== 'False') {
     out.push({ type: 'Warning', reason: fh.reason === 'PrimaryReturned' ? 'FencedPrimaryReturned' : fh.reason, message: fh.message });
   }
+  const th = is('TrafficHolds');
+  if (th?.status === 'False' && was('TrafficHolds')?.status !== 'False') out.push({ type: 'Warning', reason: th.reason, message: th.message });
   const ready = is('Ready');
   if (ready?.status === 'True' && was('Ready')?.status !== 'True') out.push({ type: 'Normal', reason: 'Protected', message: ready.message });
   return out;

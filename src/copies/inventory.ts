@@ -1,5 +1,6 @@
 // Standby copies are made in runs: one new PVC per primary volume, labelled
-// with the run, marked complete only when the whole copy is in place. The
+// with the run, marked complete only when the whole copy is in place and
+// every claim is Bound. The
 // standby always uses a complete run; older runs are deleted only after the
 // standby moved off them, so the last good copy is never lost to a new one.
 import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
@@ -34,7 +35,9 @@ export function copyRuns(pvcs: readonly V1PersistentVolumeClaim[], volumes: read
       if (t && (!dataTime || t < dataTime)) dataTime = t;
       const c = toDate(p.metadata?.creationTimestamp);
       if (c && (!created || c < created)) created = c;
-      if (a[ANNOTATION_COMPLETE] !== 'true' || p.metadata?.deletionTimestamp) allComplete = false;
+      // Marked complete by whoever filled it, and usable: a claim that is not Bound (Pending for
+      // good on a class that cannot provision, or Lost) holds no copy a standby could start on.
+      if (a[ANNOTATION_COMPLETE] !== 'true' || p.metadata?.deletionTimestamp || p.status?.phase !== 'Bound') allComplete = false;
     }
     runs.push({
       run,

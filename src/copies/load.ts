@@ -15,6 +15,8 @@ export interface CopyRunOptions {
   timeoutMs?: number;
   pollMs?: number;
   log: Logger;
+  /** The operator's image, for Jobs the subcommand starts (the sync's copy check). */
+  image?: string;
 }
 
 export interface LoadedSite {

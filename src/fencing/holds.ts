@@ -1,9 +1,11 @@
 // Whether the fence still holds after a promotion: a scaled-down primary scaled up again (a
 // GitOps revert) or a fence NetworkPolicy removed is reported loudly, never silently fought.
-import type { V1NetworkPolicy, V1Pod } from '@kubernetes/client-node';
+import type { V1NetworkPolicy, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { StandbySite } from '../api/site.ts';
 import { names } from '../site/names.ts';
 import { isPodReady, type Workload } from '../site/workload.ts';
+import { fenceFor } from './fence.ts';
+import { fenceDrift } from './network-policy.ts';
 
 export interface FencingState {
   holds: boolean;
@@ -14,9 +16,12 @@ export interface FencingState {
 export interface HoldsInput {
   primary: Workload | undefined;
   primaryPods: readonly V1Pod[];
+  primaryService: V1Service | undefined;
   fence: V1NetworkPolicy | undefined;
   /** The fence was written in this very reconcile (the cache may not show it yet). */
   fenceWritten: boolean;
+  /** A drifted fence was replaced with the exact one in this very reconcile. */
+  fenceReverted?: boolean;
 }
 
 export function fencingState(site: StandbySite, i: HoldsInput): FencingState {
@@ -35,6 +40,15 @@ export function fencingState(site: StandbySite, i: HoldsInput): FencingState {
   const fence = names.fence(site.metadata.name);
   if (!i.fence && !i.fenceWritten && i.primary) {
     return { holds: false, reason: 'FenceMissing', message: `the fence NetworkPolicy ${fence} was removed; the operator re-creates it` };
+  }
+  const want = fenceFor(site, i);
+  const drift = i.fence && want && !i.fenceReverted ? fenceDrift(want, i.fence) : undefined;
+  if (drift) {
+    return {
+      holds: false,
+      reason: 'FenceAltered',
+      message: `the fence NetworkPolicy ${fence} differs from the exact fence (${drift}): it may let traffic reach or leave the old primary; the operator replaces it`,
+    };
   }
   return {
     holds: true,

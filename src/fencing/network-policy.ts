@@ -1,7 +1,8 @@
 // Fencing by isolation: an operator-owned NetworkPolicy that denies all
 // traffic to and from the old primary's pods. Operator-owned, so a GitOps
 // revert of the user's objects does not lift it.
-import type { V1NetworkPolicy } from '@kubernetes/client-node';
+import type { V1LabelSelector, V1NetworkPolicy, V1NetworkPolicySpec } from '@kubernetes/client-node';
+import { stable } from '../k8s/apply.ts';
 import type { StandbySite } from '../api/site.ts';
 import { names, ownedMeta } from '../site/names.ts';
 import { selectorOf, type Workload } from '../site/workload.ts';
@@ -21,4 +22,32 @@ export function buildFence(site: StandbySite, primary: Workload): V1NetworkPolic
       policyTypes: ['Ingress', 'Egress'],
     },
   };
+}
+
+function selectorText(sel: V1LabelSelector | undefined): string {
+  return stable({
+    matchLabels: sel?.matchLabels && Object.keys(sel.matchLabels).length ? sel.matchLabels : undefined,
+    matchExpressions: sel?.matchExpressions?.length ? sel.matchExpressions : undefined,
+  });
+}
+
+/**
+ * How a live fence differs from the wanted one, in words; undefined when it is exactly the fence.
+ * Equality, not a subset: one added rule (`ingress: [{}]` allows everything) or a policy type
+ * left out (no Egress: the old primary may reach the database's peers) undoes the fence.
+ */
+export function fenceDrift(want: V1NetworkPolicy, live: V1NetworkPolicy): string | undefined {
+  const w: V1NetworkPolicySpec = want.spec ?? { podSelector: {} };
+  const l: V1NetworkPolicySpec = live.spec ?? { podSelector: {} };
+  const out: string[] = [];
+  if (selectorText(w.podSelector) !== selectorText(l.podSelector)) out.push(`podSelector ${stable(l.podSelector ?? {})}`);
+  const types = (t: string[] | undefined) => [...(t ?? [])].sort().join(',');
+  if (types(w.policyTypes) !== types(l.policyTypes)) out.push(`policyTypes [${types(l.policyTypes)}]`);
+  for (const dir of ['ingress', 'egress'] as const) {
+    const extra = (l[dir]?.length ?? 0) - (w[dir]?.length ?? 0);
+    if (stable(w[dir]?.length ? w[dir] : undefined) !== stable(l[dir]?.length ? l[dir] : undefined)) out.push(`${extra > 0 ? `${extra} extra` : 'changed'} ${dir} rule(s)`);
+  }
+  const known = new Set(['podSelector', 'policyTypes', 'ingress', 'egress']);
+  for (const k of Object.keys(l)) if (!known.has(k) && (l as Record<string, unknown>)[k] !== undefined) out.push(`unexpected field ${k}`);
+  return out.length ? out.join(', ') : undefined;
 }

@@ -6,8 +6,15 @@ import type { KubeObject } from './types.ts';
 export interface ObjectActions {
   /** Server-side apply; skipped when the cached object already matches. */
   apply(obj: KubeObject): Promise<void>;
+  /**
+   * Replaces the whole object (PUT, with the cached object's resourceVersion as precondition):
+   * unlike an apply, it also removes fields other managers added. Creates it when none is cached.
+   */
+  replace(obj: KubeObject): Promise<void>;
   /** Creates the object unless one of that name exists; returns what is there now. */
   ensure<T extends KubeObject>(obj: T): Promise<T>;
+  /** Deletes an object by kind and name (only that incarnation, when its uid is given); gone already is fine. */
+  remove(kind: string, namespace: string, name: string, uid?: string): Promise<void>;
   /** JSON merge patch (RFC 7386) of an object by kind and name. */
   patch(kind: string, namespace: string, name: string, patch: unknown): Promise<void>;
   /** JSON patch (RFC 6902) of an object by kind and name. */

@@ -12,7 +12,7 @@ import type { KubeObject } from './types.ts';
  */
 export const ANNOTATION_APPLIED = 'standby.dev/applied';
 
-function stable(value: unknown): string {
+export function stable(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stable).join(',')}]`;
   if (value && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)

@@ -26,6 +26,10 @@ export interface DecisionInput {
     scaledToZero: boolean;
     /** Seen Ready since the site was created; a primary that never came up is not failed over automatically. */
     everReady: boolean;
+    /** The workload was deleted (or never made): its owner's act, not a failure. */
+    missing?: boolean;
+    /** The primary Service selects no pod: a selector to fix, not a failure. */
+    serviceSelectsNothing?: boolean;
   };
   standby: StandbyUsability;
   history: readonly PromotionRecord[];
@@ -58,6 +62,8 @@ export type RefusalReason =
   | 'ManualMode'
   | 'PromotionDisabled'
   | 'PrimaryScaledToZero'
+  | 'PrimaryNotFound'
+  | 'ServiceSelectsNothing'
   | 'PrimaryNeverReady'
   | 'AlreadyPromoted'
   | 'PromotionFailed'
@@ -93,7 +99,7 @@ export function decide(input: DecisionInput): Decision {
     return {
       action: 'refuse',
       reason: 'PromotionFailed',
-      message: `the last promotion failed (${input.current?.message ?? 'see events'}); fix the cause and annotate standby.dev/promote=<new token> to retry`,
+      message: `the last promotion failed (${input.current?.message ?? 'see events'}); fix the cause and annotate standby.dev/promote=<new token> to retry, or standby.dev/abandon=<token> to end it (the fence is lifted, clients stay on the primary)`,
     };
   }
 
@@ -113,6 +119,16 @@ export function decide(input: DecisionInput): Decision {
     };
   }
 
+  // Deleting the workload, like scaling it to 0, is its owner's act: reported, never promoted
+  // away from automatically (even while its pods serve: orphaned by --cascade=orphan, or a name
+  // in the site that does not exist yet).
+  if (primary.missing && input.mode !== 'disabled') {
+    return {
+      action: 'refuse',
+      reason: 'PrimaryNotFound',
+      message: 'the primary workload does not exist; deleting it is not a failure, so nothing is promoted automatically; annotate standby.dev/promote=<token> to promote',
+    };
+  }
   if (primary.ready) return { action: 'none', reason: 'the primary is Ready' };
   if (input.mode === 'disabled') return { action: 'none', reason: 'the primary is not Ready; promotion is disabled' };
   if (primary.scaledToZero) {
@@ -120,6 +136,13 @@ export function decide(input: DecisionInput): Decision {
       action: 'refuse',
       reason: 'PrimaryScaledToZero',
       message: 'the primary workload is scaled to 0 by its owner, which is not a failure; annotate standby.dev/promote=<token> to switch over',
+    };
+  }
+  if (primary.serviceSelectsNothing) {
+    return {
+      action: 'refuse',
+      reason: 'ServiceSelectsNothing',
+      message: "the primary Service selects no pod, so the primary's health cannot be seen (a selector to fix, not a failure); annotate standby.dev/promote=<token> to promote",
     };
   }
 

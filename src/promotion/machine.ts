@@ -24,7 +24,7 @@ export function begin(
   trigger: Trigger,
   reason: string,
   token: string | undefined,
-  frozen: Pick<PromotionStatus, 'tier' | 'fencing'> = {},
+  frozen: Pick<PromotionStatus, 'tier' | 'fencing' | 'copy' | 'primaryReplicas'> = {},
 ): PromotionStatus {
   const t = now.toISOString();
   return { state: 'Fencing', trigger, reason, ...(token ? { token } : {}), startedAt: t, stepStartedAt: t, message: 'fencing the primary', ...frozen };

@@ -35,6 +35,8 @@ export interface TakeOverInput {
   jobs: readonly V1Job[];
   runs: readonly CopyRun[];
   sets: readonly SnapshotSet[];
+  /** Label keys Services of the namespace select on (see standbyPodTemplate). */
+  serviceLabelKeys: ReadonlySet<string>;
 }
 
 export function takeOver(i: TakeOverInput, act: ObjectActions): Promise<StepResult> {
@@ -42,7 +44,8 @@ export function takeOver(i: TakeOverInput, act: ObjectActions): Promise<StepResu
     case 'hot':
       return promoteHot(i, act);
     case 'warm':
-      return startStandby(i, act, undefined);
+      // The recorded copy, not what the live standby mounts (it may be missing for a moment).
+      return startStandby(i, act, i.promotion?.copy?.claims, i.promotion?.copy?.run);
     case 'cold':
       return restoreCold(i, act);
   }
@@ -89,7 +92,7 @@ async function startStandby(i: TakeOverInput, act: ObjectActions, claims: Record
     const mounted = claims ?? claimsOf(i.standby?.spec?.template);
     if (Object.keys(mounted).length === 0 && i.volumes.length > 0) return failed('no standby copy exists to start the standby on');
     const { site, engine, operatorImage, primary, primaryService, volumes } = i;
-    const workload = standbyFor({ site, engine, operatorImage, primary, primaryService, volumes }, 1, { kind: 'claims', claims: mounted });
+    const workload = standbyFor({ site, engine, operatorImage, primary, primaryService, volumes, avoidLabels: i.serviceLabelKeys }, 1, { kind: 'claims', claims: mounted });
     if (run) workload.metadata = { ...workload.metadata, annotations: { ...workload.metadata?.annotations, [ANNOTATION_RUN]: run } };
     await act.apply(workload);
   } else if (i.standby) {
@@ -106,24 +109,33 @@ async function restoreCold(i: TakeOverInput, act: ObjectActions): Promise<StepRe
   const { site } = i;
   const cold = site.spec.cold!;
   const id = promotionId(i.promotion);
-  // Resuming: only a copy this promotion restores (from the newest ready set, or by its restore
-  // Job). A complete copy left from an earlier warm tier may be far older than the newest snapshot.
+  // Only the copy this promotion recorded when it began (the newest ready set then, or its
+  // restore Job's): a set that appears later, or a complete copy left from an earlier warm tier,
+  // is never what it restores. (A promotion recorded before copies were: the newest ready set.)
+  const rec = i.promotion?.copy;
   const newest = newestReadySet(i.sets);
-  const ours = new Set([`restore-${id}`, ...(newest ? [newest.run] : [])]);
+  const ours = rec ? new Set([rec.run]) : new Set([`restore-${id}`, ...(newest ? [newest.run] : [])]);
   const restored = i.runs.find((r) => r.complete && ours.has(r.run));
   if (restored) return startStandby(i, act, restored.claims, restored.run);
   const claimsIn = { site, volumes: i.volumes, primaryClaims: i.primaryClaims };
   if (cold.method === 'volumeSnapshot') {
-    if (!newest) return failed('no ready snapshot set exists to restore');
-    const pvcs = restoreClaims({ ...claimsIn, run: newest.run, set: newest });
+    const set = rec ? i.sets.find((s) => s.run === rec.run && s.ready) : newest;
+    if (!set) {
+      // Restored already (the claims exist, still binding): start on them; else nothing to restore.
+      if (rec && Object.values(rec.claims).every((c) => act.cached('PersistentVolumeClaim', site.metadata.namespace, c))) {
+        return startStandby(i, act, rec.claims, rec.run);
+      }
+      return failed(rec ? `the snapshot set ${rec.run} this promotion began with is no longer ready or gone` : 'no ready snapshot set exists to restore');
+    }
+    const pvcs = restoreClaims({ ...claimsIn, run: set.run, set });
     for (const pvc of pvcs) await act.ensure(pvc);
-    return startStandby(i, act, byVolume(pvcs), newest.run);
+    return startStandby(i, act, byVolume(pvcs), set.run);
   }
   // method job or engine: fresh volumes, filled by the restore Job.
   const ctx = engineContext(i);
   const template = cold.method === 'job' ? asPodTemplate(cold.restoreJobTemplate) : ctx && i.engine.restoreTemplate(ctx);
   if (!template) return failed(`the ${site.spec.engine.type} engine has no restore for method ${cold.method}`);
-  const run = `restore-${id}`;
+  const run = rec?.run ?? `restore-${id}`;
   const pvcs = restoreClaims({ ...claimsIn, run });
   for (const pvc of pvcs) await act.ensure(pvc);
   const claims = byVolume(pvcs);

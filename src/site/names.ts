@@ -20,6 +20,8 @@ export const ANNOTATION_SOURCE_CLAIM = 'standby.dev/source-claim';
 export const ANNOTATION_PROMOTE = 'standby.dev/promote';
 /** A new value runs a drill (each value once). */
 export const ANNOTATION_DRILL = 'standby.dev/drill';
+/** standby.dev/abandon=<token>: end a Failed promotion (fence lifted, clients back on the primary). */
+export const ANNOTATION_ABANDON = 'standby.dev/abandon';
 /** The hash of what the operator last applied (owned by the generic apply layer). */
 export { ANNOTATION_APPLIED } from '../k8s/apply.ts';
 /** On every object the operator creates: the UID of the StandbySite it was made for (see ownership.ts). */
@@ -50,6 +52,8 @@ export const names = {
   // (MAX_SITE_NAME) and a 16-character run id leave room for "-rst-", not "-restore-".
   restoreJob: (site: string, run: string) => (site.length + run.length + 9 <= 63 ? `${site}-restore-${run}` : `${site}-rst-${run}`),
   copyJob: (site: string, run: string) => `${site}-copy-${run}`,
+  /** The Job that proves a new copy mounts (and so binds) before it is marked complete. */
+  bindJob: (site: string, run: string) => `${site}-bind-${run}`,
   /** A standby copy of one primary volume, from one copy run. */
   copyClaim: (site: string, volume: string, run: string) => `${site}-${volume}-${run}`.slice(0, 253),
   snapshot: (site: string, volume: string, run: string) => `${site}-${volume}-${run}`.slice(0, 253),

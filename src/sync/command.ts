@@ -1,7 +1,10 @@
 // The `sync` subcommand, run by the warm tier's CronJob: make a new complete
-// copy of the primary's volumes beside the standby's current one. The
-// controller moves the standby onto it and only then deletes the old copy.
+// copy of the primary's volumes beside the standby's current one, proven
+// usable (Bound, mountable) before it is marked complete. The controller moves
+// the standby onto it and only then deletes the old copy.
 import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
+import type { StandbySiteObject } from '../api/site.ts';
+import type { SiteStatus } from '../api/status.ts';
 import { buildCopyClaim } from '../copies/claim.ts';
 import { loadSite, type CopyRunOptions, type LoadedSite } from '../copies/load.ts';
 import { asPodTemplate } from '../engines/generic.ts';
@@ -9,11 +12,13 @@ import { engineFor } from '../engines/registry.ts';
 import { registerBuiltinEngines } from '../engines/builtin.ts';
 import type { KubeClient } from '../k8s/client.ts';
 import { runJobToCompletion } from '../k8s/jobs.ts';
+import { SITE_RESOURCE } from '../api/resource.ts';
 import { R } from '../k8s/resources.ts';
 import { ANNOTATION_COMPLETE, ANNOTATION_DATA_TIME, names, runId } from '../site/names.ts';
 import { pruneSnapshots } from '../snapshot/prune.ts';
 import { takeSnapshotSet } from '../snapshot/take.ts';
 import { buildJob, COPY_JOB_DEADLINE_SECONDS } from '../tiers/jobs.ts';
+import { proveUsable } from './prove.ts';
 
 export interface SyncOutcome {
   run: string;
@@ -26,15 +31,18 @@ export async function syncSite(client: KubeClient, key: string, o: CopyRunOption
   const loaded = await loadSite(client, key);
   const { site } = loaded;
   if (site.spec.tier !== 'warm' || !site.spec.warm) throw new Error(`StandbySite ${key} is not a warm site (tier ${site.spec.tier})`);
+  refuseDuringPromotion(key, site.status);
   const started = o.now ?? new Date();
   const run = runId(started);
   const timeoutMs = o.timeoutMs ?? (COPY_JOB_DEADLINE_SECONDS - 120) * 1000;
+  const deadline = Date.now() + timeoutMs;
+  const left = () => Math.max(1000, deadline - Date.now());
   const pollMs = o.pollMs ?? 2000;
   const claims: Record<string, string> = {};
   let dataTime: Date;
   try {
     if (site.spec.warm.method === 'volumeSnapshot') {
-      const set = await takeSnapshotSet(client, site, loaded.volumes, run, site.spec.warm.volumeSnapshotClassName, { timeoutMs, pollMs, log: o.log, role: 'transfer' });
+      const set = await takeSnapshotSet(client, site, loaded.volumes, run, site.spec.warm.volumeSnapshotClassName, { timeoutMs: left(), pollMs, log: o.log, role: 'transfer' });
       dataTime = set.time;
       for (const v of loaded.volumes) {
         const pvc = copyClaim(loaded, v.volume, run, set.snapshots[v.volume]);
@@ -69,10 +77,20 @@ export async function syncSite(client: KubeClient, key: string, o: CopyRunOption
         activeDeadlineSeconds: Math.floor(timeoutMs / 1000),
         ttlSecondsAfterFinished: 86_400,
       });
-      const done = await runJobToCompletion(client, job, { timeoutMs, pollMs, what: 'copy Job' });
+      const done = await runJobToCompletion(client, job, { timeoutMs: left(), pollMs, what: 'copy Job' });
       dataTime = done.started ?? started;
     }
-    // The whole copy is in place: only now may the standby move onto it.
+    // Usable: every claim Bound (a snapshot clone also mounted by a check Job, which binds claims
+    // of a WaitForFirstConsumer class; the copy Job already mounted the others).
+    await proveUsable(client, site, run, claims, {
+      image: o.image ?? '',
+      deadline,
+      pollMs,
+      mount: site.spec.warm.method === 'volumeSnapshot',
+    });
+    // A promotion begun while the copy was made: it must never be used (and is removed).
+    refuseDuringPromotion(key, (await client.get<StandbySiteObject>(SITE_RESOURCE, site.metadata.namespace, site.metadata.name))?.status ?? {});
+    // The whole copy is in place and usable: only now may the standby move onto it.
     for (const name of Object.values(claims)) {
       await client.mergePatch(R.pvc, site.metadata.namespace, name, {
         metadata: { annotations: { [ANNOTATION_COMPLETE]: 'true', [ANNOTATION_DATA_TIME]: dataTime.toISOString() } },
@@ -89,6 +107,20 @@ export async function syncSite(client: KubeClient, key: string, o: CopyRunOption
   }
   o.log.info({ run, claims, dataTime: dataTime.toISOString() }, 'standby copy complete');
   return { run, claims, dataTime };
+}
+
+/**
+ * From the moment a promotion begins (and until it is abandoned), no sync makes a copy: it
+ * would be a copy of the fenced old primary, and the standby that serves (or will) must only
+ * ever run on the copy the promotion recorded.
+ */
+function refuseDuringPromotion(key: string, status: SiteStatus): void {
+  const p = status.promotion;
+  if (!p?.state) return;
+  throw new Error(
+    `StandbySite ${key} has a promotion (${p.state}, begun ${p.startedAt ?? '?'}): no copy is made of the fenced old primary for the standby that serves clients; ` +
+      (p.state === 'Failed' ? 'abandon the failed promotion (annotate standby.dev/abandon=<token>) to sync again' : 'create a new StandbySite for the new primary'),
+  );
 }
 
 function copyClaim(l: LoadedSite, volume: string, run: string, snapshot: string | undefined): V1PersistentVolumeClaim {

@@ -23,6 +23,8 @@ export interface BuildContext {
   promotion: PromotionState | undefined;
   /** The standby's data volumes by pod-template volume name (warm/cold), when a complete copy exists. */
   copyClaims: Record<string, string> | undefined;
+  /** Label keys Services of the namespace select on: the standby's pods carry none of them. */
+  avoidLabels?: ReadonlySet<string> | undefined;
 }
 
 /**

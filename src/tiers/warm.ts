@@ -18,7 +18,8 @@ export function warmObjects(ctx: BuildContext): Desired[] {
       'copy',
       // After a promotion began, the standby's data must not be replaced by a copy of the old primary.
       { schedule: warm.schedule, timeZone: warm.timeZone, suspend: warm.suspend || promotionStarted(ctx) },
-      operatorPod(site, ctx.operatorImage, 'copy', ['sync', '--site', key]),
+      // Its own image runs the check Job that proves a new copy mounts.
+      operatorPod(site, ctx.operatorImage, 'copy', ['sync', '--site', key, '--image', ctx.operatorImage]),
     ),
   ];
   if (ctx.copyClaims) out.push(standbyFor(ctx, standbyMustRun(ctx) ? 1 : 0, { kind: 'claims', claims: ctx.copyClaims }));

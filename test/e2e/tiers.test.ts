@@ -122,7 +122,7 @@ spec:
     expect(condition(pending, 'StandbyReady')?.message).toContain('no complete sync exists yet');
     const cron = await kubectlJson<{ spec: { schedule: string; timeZone: string; concurrencyPolicy: string; suspend: boolean; jobTemplate: { spec: { template: { spec: { containers: { args: string[] }[] } } } } } }>(['-n', n, 'get', 'cronjob', 'db-sync']);
     expect(cron.spec).toMatchObject({ schedule: '*/15 * * * *', timeZone: 'Europe/Berlin', concurrencyPolicy: 'Forbid', suspend: false });
-    expect(cron.spec.jobTemplate.spec.template.spec.containers[0]?.args).toEqual(['sync', '--site', `${n}/db`]);
+    expect(cron.spec.jobTemplate.spec.template.spec.containers[0]?.args).toEqual(['sync', '--site', `${n}/db`, '--image', 'example.invalid/standby-operator:e2e']);
     expect(await kubectl(['-n', n, 'get', 'statefulset', 'db-standby', '--ignore-not-found'])).toBe('');
 
     const first = await runCopy('sync', n, 'db');

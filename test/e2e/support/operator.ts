@@ -36,7 +36,9 @@ export async function startOperator(o: OperatorStart): Promise<OperatorProcess> 
   const healthPort = await freePort();
   const logDir = join(repoRoot, '.cluster', 'e2e-logs');
   mkdirSync(logDir, { recursive: true });
-  const logFile = join(logDir, `${o.name ?? 'operator'}-${o.namespaces.join('_')}-${Date.now()}.log`);
+  // Many namespaces would make a name longer than the file system allows: the first one and a count.
+  const scope = o.namespaces.length > 3 ? `${o.namespaces[0]}+${o.namespaces.length - 1}` : o.namespaces.join('_');
+  const logFile = join(logDir, `${o.name ?? 'operator'}-${scope}-${Date.now()}.log`);
   const out = createWriteStream(logFile);
   const child = spawn(NODE, [join(repoRoot, 'src/cli/main.ts'), 'run'], {
     env: {
@@ -161,9 +163,9 @@ export async function installCrd(): Promise<void> {
 }
 
 /** Runs one of the operator's copy subcommands (snapshot, sync) on the host, as the CronJob's pod would. */
-export async function runCopy(what: 'snapshot' | 'sync', ns: string, site: string): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function runCopy(what: 'snapshot' | 'sync', ns: string, site: string, timeoutSeconds = 60): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(NODE, [join(repoRoot, 'src/cli/main.ts'), what, '--site', `${ns}/${site}`, '--timeout', '60'], {
+    const child = spawn(NODE, [join(repoRoot, 'src/cli/main.ts'), what, '--site', `${ns}/${site}`, '--timeout', String(timeoutSeconds)], {
       env: { ...process.env, KUBECONFIG: clusterInfo().kubeconfig },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

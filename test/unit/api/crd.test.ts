@@ -10,11 +10,17 @@ function structuralProblems(node: Node, path: string): string[] {
   const problems: string[] = [];
   const preserve = node['x-kubernetes-preserve-unknown-fields'] === true;
   if (typeof node.type !== 'string' && !preserve) problems.push(`${path}: no type`);
-  for (const banned of ['$ref', '$schema', 'oneOf', 'anyOf', 'allOf', 'additionalProperties']) {
+  for (const banned of ['$ref', '$schema', 'oneOf', 'anyOf', 'allOf']) {
     if (banned in node) problems.push(`${path}: has ${banned}`);
   }
   const props = node.properties as Record<string, Node> | undefined;
   for (const [k, v] of Object.entries(props ?? {})) problems.push(...structuralProblems(v, `${path}.${k}`));
+  // A map: additionalProperties with a value schema, and then no properties (the structural rule).
+  if ('additionalProperties' in node) {
+    const ap = node.additionalProperties;
+    if (props || typeof ap !== 'object' || ap === null) problems.push(`${path}: additionalProperties beside properties, or without a schema`);
+    else problems.push(...structuralProblems(ap as Node, `${path}{}`));
+  }
   if (node.items) problems.push(...structuralProblems(node.items as Node, `${path}[]`));
   return problems;
 }

@@ -15,7 +15,7 @@ function spec(s: Record<string, unknown>): SiteSpec {
 }
 
 const warm = spec({ tier: 'warm', rpoTarget: '30m', warm: { schedule: '*/15 * * * *' } });
-const healthy = { state: 'Ready' as const, ready: true, readyReplicas: 1, replicas: 1, notReadySince: undefined, everReady: true, scaledToZero: false, message: '1/1 pods Ready' };
+const healthy = { state: 'Ready' as const, ready: true, readyReplicas: 1, replicas: 1, notReadySince: undefined, everReady: true, uid: 'u1', scaledToZero: false, missing: false, serviceSelectsNothing: false, message: '1/1 pods Ready' };
 
 function input(over: Partial<StatusInput> = {}): StatusInput {
   return {
@@ -96,9 +96,13 @@ describe('computeStatus', () => {
   });
 
   test('a missing primary', () => {
-    const { status } = computeStatus(input({ primary: { ...healthy, state: 'Missing', ready: false, readyReplicas: 0, notReadySince: at(-5), message: 'x' } }));
+    const { status } = computeStatus(input({ primary: { ...healthy, state: 'Missing', ready: false, missing: true, readyReplicas: 0, notReadySince: at(-5), message: 'x' } }));
     expect(cond(status, 'PrimaryHealthy')).toMatchObject({ status: 'False', reason: 'PrimaryNotFound' });
     expect(status.primary?.notReadySince).toBe(at(-5).toISOString());
+  });
+
+  test('the abandon token acted on is kept, so the same annotation is never acted on twice', () => {
+    expect(computeStatus(input({ handledAbandonToken: 'give-up' })).status.handledAbandonToken).toBe('give-up');
   });
 
   test('a refusal is visible in PromotionReady', () => {

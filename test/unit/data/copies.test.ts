@@ -83,8 +83,9 @@ describe('retention', () => {
   });
 });
 
-function pvc(run: string, volume: string, min: number, complete: boolean): V1PersistentVolumeClaim {
+function pvc(run: string, volume: string, min: number, complete: boolean, phase = 'Bound'): V1PersistentVolumeClaim {
   return {
+    status: { phase },
     metadata: {
       name: `c-${volume}-${run}`,
       labels: { 'standby.dev/copy-run': run },
@@ -105,6 +106,16 @@ describe('copy runs', () => {
     const runs = copyRuns(claims, ['data']);
     expect(runs.map((r) => r.run)).toEqual(['r3', 'r2', 'r1']);
     expect(newestCompleteRun(runs)?.claims).toEqual({ data: 'c-data-r2' });
+  });
+
+  test('a copy whose claim is not Bound is not complete, whatever its annotation says', () => {
+    const runs = copyRuns([pvc('r1', 'data', 0, true), pvc('r2', 'data', 15, true, 'Pending'), pvc('r3', 'data', 30, true, 'Lost')], ['data']);
+    expect(runs.map((r) => [r.run, r.complete])).toEqual([
+      ['r3', false],
+      ['r2', false],
+      ['r1', true],
+    ]);
+    expect(newestCompleteRun(runs)?.run).toBe('r1');
   });
 
   test('a run missing a volume is not complete', () => {

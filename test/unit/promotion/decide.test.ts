@@ -233,6 +233,55 @@ describe('the state machine', () => {
   });
 });
 
+describe('what counts as a failed primary (issue 21 items 3, 14, 20)', () => {
+  const base = { now: at(0), previousNotReadySince: at(-60), previousEverReady: true, fenced: false };
+  const withUid = (uid: string) => ({ ...sts(1), metadata: { name: 'db', uid } });
+
+  test('readiness comes from the pods the primary Service selects', () => {
+    const p = assessPrimary({ ...base, workload: withUid('a'), pods: [pod(false)], servicePods: [pod(true)], previousUid: 'a' });
+    expect(p).toMatchObject({ state: 'Ready', ready: true, readyReplicas: 1, notReadySince: undefined, uid: 'a', everReady: true });
+  });
+
+  test('a workload deleted with its pods kept (--cascade=orphan) is Missing, runs no failure clock, and is never promoted automatically', () => {
+    const p = assessPrimary({ ...base, workload: undefined, pods: [], servicePods: [pod(true)], previousUid: 'a' });
+    expect(p).toMatchObject({ state: 'Missing', missing: true, ready: false, readyReplicas: 1, notReadySince: undefined, everReady: false, uid: undefined });
+    const d = decide(input({ primary: { ready: p.ready, notReadySince: at(-600), scaledToZero: false, everReady: true, missing: true } }));
+    expect(d).toMatchObject({ action: 'refuse', reason: 'PrimaryNotFound' });
+    if (d.action === 'refuse') expect(d.message).toContain('standby.dev/promote=<token>');
+  });
+
+  test('a workload deleted outright is treated as one scaled to 0: refused automatically, a promote token still works', () => {
+    const gone = assessPrimary({ ...base, workload: undefined, pods: [], servicePods: [] });
+    expect(gone).toMatchObject({ missing: true, notReadySince: undefined });
+    expect(decide(input({ primary: { ready: false, notReadySince: undefined, scaledToZero: false, everReady: false, missing: true } }))).toMatchObject({ action: 'refuse', reason: 'PrimaryNotFound' });
+    expect(decide(input({ primary: { ready: false, notReadySince: undefined, scaledToZero: false, everReady: false, missing: true }, request: { token: 't', force: false } }))).toMatchObject({ action: 'start', trigger: 'manual' });
+    const scaled = assessPrimary({ ...base, workload: { ...sts(0), metadata: { name: 'db', uid: 'a' } }, pods: [], servicePods: [], previousUid: 'a' });
+    expect(scaled).toMatchObject({ scaledToZero: true, notReadySince: undefined });
+  });
+
+  test('"seen Ready" belongs to one workload: a new uid starts unseen', () => {
+    const renamed = assessPrimary({ ...base, workload: withUid('b'), pods: [pod(false)], servicePods: [pod(false)], previousUid: 'a' });
+    expect(renamed).toMatchObject({ uid: 'b', everReady: false });
+    const same = assessPrimary({ ...base, workload: withUid('a'), pods: [pod(false)], servicePods: [pod(false)], previousUid: 'a' });
+    expect(same.everReady).toBe(true);
+    // Status written before the uid was recorded keeps what it saw.
+    expect(assessPrimary({ ...base, workload: withUid('a'), pods: [pod(false)], servicePods: [pod(false)] }).everReady).toBe(true);
+  });
+
+  test('a primary Service that selects no pod is a selector to fix, not a failure', () => {
+    const p = assessPrimary({ ...base, workload: withUid('a'), pods: [pod(true)], servicePods: [], previousUid: 'a' });
+    expect(p).toMatchObject({ ready: false, serviceSelectsNothing: true, notReadySince: undefined });
+    expect(decide(input({ primary: { ready: false, notReadySince: at(-600), scaledToZero: false, everReady: true, serviceSelectsNothing: true } }))).toMatchObject({
+      action: 'refuse',
+      reason: 'ServiceSelectsNothing',
+    });
+  });
+
+  test('without the primary Service, the workload\'s own pods count', () => {
+    expect(assessPrimary({ ...base, workload: withUid('a'), pods: [pod(true)], servicePods: undefined, previousUid: 'a' })).toMatchObject({ ready: true, serviceSelectsNothing: false });
+  });
+});
+
 function sts(replicas: number) {
   return { kind: 'StatefulSet', metadata: { name: 'db' }, spec: { replicas, selector: { matchLabels: { app: 'db' } }, serviceName: 'db', template: {} } };
 }

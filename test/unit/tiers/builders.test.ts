@@ -5,6 +5,7 @@ import { genericEngine } from '../../../src/engines/generic.ts';
 import type { BuildContext } from '../../../src/tiers/context.ts';
 import { desiredObjects } from '../../../src/tiers/desired.ts';
 import { matches } from '../../../src/site/workload.ts';
+import { servicesSelectingBothSides } from '../../../src/tiers/standby-workload.ts';
 
 const primarySts: V1StatefulSet = {
   apiVersion: 'apps/v1',
@@ -128,7 +129,7 @@ describe('warm tier', () => {
     expect(cj.spec?.jobTemplate.spec?.activeDeadlineSeconds).toBeGreaterThan(0);
     const c = cj.spec?.jobTemplate.spec?.template.spec?.containers[0];
     expect(c?.image).toBe('example/op:1');
-    expect(c?.args).toEqual(['sync', '--site', 'shop/orders']);
+    expect(c?.args).toEqual(['sync', '--site', 'shop/orders', '--image', 'example/op:1']);
     expect(cj.spec?.jobTemplate.spec?.template.spec?.serviceAccountName).toBe('orders-copier');
     expect(c?.securityContext?.readOnlyRootFilesystem).toBe(true);
   });
@@ -214,5 +215,26 @@ describe('an engine that promotes only some standby pods', () => {
       'standby.dev/role': 'standby',
       'statefulset.kubernetes.io/pod-name': 'orders-standby-0',
     });
+  });
+});
+
+describe('the standby carries no label another Service selects on (issue 21 item 8)', () => {
+  const s = site({ tier: 'hot' });
+
+  test('keys any Service of the namespace selects on are dropped from the standby pods, the site\'s own kept', () => {
+    const objs = desiredObjects(ctx(s, { avoidLabels: new Set(['team', 'standby.dev/site']) }));
+    const standby = find<V1StatefulSet>(objs, 'StatefulSet', 'orders-standby')!;
+    expect(standby.spec?.template.metadata?.labels).toEqual({ version: 'v2', 'standby.dev/site': 'orders', 'standby.dev/role': 'standby' });
+  });
+
+  test('a Service that selects a primary pod and a standby pod is named, with its keys', () => {
+    const pod = (name: string, labels: Record<string, string>) => ({ metadata: { name, labels } });
+    const svc = (name: string, selector: Record<string, string>): V1Service => ({ metadata: { name }, spec: { selector } });
+    const found = servicesSelectingBothSides(
+      [svc('teams', { team: 'payments' }), svc('writers', { role: 'writer' }), svc('all', {})],
+      [pod('orders-db-0', { app: 'orders-db', team: 'payments', role: 'writer' })],
+      [pod('orders-standby-0', { team: 'payments', 'standby.dev/site': 'orders' })],
+    );
+    expect(found).toEqual([{ service: 'teams', keys: ['team'] }]);
   });
 });
