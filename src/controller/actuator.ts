@@ -103,5 +103,10 @@ export function actuator(d: ReconcilerDeps, site: StandbySite, prepare: (o: Kube
     async jsonPatch(kind, namespace, name, ops) {
       await d.client.jsonPatch(resourceOfKind(kind), namespace, name, ops);
     },
+    async remove(kind, namespace, name, opts = {}) {
+      const live = cached(kind, namespace, name);
+      if (live && opts.theirs !== true) assertOurs(site, live);
+      await d.client.delete(resourceOfKind(kind), namespace, name, { ...(opts.uid ? { uid: opts.uid } : live?.metadata?.uid ? { uid: live.metadata.uid } : {}) });
+    },
   };
 }

@@ -4,6 +4,7 @@
 // deletionPolicy. Errors are collected, not thrown: one bad object must not stop the others.
 import type { PromotionStatus, Side } from '../api/status.ts';
 import type { Engine } from '../engines/engine.ts';
+import { promotionInEffect } from '../promotion/lifecycle.ts';
 import { inProgress } from '../promotion/machine.ts';
 import { released } from '../promotion/release.ts';
 import { names, ownerReference } from '../site/names.ts';
@@ -58,7 +59,7 @@ async function applyOne(rc: ReconcileContext, obj: KubeObject): Promise<void> {
 
 /** An owned StatefulSet whose volumeClaimTemplates (immutable) differ, while no promotion relies on it. */
 function mustReplace(rc: ReconcileContext, want: KubeObject, live: KubeObject): boolean {
-  if (want.kind !== 'StatefulSet' || rc.current.status?.promotion?.state) return false;
+  if (want.kind !== 'StatefulSet' || promotionInEffect(rc.current.status ?? {})) return false;
   if (!live.metadata?.ownerReferences?.some((r) => r.uid === rc.site.metadata.uid)) return false;
   const claimNames = (o: KubeObject) =>
     ((o as { spec?: { volumeClaimTemplates?: { metadata?: { name?: string } }[] } }).spec?.volumeClaimTemplates ?? [])
@@ -114,7 +115,7 @@ export async function alignDataOwnership(rc: ReconcileContext, obs: Observed): P
   const uid = site.metadata.uid;
   if (!uid) return;
   // Once a promotion began, the copies may be what serves clients: deleting the site never takes them.
-  const promoted = rc.current.status?.promotion?.state !== undefined;
+  const promoted = promotionInEffect(rc.current.status ?? {}) !== undefined;
   const targets: [Resource, KubeObject[], boolean][] = [
     [R.volumeSnapshot, obs.snapshots, site.spec.deletionPolicy.snapshots === 'Delete'],
     [R.pvc, obs.copyClaims, site.spec.deletionPolicy.standbyVolumes === 'Delete' && !promoted],

@@ -20,6 +20,7 @@ import type { JobOutcome } from '../k8s/jobs.ts';
 import { toDate } from '../k8s/types.ts';
 import type { StandbyUsability } from '../promotion/decide.ts';
 import { assessPrimary, type PrimaryAssessment } from '../promotion/detect.ts';
+import { promotionInEffect } from '../promotion/lifecycle.ts';
 import { standbyUsability } from '../promotion/usable.ts';
 import { LABEL_ROLE, LABEL_SITE, names } from '../site/names.ts';
 import { ownershipOf } from '../site/ownership.ts';
@@ -156,7 +157,8 @@ export function siteFacts(i: FactsInput): SiteFacts {
   const { site, obs, now } = i;
   const { spec } = site;
   const prev = site.status;
-  const promotion: PromotionStatus | undefined = prev.promotion;
+  // The failover in effect, if any: after a failback the primary serves and copies move forward again.
+  const promotion: PromotionStatus | undefined = promotionInEffect(prev);
   const volumeNames = obs.volumes.map((v) => v.volume);
   const mounted = claimsOf(obs.standby?.spec?.template);
   const runs = copyRuns(obs.copyClaims, volumeNames.length ? volumeNames : Object.keys(mounted));

@@ -5,4 +5,8 @@ export interface ControllerMetrics {
   reconcileSeconds: { observe(seconds: number): void };
   promotions: { inc(labels: { tier: string; result: string; trigger: string }): void };
   promotionSeconds: { observe(labels: { tier: string }, seconds: number): void };
+  failbacks: { inc(labels: { tier: string; result: string; trigger: string }): void };
+  failbackSeconds: { observe(labels: { tier: string }, seconds: number): void };
+  reprotections: { inc(labels: { tier: string; result: string }): void };
+  reprotectSeconds: { observe(labels: { tier: string }, seconds: number): void };
 }

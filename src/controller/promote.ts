@@ -2,25 +2,21 @@
 // state machine through the step actions of fencing/, promotion/ and traffic/, and write each
 // transition with the site's resourceVersion as precondition, so that it happens exactly once.
 import { parseDuration } from '../api/duration.ts';
-import type { StandbySiteObject } from '../api/site.ts';
-import type { PromotionRecord, PromotionStatus, SiteStatus } from '../api/status.ts';
+import type { PromotionStatus, SiteStatus } from '../api/status.ts';
 import type { Engine, EngineContext } from '../engines/engine.ts';
 import { raiseFence } from '../fencing/fence.ts';
-import { isConflict } from '../k8s/client.ts';
-import { mergePatchFor } from '../k8s/merge-patch.ts';
-import { SITE_RESOURCE } from '../api/resource.ts';
 import { decide, promoteRequest, type Decision } from '../promotion/decide.ts';
 import { drive, type PromotionSteps } from '../promotion/executor.ts';
+import { lifecycleOf } from '../promotion/lifecycle.ts';
 import { begin, fail, inProgress } from '../promotion/machine.ts';
 import { released } from '../promotion/release.ts';
 import { takeOver } from '../promotion/take-over.ts';
 import { ANNOTATION_PROMOTE, standbySelector } from '../site/names.ts';
+import { writeRecord } from './records.ts';
 import { switchTraffic } from '../traffic/switch.ts';
 import { actuator } from './actuator.ts';
 import type { ReconcileContext } from './context.ts';
 import type { Observed, SiteFacts } from './facts.ts';
-
-const HISTORY_LIMIT = 20;
 
 export interface PromotionOutcome {
   decision: Decision;
@@ -43,6 +39,7 @@ export async function runPromotion(
   const { site, deps: d } = rc;
   const { spec } = site;
   const prev = site.status;
+  const lifecycle = lifecycleOf(prev);
   const now = rc.now();
   const request = promoteRequest(site.metadata.annotations?.[ANNOTATION_PROMOTE], prev.handledPromoteToken);
   const decision = decide({
@@ -63,11 +60,12 @@ export async function runPromotion(
     history: prev.promotionHistory ?? [],
     isLeader: d.isLeader(),
     request,
-    current: prev.promotion,
+    current: lifecycle.promotion,
     active: prev.active ?? 'primary',
+    ...(lifecycle.mode === 'returning' ? { unprotected: 'the site fails back: the standby is not yet the primary\'s standby again' } : {}),
   });
   let handledToken = prev.handledPromoteToken;
-  let promo = prev.promotion;
+  let promo = lifecycle.promotion;
   let fenceWritten = false;
   if (decision.action === 'wait') rc.after(decision.afterMs);
   if (decision.action === 'refuse' && decision.retryAfterMs !== undefined) rc.after(decision.retryAfterMs);
@@ -77,7 +75,12 @@ export async function runPromotion(
   }
   let startWrite: Promise<boolean> | undefined;
   if (decision.action === 'start') {
-    const began = begin(now, decision.trigger, decision.reason, decision.token, { tier: spec.tier, fencing: spec.promotion.fencing });
+    const began = {
+      ...begin(now, decision.trigger, decision.reason, decision.token, { tier: spec.tier, fencing: spec.promotion.fencing }, 'standby', (prev.epoch ?? 0) + 1),
+      // What a failback gives back: the primary Service's own selector, the primary's replicas.
+      ...(spec.traffic.mode === 'primaryService' && obs.primaryService?.spec?.selector ? { primarySelector: obs.primaryService.spec.selector } : {}),
+      ...(spec.promotion.fencing === 'scaleDown' && obs.primary ? { primaryReplicas: obs.primary.spec?.replicas ?? 1 } : {}),
+    };
     startWrite = writePromotion(rc, began, { handledPromoteToken: decision.token ?? handledToken });
     // Awaited below (or by drive); this only keeps an early rejection from counting as unhandled.
     startWrite.catch(() => undefined);
@@ -137,7 +140,7 @@ export async function runPromotion(
       afterTransition: (from, to) => void afterTransition(rc, from, to),
       sequential: d.exitAfterStep !== undefined,
     });
-    promo = result.promotion;
+    promo = result.record;
     if (result.conflict) return undefined;
     if (result.waitingFor) {
       rc.log.info({ step: promo.state, waitingFor: result.waitingFor }, 'promotion step waiting');
@@ -149,40 +152,16 @@ export async function runPromotion(
   return { decision, promotion: promo, handledToken, fenceWritten };
 }
 
-/** Writes status.promotion (and what a transition implies) with the site's resourceVersion as precondition. */
+/** Writes status.promotion and what a transition implies: the standby serves once Promoted, in a new epoch. */
 async function writePromotion(rc: ReconcileContext, p: PromotionStatus, extra: Partial<SiteStatus>): Promise<boolean> {
   const prev = rc.current.status ?? {};
-  const patch: Record<string, unknown> = { promotion: mergePatchFor(prev.promotion ?? {}, p) ?? {}, ...extra };
-  if (p.state === 'Promoted' || p.state === 'Failed') {
-    const record: PromotionRecord = {
-      startedAt: p.startedAt ?? rc.now().toISOString(),
-      trigger: p.trigger ?? 'automatic',
-      result: p.state,
-      ...(p.completedAt ? { completedAt: p.completedAt } : {}),
-      ...(p.reason ? { reason: p.reason } : {}),
-    };
-    patch.promotionHistory = [...(prev.promotionHistory ?? []), record].slice(-HISTORY_LIMIT);
+  const more: Partial<SiteStatus> = { ...extra };
+  if (p.state === 'Promoted' && prev.promotion?.state !== 'Promoted') {
+    more.active = 'standby';
+    more.epoch = p.epoch ?? (prev.epoch ?? 0) + 1;
   }
-  if (p.state === 'Promoted') patch.active = 'standby';
-  if (p.state === 'Fencing' && !prev.promotion) patch.phase = 'Promoting';
-  try {
-    const updated = await rc.deps.client.mergePatch<StandbySiteObject>(
-      SITE_RESOURCE,
-      rc.site.metadata.namespace,
-      rc.site.metadata.name,
-      { metadata: { resourceVersion: rc.current.metadata?.resourceVersion }, status: patch },
-      'status',
-    );
-    rc.current = updated;
-    rc.memory.noteWritten(rc.key, updated);
-    return true;
-  } catch (err) {
-    if (isConflict(err)) {
-      rc.log.info('site changed while promoting; re-reading');
-      return false;
-    }
-    throw err;
-  }
+  if (p.state === 'Fencing' && !prev.promotion) more.phase = 'Promoting';
+  return writeRecord(rc, 'promotion', p, more);
 }
 
 async function afterTransition(rc: ReconcileContext, from: string, to: PromotionStatus): Promise<void> {

@@ -11,6 +11,7 @@ import { fencingState } from '../fencing/holds.ts';
 import { toDate } from '../k8s/types.ts';
 import { promoteRequest } from '../promotion/decide.ts';
 import { inProgress } from '../promotion/machine.ts';
+import { promotionInEffect } from '../promotion/lifecycle.ts';
 import { pinToPromotion } from '../promotion/pinned.ts';
 import { ANNOTATION_PROMOTE, names } from '../site/names.ts';
 import type { ReconcileContext, ReconcilerDeps } from './context.ts';
@@ -57,7 +58,7 @@ export class Reconciler {
     const namespace = cached.metadata.namespace ?? '';
     const validation = validateSpec(cached.spec, name);
     if (!validation.ok) return this.reportInvalid(cached, describeProblems(validation.problems));
-    const pinned = pinToPromotion(validation.spec, cached.status?.promotion);
+    const pinned = pinToPromotion(validation.spec, promotionInEffect(cached.status ?? {}));
     const site: StandbySite = { metadata: { ...cached.metadata, name: name ?? '', namespace }, spec: pinned.spec, status: cached.status ?? {} };
     if (pinned.ignored && cached.metadata.generation !== cached.status?.observedGeneration && this.d.isLeader()) {
       await this.d.events.record(cached, 'Warning', 'SpecChangeIgnored', pinned.ignored);

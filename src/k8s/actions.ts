@@ -12,6 +12,11 @@ export interface ObjectActions {
   patch(kind: string, namespace: string, name: string, patch: unknown): Promise<void>;
   /** JSON patch (RFC 6902) of an object by kind and name. */
   jsonPatch(kind: string, namespace: string, name: string, ops: unknown[]): Promise<void>;
+  /**
+   * Deletes an object, only if it is the one of that UID (when given). `theirs`: the object is not
+   * the caller's own (a documented data-path exception: the caller says why in a comment).
+   */
+  remove(kind: string, namespace: string, name: string, opts?: { uid?: string | undefined; theirs?: boolean }): Promise<void>;
   /** The cached object of that kind and name, if any. */
   cached<T extends KubeObject>(kind: string, namespace: string, name: string): T | undefined;
 }

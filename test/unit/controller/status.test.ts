@@ -44,6 +44,7 @@ function input(over: Partial<StatusInput> = {}): StatusInput {
     active: 'primary',
     trafficService: 'db-active',
     fencing: undefined,
+    lifecycle: { mode: 'forward', promotion: undefined, failback: undefined, reprotection: undefined },
     ...over,
   };
 }
