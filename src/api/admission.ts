@@ -13,7 +13,14 @@ import { celString } from './fields.ts';
 import { GROUP, PLURAL } from './site.ts';
 
 /** Spec fields (below spec) that hold a pod template the operator runs as a Job. */
-export const POD_TEMPLATE_FIELDS = ['cold.jobTemplate', 'cold.restoreJobTemplate', 'warm.jobTemplate', 'engine.generic.promoteJobTemplate'] as const;
+export const POD_TEMPLATE_FIELDS = [
+  'cold.jobTemplate',
+  'cold.restoreJobTemplate',
+  'warm.jobTemplate',
+  'engine.generic.promoteJobTemplate',
+  'engine.generic.reprotectJobTemplate',
+  'engine.generic.failbackJobTemplate',
+] as const;
 
 /** Spec fields (below spec) that name a Secret the operator reads. */
 export const SECRET_FIELDS = ['engine.postgresql.replicationSecret', 'engine.postgresql.superuserSecret'] as const;

@@ -141,6 +141,8 @@ export interface SiteFacts {
   primary: PrimaryAssessment;
   standbyReadyPods: number;
   usability: StandbyUsability;
+  /** The side that serves when it is the standby: Ready, or not Ready since when (continuously). */
+  serving: { ready: boolean; notReadySince: Date | undefined };
 }
 
 export interface FactsInput {
@@ -202,6 +204,12 @@ export function siteFacts(i: FactsInput): SiteFacts {
     fenced: promotion !== undefined,
   });
   const standbyReadyPods = obs.standbyPods.filter(isPodReady).length;
+  // Only while the standby serves does its readiness decide anything (a failback of a failed standby).
+  const servingReady = standbyReadyPods > 0;
+  const serving = {
+    ready: servingReady,
+    notReadySince: prev.active === 'standby' && !servingReady ? (toDate(prev.standby?.notReadySince) ?? now) : undefined,
+  };
   const usability = standbyUsability({
     tier: spec.tier,
     now,
@@ -225,5 +233,6 @@ export function siteFacts(i: FactsInput): SiteFacts {
     primary,
     standbyReadyPods,
     usability,
+    serving,
   };
 }

@@ -10,7 +10,7 @@ import { inProgress } from '../promotion/machine.ts';
 import { mergeConditions, type ConditionInput } from './conditions.ts';
 import type { Blocked } from './ownership.ts';
 import type { FailbackDecision } from '../failback/decide.ts';
-import type { Lifecycle } from '../promotion/lifecycle.ts';
+import { reprotected, type Lifecycle } from '../promotion/lifecycle.ts';
 import type { ReprotectDecision } from '../reprotect/decide.ts';
 import { reprotecting } from '../reprotect/machine.ts';
 
@@ -405,12 +405,14 @@ function promotionReadyCondition(i: StatusInput): ConditionInput {
     case 'continue':
       return { type: 'PromotionReady', status: 'True', reason: 'Promoting', message: d.reason };
     case 'none': {
-      if (i.active === 'standby' || i.promotion?.state === 'Promoted') {
+      if (i.active === 'standby' || i.lifecycle.promotion?.state === 'Promoted') {
         return {
           type: 'PromotionReady',
           status: 'False',
           reason: 'NotProtected',
-          message: 'the standby serves clients and nothing would take over if it failed: there is no standby for it yet (re-protection is not supported yet)',
+          message: reprotected(i.lifecycle)
+            ? 'the standby serves clients and the old primary follows it: a failback (standby.dev/failback=<token>) makes the primary serve again'
+            : 'the standby serves clients and nothing would take over if it failed until the old primary is re-protected',
         };
       }
       if (i.spec.promotion.mode === 'disabled') {

@@ -89,7 +89,7 @@ export function decide(input: DecisionInput): Decision {
   const request = input.request;
   if (input.active === 'standby' || cur === 'Promoted') {
     return request
-      ? { action: 'refuse', reason: 'AlreadyPromoted', message: 'the standby is already active; there is nothing to promote (failback is not supported yet)' }
+      ? { action: 'refuse', reason: 'AlreadyPromoted', message: 'the standby is already active; there is nothing to promote (annotate standby.dev/failback=<token> to fail back to the primary)' }
       : { action: 'none', reason: 'the standby is active' };
   }
   if (cur === 'Failed' && !request) {

@@ -70,14 +70,14 @@ async function seed(i: SidesInput, r: ReprotectionStatus, act: ObjectActions): P
     // carries it) and come up as a standby; warm and cold take a forward copy now.
     if (site.spec.tier === 'hot') return doneWith({ method: 'restart' });
     const cron = i.cronJobs.find((c) => c.metadata?.name === (site.spec.tier === 'warm' ? names.syncCronJob(site.metadata.name) : names.snapshotCronJob(site.metadata.name)));
-    const pod = cron?.spec?.jobTemplate.spec?.template;
+    const pod = cron?.spec.jobTemplate.spec?.template;
     if (!pod) return waiting(`the ${site.spec.tier === 'warm' ? 'sync' : 'snapshot'} CronJob to exist`);
     const job = await ensureJob(
       act,
       buildJob(site, {
         name: names.copyJob(site.metadata.name, `fb-${promotionId(r)}`),
         role: site.spec.tier === 'warm' ? 'copy' : 'snapshot',
-        template: pod as V1PodTemplateSpec,
+        template: pod,
         backoffLimit: 2,
         activeDeadlineSeconds: COPY_JOB_DEADLINE_SECONDS,
       }),

@@ -30,7 +30,7 @@ export function desiredObjects(ctx: BuildContext): Desired[] {
   }
   const { primary: p, standby: s } = ctx.fences ?? {};
   if (p) out.push(buildFence(ctx.site, ctx.primary, p === 'narrow' ? { peer: { matchLabels: standbySelector(ctx.site.metadata.name) } } : {}));
-  const standby = out.find((o) => o.kind === ctx.primary.kind && o.metadata?.name === names.standby(ctx.site.metadata.name)) as Workload | undefined;
+  const standby = out.find((o): o is Workload => o.kind === ctx.primary.kind && o.metadata?.name === names.standby(ctx.site.metadata.name));
   if (s && standby) {
     out.push(buildFence(ctx.site, standby, { name: names.standbyFence(ctx.site.metadata.name), ...(s === 'narrow' ? { peer: selectorOf(ctx.primary) } : {}) }));
   }
