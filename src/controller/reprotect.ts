@@ -58,7 +58,10 @@ export async function runReprotect(rc: ReconcileContext, sides: SidesInput): Pro
     request,
     isLeader: d.isLeader(),
     oldSideBack,
-    oldSideState: spec.promotion.fencing === 'scaleDown' ? `the primary workload has ${replicas} replicas` : 'no pod of the old primary is Ready',
+    oldSideState:
+      spec.promotion.fencing === 'scaleDown'
+        ? `the primary workload has ${replicas} replicas`
+        : `${sides.primaryPods.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length} of the old primary's ${sides.primaryPods.length} pod(s) Ready`,
     unsupported: reprotectUnsupported(sides),
   });
   let r = lifecycle.reprotection;

@@ -103,12 +103,12 @@ describe('decideReprotect', () => {
     request: undefined,
     isLeader: true,
     oldSideBack: false,
-    oldSideState: 'no pod of the old primary is Ready',
+    oldSideState: "0 of the old primary's 1 pod(s) Ready",
     unsupported: undefined,
   };
 
   test('automatic: waits for the old primary, then starts of the primary', () => {
-    expect(decideReprotect(base)).toEqual({ action: 'wait', reason: 'waiting for the old primary to run again (no pod of the old primary is Ready)' });
+    expect(decideReprotect(base)).toEqual({ action: 'wait', reason: "waiting for the old primary to run again (0 of the old primary's 1 pod(s) Ready)" });
     expect(decideReprotect({ ...base, oldSideBack: true })).toMatchObject({ action: 'start', of: 'primary', trigger: 'automatic', token: undefined });
   });
 
