@@ -109,9 +109,11 @@ async function afterTransition(rc: ReconcileContext, from: string, to: Reprotect
     d.metrics?.reprotections.inc({ tier, result: 'Protected' });
     if (to.durationSeconds !== undefined) d.metrics?.reprotectSeconds.observe({ tier }, to.durationSeconds);
     const who = to.of === 'standby' ? 'the standby follows the primary again' : 'the old primary follows the serving standby';
+    rc.log.warn({ of: to.of, durationSeconds: to.durationSeconds }, `re-protection complete: ${who}`);
     await d.events.record(rc.current, 'Normal', 'Reprotected', `${who}; re-protection took ${to.durationSeconds ?? '?'}s`);
   } else if (to.state === 'Failed') {
     d.metrics?.reprotections.inc({ tier, result: 'Failed' });
+    rc.log.error({ message: to.message }, 're-protection failed');
     await d.events.record(rc.current, 'Warning', 'ReprotectFailed', to.message ?? 're-protection failed');
   }
 }
