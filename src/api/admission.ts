@@ -19,6 +19,8 @@ export const POD_TEMPLATE_FIELDS = [
   'warm.jobTemplate',
   'engine.generic.promoteJobTemplate',
   'drill.verify.jobTemplate',
+  'engine.generic.reprotectJobTemplate',
+  'engine.generic.failbackJobTemplate',
 ] as const;
 
 /** Spec fields (below spec) that name a Secret the operator reads. */

@@ -24,7 +24,7 @@ export function structural(node: Json): Json {
   if (!isObject(node)) return node;
   const out: JsonObject = {};
   for (const [key, value] of Object.entries(node)) {
-    if (key === '$schema' || key === 'id' || key === '$id') continue;
+    if (key === '$schema' || key === 'id' || key === '$id' || key === 'propertyNames') continue;
     if ((key === 'maximum' && value === JS_SAFE_INT) || (key === 'minimum' && value === -JS_SAFE_INT)) continue;
     if (key === 'x-kubernetes-validations' || key === 'default' || key === 'enum' || key === 'x-kubernetes-list-map-keys') {
       out[key] = value;
@@ -45,6 +45,8 @@ export function structural(node: Json): Json {
     const ap = out.additionalProperties;
     delete out.additionalProperties;
     if (isObject(ap) && Object.keys(ap).length === 0) out['x-kubernetes-preserve-unknown-fields'] = true;
+    // A map (z.record): structural schemas take additionalProperties with a schema when there are
+    // no properties beside it; without it the API server would prune every key.
     else if (isObject(ap) && !isObject(out.properties)) out.additionalProperties = ap;
   }
   if (isObject(out.properties) && Object.keys(out.properties).length === 0) delete out.properties;

@@ -25,6 +25,8 @@ export const FENCING_METHODS = ['networkPolicy', 'scaleDown'] as const;
 export const TRAFFIC_MODES = ['operatorService', 'primaryService'] as const;
 export const COPY_METHODS = ['volumeSnapshot', 'job', 'engine'] as const;
 export const RETAIN_OR_DELETE = ['Retain', 'Delete'] as const;
+export const REPROTECT_MODES = ['automatic', 'manual'] as const;
+export const FAILBACK_MODES = ['manual', 'automatic'] as const;
 
 const workloadRef = section('a workload reference {kind, name}', {
     kind: oneOf(WORKLOAD_KINDS, 'a supported workload kind').meta({
@@ -74,6 +76,18 @@ const genericEngine = z
     promoteJobTemplate: podTemplate('a pod template for the promote Job')
       .optional()
       .meta({ description: 'A Job run on promotion after fencing, before traffic switches (e.g. tell the app it is primary).' }),
+    reprotectJobTemplate: podTemplate('a pod template for the re-protect Job')
+      .optional()
+      .meta({
+        description:
+          "Hot tier: a Job run to re-protect after a failover, once the old primary runs again (behind its fence, which lets it reach the serving standby) and its volumes are kept aside: it must make the old primary follow the serving standby. Its pods get STANDBY_SERVING_HOST (the serving standby's Service) and STANDBY_FOLLOWER_SELECTOR.",
+      }),
+    failbackJobTemplate: podTemplate('a pod template for the failback Job')
+      .optional()
+      .meta({
+        description:
+          'Hot tier: a Job run on failback once the serving standby is fenced: it must succeed only when the primary holds everything the standby committed, and leave the primary ready to take writes.',
+      }),
   })
   .meta({ description: 'Settings of the generic engine: storage snapshots and user hooks, for any workload.' });
 
@@ -238,6 +252,20 @@ const hot = z
   })
   .meta({ description: 'Hot tier: a standby that runs and streams from the primary all the time.' });
 
+const failback = z
+  .object({
+    mode: oneOf(FAILBACK_MODES, 'a failback mode')
+      .default('manual')
+      .meta({
+        description:
+          'manual: fail back to the declared primary on the standby.dev/failback=<token> annotation. automatic: also by itself once the site has been re-protected and stable for `after`.',
+      }),
+    after: duration('how long the site must be re-protected and stable before an automatic failback', { positive: true })
+      .default('30m')
+      .meta({ description: 'With mode automatic: how long the site must have been re-protected (Protected, the standby serving) before it fails back.' }),
+  })
+  .meta({ description: 'Going back to the declared primary after a failover: a planned switchover that loses nothing.' });
+
 const maxPromotions = z
   .object({
     count: integer('the number of promotions allowed per window', 1, 100)
@@ -275,6 +303,13 @@ const promotion = z
       .meta({
         description: 'How long one promotion step (fence, promote, switch traffic) may take before the promotion is marked Failed.',
       }),
+    reprotect: oneOf(REPROTECT_MODES, 'a re-protection mode')
+      .default('automatic')
+      .meta({
+        description:
+          'After a failover, how the old primary becomes the serving standby\'s standby. automatic: as soon as it runs again (its pods Ready behind the fence, or scaled up again). manual: on the standby.dev/reprotect=<token> annotation.',
+      }),
+    failback: failback.default({ mode: 'manual', after: '30m' }),
   })
   .meta({ description: 'When and how the standby takes over.' });
 
@@ -347,6 +382,8 @@ export const siteSpecSchema = withRules(
       fencing: 'networkPolicy',
       maxPromotions: { count: 1, window: '1h' },
       stepTimeout: '5m',
+      reprotect: 'automatic',
+      failback: { mode: 'manual', after: '30m' },
     }),
     deletionPolicy: deletionPolicy.default({ snapshots: 'Retain', standbyVolumes: 'Retain' }),
     drill: drill.optional(),

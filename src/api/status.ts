@@ -3,8 +3,10 @@
 import { z } from 'zod';
 import { FENCING_METHODS, TIERS } from './spec.ts';
 
-export const PHASES = ['Pending', 'Protected', 'Degraded', 'Promoting', 'Promoted', 'Failed'] as const;
-export const PROMOTION_STATES = ['Fencing', 'Promoting', 'Switching', 'Promoted', 'Failed'] as const;
+export const PHASES = ['Pending', 'Protected', 'Degraded', 'Promoting', 'Promoted', 'Reprotecting', 'FailingBack', 'Failed'] as const;
+export const PROMOTION_STATES = ['Fencing', 'CatchingUp', 'Promoting', 'Switching', 'Promoted', 'Failed'] as const;
+export const REPROTECTION_STATES = ['Preserving', 'Seeding', 'Following', 'Protected', 'Failed'] as const;
+export const TRIGGERS = ['automatic', 'manual', 'forced'] as const;
 export const PRIMARY_STATES = ['Ready', 'NotReady', 'Missing', 'Fenced'] as const;
 /** The two sides of a site: which one serves clients. */
 export const SIDES = ['primary', 'standby'] as const;
@@ -26,6 +28,7 @@ export const CONDITION_TYPES = [
   'FencingHolds',
   'DrillPassed',
   'TrafficHolds',
+  'FailbackReady',
   // kstatus (sigs.k8s.io/cli-utils), as Flux and kpt judge resources: Stalled=True is Failed
   // (nothing improves until a person acts), Reconciling=True is InProgress.
   'Stalled',
@@ -55,9 +58,22 @@ const promotionStatus = z
     state: z
       .enum(PROMOTION_STATES)
       .optional()
-      .meta({ description: 'Fencing, Promoting, Switching (in progress), Promoted or Failed.' }),
+      .meta({ description: 'Fencing, CatchingUp (failback only), Promoting, Switching (in progress), Promoted or Failed.' }),
+    to: z
+      .enum(SIDES)
+      .optional()
+      .meta({ description: 'The side that takes over: standby (a failover or switchover; the default) or primary (a failback).' }),
+    epoch: z
+      .number()
+      .int()
+      .optional()
+      .meta({ description: 'The epoch this promotion opens (status.epoch once it is Promoted).' }),
+    force: z
+      .boolean()
+      .optional()
+      .meta({ description: 'Failback: the proof that the primary caught up is waived (a force- token, or the serving standby failed).' }),
     trigger: z
-      .enum(['automatic', 'manual', 'forced'])
+      .enum(TRIGGERS)
       .optional()
       .meta({ description: 'automatic (the primary failed), manual (the standby.dev/promote annotation) or forced (a force-... token).' }),
     token: z.string().optional().meta({ description: 'The standby.dev/promote annotation value that started it, if any.' }),
@@ -67,7 +83,12 @@ const promotionStatus = z
     stepStartedAt: time.optional().meta({ description: 'When the current step began (or was resumed): promotion.stepTimeout counts from here.' }),
     completedAt: time.optional().meta({ description: 'When the promotion ended, Promoted or Failed.' }),
     durationSeconds: z.number().optional().meta({ description: 'Seconds from startedAt to completedAt.' }),
-    fencedAt: time.optional().meta({ description: 'When the old primary was fenced.' }),
+    fencedAt: time.optional().meta({ description: 'When the side that served was fenced.' }),
+    caughtUpAt: time.optional().meta({ description: 'Failback: when the primary was proven to hold everything the standby committed.' }),
+    primarySelector: z
+      .record(z.string(), z.string())
+      .optional()
+      .meta({ description: "traffic.mode primaryService: the primary Service's own selector before the switch, given back on failback." }),
     promotedAt: time.optional().meta({ description: 'When the standby was promoted.' }),
     switchedAt: time.optional().meta({ description: 'When the traffic Service was switched to the standby.' }),
     tier: z
@@ -82,7 +103,7 @@ const promotionStatus = z
       .number()
       .int()
       .optional()
-      .meta({ description: 'fencing scaleDown: the replicas the primary had before it was scaled to 0 (given back when a failed promotion is abandoned).' }),
+      .meta({ description: 'fencing scaleDown: the replicas the primary had before it was scaled to 0 (given back when a failed promotion is abandoned, or on failback).' }),
     copy: z
       .object({
         run: z.string().meta({ description: 'The copy run (its standby.dev/copy-run label).' }),
@@ -97,12 +118,43 @@ const promotionStatus = z
   })
   .meta({ description: 'The promotion state machine; an operator restarted mid-promotion resumes from here.' });
 
+const reprotectionStatus = z
+  .object({
+    state: z
+      .enum(REPROTECTION_STATES)
+      .optional()
+      .meta({ description: 'Preserving (keeping a copy of what only the old side holds), Seeding (making it follow the serving side), Following (waiting until it does), then Protected; or Failed.' }),
+    of: z.enum(SIDES).optional().meta({ description: 'The side made a standby: primary (after a failover) or standby (after a failback).' }),
+    trigger: z.enum(TRIGGERS).optional().meta({ description: 'automatic, or manual (the standby.dev/reprotect annotation).' }),
+    token: z.string().optional().meta({ description: 'The standby.dev/reprotect annotation value that started it, if any.' }),
+    message: z.string().optional().meta({ description: 'What the re-protection is doing or, when Failed, what went wrong.' }),
+    startedAt: time.optional().meta({ description: 'When it began.' }),
+    stepStartedAt: time.optional().meta({ description: 'When the current step began (or was resumed): promotion.stepTimeout counts from here.' }),
+    completedAt: time.optional().meta({ description: 'When it ended, Protected or Failed.' }),
+    durationSeconds: z.number().optional().meta({ description: 'Seconds from startedAt to completedAt.' }),
+    divergence: z
+      .object({
+        snapshotRun: z.string().optional().meta({ description: 'The copy run of the VolumeSnapshots kept of the old side\'s volumes (role divergent).' }),
+        keptAt: time.optional().meta({ description: 'When that copy was ready.' }),
+        description: z.string().optional().meta({ description: 'What only the old side holds, as the engine measures it (e.g. a WAL range), or why it could not be measured.' }),
+      })
+      .optional()
+      .meta({ description: 'What the old side held that the serving side may not (written between the failure and the fence), kept before anything overwrites it.' }),
+    method: z.string().optional().meta({ description: 'How the old side was made to follow (e.g. job, snapshots, rewind, basebackup).' }),
+  })
+  .meta({ description: 'The re-protection state machine: after a failover (or failback) it makes the other side a standby of the serving one.' });
+
 export const promotionRecordSchema = z
   .object({
+    kind: z
+      .enum(['promotion', 'failback', 'reprotect'])
+      .optional()
+      .meta({ description: 'promotion (a failover or switchover to the standby; the default), failback (back to the primary) or reprotect.' }),
     startedAt: time.meta({ description: 'When the promotion began.' }),
     completedAt: time.optional().meta({ description: 'When it ended.' }),
-    trigger: z.enum(['automatic', 'manual', 'forced']).meta({ description: 'automatic, manual or forced.' }),
-    result: z.enum(['Promoted', 'Failed']).meta({ description: 'Promoted or Failed.' }),
+    durationSeconds: z.number().optional().meta({ description: 'Seconds from start to end.' }),
+    trigger: z.enum(TRIGGERS).meta({ description: 'automatic, manual or forced.' }),
+    result: z.enum(['Promoted', 'Protected', 'Failed']).meta({ description: 'Promoted or Failed (promotion, failback); Protected or Failed (reprotect).' }),
     reason: z.string().optional().meta({ description: 'Why it began, or why it failed.' }),
   })
   .meta({ description: 'One past promotion.' });
@@ -215,6 +267,7 @@ export const siteStatusSchema = z
         replicas: z.number().int().optional().meta({ description: "The standby workload's desired replicas (0 for a warm standby between promotions)." }),
         lagSeconds: z.number().optional().meta({ description: 'Replication lag measured by the engine (hot tier).' }),
         lag: z.string().optional().meta({ description: 'lagSeconds as a duration, for kubectl get.' }),
+        notReadySince: time.optional().meta({ description: 'While the standby serves: since when it has had no Ready pod.' }),
       })
       .optional()
       .meta({ description: 'The standby workload as observed.' }),
@@ -233,6 +286,9 @@ export const siteStatusSchema = z
       .optional()
       .meta({ description: 'Data age when this status was written (hot: measured lag). DATA AGE and the metric are live.' }),
     promotion: promotionStatus.optional(),
+    failback: promotionStatus
+      .optional()
+      .meta({ description: 'The running or last failback: a promotion back to the primary (to: primary), recorded beside the failover it ends.' }),
     promotionHistory: z
       .array(promotionRecordSchema)
       .max(20)
@@ -256,6 +312,35 @@ export const siteStatusSchema = z
       .meta({ description: 'The time of spec.drill.schedule the last scheduled drill was for (run or skipped).' }),
     nextDrillTime: time.optional().meta({ description: 'When spec.drill.schedule runs the next drill.' }),
     handledAbandonToken: z.string().optional().meta({ description: 'The last standby.dev/abandon annotation value acted on.' }),
+    handledReprotectToken: z.string().optional().meta({ description: 'The last standby.dev/reprotect annotation value acted on.' }),
+    handledFailbackToken: z.string().optional().meta({ description: 'The last standby.dev/failback annotation value acted on.' }),
+    epoch: z
+      .number()
+      .int()
+      .optional()
+      .meta({ description: 'Grows with every promotion and failback: anything acting for an older epoch is refused.' }),
+    reprotection: reprotectionStatus.optional(),
+    primaryHeld: z
+      .object({
+        replicas: z.number().int().meta({ description: 'The replicas the primary workload had, restored when the step ends.' }),
+        since: time.meta({ description: 'Since when the operator holds it at 0.' }),
+        for: z.string().meta({ description: 'Which step needs it stopped (its volumes are rewound or replaced).' }),
+        claims: z
+          .record(
+            z.string(),
+            z.object({
+              accessModes: z.array(z.string()),
+              storage: z.string(),
+              storageClassName: z.string().optional(),
+              volumeMode: z.string().optional(),
+              labels: z.record(z.string(), z.string()).optional(),
+            }),
+          )
+          .optional()
+          .meta({ description: 'The shapes of the claims the step replaces, recorded before it stops the primary.' }),
+      })
+      .optional()
+      .meta({ description: 'The operator holds the primary workload at 0 replicas while a step rewrites its volumes (after keeping a copy of them).' }),
     conditions: z
       .array(conditionSchema)
       .optional()
@@ -282,3 +367,6 @@ export type DrillState = (typeof DRILL_STATES)[number];
 export type DrillResult = (typeof DRILL_RESULTS)[number];
 export type DrillTrigger = (typeof DRILL_TRIGGERS)[number];
 export type DrillMethod = (typeof DRILL_METHODS)[number];
+export type ReprotectionStatus = NonNullable<SiteStatus['reprotection']>;
+export type ReprotectionState = (typeof REPROTECTION_STATES)[number];
+export type Trigger = (typeof TRIGGERS)[number];

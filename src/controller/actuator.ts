@@ -119,16 +119,16 @@ export function actuator(d: ReconcilerDeps, site: StandbySite, prepare: (o: Kube
         return live;
       }
     },
-    async remove(kind, namespace, name, uid) {
-      const live = cached(kind, namespace, name);
-      if (live) assertOurs(site, live);
-      await d.client.delete(resourceOfKind(kind), namespace, name, uid ? { uid } : {});
-    },
     async patch(kind, namespace, name, patch) {
       await d.client.mergePatch(resourceOfKind(kind), namespace, name, patch);
     },
     async jsonPatch(kind, namespace, name, ops) {
       await d.client.jsonPatch(resourceOfKind(kind), namespace, name, ops);
+    },
+    async remove(kind, namespace, name, opts = {}) {
+      const live = cached(kind, namespace, name);
+      if (live && opts.theirs !== true) assertOurs(site, live);
+      await d.client.delete(resourceOfKind(kind), namespace, name, { ...(opts.uid ? { uid: opts.uid } : live?.metadata?.uid ? { uid: live.metadata.uid } : {}) });
     },
   };
 }

@@ -2,13 +2,16 @@
 // when the cache already matches), replace a standby whose immutable fields changed, remove what
 // the site no longer wants, prune copies nobody needs, and keep data's ownership in line with
 // deletionPolicy. Errors are collected, not thrown: one bad object must not stop the others.
-import type { PromotionStatus, Side } from '../api/status.ts';
+import type { Side, SiteStatus } from '../api/status.ts';
 import type { Engine } from '../engines/engine.ts';
+import { promotionInEffect, type Lifecycle } from '../promotion/lifecycle.ts';
 import { inProgress } from '../promotion/machine.ts';
+import { reprotecting } from '../reprotect/machine.ts';
+import { ownershipOf } from '../site/ownership.ts';
 import { released } from '../promotion/release.ts';
 import { inUseByDrill } from '../drill/retention.ts';
 import { LABEL_ROLE, names, ownerReference } from '../site/names.ts';
-import type { BuildContext } from '../tiers/context.ts';
+import type { BuildContext, FenceShape } from '../tiers/context.ts';
 import { desiredObjects } from '../tiers/desired.ts';
 import { needsApply, stamped } from '../k8s/apply.ts';
 import { R, resourceOfKind, type Resource } from '../k8s/resources.ts';
@@ -61,7 +64,7 @@ async function applyOne(rc: ReconcileContext, obj: KubeObject): Promise<void> {
 
 /** An owned StatefulSet whose volumeClaimTemplates (immutable) differ, while no promotion relies on it. */
 function mustReplace(rc: ReconcileContext, want: KubeObject, live: KubeObject): boolean {
-  if (want.kind !== 'StatefulSet' || rc.current.status?.promotion?.state) return false;
+  if (want.kind !== 'StatefulSet' || promotionInEffect(rc.current.status ?? {})) return false;
   if (!live.metadata?.ownerReferences?.some((r) => r.uid === rc.site.metadata.uid)) return false;
   const claimNames = (o: KubeObject) =>
     ((o as { spec?: { volumeClaimTemplates?: { metadata?: { name?: string } }[] } }).spec?.volumeClaimTemplates ?? [])
@@ -80,13 +83,16 @@ export async function removeUnwanted(rc: ReconcileContext, desired: readonly Kub
       if (wanted.has(`${kind}/${o.metadata?.name}`)) continue;
       // A drill's scratch objects are the drill driver's to remove (drill.ts).
       if (o.metadata?.labels?.[LABEL_ROLE] === 'drill') continue;
-      // Only objects this site controls; a label alone is not proof of ownership.
-      if (!o.metadata?.ownerReferences?.some((r) => r.uid === rc.site.metadata.uid)) continue;
+      // Only objects this site made (site/ownership.ts): a label alone is not proof of ownership.
+      // Released objects (a promotion's, without owner reference) are the site's too once a
+      // failback made them unwanted: the fence of a side that serves again, the standby's fence.
+      const meta = o.metadata;
+      if (!meta || !ownershipOf({ kind, metadata: meta }, { name: rc.site.metadata.name, uid: rc.site.metadata.uid }).ours) continue;
       try {
-        await rc.deps.client.delete(res, o.metadata.namespace, o.metadata.name ?? '', { uid: o.metadata.uid ?? '' });
-        rc.log.info({ kind, name: o.metadata.name }, 'removed an object the site no longer needs');
+        await rc.deps.client.delete(res, meta.namespace, meta.name ?? '', { uid: meta.uid ?? '' });
+        rc.log.info({ kind, name: meta.name }, 'removed an object the site no longer needs');
       } catch (err) {
-        rc.errors.push(`could not delete ${kind} ${o.metadata.name}: ${(err as Error).message}`);
+        rc.errors.push(`could not delete ${kind} ${meta.name}: ${(err as Error).message}`);
       }
     }
   }
@@ -121,7 +127,7 @@ export async function alignDataOwnership(rc: ReconcileContext, obs: Observed): P
   const uid = site.metadata.uid;
   if (!uid) return;
   // Once a promotion began, the copies may be what serves clients: deleting the site never takes them.
-  const promoted = rc.current.status?.promotion?.state !== undefined;
+  const promoted = promotionInEffect(rc.current.status ?? {}) !== undefined;
   const targets: [Resource, KubeObject[], boolean][] = [
     [R.volumeSnapshot, obs.snapshots, site.spec.deletionPolicy.snapshots === 'Delete'],
     [R.pvc, obs.copyClaims, site.spec.deletionPolicy.standbyVolumes === 'Delete' && !promoted],
@@ -143,16 +149,50 @@ export async function alignDataOwnership(rc: ReconcileContext, obs: Observed): P
   }
 }
 
-/** The builders' input: the site, what was observed of it and the decisions taken this reconcile. */
+/**
+ * Which side is fenced, and how, where the site stands in the DR cycle (pure):
+ *   failover   the old primary closed (fencing networkPolicy), narrowed to the standby's pods once
+ *              its re-protection began (it must reach the side it follows)
+ *   failback   the standby narrow (the primary catches up from it); the primary narrow until the
+ *              failback's Switching step lifts its fence
+ *   returning  the standby narrow until it is re-protected (it must not take writes)
+ */
+export function fencesFor(l: Lifecycle, fencing: 'networkPolicy' | 'scaleDown'): { primary?: FenceShape; standby?: FenceShape } {
+  const byPolicy = fencing === 'networkPolicy';
+  switch (l.mode) {
+    case 'failover': {
+      if (!byPolicy || !l.promotion) return {};
+      const following = reprotecting(l.reprotection) || l.reprotection?.state === 'Protected';
+      return { primary: following ? 'narrow' : 'closed' };
+    }
+    case 'failback': {
+      const lifted = l.failback?.state === 'Switching';
+      return { standby: 'narrow', ...(byPolicy && !lifted ? { primary: 'narrow' as const } : {}) };
+    }
+    case 'returning':
+      return { standby: 'narrow' };
+    default:
+      return {};
+  }
+}
+
+/** The epoch the standby's pods carry: the last failback's, once it is done (see standbyFor). */
+export function standbyEpoch(status: SiteStatus): number | undefined {
+  return status.failback?.state === 'Promoted' ? status.failback.epoch : undefined;
+}
+
+/** The builders' input: the site, what was observed of it and where it stands in the DR cycle. */
 export function buildContext(
   rc: ReconcileContext,
   obs: Observed,
   engine: Engine,
-  promo: PromotionStatus | undefined,
+  lifecycle: Lifecycle,
   active: Side,
   copyClaims: Record<string, string> | undefined,
 ): BuildContext | undefined {
   if (!obs.primary) return undefined;
+  // The failover whose effects hold (failover, failback); after a failback none does.
+  const promo = lifecycle.promotion;
   const switching = promo?.state === 'Switching' || promo?.state === 'Promoted';
   return {
     site: rc.site,
@@ -167,6 +207,8 @@ export function buildContext(
     promotion: promo?.state,
     copyClaims,
     avoidLabels: obs.serviceLabelKeys,
+    fences: fencesFor(lifecycle, promo?.fencing ?? rc.site.spec.promotion.fencing),
+    epoch: standbyEpoch(rc.current.status ?? {}),
   };
 }
 
@@ -205,15 +247,16 @@ export function desiredFor(
   obs: Observed,
   facts: SiteFacts,
   engine: Engine,
-  promo: PromotionStatus | undefined,
+  lifecycle: Lifecycle,
   active: Side,
   frozen: boolean,
 ): KubeObject[] | undefined {
-  const ctx = buildContext(rc, obs, engine, promo, active, facts.standbyClaims);
+  const ctx = buildContext(rc, obs, engine, lifecycle, active, facts.standbyClaims);
   if (!ctx) return undefined;
   const trafficName = names.traffic(rc.site.metadata.name, rc.site.spec);
   const built = frozen ? desiredObjects(ctx).filter((o) => (o.kind === 'Service' && o.metadata?.name === trafficName) || o.kind === 'NetworkPolicy') : desiredObjects(ctx);
-  return promo ? built.map(released) : built;
+  // While a failover holds (or a failback runs) what serves is released (promotion/release.ts).
+  return lifecycle.promotion ? built.map(released) : built;
 }
 
 /**
@@ -226,15 +269,16 @@ export async function convergeSite(
   obs: Observed,
   facts: SiteFacts,
   engine: Engine,
-  promo: PromotionStatus | undefined,
+  lifecycle: Lifecycle,
   active: Side,
   frozen: boolean,
 ): Promise<ConvergeResult> {
   const result: ConvergeResult = { fenceReverted: false };
+  const promo = lifecycle.promotion;
   const running = inProgress(promo);
   // Held even without the primary workload (a promotion asked for after it was deleted).
   const hold = running && rc.site.spec.traffic.mode === 'operatorService' ? holdTrafficService(rc, obs) : undefined;
-  const desired = desiredFor(rc, obs, facts, engine, promo, active, frozen);
+  const desired = desiredFor(rc, obs, facts, engine, lifecycle, active, frozen);
   if (!desired) {
     await hold;
     return result;
@@ -244,10 +288,12 @@ export async function convergeSite(
   const isTraffic = (o: KubeObject) => o.kind === 'Service' && o.metadata?.name === trafficName;
   const isFence = (o: KubeObject) => o.kind === 'NetworkPolicy' && o.metadata?.name === fenceName;
   const fence = desired.find(isFence);
-  // While a promotion runs, only its steps move traffic: a transition recorded a step late must
-  // never make this pass point clients back at the fenced primary. The traffic Service is held
-  // (released, its selector untouched, re-created if deleted) instead of applied.
-  const rest = (running ? desired.filter((o) => !isTraffic(o)) : desired).filter((o) => !isFence(o));
+  // While a promotion or a failback runs, only its steps move traffic: a transition recorded a
+  // step late must never make this pass point clients back at the fenced side. During a
+  // promotion the traffic Service is held (released, its selector untouched, re-created if
+  // deleted) instead of applied.
+  const stepsOwnTraffic = running || (lifecycle.mode === 'failback' && inProgress(lifecycle.failback));
+  const rest = (stepsOwnTraffic ? desired.filter((o) => !isTraffic(o)) : desired).filter((o) => !isFence(o));
   const [, reverted] = await Promise.all([applyAll(rc, rest), fence ? holdFence(rc, fence) : false, hold]);
   result.fenceReverted = reverted;
   if (frozen) return result;

@@ -21,6 +21,7 @@ import { toDate } from '../k8s/types.ts';
 import type { StandbyUsability } from '../promotion/decide.ts';
 import { assessPrimary, type PrimaryAssessment } from '../promotion/detect.ts';
 import { promotedClaims } from '../promotion/copy.ts';
+import { promotionInEffect } from '../promotion/lifecycle.ts';
 import { standbyUsability } from '../promotion/usable.ts';
 import { LABEL_ROLE, LABEL_SITE, names } from '../site/names.ts';
 import { ownershipOf } from '../site/ownership.ts';
@@ -187,6 +188,8 @@ export interface SiteFacts {
   primary: PrimaryAssessment;
   standbyReadyPods: number;
   usability: StandbyUsability;
+  /** The side that serves when it is the standby: Ready, or not Ready since when (continuously). */
+  serving: { ready: boolean; notReadySince: Date | undefined };
 }
 
 export interface FactsInput {
@@ -203,7 +206,8 @@ export function siteFacts(i: FactsInput): SiteFacts {
   const { site, obs, now } = i;
   const { spec } = site;
   const prev = site.status;
-  const promotion: PromotionStatus | undefined = prev.promotion;
+  // The failover in effect, if any: after a failback the primary serves and copies move forward again.
+  const promotion: PromotionStatus | undefined = promotionInEffect(prev);
   const volumeNames = obs.volumes.map((v) => v.volume);
   const mounted = claimsOf(obs.standby?.spec?.template);
   const runs = copyRuns(obs.copyClaims, volumeNames.length ? volumeNames : Object.keys(mounted));
@@ -254,6 +258,12 @@ export function siteFacts(i: FactsInput): SiteFacts {
     fenced: promotion !== undefined,
   });
   const standbyReadyPods = obs.standbyPods.filter(isPodReady).length;
+  // Only while the standby serves does its readiness decide anything (a failback of a failed standby).
+  const servingReady = standbyReadyPods > 0;
+  const serving = {
+    ready: servingReady,
+    notReadySince: prev.active === 'standby' && !servingReady ? (toDate(prev.standby?.notReadySince) ?? now) : undefined,
+  };
   const usability = standbyUsability({
     tier: spec.tier,
     now,
@@ -279,6 +289,7 @@ export function siteFacts(i: FactsInput): SiteFacts {
     primary,
     standbyReadyPods,
     usability,
+    serving,
   };
 }
 

@@ -3,7 +3,6 @@
 // faster and safer: flaps seen only by the watch, when this process took a step over, whether the
 // cache already shows our last status write, the last engine probe.
 import type { StandbySiteObject } from '../api/site.ts';
-import type { PromotionStatus } from '../api/status.ts';
 import type { EngineObservation } from '../engines/engine.ts';
 import { olderThan } from '../k8s/resource-version.ts';
 
@@ -94,7 +93,7 @@ export class SiteMemory {
   }
 
   /** When this process first drove this step of this promotion. */
-  firstDriven(key: string, p: PromotionStatus): Date {
+  firstDriven(key: string, p: { startedAt?: string | undefined; state?: string | undefined }): Date {
     const k = `${key}/${p.startedAt ?? ''}/${p.state ?? ''}`;
     let at = this.stepsDriven.get(k);
     if (!at) {

@@ -7,4 +7,8 @@ export interface ControllerMetrics {
   promotionSeconds: { observe(labels: { tier: string }, seconds: number): void };
   /** Drills that ended, by tier, result (Passed, Failed, Aborted) and trigger (scheduled, manual). */
   drills: { inc(labels: { tier: string; result: string; trigger: string }): void };
+  failbacks: { inc(labels: { tier: string; result: string; trigger: string }): void };
+  failbackSeconds: { observe(labels: { tier: string }, seconds: number): void };
+  reprotections: { inc(labels: { tier: string; result: string }): void };
+  reprotectSeconds: { observe(labels: { tier: string }, seconds: number): void };
 }

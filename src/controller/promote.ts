@@ -2,15 +2,12 @@
 // state machine through the step actions of fencing/, promotion/ and traffic/, and write each
 // transition with the site's resourceVersion as precondition, so that it happens exactly once.
 import { parseDuration } from '../api/duration.ts';
-import type { StandbySiteObject } from '../api/site.ts';
-import type { PromotionRecord, PromotionStatus, SiteStatus } from '../api/status.ts';
+import type { PromotionStatus, SiteStatus } from '../api/status.ts';
 import type { Engine, EngineContext } from '../engines/engine.ts';
 import { raiseFence } from '../fencing/fence.ts';
-import { isConflict } from '../k8s/client.ts';
-import { mergePatchFor } from '../k8s/merge-patch.ts';
-import { SITE_RESOURCE } from '../api/resource.ts';
 import { decide, promoteRequest, type Decision } from '../promotion/decide.ts';
 import { drive, type PromotionSteps } from '../promotion/executor.ts';
+import { lifecycleOf } from '../promotion/lifecycle.ts';
 import { promotionCopy } from '../promotion/copy.ts';
 import { begin, fail, inProgress, promotionId } from '../promotion/machine.ts';
 import { released } from '../promotion/release.ts';
@@ -18,6 +15,7 @@ import { takeOver } from '../promotion/take-over.ts';
 import { ANNOTATION_ABANDON, ANNOTATION_PROMOTE, names, standbySelector } from '../site/names.ts';
 import { desiredReplicas } from '../site/workload.ts';
 import { abandonPromotion } from './abandon.ts';
+import { writeRecord } from './records.ts';
 import { trafficState, type TrafficState } from '../traffic/holds.ts';
 import { holdTraffic, keepTraffic, switchTraffic } from '../traffic/switch.ts';
 import { actuator } from './actuator.ts';
@@ -25,8 +23,6 @@ import type { ReconcileContext } from './context.ts';
 import { drillAbortForPromotion } from './drill.ts';
 import { conditionsForPhase } from './status.ts';
 import type { Observed, SiteFacts } from './facts.ts';
-
-const HISTORY_LIMIT = 20;
 
 export interface PromotionOutcome {
   decision: Decision;
@@ -51,6 +47,7 @@ export async function runPromotion(
   const { site, deps: d } = rc;
   const { spec } = site;
   const prev = site.status;
+  const lifecycle = lifecycleOf(prev);
   const now = rc.now();
   const abandon = promoteRequest(site.metadata.annotations?.[ANNOTATION_ABANDON], prev.handledAbandonToken);
   if (abandon && d.isLeader()) {
@@ -78,11 +75,12 @@ export async function runPromotion(
     history: prev.promotionHistory ?? [],
     isLeader: d.isLeader(),
     request,
-    current: prev.promotion,
+    current: lifecycle.promotion,
     active: prev.active ?? 'primary',
+    ...(lifecycle.mode === 'returning' ? { unprotected: 'the site fails back: the standby is not yet the primary\'s standby again' } : {}),
   });
   let handledToken = prev.handledPromoteToken;
-  let promo = prev.promotion;
+  let promo = lifecycle.promotion;
   let fenceWritten = false;
   if (decision.action === 'wait') rc.after(decision.afterMs);
   if (decision.action === 'refuse' && decision.retryAfterMs !== undefined) rc.after(decision.retryAfterMs);
@@ -101,13 +99,25 @@ export async function runPromotion(
       promotionId: promotionId({ startedAt: now.toISOString() }),
       dataTime: facts.dataTime,
     });
-    const began = begin(now, decision.trigger, decision.reason, decision.token, {
-      tier: spec.tier,
-      fencing: spec.promotion.fencing,
-      ...(copy ? { copy } : {}),
-      // What abandoning a failed promotion gives back.
-      ...(spec.promotion.fencing === 'scaleDown' && obs.primary ? { primaryReplicas: desiredReplicas(obs.primary) } : {}),
-    });
+    const began = {
+      ...begin(
+        now,
+        decision.trigger,
+        decision.reason,
+        decision.token,
+        {
+          tier: spec.tier,
+          fencing: spec.promotion.fencing,
+          ...(copy ? { copy } : {}),
+          // What abandoning a failed promotion, or a failback, gives back.
+          ...(spec.promotion.fencing === 'scaleDown' && obs.primary ? { primaryReplicas: desiredReplicas(obs.primary) } : {}),
+        },
+        'standby',
+        (prev.epoch ?? 0) + 1,
+      ),
+      // What a failback gives back: the primary Service's own selector.
+      ...(spec.traffic.mode === 'primaryService' && obs.primaryService?.spec?.selector ? { primarySelector: obs.primaryService.spec.selector } : {}),
+    };
     // A real failure wins: a running drill is aborted in this same write (drill.ts), costing no time.
     const drill = drillAbortForPromotion(rc, decision.reason, now);
     startWrite = writePromotion(rc, began, { handledPromoteToken: decision.token ?? handledToken, ...drill?.patch });
@@ -181,7 +191,7 @@ export async function runPromotion(
       afterTransition: (from, to) => void afterTransition(rc, from, to),
       sequential: d.exitAfterStep !== undefined,
     });
-    promo = result.promotion;
+    promo = result.record;
     if (result.conflict) return undefined;
     if (result.waitingFor) {
       rc.log.info({ step: promo.state, waitingFor: result.waitingFor }, 'promotion step waiting');
@@ -223,43 +233,19 @@ async function holdSwitch(rc: ReconcileContext, obs: Observed, engine: Engine, e
   return trafficState(service, name, selector, restored);
 }
 
-/** Writes status.promotion (and what a transition implies) with the site's resourceVersion as precondition. */
+/** Writes status.promotion and what a transition implies: the standby serves once Promoted, in a new epoch. */
 async function writePromotion(rc: ReconcileContext, p: PromotionStatus, extra: Partial<Record<keyof SiteStatus, unknown>>): Promise<boolean> {
   const prev = rc.current.status ?? {};
-  const patch: Record<string, unknown> = { promotion: mergePatchFor(prev.promotion ?? {}, p) ?? {}, ...extra };
-  if (p.state === 'Promoted' || p.state === 'Failed') {
-    const record: PromotionRecord = {
-      startedAt: p.startedAt ?? rc.now().toISOString(),
-      trigger: p.trigger ?? 'automatic',
-      result: p.state,
-      ...(p.completedAt ? { completedAt: p.completedAt } : {}),
-      ...(p.reason ? { reason: p.reason } : {}),
-    };
-    patch.promotionHistory = [...(prev.promotionHistory ?? []), record].slice(-HISTORY_LIMIT);
+  const more: Partial<Record<keyof SiteStatus, unknown>> = { ...extra };
+  if (p.state === 'Promoted' && prev.promotion?.state !== 'Promoted') {
+    more.active = 'standby';
+    more.epoch = p.epoch ?? (prev.epoch ?? 0) + 1;
   }
-  if (p.state === 'Promoted') patch.active = 'standby';
   if (p.state === 'Fencing' && !prev.promotion) {
-    patch.phase = 'Promoting';
-    patch.conditions = conditionsForPhase(prev, 'Promoting', rc.site.metadata.generation ?? 0, rc.now());
+    more.phase = 'Promoting';
+    more.conditions = conditionsForPhase(prev, 'Promoting', rc.site.metadata.generation ?? 0, rc.now());
   }
-  try {
-    const updated = await rc.deps.client.mergePatch<StandbySiteObject>(
-      SITE_RESOURCE,
-      rc.site.metadata.namespace,
-      rc.site.metadata.name,
-      { metadata: { resourceVersion: rc.current.metadata?.resourceVersion }, status: patch },
-      'status',
-    );
-    rc.current = updated;
-    rc.memory.noteWritten(rc.key, updated);
-    return true;
-  } catch (err) {
-    if (isConflict(err)) {
-      rc.log.info('site changed while promoting; re-reading');
-      return false;
-    }
-    throw err;
-  }
+  return writeRecord(rc, 'promotion', p, more);
 }
 
 async function afterTransition(rc: ReconcileContext, from: string, to: PromotionStatus): Promise<void> {

@@ -11,6 +11,9 @@ import { fencingState } from '../fencing/holds.ts';
 import { toDate } from '../k8s/types.ts';
 import { promoteRequest } from '../promotion/decide.ts';
 import { inProgress } from '../promotion/machine.ts';
+import { lifecycleOf, promotionInEffect, reprotected, type Lifecycle } from '../promotion/lifecycle.ts';
+import { reprotecting } from '../reprotect/machine.ts';
+import type { SidesInput } from '../reprotect/sides.ts';
 import { pinToPromotion } from '../promotion/pinned.ts';
 import { ANNOTATION_PROMOTE, names } from '../site/names.ts';
 import type { ReconcileContext, ReconcilerDeps } from './context.ts';
@@ -21,6 +24,8 @@ import { SiteMemory } from './memory.ts';
 import { SelectorKeys } from './selector-keys.ts';
 import { runPromotion, type PromotionOutcome } from './promote.ts';
 import { drillView, runDrill, type DrillView } from './drill.ts';
+import { runFailback, type FailbackOutcome } from './failback.ts';
+import { keepReverseCopies, runReprotect, type ReprotectOutcome } from './reprotect.ts';
 import { computeStatus, invalidStatus } from './status.ts';
 import { writeInvalidStatus, writeStatus } from './status-write.ts';
 
@@ -62,7 +67,7 @@ export class Reconciler {
     const namespace = cached.metadata.namespace ?? '';
     const validation = validateSpec(cached.spec, name);
     if (!validation.ok) return this.reportInvalid(cached, describeProblems(validation.problems));
-    const pinned = pinToPromotion(validation.spec, cached.status?.promotion);
+    const pinned = pinToPromotion(validation.spec, promotionInEffect(cached.status ?? {}));
     const site: StandbySite = { metadata: { ...cached.metadata, name: name ?? '', namespace }, spec: pinned.spec, status: cached.status ?? {} };
     if (pinned.ignored && cached.metadata.generation !== cached.status?.observedGeneration && this.d.isLeader()) {
       await this.d.events.record(cached, 'Warning', 'SpecChangeIgnored', pinned.ignored);
@@ -134,21 +139,52 @@ class SiteRun implements ReconcileContext {
     if (facts.snapshotProblem) problems.push({ message: facts.snapshotProblem, stalls: false });
 
     // A site that is not the one to protect its workload, or whose names are taken, does nothing
-    // but say so; a promotion already under way is finished (its steps report what they cannot do).
-    const blocked = inProgress(site.status.promotion) ? undefined : this.blocked(obs, facts, engine, frozen);
+    // but say so; a procedure already under way (a promotion, a failback, a re-protection) is
+    // finished (its steps report what they cannot do).
+    const before = lifecycleOf(site.status);
+    const busy = inProgress(site.status.promotion) || inProgress(before.failback) || reprotecting(before.reprotection);
+    const blocked = busy ? undefined : this.blocked(obs, facts, engine, before, frozen);
     let outcome: PromotionOutcome | undefined = blocked ? await this.refuseBlocked(blocked) : await runPromotion(this, obs, facts, engine, engineCtx, frozen);
     if (!outcome) return { requeueAfterMs: 0 };
     // Drills (drill.ts) after the promotion: a promotion that began aborted any drill already.
     const drill = blocked ? drillView(this) : await runDrill(this, { obs, facts, engine, engineCtx, promotion: outcome.promotion });
+    // One procedure acts per reconcile, in this order: a promotion, a failback, a re-protection.
+    // Each reads the status the one before it left (this.current).
+    let failback: FailbackOutcome | undefined;
+    let reprotect: ReprotectOutcome | undefined;
+    if (!blocked && !frozen && !inProgress(outcome.promotion)) {
+      failback = await runFailback(this, () => this.sides(obs, facts, engine), facts.serving);
+      if (!failback) return { requeueAfterMs: 0 };
+      if (!failback.acted) {
+        reprotect = await runReprotect(this, this.sides(obs, facts, engine));
+        if (!reprotect) return { requeueAfterMs: 0 };
+      }
+    }
     const latest = this.current.status ?? {};
-    const converged: ConvergeResult = blocked
-      ? { fenceReverted: false }
-      : await convergeSite(this, obs, facts, engine, outcome.promotion, latest.active ?? 'primary', frozen);
+    const lifecycle = lifecycleOf(latest);
+    let reverseDataTime: Date | undefined;
+    let converged: ConvergeResult = { fenceReverted: false };
+    if (!blocked) {
+      converged = await convergeSite(this, obs, facts, engine, lifecycle, latest.active ?? 'primary', frozen);
+      // Re-protected after a failover (warm, cold): the serving standby's copies, on the tier's schedule.
+      if (!frozen && lifecycle.mode === 'failover' && reprotected(lifecycle) && spec.tier !== 'hot') {
+        try {
+          reverseDataTime = await keepReverseCopies(this, this.sides(obs, facts, engine));
+        } catch (err) {
+          this.errors.push(`could not keep the serving standby's copies: ${(err as Error).message}`);
+        }
+      }
+    }
     await this.reportOnce(obs);
     const late = this.lateConflict();
     if (!blocked && late) outcome = { ...outcome, decision: { action: 'refuse', reason: late.reason, message: late.message } };
 
-    const status = this.status(latest, obs, facts, engine, engineObs, outcome, converged, problems, blocked ?? this.lateConflict(), drill);
+    const status = this.status(latest, obs, facts, engine, engineObs, outcome, converged, problems, blocked ?? this.lateConflict(), drill, {
+      lifecycle,
+      reprotect: reprotect?.decision,
+      failback: failback?.decision,
+      reverseDataTime,
+    });
     // Bad references and taken names are usually fixed by creating or deleting an object, which the
     // watches see; look again now and then anyway, for what no watch covers (a Secret, a CRD installed later).
     if (problems.length > 0 || this.errors.length > 0 || blocked) this.after(30_000);
@@ -174,8 +210,31 @@ class SiteRun implements ReconcileContext {
     }
   }
 
+  /** Both sides as observed, for the failback and re-protection steps, with the newest status. */
+  private sides(obs: Observed, facts: SiteFacts, engine: Engine): SidesInput {
+    return {
+      site: this.site,
+      status: this.current.status ?? {},
+      engine,
+      operatorImage: this.deps.operatorImage,
+      now: this.now(),
+      primary: obs.primary,
+      primaryPods: obs.primaryPods,
+      primaryService: obs.primaryService,
+      trafficService: obs.trafficService,
+      primaryClaims: obs.primaryClaims,
+      standby: obs.standby,
+      standbyPods: obs.standbyPods,
+      snapshots: obs.snapshots,
+      jobs: obs.jobs,
+      cronJobs: obs.cronJobs,
+      runs: facts.runs,
+      snapshotsInstalled: this.deps.caches.snapshots.installed,
+    };
+  }
+
   /** Why the site must not act at all: its workload is another site's, or a name it writes is taken. */
-  private blocked(obs: Observed, facts: SiteFacts, engine: Engine, frozen: boolean): Blocked | undefined {
+  private blocked(obs: Observed, facts: SiteFacts, engine: Engine, lifecycle: Lifecycle, frozen: boolean): Blocked | undefined {
     const { site, deps: d } = this;
     const rival = protectingSite(d.caches, site);
     if (rival) {
@@ -184,7 +243,7 @@ class SiteRun implements ReconcileContext {
         message: `${site.spec.primary.workload.kind} ${site.spec.primary.workload.name} is already protected by StandbySite ${rival.metadata?.name ?? '?'} (the oldest site for a workload protects it); delete that site, or point this one at another workload`,
       };
     }
-    const wanted = desiredFor(this, obs, facts, engine, site.status.promotion, site.status.active ?? 'primary', frozen) ?? [];
+    const wanted = desiredFor(this, obs, facts, engine, lifecycle, site.status.active ?? 'primary', frozen) ?? [];
     const taken = nameConflicts(d.caches, site, wanted);
     return taken.length ? { reason: 'NameConflict', message: `${taken.join('; ')}; ${conflictAdvice(site)}` } : undefined;
   }
@@ -221,11 +280,18 @@ class SiteRun implements ReconcileContext {
     problems: readonly ReferenceProblem[],
     blocked: Blocked | undefined,
     drill: DrillView,
+    cycle: { lifecycle: Lifecycle; reprotect: ReprotectOutcome['decision'] | undefined; failback: FailbackOutcome['decision'] | undefined; reverseDataTime: Date | undefined },
   ): SiteStatus {
     const { site } = this;
     const { spec } = site;
     const now = this.now();
-    const promo = outcome.promotion;
+    const { lifecycle } = cycle;
+    // The failover whose effects hold (none after a failback); the record itself stays in status.
+    const promo = lifecycle.promotion;
+    const fencedSideLifted = lifecycle.mode === 'failback' && lifecycle.failback?.state === 'Switching';
+    const following = reprotecting(lifecycle.reprotection) || lifecycle.reprotection?.state === 'Protected';
+    // The fence is reported while it must hold: not once the old primary is scaled up again to follow.
+    const fenceReported = promo && promo.state !== 'Fencing' && !fencedSideLifted && !(spec.promotion.fencing === 'scaleDown' && following);
     const scheduled = spec.tier === 'warm' ? spec.warm : spec.tier === 'cold' ? spec.cold : undefined;
     const nextSyncTime = scheduled && !scheduled.suspend && !promo ? nextRun(scheduled.schedule, scheduled.timeZone, now) : undefined;
     if (nextSyncTime) this.after(nextSyncTime.getTime() - now.getTime() + 1000);
@@ -246,12 +312,14 @@ class SiteRun implements ReconcileContext {
         readyReplicas: facts.standbyReadyPods,
         replicas: obs.standby?.spec?.replicas ?? 0,
         created: toDate(obs.standby?.metadata?.creationTimestamp),
+        notReadySince: facts.serving.notReadySince,
       },
       measuresLag: engine.measuresLag,
       lagSeconds: engineObs.lagSeconds,
       engineProblem: engineObs.problem,
       standbyAdjusted: obs.hostBindings.length ? standbyAdjustedMessage(obs.hostBindings) : undefined,
-      dataTime: facts.dataTime,
+      // Re-protected after a failover (warm, cold): the serving standby's newest copy is what protects.
+      dataTime: cycle.reverseDataTime ?? facts.dataTime,
       lastSnapshotTime: facts.lastSnapshotTime,
       snapshots: facts.snapshotCount,
       lastSync: facts.lastSync,
@@ -259,14 +327,17 @@ class SiteRun implements ReconcileContext {
       lastCopyJob: lastCopyJob?.finished ? { succeeded: lastCopyJob.succeeded, finished: lastCopyJob.finished, message: lastCopyJob.message } : undefined,
       usability: facts.usability,
       decision: outcome.decision,
-      promotion: promo,
+      promotion: latest.promotion ?? outcome.promotion,
+      lifecycle,
+      reprotect: cycle.reprotect,
+      failback: cycle.failback,
       history: latest.promotionHistory ?? [],
       handledToken: outcome.handledToken,
       handledAbandonToken: latest.handledAbandonToken,
       active: latest.active ?? 'primary',
       trafficService: spec.traffic.mode === 'operatorService' ? names.traffic(site.metadata.name, spec) : spec.primary.service,
       traffic: outcome.traffic,
-      fencing: promo && promo.state !== 'Fencing' ? fencingState(site, { ...obs, fenceWritten: outcome.fenceWritten, fenceReverted: converged.fenceReverted }) : undefined,
+      fencing: fenceReported ? fencingState(site, { ...obs, fenceWritten: outcome.fenceWritten, fenceReverted: converged.fenceReverted }) : undefined,
       drill,
     });
     this.after(recheckInMs);

@@ -9,6 +9,13 @@ import type { PrimaryAssessment } from '../promotion/detect.ts';
 import { inProgress } from '../promotion/machine.ts';
 import { mergeConditions, type ConditionInput } from './conditions.ts';
 import type { Blocked } from './ownership.ts';
+import type { FailbackDecision } from '../failback/decide.ts';
+import { reprotected, type Lifecycle } from '../promotion/lifecycle.ts';
+import type { ReprotectDecision } from '../reprotect/decide.ts';
+import { reprotecting } from '../reprotect/machine.ts';
+
+/** Status fields written by the procedures themselves, never computed here. */
+const PROCEDURE_FIELDS = ['epoch', 'reprotection', 'failback', 'handledReprotectToken', 'handledFailbackToken', 'primaryHeld'] as const;
 
 /** How long a new hot standby may take to become Ready before the site counts as Degraded. */
 const SETTLE_MS = 5 * 60_000;
@@ -31,7 +38,15 @@ export interface StatusInput {
   stalling: readonly string[];
   /** The site does not act at all: its workload is another site's, or a name it writes is taken. */
   blocked?: Blocked | undefined;
-  standby: { name: string | undefined; exists: boolean; readyReplicas: number; replicas: number; created: Date | undefined };
+  standby: {
+    name: string | undefined;
+    exists: boolean;
+    readyReplicas: number;
+    replicas: number;
+    created: Date | undefined;
+    /** While it serves: since when it has had no Ready pod. */
+    notReadySince?: Date | undefined;
+  };
   measuresLag: boolean;
   lagSeconds: number | undefined;
   engineProblem: string | undefined;
@@ -47,6 +62,12 @@ export interface StatusInput {
   usability: StandbyUsability;
   decision: Decision;
   promotion: PromotionStatus | undefined;
+  /** Where in the DR cycle the site stands (after this reconcile's procedures). */
+  lifecycle: Lifecycle;
+  /** What re-protection would do now, and why (for the conditions while the standby serves). */
+  reprotect?: ReprotectDecision | undefined;
+  /** What a failback would do now, and why (while the standby serves). */
+  failback?: FailbackDecision | undefined;
   history: readonly PromotionRecord[];
   handledToken: string | undefined;
   /** The last standby.dev/abandon token acted on (kept as written). */
@@ -204,7 +225,9 @@ export function computeStatus(i: StatusInput): StatusResult {
 
   const phase = phaseOf(i, rpoMet);
   conditions.unshift(readyCondition(i, phase));
-  conditions.push(stalledCondition(i), reconcilingCondition(phase));
+  conditions.push(stalledCondition(i), reconcilingCondition(phase, i));
+  const fb = failbackReadyCondition(i);
+  if (fb) conditions.push(fb);
 
   const standby: NonNullable<SiteStatus['standby']> = {
     ready: i.usability.usable,
@@ -248,6 +271,9 @@ export function computeStatus(i: StatusInput): StatusResult {
   if (i.handledToken) status.handledPromoteToken = i.handledToken;
   if (i.drill) Object.assign(status, definedOnly(i.drill.fields));
   if (i.handledAbandonToken) status.handledAbandonToken = i.handledAbandonToken;
+  // What the procedures record themselves (promote.ts, reprotect.ts, failback.ts): carried over.
+  for (const k of PROCEDURE_FIELDS) if (i.previous[k] !== undefined) (status as Record<string, unknown>)[k] = i.previous[k];
+  if (i.standby.notReadySince) status.standby = { ...status.standby, notReadySince: i.standby.notReadySince.toISOString() };
   return { status, recheckInMs };
 }
 
@@ -256,10 +282,20 @@ function definedOnly<T extends object>(o: T): Partial<T> {
 }
 
 function phaseOf(i: StatusInput, rpoMet: boolean | undefined): Phase {
-  const p = i.promotion?.state;
-  if (p === 'Fencing' || p === 'Promoting' || p === 'Switching') return 'Promoting';
-  if (p === 'Promoted' || i.active === 'standby') return 'Promoted';
-  if (p === 'Failed') return 'Failed';
+  const l = i.lifecycle;
+  const p = l.promotion?.state;
+  if (l.mode === 'failback' || l.mode === 'returning') {
+    return l.mode === 'returning' && l.reprotection?.state === 'Failed' ? 'Degraded' : 'FailingBack';
+  }
+  if (l.mode === 'failover') {
+    if (inProgress(l.promotion)) return 'Promoting';
+    if (p === 'Failed') return 'Failed';
+    if (reprotecting(l.reprotection)) return 'Reprotecting';
+    if (l.reprotection?.state !== 'Protected') return 'Promoted';
+    // Re-protected: the old primary follows the serving standby; as protected as its copies are.
+    if (i.blocked || i.problems.length > 0 || !i.usability.usable || rpoMet === false) return 'Degraded';
+    return 'Protected';
+  }
   if (i.blocked) return 'Degraded';
   if (i.problems.length > 0 || !i.primary.ready || i.primary.missing || i.primary.serviceSelectsNothing) return 'Degraded';
   if (!i.usability.usable) {
@@ -284,15 +320,30 @@ const PROTECTED = {
 
 function readyCondition(i: StatusInput, phase: Phase): ConditionInput {
   if (i.blocked && phase === 'Degraded') return { type: 'Ready', status: 'False', reason: i.blocked.reason, message: i.blocked.message };
+  const l = i.lifecycle;
   switch (phase) {
     case 'Protected':
-      return { type: 'Ready', status: 'True', reason: 'Protected', message: PROTECTED[i.spec.tier] };
+      return {
+        type: 'Ready',
+        status: 'True',
+        reason: 'Protected',
+        message: l.mode === 'failover' ? `the standby serves and the old primary follows it (${l.reprotection?.method ?? 're-protected'}); fail back with standby.dev/failback=<token>` : PROTECTED[i.spec.tier],
+      };
     case 'Promoting':
-      return { type: 'Ready', status: 'False', reason: 'Promoting', message: `promotion in progress: ${i.promotion?.state ?? ''}` };
+      return { type: 'Ready', status: 'False', reason: 'Promoting', message: `promotion in progress: ${l.promotion?.state ?? ''}` };
     case 'Promoted':
-      return { type: 'Ready', status: 'False', reason: 'Promoted', message: PROMOTED_MESSAGE };
+      return { type: 'Ready', status: 'False', reason: 'Promoted', message: unprotectedMessage(i) };
+    case 'Reprotecting':
+      return { type: 'Ready', status: 'False', reason: 'Reprotecting', message: `re-protecting: ${l.reprotection?.message ?? ''}` };
+    case 'FailingBack':
+      return {
+        type: 'Ready',
+        status: 'False',
+        reason: 'FailingBack',
+        message: `failing back to the primary: ${l.mode === 'failback' ? (l.failback?.message ?? '') : (l.reprotection?.message ?? 'the standby is made the primary\'s standby again')}`,
+      };
     case 'Failed':
-      return { type: 'Ready', status: 'False', reason: 'PromotionFailed', message: i.promotion?.message ?? 'the promotion failed' };
+      return { type: 'Ready', status: 'False', reason: 'PromotionFailed', message: l.promotion?.message ?? 'the promotion failed' };
     case 'Pending':
       return { type: 'Ready', status: 'False', reason: 'Pending', message: i.usability.reason };
     case 'Degraded': {
@@ -315,11 +366,17 @@ function readyCondition(i: StatusInput, phase: Phase): ConditionInput {
 function stalledCondition(i: StatusInput): ConditionInput {
   const stalled = (reason: string, message: string): ConditionInput => ({ type: 'Stalled', status: 'True', reason, message });
   if (i.blocked) return stalled(i.blocked.reason, i.blocked.message);
-  const p = i.promotion?.state;
-  if (p === 'Failed') return stalled('PromotionFailed', i.promotion?.message ?? 'the promotion failed');
-  if ((p === 'Promoted' || i.active === 'standby') && p !== 'Fencing' && p !== 'Promoting' && p !== 'Switching') {
-    return stalled('Unprotected', PROMOTED_MESSAGE);
+  const l = i.lifecycle;
+  const p = l.promotion?.state;
+  if (l.mode === 'failover' && p === 'Failed') return stalled('PromotionFailed', l.promotion?.message ?? 'the promotion failed');
+  // Promoted and not re-protected: stalled when only a person can move it on (no automatic
+  // re-protection, or none possible, or it failed); waiting for the old primary is progress.
+  const r = i.reprotect;
+  if (l.mode === 'failover' && p === 'Promoted' && r?.action === 'refuse' && r.reason !== 'NotLeader' && r.reason !== 'NothingToReprotect') {
+    return stalled(r.reason === 'ReprotectFailed' ? 'ReprotectFailed' : 'Unprotected', r.message);
   }
+  if (l.mode === 'failover' && p === 'Promoted' && r?.action === 'wait' && i.spec.promotion.reprotect === 'manual') return stalled('Unprotected', r.reason);
+  if (l.mode === 'returning' && l.reprotection?.state === 'Failed') return stalled('ReprotectFailed', l.reprotection.message ?? 're-protecting the standby failed');
   if (i.primary.state === 'Missing') {
     return stalled('PrimaryNotFound', `${i.spec.primary.workload.kind} ${i.spec.primary.workload.name} does not exist in this namespace; create it or fix spec.primary.workload`);
   }
@@ -338,15 +395,43 @@ export function conditionsForPhase(prev: SiteStatus, phase: Phase, generation: n
   return [...others, reconciling!];
 }
 
-/** Reconciling=True while the site is on its way: setting up, or promoting. */
-function reconcilingCondition(phase: Phase): ConditionInput {
+/** Reconciling=True while the site is on its way: setting up, promoting, re-protecting, failing back. */
+function reconcilingCondition(phase: Phase, i?: StatusInput): ConditionInput {
   if (phase === 'Pending') return { type: 'Reconciling', status: 'True', reason: 'SettingUp', message: 'the standby is being set up' };
   if (phase === 'Promoting') return { type: 'Reconciling', status: 'True', reason: 'Promoting', message: 'a promotion is in progress' };
+  if (phase === 'Reprotecting') return { type: 'Reconciling', status: 'True', reason: 'Reprotecting', message: 're-protection is in progress' };
+  if (phase === 'FailingBack') return { type: 'Reconciling', status: 'True', reason: 'FailingBack', message: 'a failback is in progress' };
+  if (phase === 'Promoted' && i?.reprotect?.action === 'wait' && i.spec.promotion.reprotect === 'automatic') {
+    return { type: 'Reconciling', status: 'True', reason: 'WaitingForPrimary', message: i.reprotect.reason };
+  }
   return { type: 'Reconciling', status: 'False', reason: 'AsExpected', message: `the site is ${phase}` };
 }
 
-const PROMOTED_MESSAGE =
-  'the standby serves clients and nothing protects it; make it the new primary in your manifests and create a new StandbySite for it';
+/** A promoted site that nothing protects yet: why, and what comes next. */
+function unprotectedMessage(i: StatusInput): string {
+  const r = i.reprotect;
+  const next = r === undefined ? '' : r.action === 'refuse' ? `: ${r.message}` : r.action === 'wait' ? `: ${r.reason}` : '';
+  return `the standby serves clients and nothing protects it yet${next}`;
+}
+
+/** While the standby serves: would a failback to the primary go ahead now? */
+function failbackReadyCondition(i: StatusInput): ConditionInput | undefined {
+  const d = i.failback;
+  if (!d || (i.lifecycle.mode !== 'failover' && i.lifecycle.mode !== 'failback') || i.lifecycle.promotion?.state !== 'Promoted') return undefined;
+  switch (d.action) {
+    case 'refuse':
+      return { type: 'FailbackReady', status: 'False', reason: d.reason, message: d.message };
+    case 'start':
+    case 'continue':
+      return { type: 'FailbackReady', status: 'True', reason: 'FailingBack', message: d.reason };
+    case 'wait':
+      return { type: 'FailbackReady', status: 'True', reason: 'Scheduled', message: d.reason };
+    case 'none':
+      return i.lifecycle.reprotection?.state === 'Protected'
+        ? { type: 'FailbackReady', status: 'True', reason: 'Ready', message: `the primary follows the standby: annotate standby.dev/failback=<token> to fail back (${d.reason})` }
+        : { type: 'FailbackReady', status: 'False', reason: 'NotReprotected', message: 'the primary does not follow the standby yet: a failback would need a force- token' };
+  }
+}
 
 function promotionReadyCondition(i: StatusInput): ConditionInput {
   const d = i.decision;
@@ -359,12 +444,14 @@ function promotionReadyCondition(i: StatusInput): ConditionInput {
     case 'continue':
       return { type: 'PromotionReady', status: 'True', reason: 'Promoting', message: d.reason };
     case 'none': {
-      if (i.active === 'standby' || i.promotion?.state === 'Promoted') {
+      if (i.active === 'standby' || i.lifecycle.promotion?.state === 'Promoted') {
         return {
           type: 'PromotionReady',
           status: 'False',
           reason: 'NotProtected',
-          message: 'the standby serves clients and nothing would take over if it failed: there is no standby for it yet (re-protection is not supported yet)',
+          message: reprotected(i.lifecycle)
+            ? 'the standby serves clients and the old primary follows it: a failback (standby.dev/failback=<token>) makes the primary serve again'
+            : 'the standby serves clients and nothing would take over if it failed until the old primary is re-protected',
         };
       }
       if (i.spec.promotion.mode === 'disabled') {

@@ -63,7 +63,7 @@ export async function liftFence(site: StandbySite, i: LiftInput, act: ObjectActi
   const ns = site.metadata.namespace;
   if (i.fencing === 'networkPolicy') {
     if (!i.fence?.metadata?.name) return 'no fence NetworkPolicy was up';
-    await act.remove('NetworkPolicy', ns, i.fence.metadata.name, i.fence.metadata.uid);
+    await act.remove('NetworkPolicy', ns, i.fence.metadata.name, { uid: i.fence.metadata.uid });
     return `the fence NetworkPolicy ${i.fence.metadata.name} is removed`;
   }
   if (!i.primary) return 'the primary workload does not exist, so nothing is scaled up';

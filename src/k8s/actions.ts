@@ -13,12 +13,15 @@ export interface ObjectActions {
   replace(obj: KubeObject): Promise<void>;
   /** Creates the object unless one of that name exists; returns what is there now. */
   ensure<T extends KubeObject>(obj: T): Promise<T>;
-  /** Deletes an object by kind and name (only that incarnation, when its uid is given); gone already is fine. */
-  remove(kind: string, namespace: string, name: string, uid?: string): Promise<void>;
   /** JSON merge patch (RFC 7386) of an object by kind and name. */
   patch(kind: string, namespace: string, name: string, patch: unknown): Promise<void>;
   /** JSON patch (RFC 6902) of an object by kind and name. */
   jsonPatch(kind: string, namespace: string, name: string, ops: unknown[]): Promise<void>;
+  /**
+   * Deletes an object, only if it is the one of that UID (when given; gone already is fine). `theirs`: the object is not
+   * the caller's own (a documented data-path exception: the caller says why in a comment).
+   */
+  remove(kind: string, namespace: string, name: string, opts?: { uid?: string | undefined; theirs?: boolean }): Promise<void>;
   /** The cached object of that kind and name, if any. */
   cached<T extends KubeObject>(kind: string, namespace: string, name: string): T | undefined;
 }

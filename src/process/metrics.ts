@@ -34,6 +34,10 @@ export class Metrics {
   readonly promotions: Counter<'tier' | 'result' | 'trigger'>;
   readonly promotionSeconds: Histogram<'tier'>;
   readonly drills: Counter<'tier' | 'result' | 'trigger'>;
+  readonly failbacks: Counter<'tier' | 'result' | 'trigger'>;
+  readonly failbackSeconds: Histogram<'tier'>;
+  readonly reprotections: Counter<'tier' | 'result'>;
+  readonly reprotectSeconds: Histogram<'tier'>;
   readonly leader: Gauge;
   readonly watchErrors: Counter<'resource' | 'kind'>;
 
@@ -70,6 +74,32 @@ export class Metrics {
       name: 'standby_drills_total',
       help: 'Drills that ended, by tier, result (Passed, Failed, Aborted) and trigger (scheduled, manual).',
       labelNames: ['tier', 'result', 'trigger'],
+      registers: [r],
+    });
+    this.failbacks = new Counter({
+      name: 'standby_failbacks_total',
+      help: 'Failbacks to the declared primary by tier, result (Promoted, Failed) and trigger (automatic, manual, forced).',
+      labelNames: ['tier', 'result', 'trigger'],
+      registers: [r],
+    });
+    this.failbackSeconds = new Histogram({
+      name: 'standby_failback_duration_seconds',
+      help: 'Time from the start of a failback (the standby fenced) to traffic back on the primary.',
+      labelNames: ['tier'],
+      buckets: [0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600],
+      registers: [r],
+    });
+    this.reprotections = new Counter({
+      name: 'standby_reprotections_total',
+      help: 'Re-protections (the other side made a standby of the serving one) by tier and result (Protected, Failed).',
+      labelNames: ['tier', 'result'],
+      registers: [r],
+    });
+    this.reprotectSeconds = new Histogram({
+      name: 'standby_reprotect_duration_seconds',
+      help: 'Time a re-protection took, from its start to the other side following.',
+      labelNames: ['tier'],
+      buckets: [1, 5, 10, 30, 60, 300, 900, 3600, 14400],
       registers: [r],
     });
     this.leader = new Gauge({ name: 'standby_leader', help: '1 when this replica holds the leader lease.', registers: [r] });

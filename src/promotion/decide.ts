@@ -38,6 +38,8 @@ export interface DecisionInput {
   request: PromoteRequest | undefined;
   current: PromotionStatus | undefined;
   active: Side;
+  /** The site is not protected right now (failing back): no automatic promotion, and why. */
+  unprotected?: string | undefined;
 }
 
 export interface StandbyUsability {
@@ -66,13 +68,14 @@ export type RefusalReason =
   | 'ServiceSelectsNothing'
   | 'PrimaryNeverReady'
   | 'AlreadyPromoted'
+  | 'NotProtected'
   | 'PromotionFailed'
   | 'NameConflict'
   | 'WorkloadProtected';
 
-/** Promotions counted against the budget: those started within the window. */
+/** Promotions and failbacks counted against the budget: those started within the window (re-protections are not switchovers). */
 export function promotionsInWindow(history: readonly PromotionRecord[], now: Date, windowMs: number): PromotionRecord[] {
-  return history.filter((h) => now.getTime() - new Date(h.startedAt).getTime() < windowMs);
+  return history.filter((h) => h.kind !== 'reprotect' && now.getTime() - new Date(h.startedAt).getTime() < windowMs);
 }
 
 /** When the oldest promotion in the window leaves it, freeing budget. */
@@ -92,7 +95,7 @@ export function decide(input: DecisionInput): Decision {
   const request = input.request;
   if (input.active === 'standby' || cur === 'Promoted') {
     return request
-      ? { action: 'refuse', reason: 'AlreadyPromoted', message: 'the standby is already active; there is nothing to promote (failback is not supported yet)' }
+      ? { action: 'refuse', reason: 'AlreadyPromoted', message: 'the standby is already active; there is nothing to promote (annotate standby.dev/failback=<token> to fail back to the primary)' }
       : { action: 'none', reason: 'the standby is active' };
   }
   if (cur === 'Failed' && !request) {
@@ -171,6 +174,7 @@ export function decide(input: DecisionInput): Decision {
       message: `the primary has been not Ready for ${formatDuration(elapsed)}; promotion.mode is manual: annotate standby.dev/promote=<token> to promote`,
     };
   }
+  if (input.unprotected) return { action: 'refuse', reason: 'NotProtected', message: `${input.unprotected}; no automatic promotion until it is: annotate standby.dev/promote=<token> to promote anyway` };
   // No retry timer: a standby becomes usable through changes the watches see (a sync, a Ready pod).
   if (!standby.usable) return { action: 'refuse', reason: 'StandbyNotUsable', message: standby.reason };
   const used = promotionsInWindow(input.history, now, input.budget.windowMs).length;

@@ -1,50 +1,57 @@
-// Drives a promotion through its steps. The steps themselves (fence, promote,
-// switch) are I/O supplied by the controller; this loop decides when a step is
-// done, overdue or failed, and records each transition.
+// Drives a recorded procedure (a promotion, a failback, a re-protection) through its steps. The
+// steps themselves are I/O supplied by the controller; this loop decides when a step is done,
+// overdue or failed, and records each transition.
 //
-// Every step is idempotent, so transitions are written in the background while
-// the next steps act: if a write fails or the process dies, the recorded state
-// is behind what was done, and the next leader simply does those steps again.
-// What is never allowed is running a step before the previous one finished:
-// traffic never moves before the fence is up.
+// Every step is idempotent, so transitions are written in the background while the next steps
+// act: if a write fails or the process dies, the recorded state is behind what was done, and the
+// next leader simply does those steps again. What is never allowed is running a step before the
+// previous one finished: traffic never moves before the fence is up.
 import { formatDuration } from '../api/duration.ts';
 import type { PromotionStatus } from '../api/status.ts';
 import type { StepResult } from '../site/step.ts';
-import { advance, fail, inProgress, overdue } from './machine.ts';
+import { PROMOTION } from './machine.ts';
+import { advanceOf, failOf, inProgressOf, overdueOf, type Procedure, type ProcedureRecord } from './procedure.ts';
 
 export type { StepResult };
 
+/** The actions of a procedure's steps, by step name. */
+export type Steps = Readonly<Record<string, (() => Promise<StepResult>) | undefined>>;
 
+/** A promotion's steps (CatchingUp only for a failback). */
 export interface PromotionSteps {
   Fencing(): Promise<StepResult>;
+  CatchingUp?(): Promise<StepResult>;
   Promoting(): Promise<StepResult>;
   Switching(): Promise<StepResult>;
 }
 
-export interface DriveOptions {
+export interface DriveOptions<P extends ProcedureRecord = PromotionStatus> {
   now: () => Date;
   stepTimeoutMs: number;
-  /** Persists the new promotion status; false when the site changed under us (resourceVersion conflict). */
-  write: (p: PromotionStatus) => Promise<boolean>;
-  /** The write of the promotion's start, still in flight: the first step runs beside it. */
+  /** The procedure the record follows; a promotion by default. */
+  procedure?: Procedure<P>;
+  /** Persists the new record; false when the site changed under us (resourceVersion conflict). */
+  write: (p: P) => Promise<boolean>;
+  /** The write of the procedure's start, still in flight: the first step runs beside it. */
   pendingWrite?: Promise<boolean>;
   /** Wait for each transition's write before the next step (the crash test hook needs a step boundary). */
   sequential?: boolean;
-  /** When this process first drove the given step of this promotion (see overdue). */
-  resumedAt?: (p: PromotionStatus) => Date | undefined;
+  /** When this process first drove the given step of this record (see overdueOf). */
+  resumedAt?: (p: P) => Date | undefined;
   /** Called once a transition's write landed (tests stop the process here to prove resumption). */
-  afterTransition?: (from: string, to: PromotionStatus) => void;
+  afterTransition?: (from: string, to: P) => void;
 }
 
-export interface DriveResult {
-  promotion: PromotionStatus;
+export interface DriveResult<P extends ProcedureRecord = PromotionStatus> {
+  record: P;
   /** What the current step waits for, when it could not finish now. */
   waitingFor: string | undefined;
   /** A write was refused because the site changed: re-read and try again. */
   conflict: boolean;
 }
 
-async function attempt(step: () => Promise<StepResult>): Promise<StepResult> {
+async function attempt(step: (() => Promise<StepResult>) | undefined, name: string): Promise<StepResult> {
+  if (!step) return { done: false, waitingFor: '', failed: `no action for step ${name}` };
   try {
     return await step();
   } catch (err) {
@@ -52,7 +59,13 @@ async function attempt(step: () => Promise<StepResult>): Promise<StepResult> {
   }
 }
 
-export async function drive(start: PromotionStatus, steps: PromotionSteps, opts: DriveOptions): Promise<DriveResult> {
+export async function drive<P extends ProcedureRecord = PromotionStatus>(
+  start: P,
+  steps: Steps | PromotionSteps,
+  opts: DriveOptions<P>,
+): Promise<DriveResult<P>> {
+  const proc = (opts.procedure ?? PROMOTION) as unknown as Procedure<P>;
+  const actions = steps as Steps;
   let p = start;
   // Transitions are written one after another (each needs the resourceVersion the previous one
   // returned), in the background of the steps; the chain's result says whether all landed.
@@ -61,7 +74,7 @@ export async function drive(start: PromotionStatus, steps: PromotionSteps, opts:
   // is still running from counting as unhandled, which would end the process.
   let chain: Promise<boolean> = opts.pendingWrite ?? Promise.resolve(true);
   chain.catch(() => undefined);
-  const record = (from: string, next: PromotionStatus): void => {
+  const record = (from: string, next: P): void => {
     chain = chain.then(async (ok) => {
       if (!ok || !(await opts.write(next))) return false;
       opts.afterTransition?.(from, next);
@@ -70,30 +83,31 @@ export async function drive(start: PromotionStatus, steps: PromotionSteps, opts:
     chain.catch(() => undefined);
   };
   const started = chain;
-  while (inProgress(p)) {
-    if (opts.sequential && !(await chain)) return { promotion: p, waitingFor: undefined, conflict: true };
-    const step = p.state;
-    // Only the fence may go up before the promotion's start is on record: anything after it
-    // (a standby scaled up, traffic moved) must be found and finished by whoever comes next.
-    if (step !== 'Fencing' && !(await started)) return { promotion: p, waitingFor: undefined, conflict: true };
-    const result = await attempt(() => steps[step]());
+  const conflict = (): DriveResult<P> => ({ record: p, waitingFor: undefined, conflict: true });
+  while (inProgressOf(proc, p)) {
+    if (opts.sequential && !(await chain)) return conflict();
+    const step = p.state ?? '';
+    // Only the first step (a fence, a copy kept aside) may act before the start is on record:
+    // anything after it (a standby scaled up, traffic moved) must be found and finished by whoever comes next.
+    if (step !== proc.steps(p)[0] && !(await started)) return conflict();
+    const result = await attempt(actions[step], step);
     if (!result.done) {
       // What was done so far must be on record before this reconcile ends.
-      if (!(await chain)) return { promotion: p, waitingFor: undefined, conflict: true };
-      let next: PromotionStatus | undefined;
-      if (result.failed) next = fail(p, opts.now(), result.failed);
-      else if (overdue(p, opts.now(), opts.stepTimeoutMs, opts.resumedAt?.(p))) {
-        next = fail(p, opts.now(), `did not finish within ${formatDuration(opts.stepTimeoutMs)} (promotion.stepTimeout): ${result.waitingFor}`);
+      if (!(await chain)) return conflict();
+      let next: P | undefined;
+      if (result.failed) next = failOf(p, opts.now(), result.failed);
+      else if (overdueOf(p, opts.now(), opts.stepTimeoutMs, opts.resumedAt?.(p))) {
+        next = failOf(p, opts.now(), `did not finish within ${formatDuration(opts.stepTimeoutMs)} (promotion.stepTimeout): ${result.waitingFor}`);
       }
-      if (!next) return { promotion: p, waitingFor: result.waitingFor, conflict: false };
-      if (!(await opts.write(next))) return { promotion: p, waitingFor: undefined, conflict: true };
+      if (!next) return { record: p, waitingFor: result.waitingFor, conflict: false };
+      if (!(await opts.write(next))) return conflict();
       opts.afterTransition?.(step, next);
-      return { promotion: next, waitingFor: undefined, conflict: false };
+      return { record: next, waitingFor: undefined, conflict: false };
     }
-    const next = advance(p, opts.now());
+    const next = advanceOf(proc, result.note ? { ...p, ...result.note } : p, opts.now());
     record(step, next);
     p = next;
   }
-  if (!(await chain)) return { promotion: p, waitingFor: undefined, conflict: true };
-  return { promotion: p, waitingFor: undefined, conflict: false };
+  if (!(await chain)) return conflict();
+  return { record: p, waitingFor: undefined, conflict: false };
 }

@@ -1,22 +1,49 @@
 // The promotion state machine, as pure transitions on status.promotion:
-//   Fencing -> Promoting -> Switching -> Promoted, or -> Failed from any step.
-// Each transition is written with the site's resourceVersion as precondition,
-// so two operators can never both advance it; the executor (executor.ts)
-// writes them in order behind the steps, and a restarted operator resumes
-// from the last one recorded.
-import type { PromotionState, PromotionStatus } from '../api/status.ts';
-import type { Trigger } from './decide.ts';
+//   to the standby (a failover or switchover): Fencing -> Promoting -> Switching -> Promoted
+//   to the primary (a failback):               Fencing -> CatchingUp -> Promoting -> Switching -> Promoted
+// or -> Failed from any step. Each transition is written with the site's resourceVersion as
+// precondition, so two operators can never both advance it; the executor (executor.ts) writes
+// them in order behind the steps, and a restarted operator resumes from the last one recorded.
+import type { PromotionState, PromotionStatus, Side, Trigger } from '../api/status.ts';
+import { advanceOf, failOf, inProgressOf, overdueOf, type Procedure } from './procedure.ts';
 
-export const NEXT: Record<'Fencing' | 'Promoting' | 'Switching', PromotionState> = {
-  Fencing: 'Promoting',
-  Promoting: 'Switching',
-  Switching: 'Promoted',
-};
+export type PromotionStep = 'Fencing' | 'CatchingUp' | 'Promoting' | 'Switching';
 
-const STAMP: Record<'Fencing' | 'Promoting' | 'Switching', keyof PromotionStatus> = {
+const FORWARD: readonly PromotionStep[] = ['Fencing', 'Promoting', 'Switching'];
+const BACK: readonly PromotionStep[] = ['Fencing', 'CatchingUp', 'Promoting', 'Switching'];
+
+const STAMP: Record<PromotionStep, keyof PromotionStatus> = {
   Fencing: 'fencedAt',
+  CatchingUp: 'caughtUpAt',
   Promoting: 'promotedAt',
   Switching: 'switchedAt',
+};
+
+/** The side that takes over in this promotion: the standby unless it is a failback. */
+export function targetOf(p: Pick<PromotionStatus, 'to'> | undefined): Side {
+  return p?.to ?? 'standby';
+}
+
+export const PROMOTION: Procedure<PromotionStatus> = {
+  steps: (p) => (targetOf(p) === 'primary' ? BACK : FORWARD),
+  done: 'Promoted',
+  stamp: (step) => STAMP[step as PromotionStep],
+  describe(step, p) {
+    const to = targetOf(p);
+    const from = to === 'primary' ? 'the standby' : 'the primary';
+    switch (step) {
+      case 'Fencing':
+        return `fencing ${from}`;
+      case 'CatchingUp':
+        return 'waiting until the primary holds everything the standby committed';
+      case 'Promoting':
+        return `promoting the ${to}`;
+      case 'Switching':
+        return `switching traffic to the ${to}`;
+      default:
+        return `the ${to} serves clients`;
+    }
+  },
 };
 
 export function begin(
@@ -25,52 +52,46 @@ export function begin(
   reason: string,
   token: string | undefined,
   frozen: Pick<PromotionStatus, 'tier' | 'fencing' | 'copy' | 'primaryReplicas'> = {},
+  to: Side = 'standby',
+  epoch?: number,
 ): PromotionStatus {
   const t = now.toISOString();
-  return { state: 'Fencing', trigger, reason, ...(token ? { token } : {}), startedAt: t, stepStartedAt: t, message: 'fencing the primary', ...frozen };
+  return {
+    state: 'Fencing',
+    ...(to === 'primary' ? { to } : {}),
+    ...(epoch !== undefined ? { epoch } : {}),
+    trigger,
+    reason,
+    ...(token ? { token } : {}),
+    startedAt: t,
+    stepStartedAt: t,
+    message: PROMOTION.describe('Fencing', { to }),
+    ...frozen,
+  };
 }
 
 /** Moves from a finished step to the next one. */
 export function advance(p: PromotionStatus, now: Date): PromotionStatus {
-  const from = p.state;
-  if (from !== 'Fencing' && from !== 'Promoting' && from !== 'Switching') return p;
-  const to = NEXT[from];
-  const t = now.toISOString();
-  const next: PromotionStatus = { ...p, state: to, stepStartedAt: t, [STAMP[from]]: t };
-  if (to === 'Promoted') {
-    next.completedAt = t;
-    next.durationSeconds = Math.round((now.getTime() - new Date(p.startedAt ?? t).getTime())) / 1000;
-    next.message = 'the standby serves clients';
-  } else {
-    next.message = to === 'Promoting' ? 'promoting the standby' : 'switching traffic to the standby';
-  }
-  return next;
+  return advanceOf(PROMOTION, p, now);
 }
 
 export function fail(p: PromotionStatus, now: Date, message: string): PromotionStatus {
-  const t = now.toISOString();
-  return { ...p, state: 'Failed', message: `${p.state ?? 'promotion'} failed: ${message}`, completedAt: t };
+  return failOf(p, now, message);
 }
 
-/**
- * Whether the current step ran past its deadline. `resumedAt`: when this process took the step
- * over; the deadline counts from the later of the two, so an operator that was down longer than
- * stepTimeout (perhaps on the node that failed) does not fail the step it resumes at once. (An
- * operator that keeps restarting postpones the deadline each time; it could not finish the step
- * either, and failing a promotion a healthy successor could complete is the worse mistake.)
- */
+/** See overdueOf (procedure.ts). */
 export function overdue(p: PromotionStatus, now: Date, stepTimeoutMs: number, resumedAt?: Date): boolean {
-  if (!p.stepStartedAt) return false;
-  const started = Math.max(new Date(p.stepStartedAt).getTime(), resumedAt?.getTime() ?? 0);
-  return now.getTime() - started > stepTimeoutMs;
+  return overdueOf(p, now, stepTimeoutMs, resumedAt);
 }
 
-export function inProgress(p: PromotionStatus | undefined): p is PromotionStatus & { state: 'Fencing' | 'Promoting' | 'Switching' } {
-  return p?.state === 'Fencing' || p?.state === 'Promoting' || p?.state === 'Switching';
+export function inProgress(p: PromotionStatus | undefined): p is PromotionStatus & { state: PromotionStep } {
+  return inProgressOf(PROMOTION, p);
 }
 
 /** A short stable id of a promotion (its start, label-safe), for the names of its Jobs and copies. */
-export function promotionId(p: PromotionStatus | undefined): string {
+export function promotionId(p: Pick<PromotionStatus, 'startedAt'> | undefined): string {
   const t = p?.startedAt ? new Date(p.startedAt) : new Date(0);
   return t.toISOString().replace(/\.\d+Z$/, 'z').replace(/[-:]/g, '').toLowerCase();
 }
+
+export type { PromotionState };

@@ -10,6 +10,8 @@ export const LABEL_RUN = 'standby.dev/copy-run';
 export const LABEL_DRILL = 'standby.dev/drill-id';
 /** On a drill's pods: scratch (the restored workload) or verify (the checks that may reach it). */
 export const LABEL_DRILL_PART = 'standby.dev/drill-part';
+/** On the standby's pods once a site has been promoted and failed back: the epoch they were made for. */
+export const LABEL_EPOCH = 'standby.dev/epoch';
 export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const MANAGER = 'standby-operator';
 
@@ -22,19 +24,40 @@ export const ANNOTATION_PROMOTE = 'standby.dev/promote';
 export const ANNOTATION_DRILL = 'standby.dev/drill';
 /** standby.dev/abandon=<token>: end a Failed promotion (fence lifted, clients back on the primary). */
 export const ANNOTATION_ABANDON = 'standby.dev/abandon';
+export const ANNOTATION_FAILBACK = 'standby.dev/failback';
+export const ANNOTATION_REPROTECT = 'standby.dev/reprotect';
 /** The hash of what the operator last applied (owned by the generic apply layer). */
 export { ANNOTATION_APPLIED } from '../k8s/apply.ts';
 /** On every object the operator creates: the UID of the StandbySite it was made for (see ownership.ts). */
 export const ANNOTATION_SITE_UID = 'standby.dev/site-uid';
 /** On an object a promotion released from its site (promotion/release.ts): "true". */
 export const ANNOTATION_RELEASED = 'standby.dev/released';
+/** On a claim of the primary restored by a failback: the snapshot run it was restored from. */
+export const ANNOTATION_RESTORED_FROM = 'standby.dev/restored-from';
 /** On the traffic Service: the side it selects. */
 export const ANNOTATION_ACTIVE = 'standby.dev/active';
 /** On a standby workload: the copy run its volumes come from. */
 export const ANNOTATION_RUN = 'standby.dev/copy-run';
 
 /** What an owned object is for. */
-export type Role = 'standby' | 'copy' | 'transfer' | 'snapshot' | 'fence' | 'traffic' | 'copier' | 'promote' | 'restore' | 'dumps' | 'drill';
+export type Role =
+  | 'standby'
+  | 'copy'
+  | 'transfer'
+  | 'snapshot'
+  | 'fence'
+  | 'traffic'
+  | 'copier'
+  | 'promote'
+  | 'restore'
+  | 'dumps'
+  /** A copy of what only the old side holds, kept before re-protection overwrites it. */
+  | 'divergent'
+  /** A snapshot of the serving standby's volumes: what a failback restores the primary from. */
+  | 'reverse'
+  | 'reprotect'
+  | 'failback'
+  | 'drill';
 
 export const names = {
   standby: (site: string) => `${site}-standby`,
@@ -47,7 +70,11 @@ export const names = {
   syncCronJob: (site: string) => `${site}-sync`,
   copier: (site: string) => `${site}-copier`,
   fence: (site: string) => `${site}-fence`,
+  /** The standby's fence, while a failback takes traffic back from it. */
+  standbyFence: (site: string) => `${site}-standby-fence`,
   promoteJob: (site: string, token: string) => `${site}-promote-${token}`.slice(0, 63).replace(/-+$/, ''),
+  reprotectJob: (site: string, id: string) => `${site}-reprotect-${id}`.slice(0, 63).replace(/-+$/, ''),
+  failbackJob: (site: string, id: string) => `${site}-failback-${id}`.slice(0, 63).replace(/-+$/, ''),
   // Job names are label values too (job-name): at most 63 characters. A 40-character site name
   // (MAX_SITE_NAME) and a 16-character run id leave room for "-rst-", not "-restore-".
   restoreJob: (site: string, run: string) => (site.length + run.length + 9 <= 63 ? `${site}-restore-${run}` : `${site}-rst-${run}`),

@@ -1,8 +1,15 @@
 // The outcome of one step of a recorded procedure (a promotion's fencing, promoting, switching):
 // done, or not yet with what it waits for, or failed for good with why.
-export type StepResult = { done: true } | { done: false; waitingFor: string; failed?: string };
+export type StepResult =
+  /** `note`: what the step found out, kept in the procedure's record (e.g. the copy it kept aside). */
+  | { done: true; note?: Readonly<Record<string, unknown>> }
+  | { done: false; waitingFor: string; failed?: string };
 
 export const DONE: StepResult = { done: true };
+
+export function doneWith(note: Readonly<Record<string, unknown>>): StepResult {
+  return { done: true, note };
+}
 
 export function waiting(what: string): StepResult {
   return { done: false, waitingFor: what };

@@ -22,16 +22,21 @@ export interface SnapshotSetResult {
   time: Date;
 }
 
+/** What a snapshot is for; each role is pruned by its own rule, never by another's. */
+export type SnapshotRole = 'snapshot' | 'transfer' | 'divergent' | 'reverse';
+
 /**
  * role `snapshot`: a cold tier's backup, kept by cold.retention. role `transfer`: a warm sync's
- * way of cloning the primary, pruned by the sync; the two are never pruned by each other.
+ * way of cloning the primary, pruned by the sync. role `divergent`: what only an old side held,
+ * kept before re-protection overwrote it (kept by deletionPolicy only). role `reverse`: the
+ * serving standby's volumes after a failover, what a failback restores the primary from.
  */
 export function buildSnapshot(
   site: StandbySite,
   v: PrimaryVolume,
   run: string,
   className: string | undefined,
-  role: 'snapshot' | 'transfer' = 'snapshot',
+  role: SnapshotRole = 'snapshot',
 ): VolumeSnapshot {
   return {
     apiVersion: 'snapshot.storage.k8s.io/v1',

@@ -25,7 +25,16 @@ export interface BuildContext {
   copyClaims: Record<string, string> | undefined;
   /** Label keys Services of the namespace select on: the standby's pods carry none of them. */
   avoidLabels?: ReadonlySet<string> | undefined;
+  /**
+   * Which side is fenced, and how: `closed` (nothing in or out) or `narrow` (only traffic with
+   * the other side, for replication, and DNS). The controller decides from the DR cycle.
+   */
+  fences?: { primary?: FenceShape | undefined; standby?: FenceShape | undefined } | undefined;
+  /** The epoch of the site's last failback, if any: the standby's pods carry it (see standbyFor). */
+  epoch?: number | undefined;
 }
+
+export type FenceShape = 'closed' | 'narrow';
 
 /**
  * Whether a promotion has begun (from Fencing on, including one that Failed):

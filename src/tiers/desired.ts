@@ -1,12 +1,13 @@
-// Everything a site should own right now: the tier's objects, the traffic
-// Service and, during and after a promotion, the fence.
+// Everything a site should own right now: the tier's objects, the traffic Service and the
+// fences the DR cycle wants (the old primary's after a failover, the standby's during a failback).
 import type { BuildContext, Desired } from './context.ts';
 import { coldObjects } from './cold.ts';
 import { hotObjects } from './hot.ts';
 import { warmObjects } from './warm.ts';
 import { buildFence } from '../fencing/network-policy.ts';
 import { buildTrafficService } from '../traffic/service.ts';
-import { promotionStarted } from './context.ts';
+import { names, standbySelector } from '../site/names.ts';
+import { selectorOf, type Workload } from '../site/workload.ts';
 
 export function desiredObjects(ctx: BuildContext): Desired[] {
   const out: Desired[] = [];
@@ -27,8 +28,11 @@ export function desiredObjects(ctx: BuildContext): Desired[] {
     const promoted = ctx.engine.promotedSelector?.({ ...ctx, tier: ctx.site.spec.tier }) ?? {};
     out.push(buildTrafficService(ctx.site, ctx.primaryService, ctx.active, promoted));
   }
-  if (promotionStarted(ctx) && ctx.site.spec.promotion.fencing === 'networkPolicy') {
-    out.push(buildFence(ctx.site, ctx.primary));
+  const { primary: p, standby: s } = ctx.fences ?? {};
+  if (p) out.push(buildFence(ctx.site, ctx.primary, p === 'narrow' ? { peer: { matchLabels: standbySelector(ctx.site.metadata.name) } } : {}));
+  const standby = out.find((o): o is Workload => o.kind === ctx.primary.kind && o.metadata?.name === names.standby(ctx.site.metadata.name));
+  if (s && standby) {
+    out.push(buildFence(ctx.site, standby, { name: names.standbyFence(ctx.site.metadata.name), ...(s === 'narrow' ? { peer: selectorOf(ctx.primary) } : {}) }));
   }
   return out;
 }

@@ -4,7 +4,7 @@
 import type { V1Deployment, V1PersistentVolumeClaim, V1Pod, V1PodTemplateSpec, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import type { StandbySite } from '../api/site.ts';
 import type { Engine, EngineContext } from '../engines/engine.ts';
-import { names, ownedMeta, standbySelector } from '../site/names.ts';
+import { LABEL_EPOCH, names, ownedMeta, standbySelector } from '../site/names.ts';
 import { isStatefulSet, matches, mountClaims, podTemplateOf, selectorOf, type Workload } from '../site/workload.ts';
 
 /** Label keys that would make a pod look like the primary's. */
@@ -68,23 +68,26 @@ export interface StandbyWorkloadInput {
   volumes: StandbyVolumes;
 }
 
-/** What the standby is built from: the site, the primary and the engine that adjusts its template. */
-export type StandbySource = Omit<EngineContext, 'tier'> & {
-  engine: Engine;
-  /** Label keys Services of the namespace select on: the standby's pods carry none of them. */
-  avoidLabels?: ReadonlySet<string> | undefined;
-};
+/**
+ * What the standby is built from: the site, the primary and the engine that adjusts its template;
+ * `avoidLabels`: label keys Services of the namespace select on (the standby's pods carry none);
+ * `epoch`: the epoch of the site's last failback, if any (its pods restarted then, as a standby of
+ * the primary again; it changes at no other time, so a serving standby is never restarted).
+ */
+export type StandbySource = Omit<EngineContext, 'tier'> & { engine: Engine; avoidLabels?: ReadonlySet<string> | undefined; epoch?: number | undefined };
 
 /**
  * The standby workload of a site as its tier wants it: the primary's pod template, relabelled,
  * adjusted by the engine, on the given volumes. One builder for the tiers and for a promotion.
  */
 export function standbyFor(src: StandbySource, replicas: number, volumes: StandbyVolumes): V1StatefulSet | V1Deployment {
-  const { engine, avoidLabels, ...ctx } = src;
-  const template = engine.standbyTemplate(
+  const { engine, avoidLabels, epoch, ...ctx } = src;
+  const adjusted = engine.standbyTemplate(
     { ...ctx, tier: ctx.site.spec.tier },
     standbyPodTemplate(ctx.site.metadata.name, ctx.primary, ctx.primaryService, avoidLabels),
   );
+  // Only after a failback: a site never promoted keeps the template (and pods) it had.
+  const template = epoch ? { ...adjusted, metadata: { ...adjusted.metadata, labels: { ...adjusted.metadata?.labels, [LABEL_EPOCH]: String(epoch) } } } : adjusted;
   return buildStandbyWorkload({ site: ctx.site, primary: ctx.primary, template, replicas, volumes });
 }
 

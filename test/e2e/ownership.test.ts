@@ -212,11 +212,13 @@ describe('after a failover, a re-applied site takes nothing over', () => {
     expect((await runCopy('sync', n, 'db')).code).toBe(0);
     await waitForSite(n, 'db', isProtected, 'Protected with a copy');
     for (const p of await podNames(n, 'app=db')) await setPodReady(n, p, false);
-    const promoted = await waitForSite(n, 'db', (s) => s.status?.phase === 'Promoted', 'Promoted', 90_000);
-    // After a promotion the site tells the truth: nothing protects it.
-    expect(condition(promoted, 'PromotionReady')).toMatchObject({ status: 'False', reason: 'NotProtected' });
-    expect(condition(promoted, 'Stalled')).toMatchObject({ status: 'True', reason: 'Unprotected' });
-    expect((await kstatusOf(promoted)).status).toBe('Failed');
+    await waitForSite(n, 'db', (s) => s.status?.phase === 'Promoted', 'Promoted', 90_000);
+    // After a promotion the site tells the truth: nothing protects it yet; re-protection
+    // (automatic by default) waits for the old primary to run again, which is progress, not a stall.
+    const waiting = await waitForSite(n, 'db', (s) => condition(s, 'Reconciling')?.reason === 'WaitingForPrimary', 'waiting for the old primary');
+    expect(condition(waiting, 'PromotionReady')).toMatchObject({ status: 'False', reason: 'NotProtected' });
+    expect(condition(waiting, 'Stalled')).toMatchObject({ status: 'False' });
+    expect((await kstatusOf(waiting)).status).toBe('InProgress');
     const traffic = await get(n, 'service', 'db-active');
     const standby = await get(n, 'statefulset', 'db-standby');
     expect(traffic.spec?.selector).toMatchObject({ 'standby.dev/role': 'standby' });

@@ -199,7 +199,7 @@ describe('kubectl standby', () => {
     await keepSample(`kubectl standby promote db -n ${ns}`, res);
     expect(res.code).toBe(1);
     const errors = res.stderr.split('\n').filter((l) => l.startsWith('error:'));
-    expect(errors).toEqual(['error: promote db: refused: the standby is already active; there is nothing to promote (failback is not supported yet)']);
+    expect(errors).toEqual(['error: promote db: refused: the standby is already active; there is nothing to promote (annotate standby.dev/failback=<token> to fail back to the primary)']);
     expect(res.stdout).toMatch(/^promote .*\/db: Refused after/);
 
     // A drill of a promoted site: the operator's DrillRefused Event says why.

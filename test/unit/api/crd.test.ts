@@ -13,6 +13,10 @@ function structuralProblems(node: Node, path: string): string[] {
   for (const banned of ['$ref', '$schema', 'oneOf', 'anyOf', 'allOf']) {
     if (banned in node) problems.push(`${path}: has ${banned}`);
   }
+  // A map (status.primaryHeld.claims, a selector) has additionalProperties with a schema; the API
+  // server refuses it beside properties, or as a bare boolean.
+  if ('additionalProperties' in node && ('properties' in node || typeof node.additionalProperties !== 'object')) problems.push(`${path}: has additionalProperties beside properties, or without a schema`);
+  if (node.additionalProperties && typeof node.additionalProperties === 'object') problems.push(...structuralProblems(node.additionalProperties as Node, `${path}{}`));
   const props = node.properties as Record<string, Node> | undefined;
   for (const [k, v] of Object.entries(props ?? {})) problems.push(...structuralProblems(v, `${path}.${k}`));
   // A map: additionalProperties with a value schema, and then no properties (the structural rule).

@@ -115,6 +115,8 @@ describe('good specs pass and get their defaults', () => {
       fencing: 'networkPolicy',
       maxPromotions: { count: 1, window: '1h' },
       stepTimeout: '5m',
+      reprotect: 'automatic',
+      failback: { mode: 'manual', after: '30m' },
     });
     expect(result.spec.deletionPolicy).toEqual({ snapshots: 'Retain', standbyVolumes: 'Retain' });
   });

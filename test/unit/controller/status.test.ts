@@ -4,6 +4,7 @@ import type { SiteSpec } from '../../../src/api/spec.ts';
 import { computeStatus, conditionsForPhase, effectiveRpoMs, quantizeLag, type StatusInput } from '../../../src/controller/status.ts';
 import { mergeConditions } from '../../../src/controller/conditions.ts';
 import { olderThan } from '../../../src/k8s/resource-version.ts';
+import { lifecycleOf } from '../../../src/promotion/lifecycle.ts';
 
 const T0 = new Date('2026-11-22T10:00:00Z');
 const at = (s: number) => new Date(T0.getTime() + s * 1000);
@@ -44,6 +45,8 @@ function input(over: Partial<StatusInput> = {}): StatusInput {
     active: 'primary',
     trafficService: 'db-active',
     fencing: undefined,
+    // Where the site stands follows from the promotion given (as the reconciler computes it).
+    lifecycle: lifecycleOf({ ...(over.promotion ? { promotion: over.promotion } : {}) }),
     ...over,
   };
 }

@@ -57,7 +57,12 @@ describe('what the operator offers', () => {
 
   test('enabling one is one check: failback offered once the served phase enum has FailingBack', () => {
     const enabled = { ...CAPABILITIES.failback, offeredWhen: enumIncludes('status.phase', 'FailingBack') };
-    expect(offer(enabled, served).offered).toBe(false);
+    // An operator whose phases predate failback, then this one (its CRD has FailingBack).
+    const older = structuredClone(served);
+    const phases = older.properties!.status!.properties!.phase!;
+    phases.enum = phases.enum!.filter((p) => p !== 'FailingBack');
+    expect(offer(enabled, older).offered).toBe(false);
+    expect(offer(enabled, served)).toEqual({ offered: true });
     const newer = structuredClone(served);
     newer.properties!.status!.properties!.phase!.enum!.push('FailingBack');
     expect(offer(enabled, newer)).toEqual({ offered: true });

@@ -40,8 +40,8 @@ describe('failback, reprotect and drill, as their issues describe the status', (
     expect(settle(cap, { active: 'standby' }, T)).toEqual({ state: 'waiting' });
     const running = { handledFailbackToken: T, phase: 'FailingBack', active: 'standby', conditions: [cond('Ready', 'False', 'failing back: waiting for the primary to catch up')] };
     expect(settle(cap, running as SiteStatus, T)).toEqual({ state: 'running', line: 'failback: failing back: waiting for the primary to catch up' });
-    expect(settle(cap, { handledFailbackToken: T, active: 'primary', conditions: [cond('Ready', 'True')] } as SiteStatus, T)).toMatchObject({ state: 'done', ok: true, result: 'FailedBack' });
-    expect(settle(cap, { handledFailbackToken: T, active: 'standby', conditions: [cond('Stalled', 'True', 'the primary side cannot be proven caught up')] } as SiteStatus, T)).toMatchObject({
+    expect(settle(cap, { handledFailbackToken: T, active: 'primary', conditions: [cond('Ready', 'True')] }, T)).toMatchObject({ state: 'done', ok: true, result: 'FailedBack' });
+    expect(settle(cap, { handledFailbackToken: T, active: 'standby', conditions: [cond('Stalled', 'True', 'the primary side cannot be proven caught up')] }, T)).toMatchObject({
       ok: false,
       result: 'Failed',
       message: 'the primary side cannot be proven caught up',
@@ -51,7 +51,7 @@ describe('failback, reprotect and drill, as their issues describe the status', (
   test('reprotect: running while Reprotecting, done when Ready', () => {
     const cap = CAPABILITIES.reprotect;
     expect(settle(cap, { handledReprotectToken: T, phase: 'Reprotecting' } as unknown as SiteStatus, T)).toMatchObject({ state: 'running' });
-    expect(settle(cap, { handledReprotectToken: T, active: 'standby', conditions: [cond('Ready', 'True')] } as SiteStatus, T)).toMatchObject({ ok: true, result: 'Protected' });
+    expect(settle(cap, { handledReprotectToken: T, active: 'standby', conditions: [cond('Ready', 'True')] }, T)).toMatchObject({ ok: true, result: 'Protected' });
   });
 
 });

@@ -25,7 +25,7 @@ describe('drive', () => {
   test('runs the steps in order and records every transition, in order', async () => {
     const h = harness();
     const r = await drive(begin(T0, 'automatic', 'x', undefined), h.steps, { now: () => T0, stepTimeoutMs: 1000, write: h.write });
-    expect(r).toMatchObject({ conflict: false, waitingFor: undefined, promotion: { state: 'Promoted' } });
+    expect(r).toMatchObject({ conflict: false, waitingFor: undefined, record: { state: 'Promoted' } });
     expect(h.log.filter((l) => !l.startsWith('write'))).toEqual(['fence', 'promote', 'switch']);
     expect(h.log.filter((l) => l.startsWith('write'))).toEqual(['write Promoting', 'write Switching', 'write Promoted']);
     // Writes run beside the steps: the switch does not wait for two records to land first.
@@ -64,14 +64,14 @@ describe('drive', () => {
   test('a waiting step stops the drive once what was done is recorded', async () => {
     const h = harness({ Promoting: { done: false, waitingFor: 'a Ready pod' } });
     const r = await drive(begin(T0, 'automatic', 'x', undefined), h.steps, { now: () => T0, stepTimeoutMs: 1000, write: h.write });
-    expect(r).toMatchObject({ waitingFor: 'a Ready pod', promotion: { state: 'Promoting' } });
+    expect(r).toMatchObject({ waitingFor: 'a Ready pod', record: { state: 'Promoting' } });
     expect(h.log).toEqual(['fence', 'promote', 'write Promoting']);
   });
 
   test('a failed step records Failed', async () => {
     const h = harness({ Promoting: { done: false, waitingFor: '', failed: 'Job failed' } });
     const r = await drive(begin(T0, 'automatic', 'x', undefined), h.steps, { now: () => T0, stepTimeoutMs: 1000, write: h.write });
-    expect(r.promotion).toMatchObject({ state: 'Failed', message: 'Promoting failed: Job failed' });
+    expect(r.record).toMatchObject({ state: 'Failed', message: 'Promoting failed: Job failed' });
     expect(h.log.at(-1)).toBe('write Failed');
   });
 
@@ -79,7 +79,7 @@ describe('drive', () => {
     const h = harness({ Fencing: { done: false, waitingFor: '1 primary pod(s) still exist' } });
     const late = new Date(T0.getTime() + 301_000);
     const r = await drive(begin(T0, 'automatic', 'x', undefined), h.steps, { now: () => late, stepTimeoutMs: 300_000, write: h.write });
-    expect(r.promotion.message).toBe('Fencing failed: did not finish within 5m0s (promotion.stepTimeout): 1 primary pod(s) still exist');
+    expect(r.record.message).toBe('Fencing failed: did not finish within 5m0s (promotion.stepTimeout): 1 primary pod(s) still exist');
   });
 
   test('a refused record (the site changed) ends the drive as a conflict', async () => {

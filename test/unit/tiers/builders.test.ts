@@ -87,13 +87,27 @@ describe('hot tier', () => {
     expect(after.spec?.selector).toEqual({ 'standby.dev/site': 'orders', 'standby.dev/role': 'standby' });
   });
 
-  test('no fence before a promotion; a fence of the primary pods during and after', () => {
+  test('no fence unless the controller asks for one; a closed fence of the primary pods has no rules', () => {
     expect(find(objs, 'NetworkPolicy')).toBeUndefined();
-    const fence = find<V1NetworkPolicy>(desiredObjects(ctx(s, { promotion: 'Fencing' })), 'NetworkPolicy')!;
+    const fence = find<V1NetworkPolicy>(desiredObjects(ctx(s, { promotion: 'Fencing', fences: { primary: 'closed' } })), 'NetworkPolicy')!;
+    expect(fence.metadata?.name).toBe('orders-fence');
     expect(fence.spec?.podSelector).toEqual({ matchLabels: { app: 'orders-db', tier: 'db' } });
     expect(fence.spec?.policyTypes).toEqual(['Ingress', 'Egress']);
     expect(fence.spec?.ingress).toBeUndefined();
-    expect(find(desiredObjects(ctx(s, { promotion: 'Failed' })), 'NetworkPolicy')).toBeDefined();
+    expect(find(desiredObjects(ctx(s, { promotion: 'Failed' })), 'NetworkPolicy')).toBeUndefined();
+  });
+
+  test('a narrow fence lets the fenced side reach the other side only (and DNS)', () => {
+    const primary = find<V1NetworkPolicy>(desiredObjects(ctx(s, { promotion: 'Promoted', fences: { primary: 'narrow' } })), 'NetworkPolicy')!;
+    const peer = { podSelector: { matchLabels: { 'standby.dev/site': 'orders', 'standby.dev/role': 'standby' } } };
+    expect(primary.spec?.ingress).toEqual([{ from: [peer] }]);
+    expect(primary.spec?.egress?.[0]).toEqual({ to: [peer] });
+    expect(primary.spec?.egress?.[1]?.ports).toEqual([{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }]);
+    const objsBack = desiredObjects(ctx(s, { fences: { standby: 'narrow' } }));
+    const standby = objsBack.filter((o) => o.kind === 'NetworkPolicy') as V1NetworkPolicy[];
+    expect(standby.map((f) => f.metadata?.name)).toEqual(['orders-standby-fence']);
+    expect(standby[0]!.spec?.podSelector).toEqual({ matchLabels: { 'standby.dev/site': 'orders', 'standby.dev/role': 'standby' } });
+    expect(standby[0]!.spec?.ingress).toEqual([{ from: [{ podSelector: { matchLabels: { app: 'orders-db', tier: 'db' } } }] }]);
   });
 
   test('with fencing scaleDown there is no NetworkPolicy', () => {

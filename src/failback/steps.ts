@@ -1,0 +1,119 @@
+// The steps of a failback: a promotion back to the declared primary, losing nothing.
+//
+//   Fencing     the serving standby is fenced (writes stop); its fence still lets the primary
+//               reach it, to catch up.
+//   CatchingUp  the primary must be proven to hold everything the standby committed:
+//               warm/cold: a final snapshot set of the standby's volumes, taken after the fence;
+//               hot: the user's failbackJobTemplate succeeds (it proves it, and makes the
+//               primary writable). A force- token (or a serving standby that failed) waives the
+//               proof where there is none to take.
+//   Promoting   the primary takes over: warm/cold: its claims are restored from that final set
+//               (the primary held at 0 meanwhile; its own volumes were kept aside by the
+//               re-protection that preceded); hot: its pods are Ready.
+//   Switching   the primary's fence goes, then the traffic Service selects the primary again.
+import type { PromotionStatus, SiteStatus } from '../api/status.ts';
+import { asPodTemplate } from '../engines/generic.ts';
+import { buildFence } from '../fencing/network-policy.ts';
+import type { ObjectActions } from '../k8s/actions.ts';
+import { ensureJob } from '../k8s/jobs.ts';
+import { promotionId } from '../promotion/machine.ts';
+import { setsOf, snapshotSetStep, volumesOf, type SidesInput } from '../reprotect/sides.ts';
+import { ANNOTATION_ACTIVE, names } from '../site/names.ts';
+import { DONE, failed, waiting, type StepResult } from '../site/step.ts';
+import { isPodReady, selectorOf } from '../site/workload.ts';
+import { buildJob, COPY_JOB_DEADLINE_SECONDS } from '../tiers/jobs.ts';
+import { restoreClaimsOfPrimary } from './restore.ts';
+
+export type Held = NonNullable<SiteStatus['primaryHeld']>;
+
+/** Writes of status.primaryHeld: the replicas to give the primary back, recorded before it is stopped. */
+export interface HoldIO {
+  set(h: Held): Promise<boolean>;
+  clear(): Promise<boolean>;
+}
+
+/** The final snapshot run of a failback. */
+export function finalRun(f: PromotionStatus): string {
+  return `final-${promotionId(f)}`;
+}
+
+export function failbackSteps(i: SidesInput, f: PromotionStatus, force: boolean, act: ObjectActions, hold: HoldIO) {
+  return {
+    Fencing: () => fenceStandby(i, act),
+    CatchingUp: () => catchUp(i, f, force, act),
+    Promoting: () => takeBack(i, f, act, hold),
+    Switching: () => switchBack(i, act),
+  };
+}
+
+async function fenceStandby(i: SidesInput, act: ObjectActions): Promise<StepResult> {
+  if (!i.standby) return DONE; // nothing serves there any more: nothing to fence
+  await act.apply(buildFence(i.site, i.standby, { name: names.standbyFence(i.site.metadata.name), ...(i.primary ? { peer: selectorOf(i.primary) } : {}) }));
+  return DONE;
+}
+
+async function catchUp(i: SidesInput, f: PromotionStatus, force: boolean, act: ObjectActions): Promise<StepResult> {
+  const { site } = i;
+  if (site.spec.tier === 'hot') {
+    const template = asPodTemplate(site.spec.engine.generic?.failbackJobTemplate);
+    if (!template) {
+      return force
+        ? DONE
+        : failed(`the ${site.spec.engine.type} engine cannot prove that the primary caught up (set engine.generic.failbackJobTemplate, or annotate standby.dev/failback=force-<token>)`);
+    }
+    const job = await ensureJob(
+      act,
+      buildJob(site, {
+        name: names.failbackJob(site.metadata.name, promotionId(f)),
+        role: 'failback',
+        template,
+        backoffLimit: 2,
+        activeDeadlineSeconds: COPY_JOB_DEADLINE_SECONDS,
+      }),
+    );
+    if (job.succeeded) return DONE;
+    if (job.failed) return failed(`Job ${job.name} failed: ${job.message}; the standby is unfenced and serves on`);
+    return waiting(`Job ${job.name} to complete`);
+  }
+  // warm and cold: the standby's volumes after its writes stopped are exactly what it committed.
+  const { result } = await snapshotSetStep(i, act, "the fenced standby's volumes", volumesOf(i.standby), finalRun(f), 'reverse');
+  if (!result.done && force && result.failed) {
+    // A forced failback without a final copy falls back on the newest reverse copy there is.
+    const newest = setsOf(i, 'reverse', volumesOf(i.standby)).find((s) => s.ready);
+    if (newest) return DONE;
+  }
+  return result;
+}
+
+async function takeBack(i: SidesInput, f: PromotionStatus, act: ObjectActions, hold: HoldIO): Promise<StepResult> {
+  if (i.site.spec.tier !== 'hot') {
+    const volumes = volumesOf(i.standby);
+    const sets = setsOf(i, 'reverse', volumes);
+    const set = sets.find((s) => s.run === finalRun(f) && s.ready) ?? sets.find((s) => s.ready);
+    if (!set) return failed('no ready snapshot of the standby exists to restore the primary from');
+    const restored = await restoreClaimsOfPrimary(i, set, act, hold);
+    if (!restored.done) return restored;
+  }
+  return i.primaryPods.some(isPodReady) ? DONE : waiting('the primary to have a Ready pod');
+}
+
+async function switchBack(i: SidesInput, act: ObjectActions): Promise<StepResult> {
+  const { site } = i;
+  const ns = site.metadata.namespace;
+  // Clients must reach the primary before they are sent to it.
+  if (act.cached('NetworkPolicy', ns, names.fence(site.metadata.name))) await act.remove('NetworkPolicy', ns, names.fence(site.metadata.name));
+  const selector = site.spec.traffic.mode === 'primaryService' ? i.status.promotion?.primarySelector : i.primaryService?.spec?.selector;
+  if (!selector || Object.keys(selector).length === 0) return failed('the primary Service and its selector are needed to send clients back to the primary');
+  if (site.spec.traffic.mode === 'primaryService') {
+    await act.jsonPatch('Service', ns, site.spec.primary.service, [{ op: 'replace', path: '/spec/selector', value: selector }]);
+    return DONE;
+  }
+  const name = names.traffic(site.metadata.name, site.spec);
+  if (!i.trafficService) return failed(`the traffic Service ${name} does not exist`);
+  await act.jsonPatch('Service', ns, name, [
+    { op: 'replace', path: '/spec/selector', value: selector },
+    { op: 'add', path: '/metadata/annotations', value: { ...i.trafficService.metadata?.annotations, [ANNOTATION_ACTIVE]: 'primary' } },
+  ]);
+  return DONE;
+}
+
