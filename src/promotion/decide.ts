@@ -4,7 +4,7 @@
 import type { PromotionRecord, PromotionStatus, Side } from '../api/status.ts';
 import { formatDuration } from '../api/duration.ts';
 
-export type Trigger = 'automatic' | 'manual' | 'forced';
+export type Trigger = 'automatic' | 'manual' | 'forced' | 'siteLost';
 
 export interface PromoteRequest {
   /** The standby.dev/promote annotation value. */
