@@ -73,6 +73,7 @@ const promotionStatus = z
       .enum(FENCING_METHODS)
       .optional()
       .meta({ description: 'The fencing method when the promotion began: a later spec change never lifts the fence.' }),
+    epoch: z.number().int().min(1).optional().meta({ description: "The site's epoch this promotion began (status.epoch); its fence carries it." }),
   })
   .meta({ description: 'The promotion state machine; an operator restarted mid-promotion resumes from here.' });
 

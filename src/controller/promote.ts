@@ -16,7 +16,9 @@ import { released } from '../promotion/release.ts';
 import { takeOver } from '../promotion/take-over.ts';
 import { ANNOTATION_PROMOTE, standbySelector } from '../site/names.ts';
 import { switchTraffic } from '../traffic/switch.ts';
+import { siteLostDecision } from '../promotion/site-lost.ts';
 import { actuator } from './actuator.ts';
+import { fenceRemote } from './remote-fencing.ts';
 import type { ReconcileContext } from './context.ts';
 import type { Observed, SiteFacts } from './facts.ts';
 
@@ -45,7 +47,17 @@ export async function runPromotion(
   const prev = site.status;
   const now = rc.now();
   const request = promoteRequest(site.metadata.annotations?.[ANNOTATION_PROMOTE], prev.handledPromoteToken);
-  const decision = decide({
+  // A primary in another cluster that may not answer (promotion/site-lost.ts), else the usual decision.
+  const gate = siteLostDecision({
+    primarySite: rc.remote?.site,
+    request,
+    current: prev.promotion,
+    active: prev.active ?? 'primary',
+    mode: spec.promotion.mode,
+    isLeader: d.isLeader(),
+    standby: facts.usability,
+  });
+  const decision = gate ?? decide({
     now,
     mode: spec.promotion.mode,
     failureThresholdMs: parseDuration(spec.promotion.failureThreshold) ?? 30_000,
@@ -77,8 +89,10 @@ export async function runPromotion(
   }
   let startWrite: Promise<boolean> | undefined;
   if (decision.action === 'start') {
-    const began = begin(now, decision.trigger, decision.reason, decision.token, { tier: spec.tier, fencing: spec.promotion.fencing });
-    startWrite = writePromotion(rc, began, { handledPromoteToken: decision.token ?? handledToken });
+    // The epoch grows with every promotion; the fence carries it (controller/remote-fencing.ts).
+    const epoch = (prev.epoch ?? 0) + 1;
+    const began = { ...begin(now, decision.trigger, decision.reason, decision.token, { tier: spec.tier, fencing: spec.promotion.fencing }), epoch };
+    startWrite = writePromotion(rc, began, { handledPromoteToken: decision.token ?? handledToken, epoch });
     // Awaited below (or by drive); this only keeps an early rejection from counting as unhandled.
     startWrite.catch(() => undefined);
     // A fence NetworkPolicy raised before the start is recorded is harmless (an unrecorded one is
@@ -106,9 +120,10 @@ export async function runPromotion(
   if (inProgress(promo) && d.isLeader() && !frozen) {
     // What the steps write is no longer the site's: see promotion/release.ts.
     const act = actuator(d, site, released);
+    const driven = promo;
     const steps: PromotionSteps = {
       Fencing: async () => {
-        const r = await raiseFence(site, obs, act);
+        const r = rc.remote ? await fenceRemote(rc, obs, driven) : await raiseFence(site, obs, act);
         if (r.done && spec.promotion.fencing === 'networkPolicy') fenceWritten = true;
         return r;
       },

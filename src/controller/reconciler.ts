@@ -18,6 +18,10 @@ import { convergeSite, desiredFor } from './converge.ts';
 import { observe, referenceProblems, siteFacts, type Observed, type ReferenceProblem, type SiteFacts } from './facts.ts';
 import { conflictAdvice, nameConflicts, protectingSite, type Blocked } from './ownership.ts';
 import { SiteMemory } from './memory.ts';
+import { remoteAssessment, remotePrimaryOf, remoteReferenceProblems, type RemotePrimary } from './remote.ts';
+import { convergeRemote } from './remote-converge.ts';
+import { ensureRemoteFence } from './remote-fencing.ts';
+import { withRemoteStatus } from './remote-status.ts';
 import { runPromotion, type PromotionOutcome } from './promote.ts';
 import { computeStatus, invalidStatus } from './status.ts';
 import { writeInvalidStatus, writeStatus } from './status-write.ts';
@@ -46,6 +50,7 @@ export class Reconciler {
     const cached = this.d.caches.sites.get(key);
     if (!cached?.metadata) {
       this.memory.forget(key);
+      this.d.remote?.release(key);
       return {};
     }
     // Acting on a site older than what this process last wrote could undo a promotion's steps:
@@ -95,6 +100,10 @@ class SiteRun implements ReconcileContext {
   readonly conflicts: string[] = [];
   private readonly requeue: number[] = [];
   readonly now: () => Date;
+  /** The primary's cluster, when it is another one (remote.ts). */
+  remote: RemotePrimary | undefined;
+  /** The fence is confirmed in the primary's cluster (remote-fencing.ts). */
+  private fenceConfirmed = false;
 
   constructor(deps: ReconcilerDeps, memory: SiteMemory, site: StandbySite, cached: StandbySiteObject, now: () => Date) {
     this.deps = deps;
@@ -113,10 +122,14 @@ class SiteRun implements ReconcileContext {
   async run(frozen: boolean): Promise<ReconcileResult> {
     const { site, deps: d } = this;
     const spec = site.spec;
-    const obs = observe(d.caches, site);
+    // A primary in another cluster: its objects come from that cluster's caches (remote.ts).
+    this.remote = await remotePrimaryOf(d, site);
+    const obs = observe(d.caches, site, this.remote?.objects);
     const engine = engineFor(spec.engine);
     const engineCtx = engineContextOf(site, obs, d.operatorImage);
-    const problems = referenceProblems(site, obs, d.caches.snapshots.installed);
+    const problems = this.remote
+      ? remoteReferenceProblems(referenceProblems(site, obs, d.caches.snapshots.installed), this.remote, site)
+      : referenceProblems(site, obs, d.caches.snapshots.installed);
     if (engineCtx) problems.push(...(await engine.check(engineCtx, d.engineIO)).map((message) => ({ message, stalls: true })));
     let engineObs: EngineObservation = {};
     if (spec.tier === 'hot' && engine.measuresLag && engineCtx) {
@@ -125,6 +138,9 @@ class SiteRun implements ReconcileContext {
       this.after(probeMs);
     }
     const facts = siteFacts({ site, obs, engineObs, measuresLag: engine.measuresLag, now: this.now(), lastSeenReady: this.memory.lastSeenReady(this.key) });
+    if (this.remote) facts.primary = remoteAssessment(facts.primary, this.remote, site.status);
+    // Fence first: once a promotion began, the old primary's cluster gets its fence before anything else.
+    if (this.remote) this.fenceConfirmed = (await ensureRemoteFence(this, obs)) === 'confirmed';
 
     // A site that is not the one to protect its workload, or whose names are taken, does nothing
     // but say so; a promotion already under way is finished (its steps report what they cannot do).
@@ -133,10 +149,19 @@ class SiteRun implements ReconcileContext {
     if (!outcome) return { requeueAfterMs: 0 };
     const latest = this.current.status ?? {};
     if (!blocked) await convergeSite(this, obs, facts, engine, outcome.promotion, latest.active ?? 'primary', frozen);
+    if (this.remote) this.fenceConfirmed ||= outcome.fenceWritten && this.remote.site.reachable;
+    if (!blocked && this.remote) await convergeRemote(this, obs, this.fenceConfirmed);
     const late = this.lateConflict();
     if (!blocked && late) outcome = { ...outcome, decision: { action: 'refuse', reason: late.reason, message: late.message } };
 
-    const status = this.status(latest, obs, facts, engine, engineObs, outcome, problems, blocked ?? this.lateConflict());
+    const computed = this.status(latest, obs, facts, engine, engineObs, outcome, problems, blocked ?? this.lateConflict());
+    const status = withRemoteStatus(computed, {
+      site,
+      latest: this.current.status ?? {},
+      primarySite: this.remote?.site,
+      fenceConfirmed: this.fenceConfirmed,
+      now: this.now(),
+    });
     // Bad references and taken names are usually fixed by creating or deleting an object, which the
     // watches see; look again now and then anyway, for what no watch covers (a Secret, a CRD installed later).
     if (problems.length > 0 || this.errors.length > 0 || blocked) this.after(30_000);
@@ -205,7 +230,7 @@ class SiteRun implements ReconcileContext {
       generation: site.metadata.generation ?? 0,
       previous: latest,
       // A promotion begun in this very run fenced the primary already.
-      primary: promo && facts.primary.state !== 'Missing' ? { ...facts.primary, state: 'Fenced' } : facts.primary,
+      primary: promo && facts.primary.state !== 'Missing' && facts.primary.state !== 'Unreachable' ? { ...facts.primary, state: 'Fenced' } : facts.primary,
       problems: [...problems.map((p) => p.message), ...this.errors],
       stalling: problems.filter((p) => p.stalls).map((p) => p.message),
       blocked,

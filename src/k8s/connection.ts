@@ -96,15 +96,55 @@ function fileOrData(base: string, file: string | undefined, data: string | undef
 }
 
 async function fromKubeconfig(path: string): Promise<Connection> {
-  const doc = parse(readFileSync(path, 'utf8')) as Kubeconfig;
+  return connectionFromKubeconfig(readFileSync(path, 'utf8'), { origin: path, path });
+}
+
+export interface KubeconfigSource {
+  /** Where the text came from, for messages (a path, or "Secret ns/name key k"). */
+  origin: string;
+  /** The kubeconfig's file, if it is one: relative paths are resolved against its folder. */
+  path?: string;
+  /**
+   * The text comes from someone other than the operator's own administrator (a Secret a user
+   * wrote): only what is embedded in it is used. Exec plugins and auth providers would run a
+   * program of the author's choosing, and file paths would read the operator's own files (its
+   * service account token, sent to a server of the author's choosing): both are refused.
+   */
+  untrusted?: boolean;
+}
+
+/** A Connection from a kubeconfig's text. */
+export async function connectionFromKubeconfig(text: string, src: KubeconfigSource): Promise<Connection> {
+  const where = src.origin;
+  let doc: Kubeconfig;
+  try {
+    doc = (parse(text) ?? {}) as Kubeconfig;
+  } catch (err) {
+    throw new Error(`${where}: not a kubeconfig (YAML): ${(err as Error).message}`, { cause: err });
+  }
+  if (typeof doc !== 'object') throw new Error(`${where}: not a kubeconfig`);
   const ctxName = doc['current-context'];
   const ctx = doc.contexts?.find((c) => c.name === ctxName)?.context;
-  if (!ctx) throw new Error(`${path}: no current context ("${ctxName ?? ''}")`);
+  if (!ctx) throw new Error(`${where}: no current context ("${ctxName ?? ''}")`);
   const cluster = doc.clusters?.find((c) => c.name === ctx.cluster)?.cluster;
-  if (!cluster?.server) throw new Error(`${path}: context ${ctxName ?? ''} names cluster "${ctx.cluster}", which has no server`);
+  if (!cluster?.server) throw new Error(`${where}: context ${ctxName ?? ''} names cluster "${ctx.cluster}", which has no server`);
   const user = doc.users?.find((u) => u.name === ctx.user)?.user ?? {};
-  if (user.exec || user['auth-provider']) return viaClientNode(path, ctx.namespace);
-  const base = dirname(path);
+  if (src.untrusted) {
+    const refused = [
+      user.exec ? 'users[].user.exec (it would run a program)' : '',
+      user['auth-provider'] ? 'users[].user.auth-provider' : '',
+      user.tokenFile ? 'users[].user.tokenFile (a file path)' : '',
+      user['client-certificate'] || user['client-key'] ? 'users[].user.client-certificate/client-key (file paths: use client-certificate-data/client-key-data)' : '',
+      cluster['certificate-authority'] ? 'clusters[].cluster.certificate-authority (a file path: use certificate-authority-data)' : '',
+    ].filter(Boolean);
+    if (refused.length) throw new Error(`${where}: only embedded credentials are allowed here, not ${refused.join(', ')}`);
+    if (!/^https:\/\//.test(cluster.server)) throw new Error(`${where}: the server must be an https:// URL, not "${cluster.server}"`);
+  }
+  if (user.exec || user['auth-provider']) {
+    if (!src.path) throw new Error(`${where}: exec plugins and auth providers need a kubeconfig file`);
+    return viaClientNode(src.path, ctx.namespace);
+  }
+  const base = src.path ? dirname(src.path) : '/';
   const impersonation: [string, string][] = [
     ...(user.as ? ([['Impersonate-User', user.as]] as [string, string][]) : []),
     ...(user['as-groups'] ?? []).map((g): [string, string] => ['Impersonate-Group', g]),

@@ -62,7 +62,10 @@ export type RefusalReason =
   | 'AlreadyPromoted'
   | 'PromotionFailed'
   | 'NameConflict'
-  | 'WorkloadProtected';
+  | 'WorkloadProtected'
+  // A primary in another cluster (promotion/site-lost.ts).
+  | 'PrimaryUnreachable'
+  | 'SiteNotLost';
 
 /** Promotions counted against the budget: those started within the window. */
 export function promotionsInWindow(history: readonly PromotionRecord[], now: Date, windowMs: number): PromotionRecord[] {

@@ -27,7 +27,8 @@ export function desiredObjects(ctx: BuildContext): Desired[] {
     const promoted = ctx.engine.promotedSelector?.({ ...ctx, tier: ctx.site.spec.tier }) ?? {};
     out.push(buildTrafficService(ctx.site, ctx.primaryService, ctx.active, promoted));
   }
-  if (promotionStarted(ctx) && ctx.site.spec.promotion.fencing === 'networkPolicy') {
+  // A primary in another cluster is fenced there (controller/remote-fencing.ts), not here.
+  if (promotionStarted(ctx) && ctx.site.spec.promotion.fencing === 'networkPolicy' && !ctx.site.spec.primary.cluster) {
     out.push(buildFence(ctx.site, ctx.primary));
   }
   return out;

@@ -6,7 +6,7 @@ import type { StandbySite } from '../api/site.ts';
 import type { ObjectActions } from '../k8s/actions.ts';
 import { ANNOTATION_ACTIVE, names } from '../site/names.ts';
 import { DONE, failed, type StepResult } from '../site/step.ts';
-import { buildTrafficService } from './service.ts';
+import { ANNOTATION_EXTERNAL_DNS, buildTrafficService } from './service.ts';
 
 export interface SwitchInput {
   primaryService: V1Service | undefined;
@@ -23,9 +23,15 @@ export async function switchTraffic(site: StandbySite, i: SwitchInput, act: Obje
     return DONE;
   }
   if (i.trafficService) {
+    const hostname = site.spec.traffic.externalDNS?.hostname;
+    // add, not replace: the traffic Service of a primary in another cluster has no selector yet.
     await act.jsonPatch('Service', ns, names.traffic(site.metadata.name, site.spec), [
-      { op: 'replace', path: '/spec/selector', value: i.selector },
-      { op: 'add', path: '/metadata/annotations', value: { ...i.trafficService.metadata?.annotations, [ANNOTATION_ACTIVE]: 'standby' } },
+      { op: 'add', path: '/spec/selector', value: i.selector },
+      {
+        op: 'add',
+        path: '/metadata/annotations',
+        value: { ...i.trafficService.metadata?.annotations, [ANNOTATION_ACTIVE]: 'standby', ...(hostname ? { [ANNOTATION_EXTERNAL_DNS]: hostname } : {}) },
+      },
     ]);
     return DONE;
   }
