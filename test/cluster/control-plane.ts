@@ -13,15 +13,17 @@ import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { join } from 'node:path';
-import { buildBinaries, moduleDir, type Binaries } from './build.ts';
+import { buildBinaries, moduleDir, type Binaries, type NodeBinaries } from './build.ts';
 import { ClusterError, freePort, isAlive, isNotFound, log, repoRoot, run, sleep, tail } from './common.ts';
+import { buildImages } from './images/build.ts';
+import { cleanupRealNodes, handOverLock, planRealNodes, startRealNodes, type RealNodesPlan, type RealNodesState } from './real-node.ts';
 
 export const STATE_FILE = 'state.json';
 /** Names of the fake nodes kwok manages. */
 export const NODE_NAMES = ['kwok-node-0', 'kwok-node-1'] as const;
 /** Annotation that tells kwok to manage a node. */
 const KWOK_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
-const SERVICE_CIDR = '10.96.0.0/16';
+const SERVICE_CIDR = '10.96.0.0/16'; // real-node.ts routes it
 const LOOPBACK = '127.0.0.1';
 const POD_CIDR = '10.244.0.1/16';
 
@@ -67,6 +69,9 @@ export interface ClusterState {
   ports: Record<string, number>;
   processes: ProcessRecord[];
   nodes: string[];
+  /** Real nodes (kubelet + containerd), when started with them. */
+  realNodes?: RealNodesState;
+  nodeBin?: NodeBinaries;
   startedAt: string;
   /** `full` (every component) or `api` (etcd and kube-apiserver only); absent = full. */
   profile?: Profile;
@@ -183,7 +188,7 @@ interface Credentials {
   tokens: Record<'admin' | 'controllerManager' | 'scheduler' | 'kwok' | 'storage', string>;
 }
 
-async function makeCredentials(stateDir: string, address: string): Promise<Credentials> {
+async function makeCredentials(stateDir: string, address: string, real?: RealNodesPlan): Promise<Credentials> {
   const pki = join(stateDir, 'pki');
   await mkdir(pki, { recursive: true });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
@@ -192,7 +197,7 @@ async function makeCredentials(stateDir: string, address: string): Promise<Crede
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature'], pki);
   await openssl(['req', ...ec, '-keyout', 'apiserver.key', '-out', 'apiserver.csr', '-subj', '/CN=kube-apiserver'], pki);
   const sans = ['IP:127.0.0.1', ...(address === LOOPBACK ? [] : [`IP:${address}`]), 'IP:10.96.0.1', 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default',
-    'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local'];
+    'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local', ...(real?.sans ?? [])];
   await writeFile(join(pki, 'apiserver.ext'), [
     `subjectAltName=${sans.join(',')}`,
     'basicConstraints=critical,CA:FALSE',
@@ -218,6 +223,7 @@ async function makeCredentials(stateDir: string, address: string): Promise<Crede
     `${tokens.scheduler},system:kube-scheduler,system:kube-scheduler,`,
     `${tokens.kwok},kwok-controller,kwok-controller,"system:masters"`,
     `${tokens.storage},fake-storage,fake-storage,"system:masters"`,
+    ...Object.values(real?.tokens ?? {}).map((t) => `${t.token},${t.user},${t.user},"${t.groups}"`),
     '',
   ].join('\n'), { mode: 0o600 });
   return { ca: await readFile(join(pki, 'ca.crt'), 'utf8'), tokens };
@@ -256,7 +262,7 @@ interface Started {
   exit?: { code: number | null; signal: NodeJS.Signals | null };
 }
 
-function startProcess(stateDir: string, name: string, program: string, args: string[], netns?: string): Started {
+function startProcess(stateDir: string, name: string, program: string, args: string[], netns?: string, env?: NodeJS.ProcessEnv): Started {
   const logFile = join(stateDir, 'logs', `${name}.log`);
   const fd = openSync(logFile, 'a');
   let child: ChildProcess;
@@ -264,7 +270,7 @@ function startProcess(stateDir: string, name: string, program: string, args: str
     // detached: its own process group, so it outlives `cluster:up` and can be signalled as a group.
     // `ip netns exec` enters the namespace and execs the program (same pid, same cmdline).
     const [cmd, argv] = netns === undefined ? [program, args] : ['ip', ['netns', 'exec', netns, program, ...args]];
-    child = spawn(cmd, argv, { cwd: stateDir, detached: true, stdio: ['ignore', fd, fd], env: process.env });
+    child = spawn(cmd, argv, { cwd: stateDir, detached: true, stdio: ['ignore', fd, fd], env: env ?? process.env });
   } finally {
     closeSync(fd);
   }
@@ -366,7 +372,18 @@ export async function stopProcesses(records: readonly ProcessRecord[], graceMs =
 /** Stops what the state folder records and removes the folder. */
 export async function stopControlPlane(stateDir: string): Promise<{ stopped: string[]; hadState: boolean }> {
   const state = await readState(stateDir);
-  const stopped = state ? await stopProcesses(state.processes) : [];
+  const real = state?.realNodes;
+  let stopped: string[] = [];
+  if (state && real) {
+    // The kubelets first (they would restart what is killed), then every pod's processes while
+    // containerd still answers for their namespaces, then the rest; then what pods left behind.
+    stopped = await stopProcesses(state.processes.filter((p) => p.name.startsWith('kubelet-')));
+    await cleanupRealNodes(stateDir, real.count);
+    stopped.push(...await stopProcesses(state.processes.filter((p) => !p.name.startsWith('kubelet-'))));
+    await cleanupRealNodes(stateDir, real.count, state.nodeBin);
+  } else if (state) {
+    stopped = await stopProcesses(state.processes);
+  }
   const hadState = existsSync(stateDir);
   await rm(stateDir, { recursive: true, force: true });
   return { stopped, hadState };
@@ -404,6 +421,10 @@ export interface StartOptions {
   address?: string;
   /** Default `full`; `api` starts etcd and kube-apiserver only (enough for Leases: a witness). */
   profile?: Profile;
+  /** Real nodes to start beside the kwok nodes (default 0: none, nothing of them is built). */
+  realNodes?: number;
+  /** How long to wait for another control plane's real nodes to stop (one set per machine). */
+  realNodesWaitMs?: number;
 }
 
 /**
@@ -414,8 +435,13 @@ export async function startControlPlane(opts: StartOptions): Promise<ClusterStat
   const { stateDir, netns } = opts;
   const address = opts.address ?? LOOPBACK;
   const profile = opts.profile ?? 'full';
-  const build = await buildBinaries();
+  const realCount = opts.realNodes ?? 0;
+  if (realCount > 0 && (netns !== undefined || address !== LOOPBACK)) {
+    throw new ClusterError('real nodes run beside a control plane on this host only, not inside a site\'s network namespace');
+  }
+  const build = await buildBinaries({ nodes: realCount > 0 });
   const { bin } = build;
+  const images = realCount > 0 ? await buildImages() : undefined;
   const [kwokDir, snapshotterDir] = await Promise.all([
     moduleDir('kwok', 'sigs.k8s.io/kwok'),
     moduleDir('snapshotter', 'github.com/kubernetes-csi/external-snapshotter/client/v8'),
@@ -428,7 +454,16 @@ export async function startControlPlane(opts: StartOptions): Promise<ClusterStat
 
   await rm(stateDir, { recursive: true, force: true });
   for (const d of ['logs', 'kubeconfigs', 'etcd', 'volumes']) await mkdir(join(stateDir, d), { recursive: true });
-  const creds = await makeCredentials(stateDir, address);
+  const real = realCount > 0
+    ? await planRealNodes(stateDir, realCount, () => randomBytes(24).toString('hex'), opts.realNodesWaitMs ?? 0)
+    : undefined;
+  let creds: Credentials;
+  try {
+    creds = await makeCredentials(stateDir, address, real);
+  } catch (err) {
+    if (real) await cleanupRealNodes(stateDir, real.count);
+    throw err;
+  }
 
   const ports = {
     etcdClient: await freePort(),
@@ -462,6 +497,7 @@ export async function startControlPlane(opts: StartOptions): Promise<ClusterStat
     ports,
     processes: [],
     nodes: profile === 'full' ? [...NODE_NAMES] : [],
+    ...(build.nodeBin ? { nodeBin: build.nodeBin } : {}),
     startedAt: new Date().toISOString(),
     ...(profile === 'full' ? {} : { profile }),
     ...(netns === undefined ? {} : { netns }),
@@ -470,9 +506,9 @@ export async function startControlPlane(opts: StartOptions): Promise<ClusterStat
     state.processes = procs.map((p) => p.record);
     await writeFile(join(stateDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
   };
-  const launch = async (name: string, program: string, args: string[]): Promise<void> => {
+  const launch = async (name: string, program: string, args: string[], env?: NodeJS.ProcessEnv): Promise<void> => {
     log(`starting ${name}`);
-    procs.push(startProcess(stateDir, name, program, args, netns));
+    procs.push(startProcess(stateDir, name, program, args, netns, env));
     await saveState(); // so that cluster:down can stop a half-started control plane
   };
 
@@ -492,8 +528,9 @@ export async function startControlPlane(opts: StartOptions): Promise<ClusterStat
 
     await launch('kube-apiserver', bin.kubeApiserver, [
       `--etcd-servers=http://${address}:${ports.etcdClient}`,
-      `--bind-address=${address}`,
-      `--advertise-address=${address}`,
+      // Real nodes: pods reach it on the bridge's address (see real-node.ts).
+      `--bind-address=${real ? '0.0.0.0' : address}`,
+      ...(real ? real.apiserverArgs : [`--advertise-address=${address}`]),
       `--secure-port=${ports.apiserver}`,
       `--cert-dir=${join(stateDir, 'pki')}`,
       `--tls-cert-file=${pki('apiserver.crt')}`,
@@ -604,10 +641,34 @@ export async function startControlPlane(opts: StartOptions): Promise<ClusterStat
       const vsc = await apiRequest(conn, 'GET', '/apis/snapshot.storage.k8s.io/v1/volumesnapshotclasses/fake-snapclass');
       return sc.status === 200 && vsc.status === 200;
     });
+    if (real && images && build.nodeBin) {
+      state.realNodes = await startRealNodes({
+        stateDir,
+        plan: real,
+        nodeBin: build.nodeBin,
+        kubectl: bin.kubectl,
+        images,
+        server,
+        kubeconfigFor: async (user: string) => {
+          const t = real.tokens[user];
+          if (!t) throw new ClusterError(`no token planned for ${user}`);
+          const path = kcPath(user);
+          await writeFile(path, kubeconfigText(server, creds.ca, t.user, t.token), { mode: 0o600 });
+          return path;
+        },
+        launch,
+        waitUntil: (what, timeoutMs, check) => waitUntil(what, timeoutMs, procs, check),
+        nodeReady: async (name) => nodeReady(await apiGetJson(conn, `/api/v1/nodes/${name}`)),
+      });
+      state.nodes.push(...state.realNodes.nodes);
+      await handOverLock(stateDir);
+    }
     await saveState();
     return state;
   } catch (err) {
+    if (real) await cleanupRealNodes(stateDir, real.count, build.nodeBin);
     await stopProcesses(procs.map((p) => p.record));
+    if (real) await cleanupRealNodes(stateDir, real.count, build.nodeBin);
     await rm(join(stateDir, STATE_FILE), { force: true });
     throw err;
   }

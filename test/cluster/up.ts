@@ -1,6 +1,7 @@
 // npm run cluster:up — builds (cached) and starts the test control plane with its state in
 // <repo>/.cluster/, then prints the KUBECONFIG line. Does nothing if one is already up and healthy.
 //
+//   npm run cluster:up -- --real-nodes 1   also real nodes (kubelet + containerd; see README)
 //   npm run cluster:up -- --sites primary,standby[,witness] [--latency 40ms]
 //       one control plane per site, each in its own network namespace (sites.ts); state in
 //       .cluster/sites.json, kubeconfigs in .cluster/<site>/kubeconfig
@@ -15,19 +16,28 @@ import { parseLatency, parseSiteList, readSites, site, sitesHealth, startSite, s
 
 runMain(async () => {
   const { values } = parseArgs({
-    options: { sites: { type: 'string' }, site: { type: 'string' }, latency: { type: 'string' } },
+    options: { sites: { type: 'string' }, site: { type: 'string' }, latency: { type: 'string' }, 'real-nodes': { type: 'string', default: '0' } },
     strict: true,
   });
+  const realNodes = Number(values['real-nodes']);
+  if (!Number.isInteger(realNodes) || realNodes < 0 || realNodes > 8) {
+    throw new ClusterError(`--real-nodes ${values['real-nodes']}: give a whole number from 0 to 8`);
+  }
+  if (realNodes > 0 && (values.sites !== undefined || values.site !== undefined)) {
+    throw new ClusterError('--real-nodes is for the single control plane, not for --sites');
+  }
   if (values.site !== undefined) return bringBack(values.site);
   if (values.sites !== undefined) return upSites(values.sites, values.latency);
   if (values.latency !== undefined) throw new ClusterError('--latency is for --sites (the latency between sites)');
   if (existsSync(join(defaultStateDir, SITES_FILE))) {
     throw new ClusterError('.cluster/ holds a multi-site harness (cluster:up -- --sites): stop it with `npm run cluster:down` first');
   }
-
   const existing = await readState(defaultStateDir);
   if (existing) {
     const health = await checkHealth(existing);
+    if (health.ok && (existing.realNodes?.count ?? 0) !== realNodes) {
+      throw new ClusterError(`a control plane with ${existing.realNodes?.count ?? 0} real nodes is up already: npm run cluster:down first to start one with ${realNodes}`);
+    }
     if (health.ok) {
       log(`a control plane is already up (${existing.server}, started ${existing.startedAt}); nothing to do`);
       printUsage(existing.kubeconfig, existing.bin.kubectl);
@@ -37,7 +47,7 @@ runMain(async () => {
     await stopControlPlane(defaultStateDir);
   }
   const started = Date.now();
-  const state = await startControlPlane({ stateDir: defaultStateDir, owner: 'cluster:up' });
+  const state = await startControlPlane({ stateDir: defaultStateDir, owner: 'cluster:up', realNodes });
   if (process.env.KUBECONFIG !== undefined && process.env.KUBECONFIG !== state.kubeconfig) {
     log(`note: KUBECONFIG is set to ${process.env.KUBECONFIG} in this shell`);
   }
