@@ -163,7 +163,7 @@ const primaryEndpoint = section('the primary\'s address across sites: {host, por
 }).meta({
   description:
     "Where the standby's site reaches the primary's PostgreSQL when the primary is in another cluster (spec.primary.cluster): streaming, base backups, " +
-    'dumps and lag probes use this address, always over TLS. Required with spec.primary.cluster.',
+    'dumps and lag probes are to use this address, always over TLS. Not used yet: a PostgreSQL primary in another cluster is refused until that data path exists.',
 });
 
 const postgresqlEngine = z
@@ -446,6 +446,18 @@ export const siteSpecSchema = withRules(
       fieldPath: '.promotion.fencing',
       holds: (s) => s.primary.cluster === undefined || s.promotion.fencing !== 'scaleDown',
       path: ['promotion', 'fencing'],
+    },
+    {
+      // Refused until the data path exists: the PostgreSQL engine streams and copies from the
+      // primary's Service in this cluster, not yet from engine.postgresql.primaryEndpoint over TLS.
+      rule: "!has(self.primary.cluster) || self.engine.type != 'postgresql'",
+      message:
+        "postgresql cannot be used with spec.primary.cluster yet: streaming and copies from engine.postgresql.primaryEndpoint across sites are not supported yet; " +
+        "use engine.type generic (the workload replicates itself, or warm/cold method job runs your template in the standby's site)",
+      fieldPath: '.engine.type',
+      reason: 'FieldValueForbidden',
+      holds: (s) => s.primary.cluster === undefined || s.engine.type !== 'postgresql',
+      path: ['engine', 'type'],
     },
     {
       rule: "!has(self.primary.cluster) || self.engine.type != 'postgresql' || !has(self.engine.postgresql) || has(self.engine.postgresql.primaryEndpoint)",

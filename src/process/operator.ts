@@ -79,7 +79,8 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
   const remote = new RemoteClusters({
     client,
     log: o.log,
-    clientOptions,
+    // Not the impersonation: a primary's cluster is reached as its kubeconfig's identity alone.
+    clientOptions: { userAgent: clientOptions.userAgent, onRequest: clientOptions.onRequest },
     writeGuard: (verb, resource) => {
       if (!isLeader()) throw new ApiError(0, 'NotLeader', `${verb} ${resource} in a primary's cluster: this replica no longer holds the leader lease`);
     },

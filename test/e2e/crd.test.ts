@@ -87,6 +87,7 @@ describe('the API server refuses bad StandbySites with the schema and CEL messag
     ['a remote primary with primaryService traffic', { tier: 'hot', primary: remotePrimary, traffic: { mode: 'primaryService' } }, ['spec.traffic.mode', 'primaryService cannot be used with spec.primary.cluster']],
     ['a remote primary with scaleDown fencing', { tier: 'hot', primary: remotePrimary, promotion: { fencing: 'scaleDown' } }, ['spec.promotion.fencing', 'scaleDown cannot be used']],
     ['a remote PostgreSQL primary without primaryEndpoint', { tier: 'hot', primary: remotePrimary, engine: { type: 'postgresql', postgresql: { replicationSecret: 'r' } } }, ['spec.engine.postgresql.primaryEndpoint', 'is required with spec.primary.cluster']],
+    ['a remote PostgreSQL primary (not supported yet)', { tier: 'hot', primary: remotePrimary, engine: { type: 'postgresql', postgresql: { replicationSecret: 'r', primaryEndpoint: { host: 'db.example.com', caSecret: { name: 'ca' } } } } }, ['spec.engine.type', 'postgresql cannot be used with spec.primary.cluster yet']],
   ])('%s', async (_name, spec, words) => {
     const message = await refusal(site(spec));
     for (const w of words) expect(message).toContain(w);

@@ -3,7 +3,10 @@
 // The operator reaches the primary's API server over the "WAN" with exactly the chart's
 // remoteAccess Role. A partition leaves both sides running and promotes nothing; a site loss and a
 // site-lost-... token promote; the old site coming back is fenced before anything else.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { repoRoot } from '../cluster/common.ts';
 import { waitFor } from '../cluster/helpers.ts';
 import { useSites } from '../cluster/site-helpers.ts';
 import { heal, partition, readSites, site, startSite, stopSite, type SiteRecord } from '../cluster/sites.ts';
@@ -28,6 +31,9 @@ let primary: SiteRecord;
 let standby: SiteRecord;
 let operator: SiteOperator | undefined;
 let remoteUser = '';
+/** Seconds measured in this run (printed, and kept in .cluster/e2e-logs/remote-figures.json for the README). */
+const figures: Record<string, number | string> = {};
+const since = (t: number) => Math.round((Date.now() - t) / 100) / 10;
 
 interface Svc {
   metadata: { annotations?: Record<string, string>; ownerReferences?: unknown[] };
@@ -63,13 +69,20 @@ beforeAll(async () => {
   const access = await remoteAccess(primary, [ns], { externalDNS: true });
   remoteUser = `system:serviceaccount:standby-remote:${access.docs.find((d) => d.kind === 'ServiceAccount')!.metadata.name}`;
   await kubectl(standby, ['create', 'namespace', ns]);
-  await kubectl(standby, ['-n', ns, 'create', 'secret', 'generic', 'primary-cluster', '--from-file=kubeconfig=/dev/stdin'], access.kubeconfig);
+  // What `kubectl create secret generic primary-cluster --from-file=kubeconfig=primary.kubeconfig` makes.
+  await apply(standby, JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'primary-cluster' }, stringData: { kubeconfig: access.kubeconfig } }), ns);
   await apply(primary, statefulPrimary('orders'), ns);
   await waitFor(async () => (await podsReady(primary, 'app=orders')) === 1, { timeoutMs: 60_000, description: 'the primary pod Ready' });
   operator = await startOperatorIn(standby, identity, [ns]);
 });
 
 afterAll(async () => {
+  if (Object.keys(figures).length) {
+    figures.probe = 'REMOTE_PROBE_INTERVAL_MS=1000 REMOTE_PROBE_TIMEOUT_MS=1500';
+    figures.at = new Date().toISOString();
+    console.log(`[figures] ${JSON.stringify(figures)}`);
+    writeFileSync(join(repoRoot, '.cluster', 'e2e-logs', 'remote-figures.json'), `${JSON.stringify(figures, null, 2)}\n`);
+  }
   await operator?.stop();
   await heal(dir);
   const s = (await readSites(dir))!;
@@ -79,6 +92,7 @@ afterAll(async () => {
 
 describe('a hot standby site in another cluster', () => {
   it('becomes Protected: the standby runs here, the primary is watched there through the remoteAccess Role', async () => {
+    const t0 = Date.now();
     await apply(standby, SITE, ns);
     const s = await waitForSite(standby, ns, 'orders', (x) => x.status?.phase === 'Protected', 'the cross-site hot site Protected');
     expect(s.status?.primary?.state).toBe('Ready');
@@ -86,6 +100,7 @@ describe('a hot standby site in another cluster', () => {
     expect(s.status?.primarySite?.cluster).toMatch(new RegExp(`^https://${primary.address.replace(/\./g, '\\.')}:`));
     expect(s.status?.activeEndpoint).toBe('orders.example.com');
     expect(condition(s, 'PrimaryHealthy')).toMatchObject({ status: 'True' });
+    figures.protectedAfterApplySeconds = since(t0);
 
     // The standby, a copy of the primary's pod template, runs in the standby's cluster.
     const sts = await kubectlJson<{ spec: { template: { spec: { containers: { image: string }[] } } } }>(standby, ['-n', ns, 'get', 'statefulset', 'orders-standby']);
@@ -101,9 +116,44 @@ describe('a hot standby site in another cluster', () => {
     expect(there.metadata.ownerReferences).toBeUndefined();
   });
 
+  it("never adopts an object in the primary's cluster it did not create: a Service of the name it wants there stays the user's", async () => {
+    const userService = `
+apiVersion: v1
+kind: Service
+metadata: {name: ledger-active, labels: {team: ledger}}
+spec:
+  selector: {app: ledger}
+  ports: [{name: main, port: 5432, targetPort: 5432}]
+`;
+    await apply(primary, statefulPrimary('ledger'), ns);
+    await apply(primary, userService, ns);
+    await waitFor(async () => (await podsReady(primary, 'app=ledger')) === 1, { timeoutMs: 60_000, description: 'the ledger primary pod Ready' });
+    const before = await kubectlJson<Svc & { metadata: { resourceVersion: string; labels?: Record<string, string> } }>(primary, ['-n', ns, 'get', 'service', 'ledger-active']);
+    await apply(standby, SITE.replace(/orders/g, 'ledger'), ns);
+    const s = await waitForSite(standby, ns, 'ledger', (x) => condition(x, 'Ready')?.reason === 'NameConflict', 'the ledger site reports the name conflict');
+    expect(condition(s, 'Ready')?.message).toMatch(/ledger-active.*in namespace \S+ of the primary's cluster/);
+    // Left exactly as the user made it: same resourceVersion, no annotation or selector of ours.
+    const after = await kubectlJson<Svc & { metadata: { resourceVersion: string; labels?: Record<string, string> } }>(primary, ['-n', ns, 'get', 'service', 'ledger-active']);
+    expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+    expect(after.metadata.annotations?.['external-dns.alpha.kubernetes.io/hostname']).toBeUndefined();
+    expect(after.spec.selector).toEqual({ app: 'ledger' });
+    expect(after.spec.type).toBe('ClusterIP');
+    // A promote token is refused while the conflict lasts; nothing is fenced there.
+    await kubectl(standby, ['-n', ns, 'annotate', 'standbysite', 'ledger', 'standby.dev/promote=ledger-1']);
+    await waitForSite(standby, ns, 'ledger', (x) => x.status?.handledPromoteToken === 'ledger-1', 'the ledger token handled');
+    expect((await kubectlJson<{ status?: { promotion?: unknown } }>(standby, ['-n', ns, 'get', 'standbysite', 'ledger'])).status?.promotion).toBeUndefined();
+    expect(await kubectl(primary, ['-n', ns, 'get', 'networkpolicy', 'ledger-fence', '--ignore-not-found'])).toBe('');
+    // Out of the way of the partition and site-loss tests.
+    await kubectl(standby, ['-n', ns, 'delete', 'standbysite', 'ledger', '--wait=true']);
+    expect((await kubectlJson<Svc & { metadata: { resourceVersion: string } }>(primary, ['-n', ns, 'get', 'service', 'ledger-active'])).metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+    await kubectl(primary, ['-n', ns, 'delete', 'statefulset', 'ledger']);
+  });
+
   it('a partition leaves both sides running; the standby says Unreachable and promotes nothing, not even on a token; healing restores it', async () => {
+    const cutAt = Date.now();
     await partition(dir, 'primary', 'standby');
     const cut = await waitForSite(standby, ns, 'orders', (x) => x.status?.primary?.state === 'Unreachable', 'PRIMARY Unreachable');
+    figures.unreachableAfterPartitionSeconds = since(cutAt);
     expect(condition(cut, 'PrimaryHealthy')).toMatchObject({ status: 'Unknown', reason: 'PrimaryUnreachable' });
     expect(condition(cut, 'PrimaryHealthy')?.message).toMatch(/the primary's cluster https:\/\/\S+ has not answered since \S+ \(/);
     expect(cut.status?.primarySite).toMatchObject({ reachable: false });
@@ -127,8 +177,10 @@ describe('a hot standby site in another cluster', () => {
     expect((await kubectlJson<{ status?: { promotion?: unknown } }>(standby, ['-n', ns, 'get', 'standbysite', 'orders'])).status?.promotion).toBeUndefined();
     expect((await eventsOf(standby, ns, 'orders')).some((e) => e.reason === 'PrimarySiteUnreachable')).toBe(true);
 
+    const healedAt = Date.now();
     await heal(dir);
     const back = await waitForSite(standby, ns, 'orders', (x) => x.status?.phase === 'Protected' && x.status.primarySite?.reachable === true, 'Protected again after healing');
+    figures.protectedAfterHealSeconds = since(healedAt);
     expect(back.status?.primary?.state).toBe('Ready');
     expect((await eventsOf(standby, ns, 'orders')).some((e) => e.reason === 'PrimarySiteReachable')).toBe(true);
   });
@@ -136,8 +188,11 @@ describe('a hot standby site in another cluster', () => {
   it('a site loss and a site-lost- token promote, saying fencing could not be confirmed; the site coming back is fenced before anything else', async () => {
     await stopSite(dir, 'primary');
     await waitForSite(standby, ns, 'orders', (x) => x.status?.primary?.state === 'Unreachable', 'PRIMARY Unreachable after the site loss');
+    const askedAt = Date.now();
     await kubectl(standby, ['-n', ns, 'annotate', '--overwrite', 'standbysite', 'orders', 'standby.dev/promote=site-lost-2026-12-01']);
     const promoted = await waitForSite(standby, ns, 'orders', (x) => x.status?.phase === 'Promoted', 'Promoted on the site-lost token');
+    figures.promotedAfterTokenSeconds = since(askedAt);
+    figures.promotionDurationSeconds = promoted.status?.promotion?.durationSeconds ?? 'unknown';
     expect(promoted.status?.promotion).toMatchObject({ state: 'Promoted', trigger: 'siteLost', token: 'site-lost-2026-12-01', epoch: 1 });
     expect(promoted.status?.epoch).toBe(1);
     expect(condition(promoted, 'FencingHolds')).toMatchObject({ status: 'Unknown', reason: 'FenceNotConfirmed' });
@@ -155,7 +210,9 @@ describe('a hot standby site in another cluster', () => {
 
     const before = operator!.logLines().length;
     await startSite(dir, 'primary');
+    const startedAt = Date.now();
     const back = await waitForSite(standby, ns, 'orders', (x) => x.status?.primarySite?.fencedAt !== undefined && x.status.primarySite.returnedAt !== undefined, 'the returning site fenced', 120_000);
+    figures.fencedAfterSiteBackSeconds = since(startedAt);
     expect(condition(back, 'FencingHolds')).toMatchObject({ status: 'True' });
     const fence = await kubectlJson<{ metadata: { annotations?: Record<string, string>; ownerReferences?: unknown[] }; spec: { podSelector: unknown; policyTypes: string[] } }>(primary, ['-n', ns, 'get', 'networkpolicy', 'orders-fence']);
     expect(fence.spec).toMatchObject({ podSelector: { matchLabels: { app: 'orders' } }, policyTypes: ['Ingress', 'Egress'] });

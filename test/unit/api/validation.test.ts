@@ -84,6 +84,7 @@ const badSpecs: [string, Spec, string, string[]][] = [
   ['a remote primary with scaleDown fencing', { ...hot, primary: remotePrimary, promotion: { fencing: 'scaleDown' } }, 'spec.promotion.fencing', ['scaleDown cannot be used with spec.primary.cluster']],
   ['a remote PostgreSQL primary without primaryEndpoint', { ...hot, primary: remotePrimary, engine: { type: 'postgresql', postgresql: { replicationSecret: 'r' } } }, 'spec.engine.postgresql.primaryEndpoint', ['is required with spec.primary.cluster', 'over TLS']],
   ['primaryEndpoint without a CA', { ...hot, primary: remotePrimary, engine: { type: 'postgresql', postgresql: { replicationSecret: 'r', primaryEndpoint: { host: 'db.example.com' } } } }, 'spec.engine.postgresql.primaryEndpoint.caSecret', ['is required']],
+  ['a remote PostgreSQL primary (not supported yet)', { ...hot, primary: remotePrimary, engine: { type: 'postgresql', postgresql: { replicationSecret: 'r', primaryEndpoint: { host: '10.0.0.5', caSecret: { name: 'ca' } } } } }, 'spec.engine.type', ['postgresql cannot be used with spec.primary.cluster yet', 'use engine.type generic']],
   ['a bad externalDNS hostname', { ...hot, traffic: { externalDNS: { hostname: 'Orders DB' } } }, 'spec.traffic.externalDNS.hostname', ['"Orders DB" is not a DNS name']],
 ];
 
@@ -164,7 +165,8 @@ describe('good specs pass and get their defaults', () => {
     if (!result.ok) return;
     expect(result.spec.primary.cluster).toEqual({ kubeconfigSecret: { name: 'primary-cluster', key: 'kubeconfig' } });
     expect(result.spec.primary.namespace).toBe('shop');
-    const pg = validateSpec({ ...hot, primary: remotePrimary, engine: { type: 'postgresql', postgresql: { replicationSecret: 'r', primaryEndpoint: { host: '10.0.0.5', caSecret: { name: 'ca' } } } } }, 'db');
+    // primaryEndpoint's defaults (the field is there for when PostgreSQL crosses sites; a remote PostgreSQL primary is refused now).
+    const pg = validateSpec({ ...hot, engine: { type: 'postgresql', postgresql: { replicationSecret: 'r', primaryEndpoint: { host: '10.0.0.5', caSecret: { name: 'ca' } } } } }, 'db');
     expect(pg.ok && pg.spec.engine.postgresql?.primaryEndpoint).toEqual({ host: '10.0.0.5', port: 5432, caSecret: { name: 'ca', key: 'ca.crt' } });
   });
 
