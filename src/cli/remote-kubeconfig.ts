@@ -2,7 +2,7 @@
 // cluster reach this (the primary's) cluster, from the token Secret of the chart's remoteAccess
 // ServiceAccount. Run it with credentials for the primary's cluster:
 //
-//   standby-operator remote-kubeconfig --namespace standby-system --service-account standby-operator-remote \
+//   standby-operator remote-kubeconfig [--kubeconfig F] [--context C] --namespace standby-system --service-account standby-operator-remote \
 //     --primary-namespace shop [--server https://primary.example.com:6443] > primary.kubeconfig
 import type { V1Secret } from '@kubernetes/client-node';
 import { parseArgs } from 'node:util';
@@ -18,6 +18,7 @@ export async function remoteKubeconfigCommand(argv: string[]): Promise<number> {
       args: argv,
       options: {
         kubeconfig: { type: 'string' },
+        context: { type: 'string' },
         namespace: { type: 'string' },
         'service-account': { type: 'string' },
         'primary-namespace': { type: 'string' },
@@ -36,7 +37,13 @@ export async function remoteKubeconfigCommand(argv: string[]): Promise<number> {
     console.error('remote-kubeconfig: --namespace (the chart release namespace) and --service-account (the remoteAccess ServiceAccount) are required');
     return 2;
   }
-  const connection = await loadConnection(values.kubeconfig);
+  let connection;
+  try {
+    connection = await loadConnection(values.kubeconfig, values.context === undefined ? {} : { context: values.context });
+  } catch (err) {
+    console.error(`remote-kubeconfig: ${(err as Error).message}`);
+    return 1;
+  }
   const client = new KubeClient(connection);
   const name = values.secret ?? `${sa}-token`;
   const secret = await client.get<V1Secret>(R.secret, namespace, name);

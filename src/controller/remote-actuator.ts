@@ -27,7 +27,6 @@ const INFORMER_OF: Record<string, keyof RemoteInformers> = {
   Service: 'services',
   PersistentVolumeClaim: 'pvcs',
   NetworkPolicy: 'networkPolicies',
-  Job: 'jobs',
 };
 
 /** The object as it is written there: in the primary's namespace, without owner references. */

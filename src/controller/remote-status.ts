@@ -28,8 +28,6 @@ export function activeEndpoint(site: StandbySite, status: SiteStatus, server: st
   const standbyServes = status.active === 'standby' || status.promotion?.state === 'Switching' || status.promotion?.state === 'Promoted';
   const local = `${status.trafficService ?? names.traffic(site.metadata.name, site.spec)}.${ns}.svc`;
   if (!site.spec.primary.cluster || standbyServes) return local;
-  const pg = site.spec.engine.postgresql?.primaryEndpoint;
-  if (site.spec.engine.type === 'postgresql' && pg) return `${pg.host}:${pg.port}`;
   return `${site.spec.primary.service}.${site.spec.primary.namespace ?? ns}.svc (in the cluster at ${server ?? 'spec.primary.cluster'})`;
 }
 

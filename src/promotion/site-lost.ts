@@ -36,7 +36,8 @@ export function isSiteLostToken(token: string | undefined): boolean {
 
 /** Why the primary's cluster counts as unreachable, in a sentence. */
 export function unreachableText(s: PrimarySiteView): string {
-  return `the primary's cluster${s.server ? ` ${s.server}` : ''} has not answered since ${s.since.toISOString()}${s.lastError ? ` (${s.lastError})` : ''}`;
+  const what = s.answering ? 'has refused the operator since' : 'has not answered since';
+  return `the primary's cluster${s.server ? ` ${s.server}` : ''} ${what} ${s.since.toISOString()}${s.lastError ? ` (${s.lastError})` : ''}`;
 }
 
 /**

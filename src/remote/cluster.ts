@@ -11,7 +11,6 @@
 // missed changes.
 import type {
   V1Deployment,
-  V1Job,
   V1NetworkPolicy,
   V1PersistentVolumeClaim,
   V1Pod,
@@ -36,11 +35,12 @@ export interface RemoteInformers {
   pvcs: Informer<V1PersistentVolumeClaim>;
   networkPolicies: Informer<V1NetworkPolicy>;
   /** Jobs the operator runs there (the mover's backups), by the operator's label. */
-  jobs: Informer<V1Job>;
 }
 
 /** What the remote operator lists and watches there: the access Role must allow exactly these. */
-export const WATCHED: readonly Resource[] = [R.statefulSet, R.deployment, R.pod, R.service, R.pvc, R.networkPolicy, R.job];
+// Exactly what the chart's remoteAccess Role grants (templates/remoteaccess.yaml): no Jobs run
+// there (copies and dumps run in the standby's site).
+export const WATCHED: readonly Resource[] = [R.statefulSet, R.deployment, R.pod, R.service, R.pvc, R.networkPolicy];
 
 export interface RemoteClusterOptions {
   /** Identifies the cluster and namespace (a hash of the kubeconfig, and the namespace). */
@@ -228,7 +228,6 @@ export class RemoteCluster {
       services: make(R.service),
       pvcs: make(R.pvc),
       networkPolicies: make(R.networkPolicy),
-      jobs: make(R.job, { labelSelector: 'app.kubernetes.io/managed-by=standby-operator' }),
     };
   }
 }

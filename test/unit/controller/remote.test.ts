@@ -49,8 +49,6 @@ describe('a primary in another cluster: what the reconcile makes of it', () => {
   test('status.activeEndpoint follows the active side', () => {
     expect(activeEndpoint(site(), { active: 'primary' }, down.server)).toBe('orders.shop-eu.svc (in the cluster at https://10.213.0.10:6443)');
     expect(activeEndpoint(site(), { active: 'standby', trafficService: 'orders-active' }, down.server)).toBe('orders-active.shop.svc');
-    const pg = site({ engine: { type: 'postgresql', postgresql: { replicationSecret: 'r', primaryEndpoint: { host: 'db.eu.example.com', port: 5433, caSecret: { name: 'ca' } } } } });
-    expect(activeEndpoint(pg, { active: 'primary' }, down.server)).toBe('db.eu.example.com:5433');
     expect(activeEndpoint(site({ traffic: { externalDNS: { hostname: 'orders.example.com' } } }), { active: 'primary' }, undefined)).toBe('orders.example.com');
   });
 

@@ -44,6 +44,9 @@ describe('promotion while the primary is in another cluster', () => {
     const d = siteLostDecision({ ...base, primarySite: refusing, request: token('site-lost-x') });
     expect(d).toMatchObject({ action: 'refuse', reason: 'SiteNotLost' });
     expect(d?.action === 'refuse' && d.message).toContain('HTTP 403');
+    // Without a token, the reason says it refuses rather than that it does not answer.
+    const plain = siteLostDecision({ ...base, primarySite: refusing });
+    expect(plain?.action === 'refuse' && plain.message).toContain("the primary's cluster https://10.213.0.10:6443 has refused the operator since 2026-12-01T10:00:00.000Z (answered HTTP 403)");
   });
 
   test('a reachable cluster, or a promotion under way, is decide()\'s; a site-lost token for a primary in this cluster is refused', () => {
