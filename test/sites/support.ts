@@ -57,7 +57,11 @@ async function applyObjects(s: SiteRecord, docs: readonly ChartObject[]): Promis
 
 export async function installCrd(s: SiteRecord): Promise<void> {
   await kubectl(s, ['apply', '--server-side', '--force-conflicts', '-f', join(repoRoot, 'crds')]);
-  await kubectl(s, ['wait', '--for=condition=Established', 'crd/standbysites.standby.dev', '--timeout=60s']);
+  // Polled rather than `kubectl wait`, which fails on a CRD whose status has no conditions yet.
+  await waitFor(
+    async () => (await kubectl(s, ['get', 'crd', 'standbysites.standby.dev', '-o', 'jsonpath={.status.conditions[?(@.type=="Established")].status}'])).trim() === 'True',
+    { timeoutMs: 60_000, description: 'the StandbySite CRD Established' },
+  );
 }
 
 export interface Identity {
