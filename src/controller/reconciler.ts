@@ -19,7 +19,7 @@ import { observe, referenceProblems, siteFacts, type Observed, type ReferencePro
 import { conflictAdvice, nameConflicts, protectingSite, type Blocked } from './ownership.ts';
 import { SiteMemory } from './memory.ts';
 import { remoteAssessment, remotePrimaryOf, remoteReferenceProblems, type RemotePrimary } from './remote.ts';
-import { convergeRemote } from './remote-converge.ts';
+import { convergeRemote, remoteNameConflicts } from './remote-converge.ts';
 import { ensureRemoteFence } from './remote-fencing.ts';
 import { withRemoteStatus } from './remote-status.ts';
 import { runPromotion, type PromotionOutcome } from './promote.ts';
@@ -181,7 +181,7 @@ class SiteRun implements ReconcileContext {
       };
     }
     const wanted = desiredFor(this, obs, facts, engine, site.status.promotion, site.status.active ?? 'primary', frozen) ?? [];
-    const taken = nameConflicts(d.caches, site, wanted);
+    const taken = [...nameConflicts(d.caches, site, wanted), ...remoteNameConflicts(this, obs)];
     return taken.length ? { reason: 'NameConflict', message: `${taken.join('; ')}; ${conflictAdvice(site)}` } : undefined;
   }
 

@@ -10,7 +10,8 @@ import type { KubeObject } from '../k8s/types.ts';
 import { NameConflict } from './actuator.ts';
 import type { ReconcileContext } from './context.ts';
 import type { Observed } from './facts.ts';
-import { FenceFirst, remoteActuator } from './remote-actuator.ts';
+import { ownershipOf } from '../site/ownership.ts';
+import { FenceFirst, remoteActuator, remoteCached } from './remote-actuator.ts';
 
 /** The objects a site wants in its primary's cluster, besides the fence. */
 export function remoteDesired(rc: ReconcileContext, obs: Observed): KubeObject[] {
@@ -37,6 +38,28 @@ export function remoteDesired(rc: ReconcileContext, obs: Observed): KubeObject[]
     },
   };
   return [svc];
+}
+
+/**
+ * The objects of names the site would write in its primary's cluster (the fence, and what
+ * remoteDesired makes) that exist there and are not the site's, as sentences: the site then does
+ * nothing until a person acts, as for a conflict at home (ownership.ts).
+ */
+export function remoteNameConflicts(rc: ReconcileContext, obs: Observed): string[] {
+  const cluster = rc.remote?.cluster;
+  if (!cluster || !rc.remote?.site.reachable) return [];
+  const wanted: { kind: string; name: string }[] = [
+    { kind: 'NetworkPolicy', name: names.fence(rc.site.metadata.name) },
+    ...remoteDesired(rc, obs).map((o) => ({ kind: o.kind ?? '', name: o.metadata?.name ?? '' })),
+  ];
+  const out: string[] = [];
+  for (const { kind, name } of wanted) {
+    const live = remoteCached(cluster, kind, name);
+    if (!live) continue;
+    const own = ownershipOf(live, { name: rc.site.metadata.name, uid: rc.site.metadata.uid });
+    if (!own.ours) out.push(`${kind} ${name} in namespace ${cluster.namespace} of the primary's cluster already exists and ${own.why}`);
+  }
+  return out;
 }
 
 /** Converges what the site keeps in its primary's cluster; `fenceConfirmed` from ensureRemoteFence. */
