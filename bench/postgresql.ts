@@ -1,7 +1,9 @@
 // Benchmark of the PostgreSQL engine's data paths on loopback servers (the
 // test harness's): how long the promote action takes, how far a hot standby
 // lags under a steady pgbench write load (and what synchronous mode costs),
-// and how long a warm sync of a ~1 GB database takes. Everything runs the
+// how long a warm sync of a ~1 GB database takes, how long a failback under
+// load refuses writes, and what re-protecting an old primary of a ~1 GB
+// database copies with pg_rewind and with a base backup. Everything runs the
 // engine's own scripts and observe(), as the tests do.
 //
 //   npm exec -- node bench/postgresql.ts      (as root; prints a table and the JSON)
@@ -12,6 +14,7 @@ import { promoteScript, standbyBootstrapScript, warmCopyScript } from '../src/en
 import { REPLICATION_SQL } from '../src/engines/postgresql/sql.ts';
 import { bootstrapOptions, promoteOptions, warmCopyOptions } from '../src/engines/postgresql/templates.ts';
 import { PgHarness, SUPERUSER, type PgServer } from '../test/postgres/harness.ts';
+import { failbackUnderLoad, Pair, pgbench as pairPgbench, rewindVersusBaseBackup, Writers, type FailbackRun, type Traffic } from '../test/postgres/lifecycle.ts';
 import { context, fakeIO, scriptEnv } from '../test/postgres/site.ts';
 
 export interface PostgresBenchOptions {
@@ -25,6 +28,10 @@ export interface PostgresBenchOptions {
   modeSeconds?: number;
   /** pgbench scale of the warm-sync database (70 ≈ 1 GB). */
   warmScale?: number;
+  /** Failbacks measured under load (each followed by an unmeasured switchover back). */
+  failbackRuns?: number;
+  /** pgbench scale of the re-protection database (70 ≈ 1 GB). */
+  reprotectScale?: number;
 }
 
 function log(message: string): void {
@@ -170,6 +177,68 @@ async function benchWarmSync(scale: number) {
   }
 }
 
+/** Failbacks under a steady pgbench load and 4 writers that record every acknowledged commit (test/postgres/failback.test.ts). */
+export async function benchFailback(runs: number) {
+  const h = await PgHarness.create();
+  try {
+    const pair = await Pair.create(h, { name: 'failback', conf: { ...PGBENCH_CONF, wal_log_hints: 'on' } });
+    const init = await pairPgbench(h, pair.p, ['-i', '-s', '5', '-q']);
+    if (init.code !== 0) throw new Error(`pgbench -i failed: ${init.stderr}`);
+    await pair.p.query('CREATE TABLE acked (id bigint PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())');
+    await pair.protect();
+    const promoted = await pair.promote('standby');
+    if (promoted.code !== 0) throw new Error(`promote failed: ${promoted.stderr}`);
+    await pair.reprotectBack();
+    await pair.waitStreaming('standby');
+    const traffic: Traffic = { target: pair.s! };
+    const writers = new Writers(traffic, 4);
+    const measured: FailbackRun[] = [];
+    try {
+      for (let i = 0; i < runs; i++) {
+        measured.push(await failbackUnderLoad(pair, writers, traffic, { rate: 100, settleMs: 1500 }));
+        log(`failback ${i + 1}/${runs}: writes refused for ${Math.round(measured[i]!.refusedMs)} ms`);
+      }
+    } finally {
+      await writers.stop();
+    }
+    const final = await pair.serving();
+    const present = new Set((await final.query<{ id: string }>('SELECT id::text FROM acked')).map((r) => Number(r.id)));
+    return {
+      load: 'pgbench TPC-B-like, 2 clients rate-limited to 100 tps, scale 5, plus 4 writers committing one row per transaction; fsync on',
+      writesRefusedMs: stats(measured.map((r) => r.refusedMs), 0),
+      stopWritesMs: stats(measured.map((r) => r.stopWritesMs), 0),
+      catchUpMs: stats(measured.map((r) => r.catchUpMs), 0),
+      promoteMs: stats(measured.map((r) => r.promoteMs), 0),
+      acknowledgedCommits: writers.acks.length,
+      acknowledgedCommitsLost: writers.acks.filter((a) => !present.has(a.id)).length,
+      note: 'writesRefusedMs: the longest time no writer got a commit acknowledged around each failback (stop writes, wait until caught up, pg_promote, traffic switch, reconnect)',
+    };
+  } finally {
+    await h.cleanup();
+  }
+}
+
+/** Re-protection of an old primary after a failover: pg_rewind against a base backup of the same serving side. */
+export async function benchReprotect(scale: number) {
+  const h = await PgHarness.create();
+  try {
+    const c = await rewindVersusBaseBackup(h, { scale, conf: PGBENCH_CONF });
+    const side = (r: { report: { method: string; bytes: number | null } | undefined; ms: number }) => ({
+      method: r.report?.method ?? null,
+      MiB: r.report?.bytes != null ? round(r.report.bytes / 2 ** 20, 1) : null,
+      seconds: round(r.ms / 1000, 1),
+    });
+    return {
+      databaseMiB: Math.round(c.databaseBytes / 2 ** 20),
+      rewind: side(c.rewind),
+      baseBackup: side(c.baseBackup),
+      note: 'the re-protect Job script after a failover and 400 pgbench transactions on each side: pg_rewind of the old primary (crash recovery, dry run, rewind, standby settings), then the same Job into an empty directory (pg_basebackup)',
+    };
+  } finally {
+    await h.cleanup();
+  }
+}
+
 export async function benchPostgres(o: PostgresBenchOptions = {}): Promise<Record<string, unknown>> {
   const h = await PgHarness.create();
   const environment = { postgres: h.major, cpus: cpus().length, bin: h.bin };
@@ -182,7 +251,11 @@ export async function benchPostgres(o: PostgresBenchOptions = {}): Promise<Recor
   const synchronousCost = await benchModes(o.modeSeconds ?? 15);
   const warmSync = await benchWarmSync(o.warmScale ?? 70);
   log(`warm sync: ${warmSync.syncSeconds} s for ${warmSync.databaseMiB} MiB`);
-  return { environment, promote, replicationLag, synchronousCost, warmSync };
+  const failback = await benchFailback(o.failbackRuns ?? 5);
+  log(`failback: writes refused p50 ${failback.writesRefusedMs.p50 ?? '?'} ms, p99 ${failback.writesRefusedMs.p99 ?? '?'} ms`);
+  const reprotect = await benchReprotect(o.reprotectScale ?? 70);
+  log(`re-protect: rewind ${reprotect.rewind.MiB ?? '?'} MiB in ${reprotect.rewind.seconds} s, base backup ${reprotect.baseBackup.MiB ?? '?'} MiB in ${reprotect.baseBackup.seconds} s`);
+  return { environment, promote, replicationLag, synchronousCost, warmSync, failback, reprotect };
 }
 
 function printTable(r: Record<string, unknown>): void {

@@ -20,6 +20,7 @@ import { siteLostDecision } from '../promotion/site-lost.ts';
 import { actuator } from './actuator.ts';
 import { fenceRemote } from './remote-fencing.ts';
 import type { ReconcileContext } from './context.ts';
+import { conditionsForPhase } from './status.ts';
 import type { Observed, SiteFacts } from './facts.ts';
 
 const HISTORY_LIMIT = 20;
@@ -179,7 +180,10 @@ async function writePromotion(rc: ReconcileContext, p: PromotionStatus, extra: P
     patch.promotionHistory = [...(prev.promotionHistory ?? []), record].slice(-HISTORY_LIMIT);
   }
   if (p.state === 'Promoted') patch.active = 'standby';
-  if (p.state === 'Fencing' && !prev.promotion) patch.phase = 'Promoting';
+  if (p.state === 'Fencing' && !prev.promotion) {
+    patch.phase = 'Promoting';
+    patch.conditions = conditionsForPhase(prev, 'Promoting', rc.site.metadata.generation ?? 0, rc.now());
+  }
   try {
     const updated = await rc.deps.client.mergePatch<StandbySiteObject>(
       SITE_RESOURCE,

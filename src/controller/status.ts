@@ -3,7 +3,7 @@
 import { formatDuration, parseDuration } from '../api/duration.ts';
 import { schedulePeriodMs } from '../api/cron.ts';
 import type { SiteSpec } from '../api/spec.ts';
-import type { Phase, PromotionRecord, PromotionStatus, Side, SiteStatus } from '../api/status.ts';
+import type { Condition, Phase, PromotionRecord, PromotionStatus, Side, SiteStatus } from '../api/status.ts';
 import type { Decision, StandbyUsability } from '../promotion/decide.ts';
 import type { PrimaryAssessment } from '../promotion/detect.ts';
 import { inProgress } from '../promotion/machine.ts';
@@ -300,6 +300,17 @@ function stalledCondition(i: StatusInput): ConditionInput {
   }
   if (i.stalling.length > 0) return stalled('BadReference', i.stalling.join('; '));
   return { type: 'Stalled', status: 'False', reason: 'AsExpected', message: 'nothing waits for a person' };
+}
+
+/**
+ * The conditions with Reconciling rewritten for a new phase, for writes that change the phase
+ * outside computeStatus (a promotion's start): a GitOps tool reading the site between that write
+ * and the next full status must see it converging, not failing.
+ */
+export function conditionsForPhase(prev: SiteStatus, phase: Phase, generation: number, now: Date): Condition[] {
+  const others = (prev.conditions ?? []).filter((c) => c.type !== 'Reconciling');
+  const [reconciling] = mergeConditions(prev.conditions, [reconcilingCondition(phase)], generation, now);
+  return [...others, reconciling!];
 }
 
 /** Reconciling=True while the site is on its way: setting up, or promoting. */

@@ -55,11 +55,12 @@ describe('Argo CD health of real StandbySites', () => {
     expect(await judged(s, 'e2e-protected')).toEqual({ status: 'Healthy', message: condition(s, 'Ready')!.message });
   });
 
-  test('waiting for its first copy -> Progressing (this operator writes no Reconciling condition yet)', async () => {
+  test('waiting for its first copy -> Progressing, with the Reconciling message', async () => {
     await apply(statefulPrimary('files'), ns);
     await apply(site('files', 'warm', '  warm: {schedule: "*/15 * * * *"}\n'), ns);
     const s = await waitForSite(ns, 'files', (x) => x.status?.phase === 'Pending' && condition(x, 'Ready') !== undefined, 'Pending');
-    expect(await judged(s, 'e2e-first-copy-pending')).toEqual({ status: 'Progressing', message: condition(s, 'Ready')!.message });
+    expect(condition(s, 'Reconciling')?.status).toBe('True');
+    expect(await judged(s, 'e2e-first-copy-pending')).toEqual({ status: 'Progressing', message: condition(s, 'Reconciling')!.message });
   });
 
   test('a fenced primary that came back -> Degraded, saying so', async () => {
@@ -88,7 +89,9 @@ describe('Argo CD health of real StandbySites', () => {
     expect(await first.exited).toBe(75);
     const promoting = await getSite(n, 'db');
     expect(promoting.status?.phase).toBe('Promoting');
-    expect(await judged(promoting, 'e2e-promoting')).toEqual({ status: 'Progressing', message: condition(promoting, 'Ready')!.message });
+    // The start of the promotion wrote Reconciling=True with the phase, before the fence went up.
+    expect(condition(promoting, 'Reconciling')).toMatchObject({ status: 'True', reason: 'Promoting' });
+    expect(await judged(promoting, 'e2e-promoting')).toEqual({ status: 'Progressing', message: condition(promoting, 'Reconciling')!.message });
 
     // A spec change while no operator runs: the status is for the previous generation.
     await kubectl(['-n', n, 'patch', 'standbysite', 'db', '--type=merge', '-p', '{"spec":{"promotion":{"stepTimeout":"4m"}}}']);
@@ -102,8 +105,9 @@ describe('Argo CD health of real StandbySites', () => {
     const second = await startOperator({ namespaces: [n], name: 'argocd-resume' });
     try {
       const promoted = await waitForSite(n, 'db', (x) => x.status?.phase === 'Promoted' && x.status.observedGeneration === stale.metadata.generation, 'Promoted', 30_000);
-      // Not Ready (nothing protects it) and, without kstatus conditions, not known to be stuck.
-      expect(await judged(promoted, 'e2e-promoted')).toEqual({ status: 'Progressing', message: condition(promoted, 'Ready')!.message });
+      // Not Ready (nothing protects it) and no longer converging: it needs a person, Degraded.
+      expect(condition(promoted, 'Reconciling')?.status).toBe('False');
+      expect(await judged(promoted, 'e2e-promoted')).toEqual({ status: 'Degraded', message: condition(promoted, 'Ready')!.message });
     } finally {
       expect(await second.stop()).toBe(0);
     }

@@ -132,8 +132,13 @@ describe('Prometheus scraping the operator', () => {
     const age = await query(`standby_site_data_age_seconds{site="files"}`);
     expect(age.data.result[0]?.metric).toMatchObject({ namespace: ns, site: 'files', tier: 'warm', job: 'standby-operator', pod: 'standby-operator-0' });
     expect(Number(age.data.result[0]?.value[1])).toBeGreaterThanOrEqual(0);
-    const promotions = await query(asGrafanaSends('sum by (tier, result, trigger) (increase(standby_promotions_total[$__range]))'));
-    expect(promotions.data.result.find((r) => r.metric.tier === 'hot' && r.metric.result === 'Promoted' && r.metric.trigger === 'manual')?.value[1]).not.toBe('0');
+    // The promotion finished before this test began, but the scrape that sees it may come later.
+    const promoted = async () => {
+      const promotions = await query(asGrafanaSends('sum by (tier, result, trigger) (increase(standby_promotions_total[$__range]))'));
+      const v = promotions.data.result.find((r) => r.metric.tier === 'hot' && r.metric.result === 'Promoted' && r.metric.trigger === 'manual')?.value[1];
+      return v !== undefined && Number(v) > 0;
+    };
+    await waitFor(promoted, { timeoutMs: 30_000, intervalMs: 1000, description: 'the manual hot promotion counted by the promotions panel' });
   });
 
   test("the dashboard's variables find the sites", async () => {

@@ -4,9 +4,11 @@
 // local-job.ts). Checks: every byte, mode, mtime and link restored equals what was backed up;
 // a second run sends only what changed (restic's own statistics); retention; refusals.
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFile, chmod, cp, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { appendFile, chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBackupJob, buildRestoreJob, CACHE_DIR, DATA_DIR, PASSWORD_DIR, RESULT_FILE, type MoverJobInput } from '../../src/mover/job.ts';
 import { repositoryUrl, resticEnv, type BackupSummary } from '../../src/mover/restic.ts';
@@ -159,7 +161,8 @@ describe('backup and restore through S3', () => {
   it('a fresh clone of the volume (new inodes and ctimes, same files) sends nothing but metadata', async () => {
     const before = await manifest(src);
     await rename(src, `${src}.prev`);
-    await cp(`${src}.prev`, src, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+    // GNU cp -a keeps nanosecond mtimes; fs.cp's preserveTimestamps rounds them to milliseconds.
+    await promisify(execFile)('cp', ['-a', `${src}.prev`, src]);
     await rm(`${src}.prev`, { recursive: true });
     expect(await manifest(src)).toEqual(before);
 

@@ -68,6 +68,8 @@ process.once('exit', () => {
 export interface ServerOptions {
   /** Extra postgresql.conf settings. */
   conf?: Record<string, string | number>;
+  /** initdb --data-checksums. */
+  checksums?: boolean;
 }
 
 export class PgServer {
@@ -288,6 +290,7 @@ export class PgHarness {
       '--auth-local=trust',
       '--auth-host=scram-sha-256',
       '--no-instructions',
+      ...(o.checksums ? ['--data-checksums'] : []),
     ]);
     if (init.code !== 0) throw new Error(`initdb failed: ${init.stderr}`);
     const conf: Record<string, string | number> = {
@@ -330,6 +333,12 @@ export class PgHarness {
     await s.start();
     await s.waitReady();
     return s;
+  }
+
+  /** A copy of a stopped server's data directory (as a volume snapshot would keep it). */
+  async copyDir(from: string, to: string): Promise<void> {
+    const r = await this.asPostgres(['cp', '-a', from, to]);
+    if (r.code !== 0) throw new Error(`cp -a ${from} ${to} failed: ${r.stderr}`);
   }
 
   /** Stops every server (as a crash: nothing is kept) and removes the directory. */

@@ -104,6 +104,8 @@ describe('hot standby (PostgreSQL engine)', () => {
     const again = await bootstrap(primary, { dir });
     expect(again.run.code, again.run.stderr).toBe(0);
     expect(again.run.stdout).toContain('was promoted and is no longer a standby');
+    // The primary still runs on the old timeline: this side serves, and nothing is rewound.
+    expect(again.run.stdout).toContain("did not take over from it: it is not on a newer timeline than this data directory's 2: this side serves");
     expect(existsSync(join(dir, 'postmaster.opts'))).toBe(true);
   });
 

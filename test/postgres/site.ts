@@ -3,6 +3,7 @@
 // whose Secrets and endpoints the tests choose (loopback servers).
 import type { V1Deployment, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import { validateSpec, type StandbySite } from '../../src/api/site.ts';
+import type { Side } from '../../src/api/status.ts';
 import type { EngineContext, EngineIO } from '../../src/engines/engine.ts';
 import { ENV } from '../../src/engines/postgresql/scripts.ts';
 import { primaryVolumes } from '../../src/site/workload.ts';
@@ -76,6 +77,9 @@ export interface SiteOptions {
   database?: string;
   superuserSecret?: boolean;
   kind?: 'StatefulSet' | 'Deployment';
+  /** Which side serves (after a failover: the standby). */
+  serving?: Side;
+  traffic?: 'operatorService' | 'primaryService';
 }
 
 export function site(o: SiteOptions = {}): StandbySite {
@@ -93,6 +97,7 @@ export function site(o: SiteOptions = {}): StandbySite {
         ...(o.database ? { database: o.database } : {}),
       },
     },
+    ...(o.traffic ? { traffic: { mode: o.traffic } } : {}),
     ...(tier === 'hot' ? { hot: { replicas: o.replicas ?? 1, maxLag: '10s' } } : {}),
     ...(tier === 'warm' ? { warm: { schedule: '*/15 * * * *', method: 'engine' } } : {}),
     ...(tier === 'cold' ? { cold: { schedule: '0 2 * * *', method: 'engine', retention: { keepLast: 3, maxAge: '720h' } } } : {}),
@@ -105,7 +110,15 @@ export function site(o: SiteOptions = {}): StandbySite {
 export function context(o: SiteOptions = {}): EngineContext {
   const s = site(o);
   const primary = o.kind === 'Deployment' ? primaryDeployment() : primaryStatefulSet();
-  return { site: s, tier: s.spec.tier, primary, primaryService: primaryService(), volumes: primaryVolumes(primary), operatorImage: 'operator:test' };
+  return {
+    site: s,
+    tier: s.spec.tier,
+    primary,
+    primaryService: primaryService(),
+    volumes: primaryVolumes(primary),
+    operatorImage: 'operator:test',
+    ...(o.serving ? { serving: o.serving } : {}),
+  };
 }
 
 export interface FakeIOOptions {

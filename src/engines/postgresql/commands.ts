@@ -162,3 +162,45 @@ export function stopServerArgv(dataDirectory: Word): Word[] {
 export function isReadyArgv(conn: Word): Word[] {
   return ['pg_isready', '--dbname', conn, '--quiet'];
 }
+
+export interface RewindOptions {
+  dataDirectory: Word;
+  /** The server to rewind to (a superuser, or a role granted pg_rewind's functions, from PGUSER/PGPASSWORD). */
+  source: Word;
+  /** Only report what would be done (the divergence point), change nothing. */
+  dryRun: boolean;
+  /** Expands to --restore-target-wal or nothing (when the data directory's restore_command can fetch WAL it lost). */
+  restoreTargetWal?: Word;
+}
+
+/**
+ * pg_rewind of a stopped data directory to a running server: only the blocks
+ * changed since the two diverged, plus the server's newer WAL and small
+ * files, are copied. --progress ends with "N/N kB (100%) copied", the bytes
+ * moved.
+ */
+export function rewindArgv(o: RewindOptions): Word[] {
+  return [
+    'pg_rewind',
+    '--target-pgdata',
+    o.dataDirectory,
+    '--source-server',
+    o.source,
+    ...(o.restoreTargetWal !== undefined ? [o.restoreTargetWal] : []),
+    ...(o.dryRun ? ['--dry-run'] : ['--progress']),
+  ];
+}
+
+/**
+ * What pg_rewind runs itself on a data directory that was not shut down
+ * cleanly (postgres in single-user mode completes crash recovery and
+ * stops): run first so that the dry run can tell the divergence point.
+ */
+export function crashRecoveryArgv(dataDirectory: Word): Word[] {
+  return ['postgres', '--single', '-F', '-D', dataDirectory, 'template1'];
+}
+
+/** pg_waldump statistics per record type of a timeline's WAL from a position to its end (Transaction/COMMIT counts the commits). */
+export function walStatsArgv(o: { walDirectory: Word; timeline: Word; start: Word }): Word[] {
+  return ['pg_waldump', '--path', o.walDirectory, '--timeline', o.timeline, '--start', o.start, '--stats=record'];
+}

@@ -2,14 +2,15 @@
 // the `pg` client, through the ready addresses of the primary's Service.
 // When the primary cannot be reached (exactly when a promotion needs the
 // lag), replica 0 is asked how far its WAL reaches, through the standby's
-// headless Service. Never throws: anything wrong becomes a problem sentence.
-import pg from 'pg';
-import { names } from '../../site/names.ts';
+// headless Service. After a failover and re-protection the roles swap: the
+// promoted standby is measured streaming to the re-protected primary.
+// Never throws: anything wrong becomes a problem sentence.
 import type { EngineContext, EngineIO, EngineObservation } from '../engine.ts';
-import { describeError, isAuthError, wantsTls, type PgErrorLike } from './errors.ts';
+import { hostPort, isUnreachable, withClient, type Login } from './connect.ts';
+import { describeError, isAuthError, type PgErrorLike } from './errors.ts';
 import { assessReplication, assessWithoutPrimary, type LastSeen, type ReplicationRow, type SlotRow, type StandbyRow } from './lag.ts';
 import { readCredentials } from './secrets.ts';
-import { pgSpec, SECRET_FIELDS, slotPrefix, standbySlots } from './settings.ts';
+import { pgSpec, SECRET_FIELDS, sidesOf, slotPrefix, type Sides } from './settings.ts';
 import { likePrefix, PRIMARY_STATE_SQL, REPLICATION_SQL, SLOTS_SQL, STANDBY_STATE_SQL } from './sql.ts';
 
 export interface ObserveOptions {
@@ -28,56 +29,6 @@ export function forgetPrimaries(): void {
   lastSeen.clear();
 }
 
-interface Login {
-  user: string;
-  password: string;
-  database: string;
-  port: number;
-  timeoutMs: number;
-}
-
-type Outcome<T> = { ok: true; value: T } | { ok: false; error: PgErrorLike };
-
-async function withClientOnce<T>(host: string, l: Login, tls: boolean, fn: (c: pg.Client) => Promise<T>): Promise<Outcome<T>> {
-  const client = new pg.Client({
-    host,
-    port: l.port,
-    user: l.user,
-    password: l.password,
-    database: l.database,
-    application_name: 'standby-operator',
-    connectionTimeoutMillis: l.timeoutMs,
-    query_timeout: l.timeoutMs,
-    statement_timeout: l.timeoutMs,
-    // Encryption without verification, as libpq's default sslmode=prefer does, for servers that require TLS.
-    ssl: tls ? { rejectUnauthorized: false } : false,
-  });
-  // A connection that breaks while idle emits 'error'; unhandled, it would end the operator.
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    return { ok: true, value: await fn(client) };
-  } catch (err) {
-    return { ok: false, error: err as PgErrorLike };
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-async function withClient<T>(host: string, l: Login, fn: (c: pg.Client) => Promise<T>): Promise<Outcome<T>> {
-  const plain = await withClientOnce(host, l, false, fn);
-  return !plain.ok && wantsTls(plain.error) ? withClientOnce(host, l, true, fn) : plain;
-}
-
-function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-/** Errors that mean the server is not there (rather than refusing us). */
-function isUnreachable(e: PgErrorLike): boolean {
-  return !e.code || !/^[0-9A-Z]{5}$/.test(e.code) || e.code === '57P03';
-}
-
 interface PrimaryView {
   inRecovery: boolean;
   currentLsn: string | null;
@@ -90,51 +41,67 @@ type PrimaryResult =
   | { kind: 'unreachable'; reason: string }
   | { kind: 'problem'; problem: string };
 
-async function readPrimary(ctx: EngineContext, io: EngineIO, login: Login, o: ObserveOptions, expected: string[]): Promise<PrimaryResult> {
+async function readPrimary(ctx: EngineContext, io: EngineIO, login: Login, o: ObserveOptions, sides: Sides): Promise<PrimaryResult> {
   const ns = ctx.site.metadata.namespace;
-  const service = ctx.site.spec.primary.service;
+  const service = sides.servingService;
   let addresses: string[];
   try {
     addresses = await io.endpoints(ns, service);
   } catch (err) {
-    return { kind: 'problem', problem: `cannot list the endpoints of the primary Service ${service}: ${(err as Error).message}` };
+    return { kind: 'problem', problem: `cannot list the endpoints of the ${serviceRole(sides)} Service ${service}: ${(err as Error).message}` };
   }
-  if (addresses.length === 0) return { kind: 'unreachable', reason: `the primary Service ${service} has no ready endpoints` };
+  if (addresses.length === 0) return { kind: 'unreachable', reason: `the ${serviceRole(sides)} Service ${service} has no ready endpoints` };
   const prefix = slotPrefix(ctx.site.metadata.name);
+  // The standby's Service also leads to its replicas 1..n, which are in recovery: try them all.
+  const tries = sides.servingSharesService ? (o.maxAddresses ?? 3) + 16 : (o.maxAddresses ?? 3);
   let first: { error: PgErrorLike; host: string } | undefined;
-  for (const host of addresses.slice(0, o.maxAddresses ?? 3)) {
+  let standby: string | undefined;
+  for (const host of addresses.slice(0, tries)) {
     const out = await withClient(host, login, async (c): Promise<PrimaryView> => {
       const state = (await c.query<{ in_recovery: boolean; current_lsn: string | null }>(PRIMARY_STATE_SQL)).rows[0];
       if (state?.in_recovery !== false) return { inRecovery: true, currentLsn: null, rows: [], slots: [] };
-      const rows = await c.query<ReplicationRow>(REPLICATION_SQL, [expected]);
-      const slots = await c.query<SlotRow>(SLOTS_SQL, [expected, likePrefix(`${prefix}_`)]);
+      const rows = await c.query<ReplicationRow>(REPLICATION_SQL, [sides.followers]);
+      const slots = await c.query<SlotRow>(SLOTS_SQL, [sides.followers, likePrefix(`${prefix}_`)]);
       return { inRecovery: false, currentLsn: state.current_lsn, rows: rows.rows, slots: slots.rows };
     });
+    if (out.ok && out.value.inRecovery && sides.servingSharesService) {
+      standby ??= host;
+      continue;
+    }
     if (out.ok) return { kind: 'measured', host, view: out.value };
     first ??= { error: out.error, host };
     // Other addresses serve the same server with the same credentials.
     if (isAuthError(out.error)) break;
   }
-  const e = first!;
+  if (!first) {
+    return { kind: 'problem', problem: `no server behind Service ${service} is out of recovery (${standby ?? 'none'} is a standby): the standby has not been promoted` };
+  }
+  const e = first;
   const sentence = describeError(e.error, {
     address: hostPort(e.host, login.port),
     role: login.user,
     secret: pgSpec(ctx.site).replicationSecret,
     secretField: SECRET_FIELDS.replication,
+    ...(sides.serving === 'standby' ? { server: 'standby' as const } : {}),
   });
   return isUnreachable(e.error) ? { kind: 'unreachable', reason: sentence } : { kind: 'problem', problem: sentence };
 }
 
-/** Replica 0's own view through the standby's headless Service (its slot name tells which pod is replica 0). */
+function serviceRole(sides: Sides): string {
+  return sides.serving === 'primary' ? 'primary' : 'serving standby';
+}
+
+/** The follower that would take over, by its own view through its Service (its slot name tells which server it is). */
 async function readStandby(
   ctx: EngineContext,
   io: EngineIO,
   login: Login,
   o: ObserveOptions,
-  target: string,
+  sides: Sides,
   last: LastSeen | undefined,
 ): Promise<{ row: StandbyRow } | { problem: string }> {
-  const service = names.standbyService(ctx.site.metadata.name);
+  const service = sides.followerService;
+  const target = sides.followers[0]!;
   let addresses: string[];
   try {
     addresses = await io.endpoints(ctx.site.metadata.namespace, service);
@@ -152,13 +119,19 @@ async function readStandby(
         role: login.user,
         secret: pgSpec(ctx.site).replicationSecret,
         secretField: SECRET_FIELDS.replication,
-        server: 'standby',
+        server: sides.serving === 'primary' ? 'standby' : 'primary',
       });
     }
   }
   return { problem: first ?? `no pod behind Service ${service} is replica ${target}` };
 }
 
+/**
+ * Measures the replication of the serving side to the one that would take
+ * over: the declared primary to replica 0 of the standby, or, after a
+ * failover and re-protection (ctx.serving standby), the promoted standby to
+ * the re-protected primary.
+ */
 export async function observeReplication(ctx: EngineContext, io: EngineIO, o: ObserveOptions = {}): Promise<EngineObservation> {
   try {
     const spec = pgSpec(ctx.site);
@@ -166,15 +139,16 @@ export async function observeReplication(ctx: EngineContext, io: EngineIO, o: Ob
     const creds = await readCredentials(io, ctx.site.metadata.namespace, spec.replicationSecret, SECRET_FIELDS.replication);
     if (!creds.ok) return { problem: creds.problem };
     const login: Login = { user: creds.username, password: creds.password, database: spec.database, port: spec.port, timeoutMs: o.timeoutMs ?? 5000 };
-    const expected = standbySlots(ctx.site, ctx.primary);
-    const target = expected[0]!;
-    const key = `${ctx.site.metadata.namespace}/${ctx.site.metadata.name}/${ctx.site.metadata.uid ?? ''}`;
+    const sides = sidesOf(ctx);
+    const target = sides.followers[0]!;
+    // Positions of different sides are on different timelines: never judge one by the other's.
+    const key = `${ctx.site.metadata.namespace}/${ctx.site.metadata.name}/${ctx.site.metadata.uid ?? ''}/${sides.serving}`;
 
-    const primary = await readPrimary(ctx, io, login, o, expected);
+    const primary = await readPrimary(ctx, io, login, o, sides);
     if (primary.kind === 'problem') return { problem: primary.problem };
     if (primary.kind === 'unreachable') {
       const last = lastSeen.get(key);
-      const standby = await readStandby(ctx, io, login, o, target, last);
+      const standby = await readStandby(ctx, io, login, o, sides, last);
       return assessWithoutPrimary({ reason: primary.reason, target, standby, last, now: now() });
     }
     const { view, host } = primary;
@@ -186,8 +160,9 @@ export async function observeReplication(ctx: EngineContext, io: EngineIO, o: Ob
     const obs = assessReplication({
       rows: view.rows,
       slots: view.slots,
-      expected,
-      synchronous: spec.synchronous,
+      expected: sides.followers,
+      // Synchronous mode makes the declared primary wait for replica 0; the serving standby waits for nobody.
+      synchronous: spec.synchronous && sides.serving === 'primary',
       role: creds.username,
       secret: spec.replicationSecret,
     });

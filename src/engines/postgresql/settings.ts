@@ -5,6 +5,7 @@
 import type { V1Container, V1PodTemplateSpec, V1Service, V1VolumeMount } from '@kubernetes/client-node';
 import type { StandbySite } from '../../api/site.ts';
 import type { EngineSpec } from '../../api/spec.ts';
+import type { Side } from '../../api/status.ts';
 import { names } from '../../site/names.ts';
 import { isStatefulSet, podTemplateOf, type Workload } from '../../site/workload.ts';
 import type { EngineContext } from '../engine.ts';
@@ -127,4 +128,45 @@ export function jobUser(template: V1PodTemplateSpec, container: V1Container): { 
   const uid = nonRoot(sc?.runAsUser) ?? nonRoot(podSc?.runAsUser) ?? (/alpine/.test(container.image ?? '') ? 70 : 999);
   const gid = nonRoot(sc?.runAsGroup) ?? nonRoot(podSc?.runAsGroup) ?? uid;
   return { uid, gid, fsGroup: podSc?.fsGroup ?? gid };
+}
+
+/** The slot (and application_name) on the serving standby through which the re-protected primary streams. */
+export function primarySlot(site: StandbySite): string {
+  return `${slotPrefix(site.metadata.name)}_primary`.slice(0, 63);
+}
+
+/** Which Service leads to which side, and the replicas that stream from the serving one. */
+export interface Sides {
+  serving: Side;
+  /** The Service in front of the serving server. */
+  servingService: string;
+  /** Whether that Service also leads to servers in recovery, to be skipped (the standby's replicas 1..n). */
+  servingSharesService: boolean;
+  /** The Service in front of the side that follows it (the one a promotion or failback would promote). */
+  followerService: string;
+  /** Application names (= slots) of the followers, the one that would take over first. */
+  followers: string[];
+}
+
+/** The two sides as they are now: the declared topology, or the standby serving and the primary re-protected as its standby. */
+export function sidesOf(ctx: EngineContext): Sides {
+  const standby = names.standbyService(ctx.site.metadata.name);
+  const primary = ctx.site.spec.primary.service;
+  if (ctx.serving === 'standby') {
+    return { serving: 'standby', servingService: standby, servingSharesService: true, followerService: primary, followers: [primarySlot(ctx.site)] };
+  }
+  return { serving: 'primary', servingService: primary, servingSharesService: false, followerService: standby, followers: standbySlots(ctx.site, ctx.primary) };
+}
+
+/**
+ * Why the side that follows the serving standby cannot be reached, if so:
+ * with traffic.mode primaryService the primary's own Service selects the
+ * standby's pods while the standby serves, so no Service leads to the old
+ * (re-protected) primary. Re-protection itself addresses the standby and
+ * works; measuring the divergence, proving the catch-up and the failback's
+ * promotion do not, and are refused rather than aimed at the wrong server.
+ */
+export function followerUnreachable(ctx: EngineContext): string | undefined {
+  if (ctx.serving !== 'standby' || ctx.site.spec.traffic.mode !== 'primaryService') return undefined;
+  return `with traffic.mode primaryService the primary's Service ${ctx.site.spec.primary.service} selects the standby's pods while the standby serves, so the PostgreSQL engine cannot reach the old primary through it; failback needs traffic.mode operatorService`;
 }

@@ -1,6 +1,6 @@
 // The pod templates of the PostgreSQL engine, built from the scripts in
 // scripts.ts: the hot standby's bootstrap init container, and the warm copy,
-// cold dump, cold restore and hot promote Jobs. Pure.
+// cold dump, cold restore, hot promote, re-protect and failback Jobs. Pure.
 import type {
   V1Container,
   V1EnvVar,
@@ -12,16 +12,18 @@ import type {
 import { parseDuration } from '../../api/duration.ts';
 import { names } from '../../site/names.ts';
 import { isStatefulSet, podTemplateOf } from '../../site/workload.ts';
-import type { EngineContext } from '../engine.ts';
+import type { EngineContext, ReprotectTarget } from '../engine.ts';
 import {
   dumpScript,
   ENV,
   promoteScript,
+  reprotectScript,
   restoreScript,
   standbyBootstrapScript,
   warmCopyScript,
   type DumpOptions,
   type PromoteOptions,
+  type ReprotectOptions,
   type RestoreOptions,
   type StandbyBootstrapOptions,
   type WarmCopyOptions,
@@ -33,6 +35,8 @@ import {
   pgSpec,
   postgresContainer,
   primaryAddress,
+  followerUnreachable,
+  primarySlot,
   SECRET_KEYS,
   slotPrefix,
   standbyAddress,
@@ -53,6 +57,12 @@ function loginEnv(secret: string): V1EnvVar[] {
   return [secretEnv(ENV.user, secret, SECRET_KEYS.username), secretEnv(ENV.password, secret, SECRET_KEYS.password)];
 }
 
+/** The superuser's login in PG_SUPERUSER and PG_SUPERUSER_PASSWORD (pg_rewind, synchronous_standby_names). */
+function superuserEnv(ctx: EngineContext): V1EnvVar[] {
+  const su = superuserSecret(pgSpec(ctx.site));
+  return [secretEnv(ENV.superuser, su.name, SECRET_KEYS.username), secretEnv(ENV.superuserPassword, su.name, SECRET_KEYS.password)];
+}
+
 /** The primary's postgres container and the mount of its data directory, or undefined (check() reports why). */
 function primaryParts(ctx: EngineContext): { template: V1PodTemplateSpec; container: V1Container; mount: V1VolumeMount } | undefined {
   const spec = pgSpec(ctx.site);
@@ -62,15 +72,25 @@ function primaryParts(ctx: EngineContext): { template: V1PodTemplateSpec; contai
   return container && mount ? { template, container, mount } : undefined;
 }
 
-/** Non-root, no privilege escalation, the image's postgres user (see jobUser). */
-function jobSecurity(template: V1PodTemplateSpec, container: V1Container): { pod: V1PodSecurityContext; container: V1SecurityContext } {
+/**
+ * Non-root, no privilege escalation, the image's postgres user (see jobUser).
+ * fsGroup only for fresh volumes: on an existing data directory the kubelet
+ * would chown every file and make the directory group-writable, which
+ * postgres refuses (and which takes long on a large volume); its files
+ * belong to the postgres user already.
+ */
+function jobSecurity(
+  template: V1PodTemplateSpec,
+  container: V1Container,
+  freshVolumes = true,
+): { pod: V1PodSecurityContext; container: V1SecurityContext } {
   const u = jobUser(template, container);
   return {
     pod: {
       runAsNonRoot: true,
       runAsUser: u.uid,
       runAsGroup: u.gid,
-      fsGroup: u.fsGroup,
+      ...(freshVolumes ? { fsGroup: u.fsGroup } : {}),
       seccompProfile: template.spec?.securityContext?.seccompProfile ?? { type: 'RuntimeDefault' },
     },
     container: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
@@ -83,11 +103,13 @@ interface JobPodInput {
   env: V1EnvVar[];
   mounts: V1VolumeMount[];
   volumes?: NonNullable<V1PodTemplateSpec['spec']>['volumes'];
+  /** The Job works on existing volumes (see jobSecurity). */
+  existingVolumes?: boolean;
 }
 
 /** A Job pod running one script in the primary's postgres image (same client versions as the server). */
 function jobPodTemplate(i: JobPodInput, parts: { template: V1PodTemplateSpec; container: V1Container }): V1PodTemplateSpec {
-  const security = jobSecurity(parts.template, parts.container);
+  const security = jobSecurity(parts.template, parts.container, !i.existingVolumes);
   return {
     metadata: {},
     spec: {
@@ -149,9 +171,22 @@ export function restoreOptions(ctx: EngineContext): RestoreOptions {
   return { directory: DUMP_MOUNT, dataDirectory: spec.dataDirectory, database: spec.database };
 }
 
+function stepTimeoutSeconds(ctx: EngineContext): number {
+  return (parseDuration(ctx.site.spec.promotion.stepTimeout) ?? 300_000) / 1000;
+}
+
 export function promoteOptions(ctx: EngineContext): PromoteOptions {
-  const timeoutMs = parseDuration(ctx.site.spec.promotion.stepTimeout) ?? 300_000;
-  return { standby: standbyAddress(ctx), timeoutSeconds: timeoutMs / 1000 };
+  return { standby: standbyAddress(ctx), timeoutSeconds: stepTimeoutSeconds(ctx) };
+}
+
+/** The failback's promotion: the re-protected primary, through its own Service; its standby settings are removed once promoted. */
+export function failbackOptions(ctx: EngineContext): PromoteOptions {
+  return { standby: primaryAddress(ctx), timeoutSeconds: stepTimeoutSeconds(ctx), resetStandbySettings: true };
+}
+
+/** The re-protection of the primary's data directory as a standby of replica 0 of the standby, through the primary's own slot there. */
+export function reprotectOptions(ctx: EngineContext): ReprotectOptions {
+  return { serving: standbyAddress(ctx), dataDirectory: pgSpec(ctx.site).dataDirectory, slot: primarySlot(ctx.site), timeoutSeconds: stepTimeoutSeconds(ctx) };
 }
 
 /**
@@ -166,7 +201,6 @@ export function standbyTemplate(ctx: EngineContext, template: V1PodTemplateSpec)
   const container = postgresContainer(template, spec.container);
   const mount = container && dataMount(container, spec.dataDirectory);
   if (!container || !mount) return template;
-  const su = superuserSecret(spec);
   const init: V1Container = {
     name: BOOTSTRAP_CONTAINER,
     image: container.image,
@@ -174,8 +208,7 @@ export function standbyTemplate(ctx: EngineContext, template: V1PodTemplateSpec)
     command: ['/bin/sh', '-c', standbyBootstrapScript(bootstrapOptions(ctx))],
     env: [
       ...loginEnv(spec.replicationSecret),
-      secretEnv(ENV.superuser, su.name, SECRET_KEYS.username),
-      secretEnv(ENV.superuserPassword, su.name, SECRET_KEYS.password),
+      ...superuserEnv(ctx),
       { name: ENV.podName, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     ],
     volumeMounts: [mount],
@@ -248,6 +281,52 @@ export function promoteTemplate(ctx: EngineContext): V1PodTemplateSpec | undefin
     {
       name: 'promote',
       script: promoteScript(promoteOptions(ctx)),
+      env: loginEnv(superuserSecret(pgSpec(ctx.site)).name),
+      mounts: [],
+    },
+    parts,
+  );
+}
+
+/**
+ * hot: the re-protect Job, on the old primary's data volume (its claim from
+ * target.claims, the primary scaled to 0): rewinds it to (or re-seeds it
+ * from) replica 0 of the standby and makes it that server's standby. The
+ * replication login streams and goes into primary_conninfo; the superuser
+ * runs pg_rewind. Undefined when the data volume is not among the claims.
+ */
+export function reprotectTemplate(ctx: EngineContext, target: ReprotectTarget): V1PodTemplateSpec | undefined {
+  if (ctx.tier !== 'hot') return undefined;
+  const parts = primaryParts(ctx);
+  const claim = parts && target.claims[parts.mount.name];
+  if (!parts || !claim) return undefined;
+  return jobPodTemplate(
+    {
+      name: 'reprotect',
+      script: reprotectScript(reprotectOptions(ctx)),
+      env: [...loginEnv(pgSpec(ctx.site).replicationSecret), ...superuserEnv(ctx)],
+      mounts: [parts.mount],
+      volumes: [{ name: parts.mount.name, persistentVolumeClaim: { claimName: claim } }],
+      existingVolumes: true,
+    },
+    parts,
+  );
+}
+
+/**
+ * hot: the failback's promote Job, pg_promote() on the re-protected primary
+ * through its Service. Undefined when that Service leads to the standby
+ * (traffic.mode primaryService, see followerUnreachable): it would promote
+ * nothing.
+ */
+export function failbackTemplate(ctx: EngineContext): V1PodTemplateSpec | undefined {
+  if (ctx.tier !== 'hot' || followerUnreachable({ ...ctx, serving: 'standby' })) return undefined;
+  const parts = primaryParts(ctx);
+  if (!parts) return undefined;
+  return jobPodTemplate(
+    {
+      name: 'failback',
+      script: promoteScript(failbackOptions(ctx)),
       env: loginEnv(superuserSecret(pgSpec(ctx.site)).name),
       mounts: [],
     },

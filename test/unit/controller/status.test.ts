@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { validateSpec } from '../../../src/api/site.ts';
 import type { SiteSpec } from '../../../src/api/spec.ts';
-import { computeStatus, effectiveRpoMs, quantizeLag, type StatusInput } from '../../../src/controller/status.ts';
+import { computeStatus, conditionsForPhase, effectiveRpoMs, quantizeLag, type StatusInput } from '../../../src/controller/status.ts';
 import { mergeConditions } from '../../../src/controller/conditions.ts';
 import { olderThan } from '../../../src/k8s/resource-version.ts';
 
@@ -144,6 +144,22 @@ describe('helpers', () => {
     expect(same[0]).toMatchObject({ lastTransitionTime: at(0).toISOString(), reason: 'b', observedGeneration: 2 });
     const flipped = mergeConditions(same, [{ type: 'Ready', status: 'False', reason: 'c', message: 'o' }], 2, at(20));
     expect(flipped[0]?.lastTransitionTime).toBe(at(20).toISOString());
+  });
+
+  test("a promotion's start rewrites only Reconciling, to True (Promoting), and keeps the rest", () => {
+    const prev = mergeConditions(
+      undefined,
+      [
+        { type: 'Ready', status: 'False', reason: 'PrimaryNotReady', message: 'primary: 0/1 pods Ready' },
+        { type: 'Reconciling', status: 'False', reason: 'AsExpected', message: 'the site is Degraded' },
+      ],
+      3,
+      at(0),
+    );
+    const next = conditionsForPhase({ conditions: prev }, 'Promoting', 3, at(5));
+    expect(next.find((c) => c.type === 'Ready')).toEqual(prev[0]);
+    expect(next.find((c) => c.type === 'Reconciling')).toMatchObject({ status: 'True', reason: 'Promoting', observedGeneration: 3, lastTransitionTime: at(5).toISOString() });
+    expect(next).toHaveLength(2);
   });
 });
 
