@@ -24,7 +24,13 @@ export const POD_TEMPLATE_FIELDS = [
 ] as const;
 
 /** Spec fields (below spec) that name a Secret the operator reads. */
-export const SECRET_FIELDS = ['engine.postgresql.replicationSecret', 'engine.postgresql.superuserSecret'] as const;
+export const SECRET_FIELDS = [
+  'engine.postgresql.replicationSecret',
+  'engine.postgresql.superuserSecret',
+  // The kubeconfig of the primary's cluster: whoever may not read it must not make the operator use it.
+  'primary.cluster.kubeconfigSecret.name',
+  'engine.postgresql.primaryEndpoint.caSecret.name',
+] as const;
 
 /** The annotation that starts a promotion (src/site/names.ts ANNOTATION_PROMOTE; a unit test keeps them equal). */
 export const PROMOTE_ANNOTATION = 'standby.dev/promote';
@@ -77,7 +83,7 @@ export function buildAdmissionPolicySpec(): Record<string, unknown> {
     ...SECRET_FIELDS.map((f): Check => ({
       needed: present(f),
       allowed: can('', "'secrets'", 'get', `object.spec.${f}`),
-      missing: `'get Secret ' + object.spec.${f} + ${celString(` (spec.${f}: the operator reads it)`)}`,
+      missing: `'get Secret ' + object.spec.${f} + ${celString(` (spec.${f.replace(/\.name$/, '')}: the operator reads it)`)}`,
     })),
     {
       needed: primaryNamed,

@@ -37,12 +37,56 @@ const workloadRef = section('a workload reference {kind, name}', {
     }),
   }).meta({ description: 'The workload that runs the primary: a StatefulSet or a Deployment in the same namespace.' });
 
-const primary = section('the primary: {workload: {kind, name}, service}', {
+const secretKey = (what: string, defaultKey: string) =>
+  section(`a Secret key reference {name, key} (${what})`, {
+    name: objectName(`the Secret holding ${what}`).meta({ description: `The Secret (in the site's namespace) holding ${what}.` }),
+    key: text('a key of the Secret', 253)
+      .min(1, { error: 'must not be empty: give the key of the Secret' })
+      .default(defaultKey)
+      .meta({ description: `The key in the Secret's data. Defaults to ${defaultKey}.` }),
+  });
+
+const primaryCluster = section("the primary's cluster: {kubeconfigSecret: {name, key}}", {
+  kubeconfigSecret: secretKey("a kubeconfig for the primary's cluster", 'kubeconfig').meta({
+    description:
+      "A kubeconfig for the primary's API server, in a Secret of the site's namespace (in the standby's cluster). Only a server, its CA and a token or " +
+      'client certificate embedded in the file are used: exec plugins, auth providers and file paths are refused. Give it only the access the ' +
+      "chart's remoteAccess Role grants (see the README: a standby site in another cluster).",
+  }),
+}).meta({
+  description:
+    "The primary runs in another cluster: the operator watches it there through this kubeconfig, runs the standby here, and fences there. Absent: the primary is in this cluster, in the site's namespace.",
+});
+
+const primary = withRules(
+  section('the primary: {workload: {kind, name}, service}', {
     workload: workloadRef,
     service: serviceName("the primary's own Service").meta({
       description: "The primary's own Service: its ports are copied to the traffic Service. Never modified.",
     }),
-  }).meta({ description: 'What is protected.' });
+    cluster: primaryCluster.optional(),
+    namespace: text('a namespace name', 63)
+      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {
+        error: (iss) => `"${String(iss.input)}" is not a namespace name: lower-case letters, digits and '-', at most 63 characters`,
+      })
+      .optional()
+      .meta({
+        description: "The primary's namespace in its cluster (spec.primary.cluster). Defaults to the site's own namespace name.",
+      }),
+  }),
+  [
+    {
+      rule: '!has(self.namespace) || has(self.cluster)',
+      message:
+        "needs spec.primary.cluster: a primary in this cluster is always in the site's own namespace (the operator never acts in another namespace of its own cluster)",
+      fieldPath: '.namespace',
+      reason: 'FieldValueForbidden',
+      holds: (p) => p.namespace === undefined || p.cluster !== undefined,
+      path: ['namespace'],
+    },
+  ],
+  'What is protected.',
+);
 
 const traffic = z
   .object({
@@ -57,6 +101,20 @@ const traffic = z
         description:
           'operatorService: the operator owns traffic.service and switches its selector (GitOps-safe). ' +
           "primaryService: the operator patches the primary's own Service selector on switchover (needs ignoreDifferences in GitOps tools).",
+      }),
+    externalDNS: z
+      .object({
+        hostname: text('a DNS name', 253)
+          .regex(/^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\.?$/, {
+            error: (iss) => `"${String(iss.input)}" is not a DNS name such as orders.db.example.com`,
+          })
+          .meta({ description: 'The name clients resolve, e.g. orders.db.example.com.' }),
+      })
+      .optional()
+      .meta({
+        description:
+          "DNS-based failover: the operator puts the ExternalDNS annotation external-dns.alpha.kubernetes.io/hostname on the active side's traffic Service " +
+          "(with a remote primary: a traffic Service of the operator's in the primary's cluster until a promotion, the one in this cluster after it) and removes it from the other.",
       }),
   })
   .meta({ description: 'How clients reach the active side.' });
@@ -104,6 +162,24 @@ const dumpVolume = z
   })
   .meta({ description: 'The PVC (<site>-dumps) that the cold tier keeps its logical dumps on (method engine).' });
 
+const primaryEndpoint = section('the primary\'s address across sites: {host, port, caSecret}', {
+  host: text('a host name or IP address', 253)
+    .regex(/^[A-Za-z0-9]([-A-Za-z0-9.:]*[A-Za-z0-9])?$/, {
+      error: (iss) => `"${String(iss.input)}" is not a host name or IP address`,
+    })
+    .meta({ description: "The primary's address as the standby's site reaches it: a LoadBalancer, NodePort or ingress address." }),
+  port: integer('a TCP port', 1, 65535).default(5432).meta({ description: 'The port at that address.' }),
+  caSecret: secretKey("the CA certificate (PEM) that signs the primary's server certificate", 'ca.crt').meta({
+    description:
+      "The CA that signs the primary's server certificate, in a Secret of the site's namespace. Every connection across sites uses TLS with sslmode=verify-full: " +
+      "the certificate must name the host above.",
+  }),
+}).meta({
+  description:
+    "Where the standby's site reaches the primary's PostgreSQL when the primary is in another cluster (spec.primary.cluster): streaming, base backups, " +
+    'dumps and lag probes are to use this address, always over TLS. Not used yet: a PostgreSQL primary in another cluster is refused until that data path exists.',
+});
+
 const postgresqlEngine = z
   .object({
     replicationSecret: objectName('the Secret with the replication credentials').meta({
@@ -134,6 +210,7 @@ const postgresqlEngine = z
       .default('postgres')
       .meta({ description: 'The database the engine connects to, and the one the cold tier dumps.' }),
     dumpVolume: dumpVolume.optional(),
+    primaryEndpoint: primaryEndpoint.optional(),
   })
   .meta({ description: 'Settings of the PostgreSQL engine.' });
 
@@ -418,6 +495,53 @@ export const siteSpecSchema = withRules(
       fieldPath: '.warm.method',
       holds: (s) => s.warm?.method !== 'engine' || s.engine.type !== 'generic',
       path: ['warm', 'method'],
+    },
+    ...(['cold', 'warm'] as const).map((tier) => ({
+      rule: `!has(self.primary.cluster) || !has(self.${tier}) || self.${tier}.method != 'volumeSnapshot'`,
+      message:
+        'method volumeSnapshot cannot be used with spec.primary.cluster: CSI snapshots do not cross clusters; ' +
+        "use method engine (PostgreSQL, from the standby's site) or job (your template, run in the standby's site)",
+      fieldPath: `.${tier}.method`,
+      holds: (s: { primary: { cluster?: unknown }; cold?: { method: string }; warm?: { method: string } }) =>
+        s.primary.cluster === undefined || s[tier]?.method !== 'volumeSnapshot',
+      path: [tier, 'method'],
+    })),
+    {
+      rule: "!has(self.primary.cluster) || self.traffic.mode != 'primaryService'",
+      message:
+        "traffic.mode primaryService cannot be used with spec.primary.cluster: the primary's Service is in the other cluster and cannot select the standby's pods; use operatorService",
+      fieldPath: '.traffic.mode',
+      holds: (s) => s.primary.cluster === undefined || s.traffic.mode !== 'primaryService',
+      path: ['traffic', 'mode'],
+    },
+    {
+      rule: "!has(self.primary.cluster) || self.promotion.fencing != 'scaleDown'",
+      message:
+        "fencing scaleDown cannot be used with spec.primary.cluster: the remote operator's Role does not change your workloads there; use networkPolicy (the fence is written in the primary's cluster)",
+      fieldPath: '.promotion.fencing',
+      holds: (s) => s.primary.cluster === undefined || s.promotion.fencing !== 'scaleDown',
+      path: ['promotion', 'fencing'],
+    },
+    {
+      // Refused until the data path exists: the PostgreSQL engine streams and copies from the
+      // primary's Service in this cluster, not yet from engine.postgresql.primaryEndpoint over TLS.
+      rule: "!has(self.primary.cluster) || self.engine.type != 'postgresql'",
+      message:
+        "postgresql cannot be used with spec.primary.cluster yet: streaming and copies from engine.postgresql.primaryEndpoint across sites are not supported yet; " +
+        "use engine.type generic (the workload replicates itself, or warm/cold method job runs your template in the standby's site)",
+      fieldPath: '.engine.type',
+      reason: 'FieldValueForbidden',
+      holds: (s) => s.primary.cluster === undefined || s.engine.type !== 'postgresql',
+      path: ['engine', 'type'],
+    },
+    {
+      rule: "!has(self.primary.cluster) || self.engine.type != 'postgresql' || !has(self.engine.postgresql) || has(self.engine.postgresql.primaryEndpoint)",
+      message:
+        "is required with spec.primary.cluster: the standby's site reaches the primary's PostgreSQL through an address the WAN routes (a LoadBalancer, NodePort or ingress address), over TLS",
+      fieldPath: '.engine.postgresql.primaryEndpoint',
+      reason: 'FieldValueRequired',
+      holds: (s) => s.primary.cluster === undefined || s.engine.type !== 'postgresql' || s.engine.postgresql === undefined || s.engine.postgresql.primaryEndpoint !== undefined,
+      path: ['engine', 'postgresql', 'primaryEndpoint'],
     },
   ],
   'The desired disaster-recovery standby of one workload.',

@@ -6,8 +6,9 @@ import { FENCING_METHODS, TIERS } from './spec.ts';
 export const PHASES = ['Pending', 'Protected', 'Degraded', 'Promoting', 'Promoted', 'Reprotecting', 'FailingBack', 'Failed'] as const;
 export const PROMOTION_STATES = ['Fencing', 'CatchingUp', 'Promoting', 'Switching', 'Promoted', 'Failed'] as const;
 export const REPROTECTION_STATES = ['Preserving', 'Seeding', 'Following', 'Protected', 'Failed'] as const;
-export const TRIGGERS = ['automatic', 'manual', 'forced'] as const;
-export const PRIMARY_STATES = ['Ready', 'NotReady', 'Missing', 'Fenced'] as const;
+/** What started a promotion: siteLost is a person's confirmation (a site-lost-... token) that the primary's site is gone. */
+export const TRIGGERS = ['automatic', 'manual', 'forced', 'siteLost'] as const;
+export const PRIMARY_STATES = ['Ready', 'NotReady', 'Missing', 'Fenced', 'Unreachable'] as const;
 /** The two sides of a site: which one serves clients. */
 export const SIDES = ['primary', 'standby'] as const;
 /** The steps of a drill (src/drill/machine.ts); a drill ends Passed, Failed or Aborted. */
@@ -75,7 +76,10 @@ const promotionStatus = z
     trigger: z
       .enum(TRIGGERS)
       .optional()
-      .meta({ description: 'automatic (the primary failed), manual (the standby.dev/promote annotation) or forced (a force-... token).' }),
+      .meta({
+        description:
+          "automatic (the primary failed), manual (the standby.dev/promote annotation), forced (a force-... token) or siteLost (a site-lost-... token while the primary's cluster did not answer: fencing could not be confirmed).",
+      }),
     token: z.string().optional().meta({ description: 'The standby.dev/promote annotation value that started it, if any.' }),
     reason: z.string().optional().meta({ description: 'Why the promotion began, or why it failed.' }),
     message: z.string().optional().meta({ description: 'What the promotion is doing or, when Failed, what went wrong.' }),
@@ -153,7 +157,7 @@ export const promotionRecordSchema = z
     startedAt: time.meta({ description: 'When the promotion began.' }),
     completedAt: time.optional().meta({ description: 'When it ended.' }),
     durationSeconds: z.number().optional().meta({ description: 'Seconds from start to end.' }),
-    trigger: z.enum(TRIGGERS).meta({ description: 'automatic, manual or forced.' }),
+    trigger: z.enum(TRIGGERS).meta({ description: 'automatic, manual, forced or siteLost.' }),
     result: z.enum(['Promoted', 'Protected', 'Failed']).meta({ description: 'Promoted or Failed (promotion, failback); Protected or Failed (reprotect).' }),
     reason: z.string().optional().meta({ description: 'Why it began, or why it failed.' }),
   })
@@ -239,9 +243,43 @@ export const siteStatusSchema = z
       .meta({ description: `A summary for people: ${PHASES.join(', ')}. Programs should read the conditions.` }),
     active: z.enum(SIDES).optional().meta({ description: 'Which side serves clients: primary or standby.' }),
     trafficService: z.string().optional().meta({ description: 'The Service clients use, following the active side.' }),
+    activeEndpoint: z
+      .string()
+      .optional()
+      .meta({
+        description:
+          "Where clients should connect now: the traffic Service of the active side's cluster (<service>.<namespace>.svc, and the cluster's API server for a primary in another cluster), or engine.postgresql.primaryEndpoint.",
+      }),
+    epoch: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .meta({
+        description:
+          'Grows by one with every promotion that begins and every failback; the fence carries it (annotation standby.dev/epoch), so that what acts for an older epoch can be told apart and refused.',
+      }),
+    primarySite: z
+      .object({
+        cluster: z.string().optional().meta({ description: "The primary cluster's API server (from the kubeconfig Secret)." }),
+        reachable: z.boolean().optional().meta({ description: "The primary's API server answered the operator's last probes." }),
+        since: time.optional().meta({ description: 'Since when it has been reachable, or unreachable.' }),
+        lastError: z.string().optional().meta({ description: 'Why the last probe failed, while unreachable.' }),
+        fencedAt: time
+          .optional()
+          .meta({ description: "When the fence NetworkPolicy was confirmed in the primary's cluster after a promotion began." }),
+        returnedAt: time
+          .optional()
+          .meta({ description: "When the primary's cluster answered again after a promotion that began while it was unreachable (site lost)." }),
+      })
+      .optional()
+      .meta({ description: "The primary's cluster, when it is another one (spec.primary.cluster): can the operator reach it." }),
     primary: z
       .object({
-        state: z.enum(PRIMARY_STATES).optional().meta({ description: 'Ready, NotReady, Missing (the workload does not exist) or Fenced.' }),
+        state: z
+          .enum(PRIMARY_STATES)
+          .optional()
+          .meta({ description: "Ready, NotReady, Missing (the workload does not exist), Fenced, or Unreachable (the primary's cluster does not answer: spec.primary.cluster)." }),
         ready: z.boolean().optional().meta({ description: 'At least one of its pods is Ready.' }),
         readyReplicas: z.number().int().optional().meta({ description: 'Ready pods of the primary workload.' }),
         replicas: z.number().int().optional().meta({ description: "The primary workload's desired replicas." }),
@@ -314,11 +352,6 @@ export const siteStatusSchema = z
     handledAbandonToken: z.string().optional().meta({ description: 'The last standby.dev/abandon annotation value acted on.' }),
     handledReprotectToken: z.string().optional().meta({ description: 'The last standby.dev/reprotect annotation value acted on.' }),
     handledFailbackToken: z.string().optional().meta({ description: 'The last standby.dev/failback annotation value acted on.' }),
-    epoch: z
-      .number()
-      .int()
-      .optional()
-      .meta({ description: 'Grows with every promotion and failback: anything acting for an older epoch is refused.' }),
     reprotection: reprotectionStatus.optional(),
     primaryHeld: z
       .object({

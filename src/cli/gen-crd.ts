@@ -23,7 +23,7 @@ export const ADMISSION_POLICY_FILE = 'charts/standby-operator/templates/admissio
 export function renderAdmissionPolicy(): string {
   const spec = stringify(buildAdmissionPolicySpec(), { lineWidth: 0 }).trimEnd().replace(/^/gm, '  ');
   return `{{- /* Generated from src/api/admission.ts by \`npm run gen:crd\`. Do not edit by hand. */ -}}
-{{- if .Values.admissionPolicy.enabled }}
+{{- if and .Values.admissionPolicy.enabled (not .Values.remoteAccess.enabled) }}
 # Refuses a StandbySite whose author may not do what the site makes the operator do (run its
 # pod templates as Jobs, read its Secrets, copy and fence its primary): no confused deputy.
 apiVersion: admissionregistration.k8s.io/v1

@@ -5,11 +5,13 @@
 //   verify-copy  check that a new copy's volumes are mounted (the sync's check Job runs this)
 //   mover     back a volume up into / restore it from a restic repository in S3 (mover Jobs run this)
 //   gen-crd   write crds/ from the schema
+//   remote-kubeconfig  print the kubeconfig of a primary's cluster for a standby's cluster (remoteAccess)
 import { genCrd } from './gen-crd.ts';
 import { run } from './run.ts';
 import { snapshot, sync } from './copy.ts';
 import { verifyCopy } from './verify-copy.ts';
 import { mover } from './mover.ts';
+import { remoteKubeconfigCommand } from './remote-kubeconfig.ts';
 
 const commands: Record<string, { summary: string; run: (args: string[]) => Promise<number> }> = {
   run: { summary: 'run the controller (the default; flags override the environment the Helm chart sets)', run },
@@ -18,6 +20,10 @@ const commands: Record<string, { summary: string; run: (args: string[]) => Promi
   'gen-crd': { summary: 'write the CRD generated from the schema to crds/ and the chart (--check: only check)', run: genCrd },
   'verify-copy': { summary: "check that a new copy's volumes are mounted (the sync's check Job runs this)", run: verifyCopy },
   mover: { summary: 'back a volume up into S3 or restore it (the volume mover Jobs): backup|restore ...', run: mover },
+  'remote-kubeconfig': {
+    summary: "print the kubeconfig for a standby cluster's Secret from the chart's remoteAccess token (run against the primary's cluster)",
+    run: remoteKubeconfigCommand,
+  },
 };
 
 function usage(): string {

@@ -54,6 +54,11 @@ export async function run(argv: string[]): Promise<number> {
         }
       : {}),
     ...(env.LAG_PROBE_MS ? { lagProbeMs: Number(env.LAG_PROBE_MS) } : {}),
+    // How often a primary's cluster in another site is probed, and how long a probe waits (sites with spec.primary.cluster).
+    remote: {
+      ...(env.REMOTE_PROBE_INTERVAL_MS ? { probeIntervalMs: Number(env.REMOTE_PROBE_INTERVAL_MS) } : {}),
+      ...(env.REMOTE_PROBE_TIMEOUT_MS ? { probeTimeoutMs: Number(env.REMOTE_PROBE_TIMEOUT_MS) } : {}),
+    },
     exitAfterStep: env.STANDBY_TEST_EXIT_AFTER_STEP,
   });
   log.info({ healthPort: operator.healthPort, namespaces: namespaces.length ? namespaces : 'all' }, 'operator running');

@@ -12,7 +12,7 @@
 import type { StandbySite } from '../api/site.ts';
 import { needsApply, stamped } from '../k8s/apply.ts';
 import type { ObjectActions } from '../k8s/actions.ts';
-import { isConflict } from '../k8s/client.ts';
+import { isConflict, type KubeClient } from '../k8s/client.ts';
 import { resourceOfKind } from '../k8s/resources.ts';
 import { keyOf, type KubeObject } from '../k8s/types.ts';
 import { ownershipOf } from '../site/ownership.ts';
@@ -45,6 +45,12 @@ function withUid<T extends KubeObject>(obj: T, uid: string | undefined): T {
  * cache already matches; never reaches an object that is not the site's.
  */
 export async function applyOwned(d: ReconcilerDeps, site: StandbySite, want: KubeObject, live: KubeObject | undefined): Promise<void> {
+  return applyOwnedWith(d.client, site, want, live);
+}
+
+/** applyOwned through a given client (the primary's cluster's, for a remote primary). */
+export async function applyOwnedWith(client: KubeClient, site: StandbySite, want: KubeObject, live: KubeObject | undefined): Promise<void> {
+  const d = { client };
   if (!needsApply(want, live)) {
     if (live) assertOurs(site, live);
     return;

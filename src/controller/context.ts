@@ -6,7 +6,9 @@ import type { StandbySite, StandbySiteObject } from '../api/site.ts';
 import type { EngineIO } from '../engines/engine.ts';
 import type { KubeClient } from '../k8s/client.ts';
 import type { EventRecorder } from '../k8s/events.ts';
+import type { RemoteClusters } from '../remote/registry.ts';
 import type { Caches } from './caches.ts';
+import type { RemotePrimary } from './remote.ts';
 import type { SiteMemory } from './memory.ts';
 import type { ControllerMetrics } from './metrics.ts';
 
@@ -25,6 +27,8 @@ export interface ReconcilerDeps {
   lagProbeMs?: number;
   /** Test hook: exit the process right after this promotion step is recorded as done. */
   exitAfterStep?: string | undefined;
+  /** The primary clusters of sites whose primary is in another cluster (spec.primary.cluster). */
+  remote?: RemoteClusters | undefined;
 }
 
 export interface ReconcileContext {
@@ -43,4 +47,6 @@ export interface ReconcileContext {
   /** Come back after this many milliseconds (the earliest of all requests wins). */
   after(ms: number | undefined): void;
   now(): Date;
+  /** The primary's cluster, when it is another one (controller/remote.ts); set before the promotion runs. */
+  remote?: RemotePrimary | undefined;
 }

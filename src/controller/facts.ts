@@ -3,12 +3,14 @@
 // primary's health, whether the standby could take over). Everything but observe is pure.
 import type {
   V1CronJob,
+  V1Deployment,
   V1Job,
   V1NetworkPolicy,
   V1ObjectMeta,
   V1PersistentVolumeClaim,
   V1Pod,
   V1Service,
+  V1StatefulSet,
 } from '@kubernetes/client-node';
 import { parseDuration } from '../api/duration.ts';
 import type { StandbySite } from '../api/site.ts';
@@ -58,32 +60,59 @@ export interface Observed {
   hostBindings: string[];
 }
 
-export function observe(c: Caches, site: StandbySite, serviceLabelKeys: ReadonlySet<string> = new Set()): Observed {
+/** A cache of one kind, as facts read it: by namespace/name, or a namespace's objects. */
+export interface Lookup<T> {
+  get(key: string): T | undefined;
+  inNamespace(namespace: string): T[];
+}
+
+/**
+ * Where the primary's objects come from: this cluster's caches (the site's own namespace), or
+ * the caches of the primary's cluster (controller/remote.ts), so that nothing after observe()
+ * needs to know which. The fence is among them: it is written where the primary runs.
+ */
+export interface PrimaryObjects {
+  namespace: string;
+  statefulSets: Lookup<V1StatefulSet>;
+  deployments: Lookup<V1Deployment>;
+  pods: Lookup<V1Pod>;
+  services: Lookup<V1Service>;
+  pvcs: Lookup<V1PersistentVolumeClaim>;
+  networkPolicies: Lookup<V1NetworkPolicy>;
+}
+
+/** The primary's objects in this cluster's caches. */
+export function localPrimary(c: Caches, site: StandbySite): PrimaryObjects {
+  const { statefulSets, deployments, pods, services, pvcs, networkPolicies } = c;
+  return { namespace: site.metadata.namespace, statefulSets, deployments, pods, services, pvcs, networkPolicies };
+}
+
+export function observe(c: Caches, site: StandbySite, serviceLabelKeys: ReadonlySet<string> = new Set(), p: PrimaryObjects = localPrimary(c, site)): Observed {
   const ns = site.metadata.namespace;
+  const pns = p.namespace;
   const key = `${ns}/${site.metadata.name}`;
   const ref = site.spec.primary.workload;
   const primary: Workload | undefined =
-    ref.kind === 'StatefulSet' ? c.statefulSets.get(`${ns}/${ref.name}`) : c.deployments.get(`${ns}/${ref.name}`);
+    ref.kind === 'StatefulSet' ? p.statefulSets.get(`${pns}/${ref.name}`) : p.deployments.get(`${pns}/${ref.name}`);
   const selector = primary ? selectorOf(primary) : undefined;
-  const pods = c.pods.inNamespace(ns);
   const primaryPods = selector
-    ? pods.filter((p) => p.metadata?.labels?.[LABEL_SITE] === undefined && matches(selector, p.metadata?.labels))
+    ? p.pods.inNamespace(pns).filter((x) => x.metadata?.labels?.[LABEL_SITE] === undefined && matches(selector, x.metadata?.labels))
     : [];
-  const primaryService = c.services.get(`${ns}/${site.spec.primary.service}`);
+  const primaryService = p.services.get(`${pns}/${site.spec.primary.service}`);
   const serviceSelector = primaryService?.spec?.selector;
   const servicePods = primaryService
     ? serviceSelector && Object.keys(serviceSelector).length > 0
-      ? pods.filter((p) => p.metadata?.labels?.[LABEL_SITE] === undefined && matches({ matchLabels: serviceSelector }, p.metadata?.labels))
+      ? p.pods.inNamespace(pns).filter((x) => x.metadata?.labels?.[LABEL_SITE] === undefined && matches({ matchLabels: serviceSelector }, x.metadata?.labels))
       : []
     : undefined;
-  const standbyPods = pods.filter(
-    (p) => p.metadata?.labels?.[LABEL_SITE] === site.metadata.name && p.metadata.labels[LABEL_ROLE] === 'standby',
+  const standbyPods = c.pods.inNamespace(ns).filter(
+    (x) => x.metadata?.labels?.[LABEL_SITE] === site.metadata.name && x.metadata.labels[LABEL_ROLE] === 'standby',
   );
   const volumes = primary ? primaryVolumes(primary) : [];
   const primaryClaims = new Map<string, V1PersistentVolumeClaim>();
   const missingClaims: string[] = [];
   for (const v of volumes) {
-    const pvc = c.pvcs.get(`${ns}/${v.claim}`);
+    const pvc = p.pvcs.get(`${pns}/${v.claim}`);
     if (pvc) primaryClaims.set(v.claim, pvc);
     else missingClaims.push(v.claim);
   }
@@ -114,7 +143,7 @@ export function observe(c: Caches, site: StandbySite, serviceLabelKeys: Readonly
     jobs: c.jobs.byIndex('site', key),
     cronJobs: c.cronJobs.byIndex('site', key),
     trafficService: c.services.get(`${ns}/${names.traffic(site.metadata.name, site.spec)}`),
-    fence: c.networkPolicies.get(`${ns}/${names.fence(site.metadata.name)}`),
+    fence: p.networkPolicies.get(`${pns}/${names.fence(site.metadata.name)}`),
     serviceLabelKeys,
     bothSides,
     hostBindings: primary ? hostBindings(primary) : [],

@@ -18,7 +18,9 @@ import { abandonPromotion } from './abandon.ts';
 import { writeRecord } from './records.ts';
 import { trafficState, type TrafficState } from '../traffic/holds.ts';
 import { holdTraffic, keepTraffic, switchTraffic } from '../traffic/switch.ts';
+import { siteLostDecision } from '../promotion/site-lost.ts';
 import { actuator } from './actuator.ts';
+import { fenceRemote } from './remote-fencing.ts';
 import type { ReconcileContext } from './context.ts';
 import { drillAbortForPromotion } from './drill.ts';
 import { conditionsForPhase } from './status.ts';
@@ -55,7 +57,17 @@ export async function runPromotion(
     return undefined;
   }
   const request = promoteRequest(site.metadata.annotations?.[ANNOTATION_PROMOTE], prev.handledPromoteToken);
-  const decision = decide({
+  // A primary in another cluster that may not answer (promotion/site-lost.ts), else the usual decision.
+  const gate = siteLostDecision({
+    primarySite: rc.remote?.site,
+    request,
+    current: prev.promotion,
+    active: prev.active ?? 'primary',
+    mode: spec.promotion.mode,
+    isLeader: d.isLeader(),
+    standby: facts.usability,
+  });
+  const decision = gate ?? decide({
     now,
     mode: spec.promotion.mode,
     failureThresholdMs: parseDuration(spec.promotion.failureThreshold) ?? 30_000,
@@ -99,6 +111,8 @@ export async function runPromotion(
       promotionId: promotionId({ startedAt: now.toISOString() }),
       dataTime: facts.dataTime,
     });
+    // The epoch grows with every promotion; the fence carries it (controller/remote-fencing.ts).
+    const epoch = (prev.epoch ?? 0) + 1;
     const began = {
       ...begin(
         now,
@@ -113,14 +127,14 @@ export async function runPromotion(
           ...(spec.promotion.fencing === 'scaleDown' && obs.primary ? { primaryReplicas: desiredReplicas(obs.primary) } : {}),
         },
         'standby',
-        (prev.epoch ?? 0) + 1,
+        epoch,
       ),
       // What a failback gives back: the primary Service's own selector.
       ...(spec.traffic.mode === 'primaryService' && obs.primaryService?.spec?.selector ? { primarySelector: obs.primaryService.spec.selector } : {}),
     };
     // A real failure wins: a running drill is aborted in this same write (drill.ts), costing no time.
     const drill = drillAbortForPromotion(rc, decision.reason, now);
-    startWrite = writePromotion(rc, began, { handledPromoteToken: decision.token ?? handledToken, ...drill?.patch });
+    startWrite = writePromotion(rc, began, { handledPromoteToken: decision.token ?? handledToken, epoch, ...drill?.patch });
     if (drill) void startWrite.then((ok) => ok && drill.recorded(), () => undefined);
     // Awaited below (or by drive); this only keeps an early rejection from counting as unhandled.
     startWrite.catch(() => undefined);
@@ -158,11 +172,16 @@ export async function runPromotion(
   if (inProgress(promo) && d.isLeader() && !frozen) {
     // What the steps write is no longer the site's: see promotion/release.ts.
     const act = actuator(d, site, released);
+    const driven = promo;
     const steps: PromotionSteps = {
       Fencing: async () => {
         // The clients' Service is released at once: deleting the site now must not take it (best
-        // effort here; convergence keeps trying, and must not hold the fence back).
-        const [r] = await Promise.all([raiseFence(site, obs, act), spec.traffic.mode === 'operatorService' ? holdTraffic(site, obs, act).catch(() => undefined) : undefined]);
+        // effort here; convergence keeps trying, and must not hold the fence back). A primary in
+        // another cluster is fenced there (remote-fencing.ts).
+        const [r] = await Promise.all([
+          rc.remote ? fenceRemote(rc, obs, driven) : raiseFence(site, obs, act),
+          spec.traffic.mode === 'operatorService' ? holdTraffic(site, obs, act).catch(() => undefined) : undefined,
+        ]);
         if (r.done && spec.promotion.fencing === 'networkPolicy') fenceWritten = true;
         return r;
       },

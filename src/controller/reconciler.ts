@@ -22,6 +22,10 @@ import { observe, referenceProblems, siteFacts, type Observed, type ReferencePro
 import { conflictAdvice, nameConflicts, protectingSite, type Blocked } from './ownership.ts';
 import { SiteMemory } from './memory.ts';
 import { SelectorKeys } from './selector-keys.ts';
+import { remoteAssessment, remotePrimaryOf, remoteReferenceProblems, type RemotePrimary } from './remote.ts';
+import { convergeRemote, remoteNameConflicts } from './remote-converge.ts';
+import { ensureRemoteFence } from './remote-fencing.ts';
+import { withRemoteStatus } from './remote-status.ts';
 import { runPromotion, type PromotionOutcome } from './promote.ts';
 import { drillView, runDrill, type DrillView } from './drill.ts';
 import { runFailback, type FailbackOutcome } from './failback.ts';
@@ -56,6 +60,7 @@ export class Reconciler {
     const cached = this.d.caches.sites.get(key);
     if (!cached?.metadata) {
       this.memory.forget(key);
+      this.d.remote?.release(key);
       return {};
     }
     // Acting on a site older than what this process last wrote could undo a promotion's steps:
@@ -105,6 +110,10 @@ class SiteRun implements ReconcileContext {
   readonly conflicts: string[] = [];
   private readonly requeue: number[] = [];
   readonly now: () => Date;
+  /** The primary's cluster, when it is another one (remote.ts). */
+  remote: RemotePrimary | undefined;
+  /** The fence is confirmed in the primary's cluster (remote-fencing.ts). */
+  private fenceConfirmed = false;
 
   constructor(deps: ReconcilerDeps, memory: SiteMemory, site: StandbySite, cached: StandbySiteObject, now: () => Date) {
     this.deps = deps;
@@ -123,10 +132,14 @@ class SiteRun implements ReconcileContext {
   async run(frozen: boolean, serviceLabelKeys: ReadonlySet<string>): Promise<ReconcileResult> {
     const { site, deps: d } = this;
     const spec = site.spec;
-    const obs = observe(d.caches, site, serviceLabelKeys);
+    // A primary in another cluster: its objects come from that cluster's caches (remote.ts).
+    this.remote = await remotePrimaryOf(d, site);
+    const obs = observe(d.caches, site, serviceLabelKeys, this.remote?.objects);
     const engine = engineFor(spec.engine);
     const engineCtx = engineContextOf(site, obs, d.operatorImage);
-    const problems = referenceProblems(site, obs, d.caches.snapshots.installed);
+    const problems = this.remote
+      ? remoteReferenceProblems(referenceProblems(site, obs, d.caches.snapshots.installed), this.remote, site)
+      : referenceProblems(site, obs, d.caches.snapshots.installed);
     if (engineCtx) problems.push(...(await engine.check(engineCtx, d.engineIO)).map((message) => ({ message, stalls: true })));
     let engineObs: EngineObservation = {};
     if (spec.tier === 'hot' && engine.measuresLag && engineCtx) {
@@ -137,6 +150,9 @@ class SiteRun implements ReconcileContext {
     const facts = siteFacts({ site, obs, engineObs, measuresLag: engine.measuresLag, now: this.now(), lastSeenReady: this.memory.lastSeenReady(this.key) });
     // The driver may still succeed on a retry: reported, not a stall.
     if (facts.snapshotProblem) problems.push({ message: facts.snapshotProblem, stalls: false });
+    if (this.remote) facts.primary = remoteAssessment(facts.primary, this.remote, site.status);
+    // Fence first: once a promotion began, the old primary's cluster gets its fence before anything else.
+    if (this.remote) this.fenceConfirmed = (await ensureRemoteFence(this, obs)) === 'confirmed';
 
     // A site that is not the one to protect its workload, or whose names are taken, does nothing
     // but say so; a procedure already under way (a promotion, a failback, a re-protection) is
@@ -152,7 +168,8 @@ class SiteRun implements ReconcileContext {
     // Each reads the status the one before it left (this.current).
     let failback: FailbackOutcome | undefined;
     let reprotect: ReprotectOutcome | undefined;
-    if (!blocked && !frozen && !inProgress(outcome.promotion)) {
+    // Not yet for a primary in another cluster: its steps would act on this cluster's objects.
+    if (!blocked && !frozen && !inProgress(outcome.promotion) && !this.remote) {
       failback = await runFailback(this, () => this.sides(obs, facts, engine), facts.serving);
       if (!failback) return { requeueAfterMs: 0 };
       if (!failback.acted) {
@@ -166,6 +183,8 @@ class SiteRun implements ReconcileContext {
     let converged: ConvergeResult = { fenceReverted: false };
     if (!blocked) {
       converged = await convergeSite(this, obs, facts, engine, lifecycle, latest.active ?? 'primary', frozen);
+      if (this.remote) this.fenceConfirmed ||= outcome.fenceWritten && this.remote.site.reachable;
+      if (this.remote) await convergeRemote(this, obs, this.fenceConfirmed);
       // Re-protected after a failover (warm, cold): the serving standby's copies, on the tier's schedule.
       if (!frozen && lifecycle.mode === 'failover' && reprotected(lifecycle) && spec.tier !== 'hot') {
         try {
@@ -179,11 +198,18 @@ class SiteRun implements ReconcileContext {
     const late = this.lateConflict();
     if (!blocked && late) outcome = { ...outcome, decision: { action: 'refuse', reason: late.reason, message: late.message } };
 
-    const status = this.status(latest, obs, facts, engine, engineObs, outcome, converged, problems, blocked ?? this.lateConflict(), drill, {
+    const computed = this.status(latest, obs, facts, engine, engineObs, outcome, converged, problems, blocked ?? this.lateConflict(), drill, {
       lifecycle,
       reprotect: reprotect?.decision,
       failback: failback?.decision,
       reverseDataTime,
+    });
+    const status = withRemoteStatus(computed, {
+      site,
+      latest: this.current.status ?? {},
+      primarySite: this.remote?.site,
+      fenceConfirmed: this.fenceConfirmed,
+      now: this.now(),
     });
     // Bad references and taken names are usually fixed by creating or deleting an object, which the
     // watches see; look again now and then anyway, for what no watch covers (a Secret, a CRD installed later).
@@ -244,7 +270,7 @@ class SiteRun implements ReconcileContext {
       };
     }
     const wanted = desiredFor(this, obs, facts, engine, lifecycle, site.status.active ?? 'primary', frozen) ?? [];
-    const taken = nameConflicts(d.caches, site, wanted);
+    const taken = [...nameConflicts(d.caches, site, wanted), ...remoteNameConflicts(this, obs)];
     return taken.length ? { reason: 'NameConflict', message: `${taken.join('; ')}; ${conflictAdvice(site)}` } : undefined;
   }
 
@@ -302,7 +328,7 @@ class SiteRun implements ReconcileContext {
       generation: site.metadata.generation ?? 0,
       previous: latest,
       // A promotion begun in this very run fenced the primary already.
-      primary: promo && facts.primary.state !== 'Missing' ? { ...facts.primary, state: 'Fenced' } : facts.primary,
+      primary: promo && facts.primary.state !== 'Missing' && facts.primary.state !== 'Unreachable' ? { ...facts.primary, state: 'Fenced' } : facts.primary,
       problems: [...problems.map((p) => p.message), ...this.errors],
       stalling: problems.filter((p) => p.stalls).map((p) => p.message),
       blocked,

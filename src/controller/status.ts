@@ -107,7 +107,10 @@ export function computeStatus(i: StatusInput): StatusResult {
   let recheckInMs: number | undefined;
 
   // PrimaryHealthy
-  if (i.primary.state === 'Fenced') {
+  if (i.primary.state === 'Unreachable') {
+    // Not known, which is not the same as failed (controller/remote.ts).
+    conditions.push({ type: 'PrimaryHealthy', status: 'Unknown', reason: 'PrimaryUnreachable', message: i.primary.message });
+  } else if (i.primary.state === 'Fenced') {
     conditions.push({ type: 'PrimaryHealthy', status: 'False', reason: 'Fenced', message: `the old primary is fenced (${i.primary.message})` });
   } else if (i.primary.state === 'Missing') {
     const serving = i.primary.readyReplicas > 0 ? ` (${i.primary.readyReplicas} pod(s) its Service selects still serve)` : '';

@@ -3,6 +3,7 @@
 import type { ConditionType, SiteStatus } from '../api/status.ts';
 import type { Decision } from '../promotion/decide.ts';
 import { findCondition } from './conditions.ts';
+import { remoteEvents } from './remote-status.ts';
 
 export interface EventSpec {
   type: 'Normal' | 'Warning';
@@ -17,7 +18,7 @@ export function transitionEvents(prev: SiteStatus, next: SiteStatus, decision: D
   const ph = is('PrimaryHealthy');
   if (ph && was('PrimaryHealthy') && was('PrimaryHealthy')?.status !== ph.status && ph.reason !== 'Fenced') {
     if (ph.status === 'False') out.push({ type: 'Warning', reason: ph.reason, message: ph.message });
-    else if (prev.primary?.everReady) out.push({ type: 'Normal', reason: 'PrimaryRecovered', message: ph.message });
+    else if (ph.status === 'True' && prev.primary?.everReady) out.push({ type: 'Normal', reason: 'PrimaryRecovered', message: ph.message });
   }
   const pr = is('PromotionReady');
   if (decision.action === 'refuse' && pr && (was('PromotionReady')?.reason !== pr.reason || was('PromotionReady')?.status !== pr.status)) {
@@ -31,5 +32,6 @@ export function transitionEvents(prev: SiteStatus, next: SiteStatus, decision: D
   if (th?.status === 'False' && was('TrafficHolds')?.status !== 'False') out.push({ type: 'Warning', reason: th.reason, message: th.message });
   const ready = is('Ready');
   if (ready?.status === 'True' && was('Ready')?.status !== 'True') out.push({ type: 'Normal', reason: 'Protected', message: ready.message });
+  out.push(...remoteEvents(prev, next));
   return out;
 }

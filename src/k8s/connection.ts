@@ -131,7 +131,49 @@ export function mergeKubeconfigs(files: readonly { path: string; text: string }[
   return merged;
 }
 
-async function fromKubeconfig(doc: Kubeconfig, where: string, context: string | undefined): Promise<Connection> {
+export interface KubeconfigSource {
+  /** Where the text came from, for messages (a path, or "Secret ns/name key k"). */
+  origin: string;
+  /** The kubeconfig's file, if it is one: relative paths are resolved against its folder. */
+  path?: string;
+  /**
+   * The text comes from someone other than the operator's own administrator (a Secret a user
+   * wrote): only what is embedded in it is used. Exec plugins and auth providers would run a
+   * program of the author's choosing, and file paths would read the operator's own files (its
+   * service account token, sent to a server of the author's choosing): both are refused.
+   */
+  untrusted?: boolean;
+}
+
+/** A Connection from a kubeconfig's text (its current context). */
+export async function connectionFromKubeconfig(text: string, src: KubeconfigSource): Promise<Connection> {
+  const where = src.origin;
+  let doc: unknown;
+  try {
+    doc = parse(text) ?? {};
+  } catch (err) {
+    throw new Error(`${where}: not a kubeconfig (YAML): ${(err as Error).message}`, { cause: err });
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new Error(`${where}: not a kubeconfig (a YAML mapping with clusters, users and contexts)`);
+  const kc = doc as Kubeconfig;
+  return fromKubeconfig(src.path ? absolutePaths(kc, dirname(src.path)) : kc, where, undefined, src.untrusted ?? false);
+}
+
+/** What an untrusted kubeconfig may not use, each named by its field. */
+function refusedInUntrusted(cluster: KubeconfigCluster, user: KubeconfigUser): string | undefined {
+  const refused = [
+    user.exec ? 'users[].user.exec (it would run a program)' : '',
+    user['auth-provider'] ? 'users[].user.auth-provider' : '',
+    user.tokenFile ? 'users[].user.tokenFile (a file path)' : '',
+    user['client-certificate'] || user['client-key'] ? 'users[].user.client-certificate/client-key (file paths: use client-certificate-data/client-key-data)' : '',
+    cluster['certificate-authority'] ? 'clusters[].cluster.certificate-authority (a file path: use certificate-authority-data)' : '',
+  ].filter(Boolean);
+  if (refused.length) return `only embedded credentials are allowed here, not ${refused.join(', ')}`;
+  if (!/^https:\/\//.test(cluster.server)) return `clusters[].cluster.server must be an https:// URL, not "${cluster.server}"`;
+  return undefined;
+}
+
+async function fromKubeconfig(doc: Kubeconfig, where: string, context: string | undefined, untrusted = false): Promise<Connection> {
   const ctxName = context ?? doc['current-context'];
   const ctx = doc.contexts?.find((c) => c.name === ctxName)?.context;
   if (!ctx) {
@@ -140,6 +182,10 @@ async function fromKubeconfig(doc: Kubeconfig, where: string, context: string | 
   const cluster = doc.clusters?.find((c) => c.name === ctx.cluster)?.cluster;
   if (!cluster?.server) throw new Error(`${where}: context ${ctxName ?? ''} names cluster "${ctx.cluster}", which has no server`);
   const user = doc.users?.find((u) => u.name === ctx.user)?.user ?? {};
+  if (untrusted) {
+    const refused = refusedInUntrusted(cluster, user);
+    if (refused) throw new Error(`${where}: ${refused}`);
+  }
   if (user.exec || user['auth-provider']) return viaClientNode(doc, ctxName!, ctx.namespace);
   const impersonation: [string, string][] = [
     ...(user.as ? ([['Impersonate-User', user.as]] as [string, string][]) : []),

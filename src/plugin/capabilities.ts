@@ -72,9 +72,9 @@ export const CAPABILITIES: Record<CapabilityName, Capability> = {
     annotation: ANNOTATION_PROMOTE,
     tokenPrefix: 'site-lost-',
     handledField: 'handledPromoteToken',
-    // Issue 15 (a standby site in another cluster): enumIncludes('status.primary.state', 'Unreachable')
-    offeredWhen: undefined,
-    notYet: 'promoting after the loss of the primary\'s site (--site-lost) needs a standby in another cluster, which this operator does not support yet; without --site-lost, promote fences the primary first',
+    // An operator that watches a primary in another cluster knows it as Unreachable (issue 15).
+    offeredWhen: enumIncludes('status.primary.state', 'Unreachable'),
+    notYet: '',
   },
   failback: {
     name: 'failback',

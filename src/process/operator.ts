@@ -19,6 +19,7 @@ import { Metrics, type SiteSample } from './metrics.ts';
 import { apiEngineIO } from './engine-io.ts';
 import type { Logger } from './log.ts';
 import { registerBuiltinEngines } from '../engines/builtin.ts';
+import { RemoteClusters } from '../remote/registry.ts';
 
 export interface OperatorOptions {
   connection: Connection;
@@ -33,6 +34,8 @@ export interface OperatorOptions {
   impersonate?: { user: string; groups?: string[] } | undefined;
   lagProbeMs?: number;
   exitAfterStep?: string | undefined;
+  /** How the primaries' clusters are probed (sites with spec.primary.cluster). */
+  remote?: { probeIntervalMs?: number; probeTimeoutMs?: number; secretTtlMs?: number } | undefined;
 }
 
 export interface OperatorHandle {
@@ -73,7 +76,21 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
       if (!isLeader()) throw new ApiError(0, 'NotLeader', `${verb} ${resource}: this replica no longer holds the leader lease`);
     },
   });
-  const reconciler = new Reconciler({
+  // Primary clusters of sites whose primary runs elsewhere: enqueue and noteReadyPrimary reach the
+  // manager and reconciler made below (only called once informers run, after start-up).
+  const remote = new RemoteClusters({
+    client,
+    log: o.log,
+    // Not the impersonation: a primary's cluster is reached as its kubeconfig's identity alone.
+    clientOptions: { userAgent: clientOptions.userAgent, onRequest: clientOptions.onRequest },
+    writeGuard: (verb, resource) => {
+      if (!isLeader()) throw new ApiError(0, 'NotLeader', `${verb} ${resource} in a primary's cluster: this replica no longer holds the leader lease`);
+    },
+    enqueue: (key) => manager?.queue.add(key),
+    noteReadyPrimary: (key) => reconciler.noteReadyPrimary(key),
+    ...(o.remote ?? {}),
+  });
+  const reconciler: Reconciler = new Reconciler({
     client: acting,
     caches,
     events: new EventRecorder(acting, o.log, identity),
@@ -85,6 +102,7 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
     metrics,
     ...(o.lagProbeMs !== undefined ? { lagProbeMs: o.lagProbeMs } : {}),
     exitAfterStep: o.exitAfterStep,
+    remote,
   });
   manager = new Manager({ caches, reconciler, log: o.log, metrics, concurrency: o.concurrency ?? 16 });
   const m = manager;
@@ -127,6 +145,7 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
       abort.abort();
       await electorDone;
       await elector?.release();
+      await remote.stop();
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       o.log.info('stopped');
     },

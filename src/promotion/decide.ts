@@ -4,7 +4,7 @@
 import type { PromotionRecord, PromotionStatus, Side } from '../api/status.ts';
 import { formatDuration } from '../api/duration.ts';
 
-export type Trigger = 'automatic' | 'manual' | 'forced';
+export type Trigger = 'automatic' | 'manual' | 'forced' | 'siteLost';
 
 export interface PromoteRequest {
   /** The standby.dev/promote annotation value. */
@@ -71,7 +71,10 @@ export type RefusalReason =
   | 'NotProtected'
   | 'PromotionFailed'
   | 'NameConflict'
-  | 'WorkloadProtected';
+  | 'WorkloadProtected'
+  // A primary in another cluster (promotion/site-lost.ts).
+  | 'PrimaryUnreachable'
+  | 'SiteNotLost';
 
 /** Promotions and failbacks counted against the budget: those started within the window (re-protections are not switchovers). */
 export function promotionsInWindow(history: readonly PromotionRecord[], now: Date, windowMs: number): PromotionRecord[] {

@@ -29,7 +29,8 @@ export function desiredObjects(ctx: BuildContext): Desired[] {
     out.push(buildTrafficService(ctx.site, ctx.primaryService, ctx.active, promoted));
   }
   const { primary: p, standby: s } = ctx.fences ?? {};
-  if (p) out.push(buildFence(ctx.site, ctx.primary, p === 'narrow' ? { peer: { matchLabels: standbySelector(ctx.site.metadata.name) } } : {}));
+  // A primary in another cluster is fenced there (controller/remote-fencing.ts), not here.
+  if (p && !ctx.site.spec.primary.cluster) out.push(buildFence(ctx.site, ctx.primary, p === 'narrow' ? { peer: { matchLabels: standbySelector(ctx.site.metadata.name) } } : {}));
   const standby = out.find((o): o is Workload => o.kind === ctx.primary.kind && o.metadata?.name === names.standby(ctx.site.metadata.name));
   if (s && standby) {
     out.push(buildFence(ctx.site, standby, { name: names.standbyFence(ctx.site.metadata.name), ...(s === 'narrow' ? { peer: selectorOf(ctx.primary) } : {}) }));

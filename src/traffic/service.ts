@@ -29,14 +29,23 @@ export function buildTrafficService(
     ...(p.targetPort !== undefined ? { targetPort: p.targetPort } : {}),
     ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}),
   }));
+  // A primary in another cluster has no pods here: until the standby serves, this Service selects nothing.
+  const remotePrimary = site.spec.primary.cluster !== undefined && active === 'primary';
+  const hostname = site.spec.traffic.externalDNS?.hostname;
+  // The DNS name is on the active side's traffic Service only (for a remote primary: in its cluster, controller/remote-converge.ts).
+  const dns: Record<string, string> = hostname !== undefined && !remotePrimary ? { [ANNOTATION_EXTERNAL_DNS]: hostname } : {};
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: ownedMeta(site, names.traffic(site.metadata.name, site.spec), 'traffic', { annotations: { [ANNOTATION_ACTIVE]: active } }),
+    metadata: ownedMeta(site, names.traffic(site.metadata.name, site.spec), 'traffic', { annotations: { [ANNOTATION_ACTIVE]: active, ...dns } }),
     spec: {
-      type: 'ClusterIP',
-      selector: activeSelector(site, primaryService, active, promoted),
+      // ExternalDNS publishes a LoadBalancer's address: what clients in other sites can reach.
+      type: hostname !== undefined ? 'LoadBalancer' : 'ClusterIP',
+      ...(remotePrimary ? {} : { selector: activeSelector(site, primaryService, active, promoted) }),
       ports,
     },
   };
 }
+
+/** The annotation ExternalDNS publishes a Service's address under. */
+export const ANNOTATION_EXTERNAL_DNS = 'external-dns.alpha.kubernetes.io/hostname';

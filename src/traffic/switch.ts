@@ -9,7 +9,7 @@ import { released } from '../promotion/release.ts';
 import { ANNOTATION_ACTIVE, names } from '../site/names.ts';
 import { DONE, failed, type StepResult } from '../site/step.ts';
 import { sameSelector } from './holds.ts';
-import { buildTrafficService } from './service.ts';
+import { ANNOTATION_EXTERNAL_DNS, buildTrafficService } from './service.ts';
 
 export interface SwitchInput {
   primaryService: V1Service | undefined;
@@ -26,9 +26,15 @@ export async function switchTraffic(site: StandbySite, i: SwitchInput, act: Obje
     return DONE;
   }
   if (i.trafficService) {
+    const hostname = site.spec.traffic.externalDNS?.hostname;
+    // add, not replace: the traffic Service of a primary in another cluster has no selector yet.
     await act.jsonPatch('Service', ns, names.traffic(site.metadata.name, site.spec), [
-      { op: 'replace', path: '/spec/selector', value: i.selector },
-      { op: 'add', path: '/metadata/annotations', value: { ...i.trafficService.metadata?.annotations, [ANNOTATION_ACTIVE]: 'standby' } },
+      { op: 'add', path: '/spec/selector', value: i.selector },
+      {
+        op: 'add',
+        path: '/metadata/annotations',
+        value: { ...i.trafficService.metadata?.annotations, [ANNOTATION_ACTIVE]: 'standby', ...(hostname ? { [ANNOTATION_EXTERNAL_DNS]: hostname } : {}) },
+      },
     ]);
     return DONE;
   }

@@ -20,6 +20,8 @@ declare module 'vitest' {
     sitesReused: boolean;
     /** kubectl built at the control planes' Kubernetes version. */
     sitesKubectl: string;
+    /** helm, built with them (the chart's templates). */
+    sitesHelm: string;
     /** The vitest process (owner of the sites a test file starts). */
     sitesOwnerPid: number;
   }
@@ -65,6 +67,7 @@ async function reapStaleRuns(): Promise<void> {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const { bin } = await buildBinaries();
   project.provide('sitesKubectl', bin.kubectl);
+  project.provide('sitesHelm', bin.helm);
   project.provide('sitesOwnerPid', process.pid);
   if (await reusable()) {
     log('sites: reusing the sites from `npm run cluster:up -- --sites` (left running)');

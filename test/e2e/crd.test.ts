@@ -39,6 +39,7 @@ test('kubectl explain shows the descriptions generated from the schema', async (
 });
 
 const primary = { workload: { kind: 'StatefulSet', name: 'db' }, service: 'db' };
+const remotePrimary = { ...primary, cluster: { kubeconfigSecret: { name: 'primary-cluster' } } };
 
 function site(spec: Record<string, unknown>, name = 'bad'): string {
   return stringify({ apiVersion: 'standby.dev/v1alpha1', kind: 'StandbySite', metadata: { name, namespace: 'default' }, spec });
@@ -82,6 +83,13 @@ describe('the API server refuses bad StandbySites with the schema and CEL messag
     ['postgresql without its block', { tier: 'hot', primary, engine: { type: 'postgresql' } }, ['spec.engine.postgresql', 'replicationSecret']],
     ['engine method with the generic engine', { tier: 'warm', primary, warm: { schedule: '@hourly', method: 'engine' } }, ['spec.warm.method', 'needs an engine that makes copies']],
     ['unknown promotion mode', { tier: 'hot', primary, promotion: { mode: 'yolo' } }, ['spec.promotion.mode', 'Unsupported value: "yolo"']],
+    ['primary.namespace without a cluster', { tier: 'hot', primary: { ...primary, namespace: 'shop' } }, ['spec.primary.namespace', 'needs spec.primary.cluster']],
+    ['a remote primary with warm volumeSnapshot (the default)', { tier: 'warm', primary: remotePrimary, warm: { schedule: '@hourly' } }, ['spec.warm.method', 'CSI snapshots do not cross clusters']],
+    ['a remote primary with cold volumeSnapshot', { tier: 'cold', primary: remotePrimary, cold: { schedule: '@daily', method: 'volumeSnapshot' } }, ['spec.cold.method', 'volumeSnapshot cannot be used with spec.primary.cluster']],
+    ['a remote primary with primaryService traffic', { tier: 'hot', primary: remotePrimary, traffic: { mode: 'primaryService' } }, ['spec.traffic.mode', 'primaryService cannot be used with spec.primary.cluster']],
+    ['a remote primary with scaleDown fencing', { tier: 'hot', primary: remotePrimary, promotion: { fencing: 'scaleDown' } }, ['spec.promotion.fencing', 'scaleDown cannot be used']],
+    ['a remote PostgreSQL primary without primaryEndpoint', { tier: 'hot', primary: remotePrimary, engine: { type: 'postgresql', postgresql: { replicationSecret: 'r' } } }, ['spec.engine.postgresql.primaryEndpoint', 'is required with spec.primary.cluster']],
+    ['a remote PostgreSQL primary (not supported yet)', { tier: 'hot', primary: remotePrimary, engine: { type: 'postgresql', postgresql: { replicationSecret: 'r', primaryEndpoint: { host: 'db.example.com', caSecret: { name: 'ca' } } } } }, ['spec.engine.type', 'postgresql cannot be used with spec.primary.cluster yet']],
   ])('%s', async (_name, spec, words) => {
     const message = await refusal(site(spec));
     for (const w of words) expect(message).toContain(w);

@@ -228,7 +228,6 @@ describe('kubectl standby', () => {
     const cases: [string[], string][] = [
       [['failback', 'files'], 'error: failback is not supported by this operator yet'],
       [['reprotect', 'files'], 'error: re-protection is not supported by this operator yet'],
-      [['promote', 'files', '--site-lost'], "error: promoting after the loss of the primary's site (--site-lost) needs a standby in another cluster, which this operator does not support yet"],
     ];
     for (const [args, message] of cases) {
       const res = await plugin([...args, '-n', ns]);
@@ -240,6 +239,15 @@ describe('kubectl standby', () => {
     const annotations = (await getSite(ns, 'files')).metadata.annotations ?? {};
     expect(annotations).toEqual(before);
     expect(Object.keys(annotations).filter((k) => ['standby.dev/failback', 'standby.dev/reprotect', 'standby.dev/promote'].includes(k))).toEqual([]);
+  });
+
+  test('--site-lost for a primary in this cluster: the operator refuses it, saying why', async () => {
+    const res = await plugin(['promote', 'files', '-n', ns, '--site-lost', '--timeout', '60s']);
+    expect(res.code, res.stderr).toBe(1);
+    const errors = res.stderr.split('\n').filter((l) => l.startsWith('error:'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^error: promote files: refused: site-lost-\.\.\. tokens confirm the loss of the site of a primary in another cluster \(spec\.primary\.cluster\); this primary is in this cluster/);
+    expect((await getSite(ns, 'files')).status?.promotion).toBeUndefined();
   });
 
   test("kubectl's conventions: the context's namespace, -n over it, --context, and one-line errors", async () => {

@@ -138,3 +138,10 @@ It holds neither `escalate` nor `bind`.
   resources: ["endpointslices"]
   verbs: ["list"]
 {{- end }}
+
+{{/*
+The ServiceAccount an operator in a standby's cluster acts as in this (the primary's) cluster.
+*/}}
+{{- define "standby-operator.remoteServiceAccount" -}}
+{{- default (printf "%s-remote" (include "standby-operator.fullname" .)) .Values.remoteAccess.serviceAccountName | trunc 63 | trimSuffix "-" }}
+{{- end }}

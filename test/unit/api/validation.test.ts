@@ -5,6 +5,8 @@ const primary = { workload: { kind: 'StatefulSet', name: 'orders-db' }, service:
 const cold = { tier: 'cold', primary, cold: { schedule: '0 2 * * *' } };
 const warm = { tier: 'warm', primary, warm: { schedule: '*/15 * * * *' } };
 const hot = { tier: 'hot', primary };
+const remote = { kubeconfigSecret: { name: 'primary-cluster' } };
+const remotePrimary = { ...primary, cluster: remote };
 
 type Spec = Record<string, unknown>;
 const withCold = (c: Spec): Spec => ({ ...cold, cold: { schedule: '0 2 * * *', ...c } });
@@ -78,6 +80,18 @@ const badSpecs: [string, Spec, string, string[]][] = [
   ['traffic.service named <site>-standby', { ...hot, traffic: { service: 'orders-db-standby' } }, 'spec.traffic.service', ['"orders-db-standby" is the name of the standby\'s own Service', 'default <site name>-active']],
   ['primary workload named <site>-standby', { ...hot, primary: { ...primary, workload: { kind: 'StatefulSet', name: 'orders-db-standby' } } }, 'spec.primary.workload.name', ['"orders-db-standby" is the name of the standby, a StatefulSet the operator creates']],
   ['traffic.service in primaryService mode', { ...hot, traffic: { mode: 'primaryService', service: 'orders-db-rw' } }, 'spec.traffic.service', ['"orders-db-rw" is not used in traffic.mode primaryService', 'spec.primary.service "orders-db"']],
+  // A primary in another cluster (spec.primary.cluster).
+  ['primary.namespace without a cluster', { ...hot, primary: { ...primary, namespace: 'shop' } }, 'spec.primary.namespace', ['needs spec.primary.cluster']],
+  ['kubeconfigSecret without a name', { ...hot, primary: { ...primary, cluster: { kubeconfigSecret: {} } } }, 'spec.primary.cluster.kubeconfigSecret.name', ['is required']],
+  ['a bad primary namespace', { ...hot, primary: { ...primary, cluster: remote, namespace: 'Shop_1' } }, 'spec.primary.namespace', ['"Shop_1" is not a namespace name']],
+  ['a remote primary with cold volumeSnapshot', { ...cold, primary: remotePrimary }, 'spec.cold.method', ['volumeSnapshot cannot be used with spec.primary.cluster', 'CSI snapshots do not cross clusters']],
+  ['a remote primary with warm volumeSnapshot (the default)', { ...warm, primary: remotePrimary }, 'spec.warm.method', ['volumeSnapshot cannot be used with spec.primary.cluster']],
+  ['a remote primary with primaryService traffic', { ...hot, primary: remotePrimary, traffic: { mode: 'primaryService' } }, 'spec.traffic.mode', ['primaryService cannot be used with spec.primary.cluster']],
+  ['a remote primary with scaleDown fencing', { ...hot, primary: remotePrimary, promotion: { fencing: 'scaleDown' } }, 'spec.promotion.fencing', ['scaleDown cannot be used with spec.primary.cluster']],
+  ['a remote PostgreSQL primary without primaryEndpoint', { ...hot, primary: remotePrimary, engine: { type: 'postgresql', postgresql: { replicationSecret: 'r' } } }, 'spec.engine.postgresql.primaryEndpoint', ['is required with spec.primary.cluster', 'over TLS']],
+  ['primaryEndpoint without a CA', { ...hot, primary: remotePrimary, engine: { type: 'postgresql', postgresql: { replicationSecret: 'r', primaryEndpoint: { host: 'db.example.com' } } } }, 'spec.engine.postgresql.primaryEndpoint.caSecret', ['is required']],
+  ['a remote PostgreSQL primary (not supported yet)', { ...hot, primary: remotePrimary, engine: { type: 'postgresql', postgresql: { replicationSecret: 'r', primaryEndpoint: { host: '10.0.0.5', caSecret: { name: 'ca' } } } } }, 'spec.engine.type', ['postgresql cannot be used with spec.primary.cluster yet', 'use engine.type generic']],
+  ['a bad externalDNS hostname', { ...hot, traffic: { externalDNS: { hostname: 'Orders DB' } } }, 'spec.traffic.externalDNS.hostname', ['"Orders DB" is not a DNS name']],
 ];
 
 describe('bad specs are refused with a message that names the field, the value and what is allowed', () => {
@@ -151,6 +165,17 @@ describe('good specs pass and get their defaults', () => {
     ['a primary Service named <site>-active when traffic.service names another', { ...hot, primary: { ...primary, service: 'orders-db-active' }, traffic: { service: 'orders' } }],
   ])('no name conflict: %s', (_n, spec) => {
     expect(validateSpec(spec, 'orders-db')).toMatchObject({ ok: true });
+  });
+
+  test('a remote primary: the kubeconfig key defaults to kubeconfig, the namespace to none (the site\'s own)', () => {
+    const result = validateSpec({ ...warm, primary: { ...remotePrimary, namespace: 'shop' }, warm: { schedule: '@hourly', method: 'job', jobTemplate: { spec: { containers: [{ name: 'c' }] } } } }, 'orders-db');
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.spec.primary.cluster).toEqual({ kubeconfigSecret: { name: 'primary-cluster', key: 'kubeconfig' } });
+    expect(result.spec.primary.namespace).toBe('shop');
+    // primaryEndpoint's defaults (the field is there for when PostgreSQL crosses sites; a remote PostgreSQL primary is refused now).
+    const pg = validateSpec({ ...hot, engine: { type: 'postgresql', postgresql: { replicationSecret: 'r', primaryEndpoint: { host: '10.0.0.5', caSecret: { name: 'ca' } } } } }, 'db');
+    expect(pg.ok && pg.spec.engine.postgresql?.primaryEndpoint).toEqual({ host: '10.0.0.5', port: 5432, caSecret: { name: 'ca', key: 'ca.crt' } });
   });
 
   test('failureThreshold may be zero (promote as soon as readiness fails)', () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { stringify } from 'yaml';
-import { loadConnection } from '../../../src/k8s/connection.ts';
+import { connectionFromKubeconfig, loadConnection } from '../../../src/k8s/connection.ts';
 
 function kubeconfig(user: Record<string, unknown>, extra: { namespace?: string; server?: string } = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'kc-'));
@@ -51,6 +51,41 @@ describe('loadConnection from a kubeconfig', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kc-'));
     writeFileSync(join(dir, 'config'), stringify({ 'current-context': 'gone', contexts: [] }));
     await expect(loadConnection(join(dir, 'config'))).rejects.toThrow('no current context ("gone")');
+  });
+});
+
+describe('connectionFromKubeconfig of an untrusted kubeconfig (a Secret a user wrote)', () => {
+  const doc = (user: Record<string, unknown>, cluster: Record<string, unknown> = { server: 'https://10.0.0.1:6443' }) =>
+    stringify({
+      'current-context': 'c',
+      clusters: [{ name: 'k', cluster }],
+      users: [{ name: 'u', user }],
+      contexts: [{ name: 'c', context: { cluster: 'k', user: 'u', namespace: 'shop' } }],
+    });
+  const src = { origin: 'Secret shop/primary key kubeconfig', untrusted: true };
+
+  test('embedded token and CA data are used', async () => {
+    const c = await connectionFromKubeconfig(doc({ token: 't0k' }, { server: 'https://10.0.0.1:6443', 'certificate-authority-data': Buffer.from('-----BEGIN CERTIFICATE-----\n').toString('base64') }), src);
+    expect(c.server).toBe('https://10.0.0.1:6443');
+    expect(c.namespace).toBe('shop');
+    expect(await c.headers(c.server)).toEqual([['Authorization', 'Bearer t0k']]);
+  });
+
+  test.each<[string, Record<string, unknown>, Record<string, unknown> | undefined, string]>([
+    ['an exec plugin', { exec: { command: '/bin/sh', args: ['-c', 'id'] } }, undefined, 'users[].user.exec (it would run a program)'],
+    ['an auth provider', { 'auth-provider': { name: 'gcp' } }, undefined, 'auth-provider'],
+    ['a token file (the operator\'s own token, sent elsewhere)', { tokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token' }, undefined, 'tokenFile (a file path)'],
+    ['client certificate files', { 'client-certificate': '/etc/x.crt', 'client-key': '/etc/x.key' }, undefined, 'client-certificate/client-key'],
+    ['a CA file', { token: 't' }, { server: 'https://10.0.0.1:6443', 'certificate-authority': '/etc/ca.crt' }, 'certificate-authority (a file path'],
+    ['plain http', { token: 't' }, { server: 'http://10.0.0.1:8080' }, 'must be an https:// URL'],
+  ])('%s is refused, saying why', async (_n, user, cluster, words) => {
+    await expect(connectionFromKubeconfig(doc(user, cluster), src)).rejects.toThrow(words);
+    await expect(connectionFromKubeconfig(doc(user, cluster), src)).rejects.toThrow(/^Secret shop\/primary key kubeconfig: /);
+  });
+
+  test('not YAML, or no current context', async () => {
+    await expect(connectionFromKubeconfig('{{{', src)).rejects.toThrow('Secret shop/primary key kubeconfig: not a kubeconfig');
+    await expect(connectionFromKubeconfig('apiVersion: v1\n', src)).rejects.toThrow('no current context');
   });
 });
 

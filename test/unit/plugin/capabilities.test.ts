@@ -26,7 +26,7 @@ describe('the served schema', () => {
   test('the StandbySite schema is found by its group-version-kind, and paths are read below it', () => {
     const served = siteSchemaIn(openapi(crdSchema()));
     expect(served).toBeDefined();
-    expect(schemaAt(served!, 'status.primary.state')?.enum).toEqual(['Ready', 'NotReady', 'Missing', 'Fenced']);
+    expect(schemaAt(served!, 'status.primary.state')?.enum).toEqual(['Ready', 'NotReady', 'Missing', 'Fenced', 'Unreachable']);
     expect(schemaAt(served!, 'status.nothing.here')).toBeUndefined();
     expect(siteSchemaIn({ components: { schemas: {} } })).toBeUndefined();
   });
@@ -47,8 +47,17 @@ describe('what the operator offers', () => {
     expect(o.offered === false && o.why).toContain('has no field status.handledPromoteToken: its operator is older than this plugin');
   });
 
-  test('failback, reprotect and site-lost are not offered by any operator yet, and say so plainly', () => {
-    for (const name of ['failback', 'reprotect', 'site-lost'] as const) {
+  test('site-lost is offered by an operator that knows a primary cluster as Unreachable, and named too old by one that does not', () => {
+    expect(offer(CAPABILITIES['site-lost'], served)).toEqual({ offered: true });
+    const old = structuredClone(served);
+    const state = schemaAt(old, 'status.primary.state')!;
+    state.enum = state.enum!.filter((v) => v !== 'Unreachable');
+    const o = offer(CAPABILITIES['site-lost'], old);
+    expect(o.offered === false && o.why).toContain('has no status.primary.state value Unreachable: its operator is older than this plugin');
+  });
+
+  test('failback and reprotect are not offered by any operator yet, and say so plainly', () => {
+    for (const name of ['failback', 'reprotect'] as const) {
       const o = offer(CAPABILITIES[name], served);
       expect(o, name).toEqual({ offered: false, why: CAPABILITIES[name].notYet });
       expect(CAPABILITIES[name].notYet, name).toMatch(/not support(ed)? (by )?this operator yet|does not support yet/);
