@@ -437,7 +437,10 @@ function failbackReadyCondition(i: StatusInput): ConditionInput | undefined {
 }
 
 function promotionReadyCondition(i: StatusInput): ConditionInput {
-  const d = i.decision;
+  // The decision was taken at the start of this reconcile; a promotion it drove to its end since
+  // is over, and the condition must say what holds now.
+  const over = i.promotion?.state === 'Promoted' && (i.decision.action === 'start' || i.decision.action === 'continue');
+  const d: Decision = over ? { action: 'none', reason: 'the promotion is complete' } : i.decision;
   switch (d.action) {
     case 'refuse':
       return { type: 'PromotionReady', status: 'False', reason: d.reason, message: d.message };

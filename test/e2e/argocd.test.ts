@@ -105,9 +105,11 @@ describe('Argo CD health of real StandbySites', () => {
     const second = await startOperator({ namespaces: [n], name: 'argocd-resume' });
     try {
       const promoted = await waitForSite(n, 'db', (x) => x.status?.phase === 'Promoted' && x.status.observedGeneration === stale.metadata.generation, 'Promoted', 30_000);
-      // Not Ready (nothing protects it) and no longer converging: it needs a person, Degraded.
-      expect(condition(promoted, 'Reconciling')?.status).toBe('False');
-      expect(await judged(promoted, 'e2e-promoted')).toEqual({ status: 'Degraded', message: condition(promoted, 'Ready')!.message });
+      // Nothing protects it, and the generic engine cannot re-protect a hot site without a Job
+      // template: Stalled, which Argo CD shows Degraded with what the person must do.
+      expect(condition(promoted, 'Stalled')).toMatchObject({ status: 'True', reason: 'Unprotected' });
+      expect(condition(promoted, 'PromotionReady')).toMatchObject({ status: 'False', reason: 'NotProtected' });
+      expect(await judged(promoted, 'e2e-promoted')).toEqual({ status: 'Degraded', message: condition(promoted, 'Stalled')!.message });
     } finally {
       expect(await second.stop()).toBe(0);
     }

@@ -18,9 +18,11 @@ const EXPECTED: Record<string, { exprs: string; kstatus: string }> = {
   'e2e-first-copy-pending.yaml': { exprs: 'InProgress', kstatus: 'InProgress' },
   'e2e-promoting.yaml': { exprs: 'InProgress', kstatus: 'InProgress' },
   'e2e-generation-not-observed.yaml': { exprs: 'InProgress', kstatus: 'InProgress' },
-  'e2e-promoted.yaml': { exprs: 'InProgress', kstatus: 'InProgress' },
-  // kstatus knows nothing of FencingHolds: a primary taking writes again is only "in progress".
-  'e2e-fenced-primary-returned.yaml': { exprs: 'Failed', kstatus: 'InProgress' },
+  // Promoted, and only a person can re-protect it (Stalled, Unprotected): Failed, so a pipeline stops.
+  'e2e-promoted.yaml': { exprs: 'Failed', kstatus: 'Failed' },
+  // The same site is Stalled as well; the expressions fail it for the returned primary alone too
+  // (kstatus knows nothing of FencingHolds).
+  'e2e-fenced-primary-returned.yaml': { exprs: 'Failed', kstatus: 'Failed' },
   'kstatus-protected.yaml': { exprs: 'Current', kstatus: 'Current' },
   'kstatus-reconciling.yaml': { exprs: 'InProgress', kstatus: 'InProgress' },
   'kstatus-reprotecting.yaml': { exprs: 'InProgress', kstatus: 'InProgress' },
