@@ -17,6 +17,9 @@ import { resourceOfKind } from '../k8s/resources.ts';
 import { toDate } from '../k8s/types.ts';
 import { R } from '../k8s/resources.ts';
 import { drillMayStart, drillMustAbort } from '../drill/gate.ts';
+import { lifecycleOf } from '../promotion/lifecycle.ts';
+import { inProgress } from '../promotion/machine.ts';
+import { reprotecting } from '../reprotect/machine.ts';
 import { advance, begin, finish, overdue, secondsLeft } from '../drill/machine.ts';
 import {
   buildDrillJob,
@@ -107,12 +110,16 @@ async function act(rc: ReconcileContext, i: DrillInput): Promise<DrillFields> {
   const timeoutMs = parseDuration(spec.drill?.timeout ?? '15m') ?? DEFAULT_TIMEOUT_MS;
   const active = prev.active ?? 'primary';
   let running = prev.drill;
+  // After a failback status.promotion keeps the old failover's record: only the one in effect counts.
+  const cycle = lifecycleOf(prev);
+  const promotion = cycle.mode === 'forward' || cycle.mode === 'returning' ? undefined : i.promotion;
+  const busy = inProgress(cycle.failback) ? 'a failback is in progress' : reprotecting(cycle.reprotection) ? 're-protection is in progress' : undefined;
 
   // A real failure (or a restart half way) ends a running drill before anything else.
   if (running) {
     const why = !startedBy(rc).has(knownKey(rc, running.id))
       ? RESTARTED
-      : drillMustAbort({ promotion: i.promotion, active, primaryReady: i.facts.primary.ready, drillTier: running.tier, specTier: spec.tier });
+      : drillMustAbort({ promotion, active, primaryReady: i.facts.primary.ready, drillTier: running.tier, specTier: spec.tier });
     if (why) {
       if (!(await end(rc, running, 'Aborted', why))) return conflicted(rc);
       running = undefined;
@@ -130,10 +137,11 @@ async function act(rc: ReconcileContext, i: DrillInput): Promise<DrillFields> {
     drillMayStart({
       phase: prev.phase,
       active,
-      promotion: i.promotion,
+      promotion,
       primaryReady: i.facts.primary.ready,
       standby: i.facts.usability,
       running,
+      busy,
     });
   // A manual drill started now stands for a schedule time that is due too.
   let startedNow = false;

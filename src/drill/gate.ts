@@ -1,5 +1,5 @@
 // Whether a drill may start, and whether a running one must stop: a real failure always wins.
-// Pure. These are the one place to add what else rules a drill out (re-protection, failback).
+// Pure. These are the one place to add what else rules a drill out.
 import type { Phase, PromotionStatus, Side } from '../api/status.ts';
 
 export interface DrillGateInput {
@@ -12,6 +12,8 @@ export interface DrillGateInput {
   standby: { usable: boolean; reason: string };
   /** A drill already running. */
   running: { id: string } | undefined;
+  /** A re-protection or failback in progress, said as the reason a drill waits. */
+  busy?: string | undefined;
 }
 
 export type Gate = { ok: true } | { ok: false; reason: string };
@@ -21,6 +23,7 @@ const no = (reason: string): Gate => ({ ok: false, reason });
 /** A drill may start only on a Protected site with nothing else going on. */
 export function drillMayStart(i: DrillGateInput): Gate {
   if (i.running) return no(`drill ${i.running.id} is running`);
+  if (i.busy) return no(i.busy);
   const p = i.promotion?.state;
   if (p === 'Fencing' || p === 'Promoting' || p === 'Switching') return no(`a promotion is in progress (${p})`);
   if (i.active === 'standby' || p === 'Promoted') return no('the standby serves clients: nothing protects it, so there is nothing to drill');

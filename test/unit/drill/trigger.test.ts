@@ -85,6 +85,8 @@ describe('whether a drill may start or must stop', () => {
     expect(no({ phase: 'Degraded' })).toBe('the site is Degraded, not Protected');
     expect(no({ phase: undefined })).toBe('the site is not yet reconciled, not Protected');
     expect(no({ standby: { usable: false, reason: 'the newest sync is 3h old' } })).toBe('the standby could not take over: the newest sync is 3h old');
+    expect(no({ busy: 're-protection is in progress' })).toBe('re-protection is in progress');
+    expect(no({ busy: 'a failback is in progress' })).toBe('a failback is in progress');
   });
 
   test('a real failure, a promotion or a tier change stops a running drill', () => {
