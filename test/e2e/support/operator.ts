@@ -158,8 +158,19 @@ export async function podNames(ns: string, selector: string): Promise<string[]> 
 
 /** Installs (or updates) the StandbySite CRD and waits until it is served. */
 export async function installCrd(): Promise<void> {
-  await kubectl(['apply', '--server-side', '--force-conflicts', '-f', join(repoRoot, 'crds')]);
-  await kubectl(['wait', '--for=condition=Established', 'crd/standbysites.standby.dev', '--timeout=60s']);
+  // Test files install it concurrently: an apply that loses a race is tried again.
+  await waitFor(async () => (await kubectl(['apply', '--server-side', '--force-conflicts', '-f', join(repoRoot, 'crds')]), true), {
+    timeoutMs: 60_000,
+    description: 'the StandbySite CRD applied',
+  });
+  // `kubectl wait --for=condition=Established` fails at once while a new CRD has no status yet.
+  await waitFor(
+    async () => {
+      const crd = await kubectlJson<{ status?: { conditions?: { type: string; status: string }[] } }>(['get', 'crd', 'standbysites.standby.dev']);
+      return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') === true;
+    },
+    { timeoutMs: 60_000, description: 'the StandbySite CRD Established' },
+  );
 }
 
 /** Runs one of the operator's copy subcommands (snapshot, sync) on the host, as the CronJob's pod would. */
