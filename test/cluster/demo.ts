@@ -12,6 +12,7 @@ import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
+import { DEFAULT_IMAGE } from '../../src/cli/image.ts';
 import { KubeClient } from '../../src/k8s/client.ts';
 import { loadConnection } from '../../src/k8s/connection.ts';
 import { R } from '../../src/k8s/resources.ts';
@@ -63,7 +64,7 @@ runMain(async () => {
   mkdirSync(join(defaultStateDir, 'logs'), { recursive: true });
   const logger = pino({ level: 'info' }, pino.destination({ dest: join(defaultStateDir, 'logs', 'operator.log'), sync: true }));
   const connection = await loadConnection(cluster.kubeconfig);
-  const operator = await startOperator({ connection, log: logger, operatorImage: 'ghcr.io/standby-operator/standby-operator:0.1.0', namespaces: [NS] });
+  const operator = await startOperator({ connection, log: logger, operatorImage: DEFAULT_IMAGE, namespaces: [NS] });
 
   say(`applying examples/ to namespace ${NS}`);
   await kubectl(['create', 'namespace', NS]).catch(() => '');
@@ -78,7 +79,8 @@ runMain(async () => {
   await sleep(2000);
   say('first copies: `sync` for the warm site, `snapshot` for the cold one (what their CronJobs run)');
   const quiet = pino({ level: 'warn' });
-  const sync = await syncSite(client, `${NS}/uploads`, { log: quiet, pollMs: 250 });
+  // The sync proves its copy usable with a check Job of the operator's image (kwok runs none).
+  const sync = await syncSite(client, `${NS}/uploads`, { log: quiet, pollMs: 250, image: DEFAULT_IMAGE });
   process.stdout.write(`warm sync ${sync.run}: standby copy ${Object.values(sync.claims).join(', ')}\n`);
   const snap = await snapshotSite(client, `${NS}/sessions`, { log: quiet, pollMs: 250 });
   process.stdout.write(`cold snapshot ${snap.run}: ${Object.values(snap.snapshots).join(', ')}\n`);
