@@ -27,6 +27,18 @@ export async function abandonPromotion(rc: ReconcileContext, obs: Observed, toke
     }
     return;
   }
+  if (rc.remote) {
+    // Its fence is in the primary's cluster, which this path does not write: refused, not half done.
+    if (await write(rc, { handledAbandonToken: token })) {
+      await d.events.record(
+        rc.current,
+        'Warning',
+        'AbandonRefused',
+        `standby.dev/abandon=${token}: abandoning a failed promotion of a primary in another cluster is not supported yet; its fence NetworkPolicy there stays up (delete it there yourself if the primary should serve), or retry with a new promote token`,
+      );
+    }
+    return;
+  }
   const ns = site.metadata.namespace;
   const fencing = p.fencing ?? site.spec.promotion.fencing;
   const notes: string[] = [];

@@ -317,7 +317,7 @@ class SiteRun implements ReconcileContext {
     const fencedSideLifted = lifecycle.mode === 'failback' && lifecycle.failback?.state === 'Switching';
     const following = reprotecting(lifecycle.reprotection) || lifecycle.reprotection?.state === 'Protected';
     // The fence is reported while it must hold: not once the old primary is scaled up again to follow.
-    const fenceReported = promo && promo.state !== 'Fencing' && !fencedSideLifted && !(spec.promotion.fencing === 'scaleDown' && following);
+    const fenceReported = promo && promo.state !== 'Fencing' && !fencedSideLifted && !((promo.fencing ?? spec.promotion.fencing) === 'scaleDown' && following);
     const scheduled = spec.tier === 'warm' ? spec.warm : spec.tier === 'cold' ? spec.cold : undefined;
     const nextSyncTime = scheduled && !scheduled.suspend && !promo ? nextRun(scheduled.schedule, scheduled.timeZone, now) : undefined;
     if (nextSyncTime) this.after(nextSyncTime.getTime() - now.getTime() + 1000);

@@ -47,10 +47,11 @@ export interface RemoteActuatorOptions {
 export function remoteActuator(site: StandbySite, cluster: RemoteCluster, o: RemoteActuatorOptions): ObjectActions {
   const ns = cluster.namespace;
   const fence = names.fence(site.metadata.name);
-  const cached = <T extends KubeObject>(kind: string, namespace: string, name: string): T | undefined => {
+  // Everything it writes there is in the primary's namespace, whatever namespace the builders gave.
+  const cached = <T extends KubeObject>(kind: string, _namespace: string, name: string): T | undefined => {
     const field = INFORMER_OF[kind];
     const inf = field ? cluster.informers?.[field] : undefined;
-    return inf?.get(`${namespace}/${name}`) as T | undefined;
+    return inf?.get(`${ns}/${name}`) as T | undefined;
   };
   const prepare = (obj: KubeObject) => forPrimaryCluster(o.prepare ? o.prepare(obj) : obj, ns);
   const gate = (kind: string, name: string) => {

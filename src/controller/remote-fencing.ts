@@ -6,7 +6,7 @@
 // the cluster answers, before anything else the operator does there.
 import type { V1NetworkPolicy } from '@kubernetes/client-node';
 import type { PromotionStatus } from '../api/status.ts';
-import { fenceFor } from '../fencing/fence.ts';
+import { fenceFor, keepFence } from '../fencing/fence.ts';
 import { released } from '../promotion/release.ts';
 import { unreachableText } from '../promotion/site-lost.ts';
 import { DONE, waiting, type StepResult } from '../site/step.ts';
@@ -34,7 +34,9 @@ async function writeFence(rc: ReconcileContext, obs: Observed, epoch: number | u
     prepare: released,
     onWrite: (verb, o) => rc.log.warn({ verb, kind: o.kind, name: o.metadata?.name, remote: r.cluster?.server }, "wrote in the primary's cluster"),
   });
-  await act.apply(fence);
+  // The fence exactly, as at home (fencing/fence.ts): a loosened one is replaced whole.
+  const drift = await keepFence(fence, act);
+  if (drift) rc.log.warn({ drift, remote: r.cluster.server }, "the fence NetworkPolicy in the primary's cluster was altered; replaced it with the exact fence");
   return DONE;
 }
 
@@ -60,7 +62,7 @@ export async function fenceRemote(rc: ReconcileContext, obs: Observed, promo: Pr
 export async function ensureRemoteFence(rc: ReconcileContext, obs: Observed): Promise<'none' | 'confirmed' | 'pending'> {
   const r = rc.remote;
   const promo = rc.current.status?.promotion;
-  if (!r || !promo?.state || rc.site.spec.promotion.fencing !== 'networkPolicy') return 'none';
+  if (!r || !promo?.state || (promo.fencing ?? rc.site.spec.promotion.fencing) !== 'networkPolicy') return 'none';
   if (!r.site.reachable) return 'pending';
   try {
     const done = await writeFence(rc, obs, promo.epoch ?? rc.current.status?.epoch);

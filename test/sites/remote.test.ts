@@ -230,6 +230,12 @@ spec:
     const writes = operator!.logLines().slice(before).filter((l) => l.msg === "wrote in the primary's cluster").map((l) => `${String(l.kind)}/${String(l.name)}`);
     expect(writes[0]).toBe('NetworkPolicy/orders-fence');
     expect(writes).toContain('Service/orders-active');
+    // A fence loosened there by hand is replaced whole, as at home (an apply would keep the rule).
+    await kubectl(primary, ['-n', ns, 'patch', 'networkpolicy', 'orders-fence', '--type=merge', '-p', '{"spec":{"ingress":[{}]}}']);
+    await waitFor(
+      async () => (await kubectlJson<{ spec: { ingress?: unknown[] } }>(primary, ['-n', ns, 'get', 'networkpolicy', 'orders-fence'])).spec.ingress === undefined,
+      { timeoutMs: 90_000, description: "the loosened fence in the primary's cluster replaced by the exact one" },
+    );
   });
 
   it('the remote operator needs nothing beyond the generated Role', async () => {
@@ -246,6 +252,8 @@ spec:
     const can = (verb: string, resource: string) =>
       kubectl(primary, ['auth', 'can-i', verb, resource, '-n', ns, '--as', remoteUser]).then((o) => o.trim(), () => 'no');
     expect(await can('patch', 'networkpolicies')).toBe('yes');
+    // A loosened fence there is replaced whole (fencing/fence.ts keepFence).
+    expect(await can('update', 'networkpolicies')).toBe('yes');
     expect(await can('watch', 'pods')).toBe('yes');
     for (const [verb, resource] of [['delete', 'networkpolicies'], ['patch', 'statefulsets'], ['get', 'secrets'], ['create', 'pods'], ['delete', 'services']]) {
       expect(await can(verb!, resource!), `${verb} ${resource}`).toBe('no');
