@@ -3,15 +3,13 @@
 // served) are removed, status.promotion is cleared (its record stays in promotionHistory) and the
 // site protects its primary again. Refused unless the promotion is Failed: one in progress, or a
 // standby that serves clients, is never undone by an annotation.
-import type { StandbySiteObject } from '../api/site.ts';
 import { liftFence } from '../fencing/fence.ts';
-import { isConflict } from '../k8s/client.ts';
-import { SITE_RESOURCE } from '../api/resource.ts';
 import { R, resourceOfKind } from '../k8s/resources.ts';
 import type { KubeObject } from '../k8s/types.ts';
 import { LABEL_ROLE } from '../site/names.ts';
 import { ownershipOf } from '../site/ownership.ts';
 import { actuator } from './actuator.ts';
+import { patchStatus } from './records.ts';
 import type { ReconcileContext } from './context.ts';
 import type { Observed } from './facts.ts';
 
@@ -21,7 +19,7 @@ export async function abandonPromotion(rc: ReconcileContext, obs: Observed, toke
   const { site } = rc;
   const p = rc.current.status?.promotion;
   if (p?.state !== 'Failed') {
-    if (await write(rc, { handledAbandonToken: token })) {
+    if (await patchStatus(rc, { handledAbandonToken: token })) {
       const what = p?.state ? `the promotion is ${p.state}` : 'no promotion has begun';
       await d.events.record(rc.current, 'Warning', 'AbandonRefused', `standby.dev/abandon=${token}: there is no failed promotion to abandon (${what}); only a Failed promotion is abandoned`);
     }
@@ -29,7 +27,7 @@ export async function abandonPromotion(rc: ReconcileContext, obs: Observed, toke
   }
   if (rc.remote) {
     // Its fence is in the primary's cluster, which this path does not write: refused, not half done.
-    if (await write(rc, { handledAbandonToken: token })) {
+    if (await patchStatus(rc, { handledAbandonToken: token })) {
       await d.events.record(
         rc.current,
         'Warning',
@@ -61,7 +59,7 @@ export async function abandonPromotion(rc: ReconcileContext, obs: Observed, toke
     // Nothing recorded yet: the reconcile fails and is retried with backoff.
     throw new Error(`could not abandon the failed promotion: ${(err as Error).message}`, { cause: err });
   }
-  if (!(await write(rc, { promotion: null, handledAbandonToken: token, active: 'primary' }))) return;
+  if (!(await patchStatus(rc, { promotion: null, handledAbandonToken: token, active: 'primary' }))) return;
   rc.log.warn({ token, startedAt: p.startedAt }, 'failed promotion abandoned');
   await d.events.record(
     rc.current,
@@ -69,22 +67,4 @@ export async function abandonPromotion(rc: ReconcileContext, obs: Observed, toke
     'PromotionAbandoned',
     `standby.dev/abandon=${token}: the failed promotion begun ${p.startedAt ?? '?'} (${p.message ?? 'failed'}) is abandoned: ${notes.join('; ')}; clients are served by the primary and the site protects it again. The promotion stays in status.promotionHistory`,
   );
-}
-
-/** A status merge patch with the site's resourceVersion as precondition; false when the site changed. */
-async function write(rc: ReconcileContext, patch: Record<string, unknown>): Promise<boolean> {
-  try {
-    rc.current = await rc.deps.client.mergePatch<StandbySiteObject>(
-      SITE_RESOURCE,
-      rc.site.metadata.namespace,
-      rc.site.metadata.name,
-      { metadata: { resourceVersion: rc.current.metadata?.resourceVersion }, status: patch },
-      'status',
-    );
-    rc.memory.noteWritten(rc.key, rc.current);
-    return true;
-  } catch (err) {
-    if (isConflict(err)) return false;
-    throw err;
-  }
 }

@@ -5,19 +5,17 @@
 // it was aborted, the operator restarted half way) is removed by the next reconcile.
 import type { V1Pod, V1PodTemplateSpec } from '@kubernetes/client-node';
 import { formatDuration, parseDuration } from '../api/duration.ts';
-import type { StandbySiteObject } from '../api/site.ts';
-import { SITE_RESOURCE } from '../api/resource.ts';
 import type { Condition, DrillRecord, DrillStatus, DrillTrigger, PromotionStatus, SiteStatus } from '../api/status.ts';
 import type { Engine, EngineContext } from '../engines/engine.ts';
 import { asPodTemplate } from '../engines/generic.ts';
 import type { ObjectActions } from '../k8s/actions.ts';
-import { isConflict } from '../k8s/client.ts';
 import { ensureJob } from '../k8s/jobs.ts';
 import { resourceOfKind } from '../k8s/resources.ts';
 import { toDate } from '../k8s/types.ts';
 import { R } from '../k8s/resources.ts';
 import { drillMayStart, drillMustAbort } from '../drill/gate.ts';
 import { lifecycleOf } from '../promotion/lifecycle.ts';
+import { patchStatus } from './records.ts';
 import { inProgress } from '../promotion/machine.ts';
 import { reprotecting } from '../reprotect/machine.ts';
 import { advance, begin, finish, overdue, secondsLeft } from '../drill/machine.ts';
@@ -237,7 +235,7 @@ async function start(
   const patch: Record<string, unknown> = { drill };
   if (token) patch.handledDrillToken = token;
   if (slot) patch.lastDrillScheduleTime = slot.toISOString();
-  if (!(await writeDrill(rc, patch))) return 'conflict';
+  if (!(await patchStatus(rc, patch))) return 'conflict';
   startedBy(rc).add(knownKey(rc, drill.id));
   rc.log.info({ drill: drill.id, trigger, method: drill.method }, 'drill started');
   await rc.deps.events.record(
@@ -282,7 +280,7 @@ async function drive(rc: ReconcileContext, i: DrillInput, first: DrillStatus, ti
       const learned = { ...d, ...step.learned };
       if (d.state === 'Verifying') return (await end(rc, learned, 'Passed', passedMessage(learned, now))) ? undefined : 'conflict';
       const next = advance(d, now, step.learned);
-      if (!(await writeDrill(rc, { drill: next }))) return 'conflict';
+      if (!(await patchStatus(rc, { drill: next }))) return 'conflict';
       rc.log.info({ drill: d.id, from: d.state, to: next.state }, 'drill step done');
       d = next;
       continue;
@@ -295,7 +293,7 @@ async function drive(rc: ReconcileContext, i: DrillInput, first: DrillStatus, ti
     // Waiting: what it waits for (and anything learned) goes on record when it changes.
     const next: DrillStatus = { ...d, ...step.learned, message: `${d.state}: waiting for ${step.waitingFor}` };
     if (JSON.stringify(next) !== JSON.stringify(d)) {
-      if (!(await writeDrill(rc, { drill: next }))) return 'conflict';
+      if (!(await patchStatus(rc, { drill: next }))) return 'conflict';
       d = next;
     }
     return d;
@@ -507,7 +505,7 @@ async function end(rc: ReconcileContext, d: DrillStatus, result: DrillRecord['re
   const patch = recordPatch(prev, record);
   const conditions = withDrillPassed(rc, { ...prev, ...recorded(prev, record) });
   if (conditions) patch.conditions = conditions;
-  if (!(await writeDrill(rc, patch))) return false;
+  if (!(await patchStatus(rc, patch))) return false;
   announce(rc, record);
   return true;
 }
@@ -550,25 +548,6 @@ export function drillAbortForPromotion(rc: ReconcileContext, reason: string, now
   if (!d) return undefined;
   const record = finish(d, now, 'Aborted', `a promotion began (${reason}): a real failure wins over a drill`);
   return { patch: recordPatch(rc.current.status ?? {}, record), recorded: () => announce(rc, record) };
-}
-
-/** Writes drill fields of the status with the site's resourceVersion as precondition; false on a conflict. */
-async function writeDrill(rc: ReconcileContext, patch: Record<string, unknown>): Promise<boolean> {
-  try {
-    const updated = await rc.deps.client.mergePatch<StandbySiteObject>(
-      SITE_RESOURCE,
-      rc.site.metadata.namespace,
-      rc.site.metadata.name,
-      { metadata: { resourceVersion: rc.current.metadata?.resourceVersion }, status: patch },
-      'status',
-    );
-    rc.current = updated;
-    rc.memory.noteWritten(rc.key, updated);
-    return true;
-  } catch (err) {
-    if (isConflict(err)) return false;
-    throw err;
-  }
 }
 
 /** Deletes the site's drill objects but those of the drills in `keep`; only what is the site's. */
