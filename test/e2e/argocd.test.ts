@@ -48,10 +48,12 @@ afterAll(async () => {
 });
 
 describe('Argo CD health of real StandbySites', () => {
-  test('Protected -> Healthy, with the Ready message', async () => {
+  // The first site of the file: on a loaded machine the control plane has taken ~50 s to create
+  // its pods (a CI run), so it is given longer than the default wait.
+  test('Protected -> Healthy, with the Ready message', { timeout: 240_000 }, async () => {
     await apply(statefulPrimary('db'), ns);
     await apply(site('db', 'hot', '  hot: {replicas: 1}\n'), ns);
-    const s = await waitForSite(ns, 'db', (x) => x.status?.phase === 'Protected', 'Protected');
+    const s = await waitForSite(ns, 'db', (x) => x.status?.phase === 'Protected', 'Protected', 180_000);
     expect(await judged(s, 'e2e-protected')).toEqual({ status: 'Healthy', message: condition(s, 'Ready')!.message });
   });
 

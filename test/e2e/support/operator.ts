@@ -117,7 +117,10 @@ export async function waitForSite(
       { timeoutMs, intervalMs: 250, description },
     );
   } catch (err) {
-    throw new Error(`${(err as Error).message}; last status: ${JSON.stringify(last?.status)}`, { cause: err });
+    // What the cluster made of the workloads, so that a slow control plane (a pod created late,
+    // a claim not bound) is told apart from an operator that did not act.
+    const pods = await kubectl(['-n', ns, 'get', 'pods,pvc', '-o', 'wide']).catch((e: Error) => e.message);
+    throw new Error(`${(err as Error).message}; last status: ${JSON.stringify(last?.status)}; at ${new Date().toISOString()} the namespace held:\n${pods}`, { cause: err });
   }
 }
 
