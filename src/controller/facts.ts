@@ -17,8 +17,9 @@ import type { StandbySite } from '../api/site.ts';
 import type { PromotionStatus } from '../api/status.ts';
 import { copyRuns, newestCompleteRun, type CopyRun } from '../copies/inventory.ts';
 import { newestFinished, newestSucceeded } from '../copies/jobs.ts';
+import { lostCopy, type LostCopy } from '../copies/lost.ts';
 import type { EngineObservation } from '../engines/engine.ts';
-import type { JobOutcome } from '../k8s/jobs.ts';
+import { jobOutcome, type JobOutcome } from '../k8s/jobs.ts';
 import { toDate } from '../k8s/types.ts';
 import type { StandbyUsability } from '../promotion/decide.ts';
 import { assessPrimary, type PrimaryAssessment } from '../promotion/detect.ts';
@@ -206,6 +207,8 @@ export interface SiteFacts {
   standbyRun: CopyRun | undefined;
   /** The claims convergence builds the standby on (see promotedClaims). */
   standbyClaims: Record<string, string> | undefined;
+  /** A warm standby's copy claim deleted outside the operator, and what is done about it (copies/lost.ts). */
+  lostCopy: LostCopy | undefined;
   /** When the data of the standby's copy was captured (warm/cold). */
   dataTime: Date | undefined;
   lastSnapshotTime: Date | undefined;
@@ -245,7 +248,20 @@ export function siteFacts(i: FactsInput): SiteFacts {
   const newest = newestCompleteRun(runs);
   const recorded = promotion?.copy;
   const standbyRun = recorded ? runs.find((r) => r.run === recorded.run) : promotion ? (mountedRun ?? newest) : newest;
-  const standbyClaims = promotion ? promotedClaims(promotion, runs, mountedRun ?? newest) : newest?.claims;
+  // A warm standby whose copy claim was deleted by hand: kept on it (re-cloned, or replaced by the next sync).
+  const lost =
+    spec.tier === 'warm' && !promotion && obs.standby
+      ? lostCopy({
+          site: site.metadata.name,
+          volumes: volumeNames,
+          mounted,
+          copyClaims: obs.copyClaims,
+          runs,
+          sets: snapshotSets(obs.snapshots.filter((x) => x.metadata?.labels?.[LABEL_ROLE] === 'transfer'), volumeNames),
+          jobs: obs.jobs.filter((j) => j.metadata?.labels?.[LABEL_ROLE] === 'transfer').map(jobOutcome),
+        })
+      : undefined;
+  const standbyClaims = promotion ? promotedClaims(promotion, runs, mountedRun ?? newest) : (newest?.claims ?? lost?.claims);
 
   let dataTime: Date | undefined;
   let lastSnapshotTime: Date | undefined;
@@ -293,7 +309,7 @@ export function siteFacts(i: FactsInput): SiteFacts {
     ready: servingReady,
     notReadySince: prev.active === 'standby' && !servingReady ? (toDate(prev.standby?.notReadySince) ?? now) : undefined,
   };
-  const usability = standbyUsability({
+  const measured = standbyUsability({
     tier: spec.tier,
     now,
     rpoTargetMs: effectiveRpoMs(spec, now),
@@ -303,12 +319,15 @@ export function siteFacts(i: FactsInput): SiteFacts {
     maxLagMs: parseDuration(spec.hot?.maxLag ?? '30s') ?? 30_000,
     dataTime,
   });
+  // A lost copy is no copy: nothing to take over from until it is re-cloned or a sync makes a new one.
+  const usability: StandbyUsability = lost ? { usable: false, usableIfForced: false, reason: lost.message } : measured;
   return {
     runs,
     sets,
     mounted,
     standbyRun,
     standbyClaims,
+    lostCopy: lost,
     dataTime,
     lastSnapshotTime,
     snapshotCount,

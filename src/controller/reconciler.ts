@@ -27,6 +27,7 @@ import { convergeRemote, remoteNameConflicts } from './remote-converge.ts';
 import { ensureRemoteFence } from './remote-fencing.ts';
 import { withRemoteStatus } from './remote-status.ts';
 import { runPromotion, type PromotionOutcome } from './promote.ts';
+import { recloneLostCopy } from './reclone.ts';
 import { drillView, runDrill, type DrillView } from './drill.ts';
 import { runFailback, type FailbackOutcome } from './failback.ts';
 import { keepReverseCopies, runReprotect, type ReprotectOutcome } from './reprotect.ts';
@@ -185,6 +186,8 @@ class SiteRun implements ReconcileContext {
       converged = await convergeSite(this, obs, facts, engine, lifecycle, latest.active ?? 'primary', frozen);
       if (this.remote) this.fenceConfirmed ||= outcome.fenceWritten && this.remote.site.reachable;
       if (this.remote) await convergeRemote(this, obs, this.fenceConfirmed);
+      // A warm standby's copy claim deleted by hand: cloned again from the sync's snapshot, if one is left.
+      if (!frozen && facts.lostCopy) await recloneLostCopy(this, obs, facts.lostCopy);
       // Re-protected after a failover (warm, cold): the serving standby's copies, on the tier's schedule.
       if (!frozen && lifecycle.mode === 'failover' && reprotected(lifecycle) && spec.tier !== 'hot') {
         try {
@@ -194,7 +197,7 @@ class SiteRun implements ReconcileContext {
         }
       }
     }
-    await this.reportOnce(obs);
+    await this.reportOnce(obs, facts);
     const late = this.lateConflict();
     if (!blocked && late) outcome = { ...outcome, decision: { action: 'refuse', reason: late.reason, message: late.message } };
 
@@ -220,8 +223,12 @@ class SiteRun implements ReconcileContext {
   }
 
   /** Events for what holds now and did not before (the conditions say it while it lasts). */
-  private async reportOnce(obs: Observed): Promise<void> {
+  private async reportOnce(obs: Observed, facts: SiteFacts): Promise<void> {
     if (!this.deps.isLeader()) return;
+    const lost = facts.lostCopy;
+    if (lost && this.memory.newlyReported(this.key, 'lostCopy', lost.lost).length > 0) {
+      await this.deps.events.record(this.current, 'Warning', 'CopyClaimDeleted', lost.event);
+    } else if (!lost) this.memory.newlyReported(this.key, 'lostCopy', []);
     if (this.memory.newlyReported(this.key, 'hostBindings', obs.hostBindings).length > 0) {
       await this.deps.events.record(this.current, 'Normal', 'StandbyAdjusted', standbyAdjustedMessage(obs.hostBindings));
     }
@@ -343,6 +350,7 @@ class SiteRun implements ReconcileContext {
       measuresLag: engine.measuresLag,
       lagSeconds: engineObs.lagSeconds,
       engineProblem: engineObs.problem,
+      lostCopy: facts.lostCopy?.message,
       standbyAdjusted: obs.hostBindings.length ? standbyAdjustedMessage(obs.hostBindings) : undefined,
       // Re-protected after a failover (warm, cold): the serving standby's newest copy is what protects.
       dataTime: cycle.reverseDataTime ?? facts.dataTime,

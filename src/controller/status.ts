@@ -50,6 +50,8 @@ export interface StatusInput {
   measuresLag: boolean;
   lagSeconds: number | undefined;
   engineProblem: string | undefined;
+  /** A warm standby's copy claim deleted outside the operator: what was lost and what happens next (copies/lost.ts). */
+  lostCopy?: string | undefined;
   /** How the standby's pod template was adjusted from the primary's (hostNetwork, hostPort), if it was. */
   standbyAdjusted?: string | undefined;
   /** When the data of the newest usable copy was captured (warm/cold). */
@@ -144,7 +146,7 @@ export function computeStatus(i: StatusInput): StatusResult {
   conditions.push({
     type: 'StandbyReady',
     status: i.usability.usable ? 'True' : 'False',
-    reason: i.usability.usable ? 'Usable' : i.engineProblem ? 'EngineProblem' : 'NotUsable',
+    reason: i.usability.usable ? 'Usable' : i.lostCopy ? 'CopyClaimLost' : i.engineProblem ? 'EngineProblem' : 'NotUsable',
     message: [i.usability.reason, i.engineProblem, i.standbyAdjusted].filter((x) => x).join('; '),
   });
 
@@ -303,11 +305,12 @@ function phaseOf(i: StatusInput, rpoMet: boolean | undefined): Phase {
   if (i.problems.length > 0 || !i.primary.ready || i.primary.missing || i.primary.serviceSelectsNothing) return 'Degraded';
   if (!i.usability.usable) {
     // Before the first copy, or while a new hot standby starts, the site is on its way, not broken.
+    // A copy that was made and then lost (its claim deleted by hand) is not a first copy.
     const copyFailed = i.lastCopyJob !== undefined && !i.lastCopyJob.succeeded;
     const settingUp =
       i.spec.tier === 'hot'
         ? !i.standby.created || i.now.getTime() - i.standby.created.getTime() < SETTLE_MS
-        : i.dataTime === undefined;
+        : i.dataTime === undefined && !i.lostCopy;
     return settingUp && !copyFailed && !i.engineProblem ? 'Pending' : 'Degraded';
   }
   if (rpoMet === false) return 'Degraded';

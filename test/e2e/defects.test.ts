@@ -50,6 +50,8 @@ const NAMESPACES = [
   'lost',
   'snaperr',
   'twin',
+  'reclone',
+  'nosnap',
 ] as const;
 const ns = {} as Record<(typeof NAMESPACES)[number], string>;
 let op: OperatorProcess;
@@ -361,6 +363,119 @@ spec:
     expect(claimOf(await standby(n))).toBe(copy);
   });
 
+});
+
+describe('a warm copy deleted by hand', () => {
+  interface Snap {
+    metadata: { name: string; labels: Record<string, string> };
+    status?: { creationTime?: string; readyToUse?: boolean };
+  }
+  interface Claim {
+    metadata: { uid: string; annotations?: Record<string, string> };
+    spec: { dataSource?: { kind: string; name: string } };
+    status?: { phase?: string };
+  }
+  const claim = async (n: string, name: string): Promise<Claim | undefined> => {
+    const out = await kubectl(['-n', n, 'get', 'pvc', name, '--ignore-not-found', '-o', 'json']);
+    return out.trim() ? (JSON.parse(out) as Claim) : undefined;
+  };
+  const transferSnapshots = async (n: string) =>
+    (await kubectlJson<{ items: Snap[] }>(['-n', n, 'get', 'volumesnapshots', '-l', 'standby.dev/role=transfer'])).items;
+  /** A warm site (method volumeSnapshot, generic engine) Protected on its first copy. */
+  async function firstCopy(n: string) {
+    await apply(statefulPrimary('db'), n);
+    await apply(site('db', 'warm', '  warm: {schedule: "0 3 * * *"}\n', 'mode: manual'), n);
+    await waitForSite(n, 'db', (s) => s.status?.phase === 'Pending', 'warm site reconciled');
+    const r = await runCopy('sync', n, 'db');
+    expect(r.code, r.stderr).toBe(0);
+    const s = await waitForSite(n, 'db', isProtected, 'Protected on the first copy');
+    const w = await standby(n);
+    const copy = claimOf(w);
+    expect(copy).toBeDefined();
+    return { site: s, standbyUid: w!.metadata.uid, copy: copy!, claimUid: (await claim(n, copy!))!.metadata.uid };
+  }
+
+  // issue 21 item 17
+  test("the standby's copy claim deleted by hand: the standby stays, Degraded with an Event, re-cloned from the sync's snapshot with its data time", async () => {
+    const n = ns.reclone;
+    const first = await firstCopy(n);
+    const [snap] = await transferSnapshots(n);
+    expect(snap?.status?.readyToUse).toBe(true);
+    const snapTime = new Date(snap!.status!.creationTime!).getTime();
+    expect(new Date(first.site.status!.dataTimestamp!).getTime()).toBe(snapTime);
+    // No Job may be created for now: the re-clone cannot prove its copy usable yet, so the site
+    // shows what it says while it re-clones.
+    await apply('apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: no-jobs}\nspec: {hard: {count/jobs.batch: "0"}}\n', n);
+    await waitFor(async () => (await kubectlJson<{ status?: { hard?: Record<string, string> } }>(['-n', n, 'get', 'resourcequota', 'no-jobs'])).status?.hard !== undefined, {
+      timeoutMs: 30_000,
+      description: 'the quota in force',
+    });
+
+    await kubectl(['-n', n, 'delete', 'pvc', first.copy, '--wait=true']);
+    const s = await waitForSite(n, 'db', (x) => x.status?.phase === 'Degraded' && condition(x, 'StandbyReady')?.reason === 'CopyClaimLost', 'Degraded: the copy claim lost');
+    expect(condition(s, 'StandbyReady')).toMatchObject({ status: 'False' });
+    expect(condition(s, 'StandbyReady')?.message).toContain(`PersistentVolumeClaim ${first.copy}`);
+    expect(condition(s, 'StandbyReady')?.message).toContain(`re-cloning it from VolumeSnapshot ${snap!.metadata.name}`);
+    await waitFor(async () => (await eventCount(n, 'CopyClaimDeleted')) === 1, { timeoutMs: 15_000, description: 'a CopyClaimDeleted Event' });
+    const [ev] = await events(n, 'CopyClaimDeleted');
+    expect(ev?.message).toContain(`${first.copy} was deleted outside the operator`);
+    // The standby workload is never deleted because its claim vanished.
+    await sleep(3000);
+    expect((await standby(n))?.metadata.uid).toBe(first.standbyUid);
+    expect((await getSite(n, 'db')).status?.phase).toBe('Degraded');
+    // The new claim exists (cloned from the snapshot) but is not marked complete until proven usable.
+    const pending = await claim(n, first.copy);
+    expect(pending?.spec.dataSource).toMatchObject({ kind: 'VolumeSnapshot', name: snap!.metadata.name });
+    expect(pending?.metadata.annotations?.['standby.dev/complete']).toBeUndefined();
+
+    await kubectl(['-n', n, 'delete', 'resourcequota', 'no-jobs']);
+    const back = await waitForSite(n, 'db', isProtected, 'Protected on the re-cloned copy');
+    const recloned = await claim(n, first.copy);
+    expect(recloned?.metadata.uid).not.toBe(first.claimUid);
+    expect(recloned?.status?.phase).toBe('Bound');
+    expect(recloned?.metadata.annotations?.['standby.dev/complete']).toBe('true');
+    // Its data is as old as the snapshot it came from, not "now".
+    expect(new Date(back.status!.dataTimestamp!).getTime()).toBe(snapTime);
+    expect(new Date(recloned!.metadata.annotations!['standby.dev/data-time']!).getTime()).toBe(snapTime);
+    expect(claimOf(await standby(n))).toBe(first.copy);
+    expect((await standby(n))?.metadata.uid).toBe(first.standbyUid);
+    // Nothing deleted a snapshot to do it; the check Job that proved the copy mounts is gone.
+    expect((await transferSnapshots(n)).map((x) => x.metadata.name)).toEqual([snap!.metadata.name]);
+    await waitFor(async () => (await kubectl(['-n', n, 'get', 'jobs', '-l', 'standby.dev/role=transfer', '-o', 'name'])).trim() === '', {
+      timeoutMs: 15_000,
+      description: 'the check Job removed',
+    });
+    expect(await eventCount(n, 'CopyClaimDeleted')).toBe(1);
+    expect((await events(n, 'CopyRecloned'))[0]?.message).toContain(`the standby's copy holds data from ${new Date(snapTime).toISOString()}`);
+  });
+
+  // issue 21 item 17
+  test("the standby's copy claim deleted with no snapshot left: Degraded until the next sync makes a new copy", async () => {
+    const n = ns.nosnap;
+    const first = await firstCopy(n);
+    // The user removed the sync's snapshots too: nothing can re-clone the copy.
+    await kubectl(['-n', n, 'delete', 'volumesnapshots', '-l', 'standby.dev/role=transfer', '--wait=true']);
+    await kubectl(['-n', n, 'delete', 'pvc', first.copy, '--wait=true']);
+    const s = await waitForSite(n, 'db', (x) => x.status?.phase === 'Degraded' && condition(x, 'StandbyReady')?.reason === 'CopyClaimLost', 'Degraded: the copy claim lost');
+    const msg = condition(s, 'StandbyReady')?.message ?? '';
+    expect(msg).toContain(`PersistentVolumeClaim ${first.copy}`);
+    expect(msg).toContain('the next scheduled sync');
+    expect(condition(s, 'Ready')?.message).toContain(first.copy);
+    await waitFor(async () => (await eventCount(n, 'CopyClaimDeleted')) === 1, { timeoutMs: 15_000, description: 'a CopyClaimDeleted Event' });
+    await sleep(3000);
+    expect((await standby(n))?.metadata.uid).toBe(first.standbyUid);
+    expect(await claim(n, first.copy)).toBeUndefined();
+    expect((await getSite(n, 'db')).status?.phase).toBe('Degraded');
+
+    const r = await runCopy('sync', n, 'db');
+    expect(r.code, r.stderr).toBe(0);
+    const back = await waitForSite(n, 'db', isProtected, 'Protected on the new copy');
+    const copy = claimOf(await standby(n));
+    expect(copy).not.toBe(first.copy);
+    expect(new Date(back.status!.dataTimestamp!).getTime()).toBeGreaterThan(new Date(first.site.status!.dataTimestamp!).getTime());
+    expect((await standby(n))?.metadata.uid).toBe(first.standbyUid);
+    expect(condition(back, 'StandbyReady')?.status).toBe('True');
+  });
 });
 
 describe('the standby copy of the pod template', () => {

@@ -85,6 +85,16 @@ describe('computeStatus', () => {
     expect(cond(status, 'LastCopySucceeded')?.status).toBe('Unknown');
   });
 
+  test('a copy made and then lost (its claim deleted by hand) is Degraded, not Pending, and StandbyReady names it', () => {
+    const lostCopy = "PersistentVolumeClaim db-data-20261122t090000z was deleted outside the operator: it held the standby's copy (run 20261122t090000z); re-cloning it";
+    const usability = { usable: false, usableIfForced: false, reason: lostCopy };
+    const { status } = computeStatus(input({ dataTime: undefined, lastSync: undefined, usability, lostCopy }));
+    expect(status.phase).toBe('Degraded');
+    expect(cond(status, 'StandbyReady')).toMatchObject({ status: 'False', reason: 'CopyClaimLost', message: lostCopy });
+    expect(cond(status, 'Ready')?.message).toContain('db-data-20261122t090000z');
+    expect(cond(status, 'Reconciling')?.status).toBe('False');
+  });
+
   test('a failed copy keeps the previous copy, says so, and degrades the site', () => {
     const { status } = computeStatus(input({ lastCopyJob: { succeeded: false, finished: at(-10), message: 'DeadlineExceeded: Job was active longer than specified deadline' } }));
     expect(status.phase).toBe('Degraded');
