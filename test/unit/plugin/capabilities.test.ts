@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { buildCrd } from '../../../src/api/crd.ts';
-import { allOf, CAPABILITIES, enumIncludes, hasField, offer, schemaAt, siteSchemaIn, type SchemaNode } from '../../../src/plugin/capabilities.ts';
+import { allOf, CAPABILITIES, enumIncludes, hasField, offer, schemaAt, siteSchemaIn, type Offer, type SchemaNode } from '../../../src/plugin/capabilities.ts';
 
 /** The StandbySite schema as the generated CRD declares it (what the API server serves). */
 function crdSchema(): SchemaNode {
@@ -31,6 +31,9 @@ describe('the served schema', () => {
     expect(siteSchemaIn({ components: { schemas: {} } })).toBeUndefined();
   });
 });
+
+/** Why a capability is not offered ('' when it is, or unknown). */
+const notOffered = (o: Offer) => (o.offered === false ? o.why : '');
 
 describe('what the operator offers', () => {
   const served = crdSchema();
@@ -78,12 +81,12 @@ describe('what the operator offers', () => {
     const noToken = structuredClone(served);
     delete noToken.properties!.status!.properties!.handledReprotectToken;
     delete noToken.properties!.status!.properties!.handledFailbackToken;
-    expect(offer(CAPABILITIES.reprotect, noToken)).toMatchObject({ offered: false, why: expect.stringContaining('has no field status.handledReprotectToken') });
-    expect(offer(CAPABILITIES.failback, noToken)).toMatchObject({ offered: false, why: expect.stringContaining('has no field status.handledFailbackToken') });
+    expect(notOffered(offer(CAPABILITIES.reprotect, noToken))).toContain('has no field status.handledReprotectToken');
+    expect(notOffered(offer(CAPABILITIES.failback, noToken))).toContain('has no field status.handledFailbackToken');
     // Nor without the record that carries the token of the procedure it started.
     const noRecord = structuredClone(served);
     delete noRecord.properties!.status!.properties!.failback;
-    expect(offer(CAPABILITIES.failback, noRecord)).toMatchObject({ offered: false, why: expect.stringContaining('has no field status.failback.token') });
+    expect(notOffered(offer(CAPABILITIES.failback, noRecord))).toContain('has no field status.failback.token');
   });
 
   test('allOf holds only when every check does', () => {

@@ -242,6 +242,29 @@ describe('timeline', () => {
   });
 });
 
+describe('timeline of a DR cycle', () => {
+  test('re-protections and failbacks in the history are named as what they are; Protected is how a re-protection succeeds', () => {
+    const entries = timeline(
+      { state: 'Promoted', trigger: 'manual', startedAt: '2026-11-22T10:00:00.000Z', completedAt: '2026-11-22T10:00:00.300Z', durationSeconds: 0.3 },
+      [
+        { startedAt: '2026-11-22T10:00:00.000Z', completedAt: '2026-11-22T10:00:00.300Z', trigger: 'manual', result: 'Promoted' },
+        { kind: 'reprotect', startedAt: '2026-11-22T10:01:00.000Z', completedAt: '2026-11-22T10:01:01.241Z', durationSeconds: 1.241, trigger: 'manual', result: 'Protected' },
+        { kind: 'failback', startedAt: '2026-11-22T10:02:00.000Z', completedAt: '2026-11-22T10:02:01.282Z', durationSeconds: 1.282, trigger: 'manual', result: 'Promoted', reason: 'failback requested by annotation' },
+        { kind: 'reprotect', startedAt: '2026-11-22T10:02:02.000Z', completedAt: '2026-11-22T10:02:03.000Z', trigger: 'automatic', result: 'Failed', reason: 'Job failed' },
+      ],
+      [],
+    );
+    expect(entries.slice(2).map((e) => `${e.source}:${e.what}:${e.message}`)).toEqual([
+      'reprotection:re-protection started:manual re-protection',
+      'reprotection:re-protection completed:in 1.241s',
+      'failback:failback started:manual failback',
+      'failback:failback completed:in 1.282s: failback requested by annotation',
+      'reprotection:re-protection started:automatic re-protection',
+      'reprotection:re-protection failed:Job failed',
+    ]);
+  });
+});
+
 describe('text', () => {
   test('ages as kubectl shows them', () => {
     expect([5, 119, 250, 3000, 4 * 3600 + 120, 30 * 3600, 3 * 86400 + 7200, 12 * 86400].map(age)).toEqual(['5s', '119s', '4m10s', '50m', '4h2m', '30h', '3d2h', '12d']);
