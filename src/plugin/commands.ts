@@ -183,5 +183,5 @@ export const COMMANDS: Record<string, Command> = {
     run: request('reprotect'),
   },
   drill: { usage: 'drill NAME', summary: 'run a DR drill of the standby, away from production, and wait for its measured RTO', run: request('drill') },
-  timeline: { usage: 'timeline NAME', summary: 'the promotions and Events of a site, in order', run: timelineCommand },
+  timeline: { usage: 'timeline NAME', summary: 'the promotions, re-protections, failbacks and Events of a site, in order', run: timelineCommand },
 };
