@@ -2,6 +2,7 @@
 // when the cache already matches), replace a standby whose immutable fields changed, remove what
 // the site no longer wants, prune copies nobody needs, and keep data's ownership in line with
 // deletionPolicy. Errors are collected, not thrown: one bad object must not stop the others.
+import type { V1NetworkPolicy } from '@kubernetes/client-node';
 import type { Side, SiteStatus } from '../api/status.ts';
 import type { Engine } from '../engines/engine.ts';
 import { promotionInEffect, type Lifecycle } from '../promotion/lifecycle.ts';
@@ -10,7 +11,8 @@ import { reprotecting } from '../reprotect/machine.ts';
 import { ownershipOf } from '../site/ownership.ts';
 import { released } from '../promotion/release.ts';
 import { inUseByDrill } from '../drill/retention.ts';
-import { LABEL_ROLE, names, ownerReference } from '../site/names.ts';
+import { LABEL_ROLE, names, ownerReference, standbySelector } from '../site/names.ts';
+import type { Workload } from '../site/workload.ts';
 import type { BuildContext, FenceShape } from '../tiers/context.ts';
 import { desiredObjects } from '../tiers/desired.ts';
 import { needsApply, stamped } from '../k8s/apply.ts';
@@ -19,6 +21,7 @@ import { keyOf, type KubeObject } from '../k8s/types.ts';
 import { newestCompleteRun, obsoleteRuns, type CopyRun } from '../copies/inventory.ts';
 import { COPY_JOB_DEADLINE_SECONDS } from '../tiers/jobs.ts';
 import { keepFence } from '../fencing/fence.ts';
+import { buildFence, fenceDrift } from '../fencing/network-policy.ts';
 import { holdTraffic } from '../traffic/switch.ts';
 import { actuator, applyOwned, NameConflict } from './actuator.ts';
 import { informerOfKind } from './caches.ts';
@@ -218,12 +221,24 @@ export interface ConvergeResult {
   fenceReverted: boolean;
 }
 
-/** The fence, exactly: a drifted one is replaced whole and an Event says so, each time. */
-async function holdFence(rc: ReconcileContext, fence: KubeObject): Promise<boolean> {
+/**
+ * The fence, exactly: a drifted one is replaced whole and an Event says so, each time. A fence
+ * in the other shape the operator itself gives it (closed, or narrowed to the standby's pods
+ * while the old primary follows it) is a step of the DR cycle, replaced without a warning.
+ */
+async function holdFence(rc: ReconcileContext, fence: KubeObject, primary: Workload | undefined): Promise<boolean> {
   const name = fence.metadata?.name ?? '';
   try {
-    const drift = await keepFence(fence, actuator(rc.deps, rc.site));
+    const act = actuator(rc.deps, rc.site);
+    const live = act.cached<V1NetworkPolicy>('NetworkPolicy', rc.site.metadata.namespace, name);
+    const shapes = primary ? [buildFence(rc.site, primary), buildFence(rc.site, primary, { peer: { matchLabels: standbySelector(rc.site.metadata.name) } })] : [];
+    const ours = live !== undefined && shapes.some((f) => fenceDrift(f, live) === undefined);
+    const drift = await keepFence(fence, act);
     if (!drift) return false;
+    if (ours) {
+      rc.log.info({ drift }, 'the fence NetworkPolicy changed shape for the DR cycle');
+      return false;
+    }
     rc.log.warn({ drift }, 'the fence NetworkPolicy was altered; replaced it with the exact fence');
     await rc.deps.events.record(rc.current, 'Warning', 'FenceReverted', `NetworkPolicy ${name} was altered (${drift}); replaced it with the exact fence that isolates the old primary`);
     return true;
@@ -294,7 +309,7 @@ export async function convergeSite(
   // deleted) instead of applied.
   const stepsOwnTraffic = running || (lifecycle.mode === 'failback' && inProgress(lifecycle.failback));
   const rest = (stepsOwnTraffic ? desired.filter((o) => !isTraffic(o)) : desired).filter((o) => !isFence(o));
-  const [, reverted] = await Promise.all([applyAll(rc, rest), fence ? holdFence(rc, fence) : false, hold]);
+  const [, reverted] = await Promise.all([applyAll(rc, rest), fence ? holdFence(rc, fence, obs.primary) : false, hold]);
   result.fenceReverted = reverted;
   if (frozen) return result;
   // The traffic Service is what clients use: never removed because the primary Service is gone

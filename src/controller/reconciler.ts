@@ -17,7 +17,7 @@ import type { SidesInput } from '../reprotect/sides.ts';
 import { pinToPromotion } from '../promotion/pinned.ts';
 import { ANNOTATION_PROMOTE, names } from '../site/names.ts';
 import type { ReconcileContext, ReconcilerDeps } from './context.ts';
-import { convergeSite, desiredFor, type ConvergeResult } from './converge.ts';
+import { convergeSite, desiredFor, fencesFor, type ConvergeResult } from './converge.ts';
 import { observe, referenceProblems, siteFacts, type Observed, type ReferenceProblem, type SiteFacts } from './facts.ts';
 import { conflictAdvice, nameConflicts, protectingSite, type Blocked } from './ownership.ts';
 import { SiteMemory } from './memory.ts';
@@ -371,7 +371,15 @@ class SiteRun implements ReconcileContext {
       active: latest.active ?? 'primary',
       trafficService: spec.traffic.mode === 'operatorService' ? names.traffic(site.metadata.name, spec) : spec.primary.service,
       traffic: outcome.traffic,
-      fencing: fenceReported ? fencingState(site, { ...obs, fenceWritten: outcome.fenceWritten, fenceReverted: converged.fenceReverted }) : undefined,
+      fencing: fenceReported
+        ? fencingState(site, {
+            ...obs,
+            fenceWritten: outcome.fenceWritten,
+            fenceReverted: converged.fenceReverted,
+            // Held as converge holds it: narrowed once the old primary follows the standby.
+            narrow: fencesFor(lifecycle, promo.fencing ?? spec.promotion.fencing).primary === 'narrow',
+          })
+        : undefined,
       drill,
     });
     this.after(recheckInMs);

@@ -2,10 +2,10 @@
 // GitOps revert) or a fence NetworkPolicy removed is reported loudly, never silently fought.
 import type { V1NetworkPolicy, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { StandbySite } from '../api/site.ts';
-import { names } from '../site/names.ts';
+import { names, standbySelector } from '../site/names.ts';
 import { isPodReady, type Workload } from '../site/workload.ts';
 import { fenceFor } from './fence.ts';
-import { fenceDrift } from './network-policy.ts';
+import { buildFence, fenceDrift } from './network-policy.ts';
 
 export interface FencingState {
   holds: boolean;
@@ -22,6 +22,11 @@ export interface HoldsInput {
   fenceWritten: boolean;
   /** A drifted fence was replaced with the exact one in this very reconcile. */
   fenceReverted?: boolean;
+  /**
+   * The fence is wanted narrowed to the standby's pods (re-protection, failback: the old primary
+   * must reach what it follows), so that is the exact fence, not a drift of the closed one.
+   */
+  narrow?: boolean;
 }
 
 export function fencingState(site: StandbySite, i: HoldsInput): FencingState {
@@ -41,8 +46,11 @@ export function fencingState(site: StandbySite, i: HoldsInput): FencingState {
   if (!i.fence && !i.fenceWritten && i.primary) {
     return { holds: false, reason: 'FenceMissing', message: `the fence NetworkPolicy ${fence} was removed; the operator re-creates it` };
   }
-  const want = fenceFor(site, i);
-  const drift = i.fence && want && !i.fenceReverted ? fenceDrift(want, i.fence) : undefined;
+  const closed = fenceFor(site, i);
+  const want = i.narrow && i.primary ? buildFence(site, i.primary, { peer: { matchLabels: standbySelector(site.metadata.name) } }) : closed;
+  let drift = i.fence && want && !i.fenceReverted ? fenceDrift(want, i.fence) : undefined;
+  // Still closed while it should be narrowed (the step that narrows it has not been seen yet) isolates it more, not less.
+  if (drift && want !== closed && closed && i.fence && !fenceDrift(closed, i.fence)) drift = undefined;
   if (drift) {
     return {
       holds: false,

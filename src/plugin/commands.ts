@@ -126,7 +126,8 @@ const DEFAULT_TIMEOUT_MS = parseDuration('5m')!;
 function request(command: 'promote' | 'failback' | 'reprotect' | 'drill'): Run {
   return async (names, flags, io, signal) => {
     const name = oneName(names, `kubectl standby ${command} NAME`);
-    if (command !== 'promote' && (flags.force || flags.siteLost)) throw new UsageError(`--force and --site-lost are flags of promote, not of ${command}`);
+    if (command !== 'promote' && flags.siteLost) throw new UsageError(`--site-lost is a flag of promote, not of ${command}`);
+    if (command !== 'promote' && command !== 'failback' && flags.force) throw new UsageError(`--force is a flag of promote and failback, not of ${command}`);
     if (flags.force && flags.siteLost) throw new UsageError('use --force or --site-lost, not both: a site-lost promotion already waives what it cannot check');
     const cap: Capability = CAPABILITIES[command === 'promote' && flags.siteLost ? 'site-lost' : command];
     // A capability no operator offers: say so before connecting anywhere.
@@ -140,7 +141,8 @@ function request(command: 'promote' | 'failback' | 'reprotect' | 'drill'): Run {
     if (p?.state === 'Fencing' || p?.state === 'Promoting' || p?.state === 'Switching') {
       throw new CommandError(`a promotion is already running (${p.state}); follow it with \`kubectl standby timeline ${name} -n ${site.metadata.namespace}\``);
     }
-    const prefix = cap.name === 'promote' && flags.force ? 'force-' : cap.tokenPrefix;
+    // A force-... token waives the data-age check (promote) or the proof that the primary caught up (failback).
+    const prefix = flags.force ? 'force-' : cap.tokenPrefix;
     const res = await runRequest({
       client: s.client,
       capability: cap,
@@ -170,8 +172,16 @@ export const COMMANDS: Record<string, Command> = {
     summary: 'promote the standby (fencing the primary first) and wait for the outcome; --force waives the data-age check',
     run: request('promote'),
   },
-  failback: { usage: 'failback NAME', summary: 'fail back to the declared primary (planned) and wait for the outcome', run: request('failback') },
-  reprotect: { usage: 'reprotect NAME', summary: 're-protect a promoted site (the old primary becomes its standby) and wait', run: request('reprotect') },
+  failback: {
+    usage: 'failback NAME [--force]',
+    summary: 'fail back to the declared primary (planned, once re-protected) and wait until the standby follows it again; --force waives the proof that the primary caught up',
+    run: request('failback'),
+  },
+  reprotect: {
+    usage: 'reprotect NAME',
+    summary: 're-protect a promoted site (the old primary becomes the standby of the serving one) and wait until it is protected',
+    run: request('reprotect'),
+  },
   drill: { usage: 'drill NAME', summary: 'run a DR drill of the standby, away from production, and wait for its measured RTO', run: request('drill') },
-  timeline: { usage: 'timeline NAME', summary: 'the promotions and Events of a site, in order', run: timelineCommand },
+  timeline: { usage: 'timeline NAME', summary: 'the promotions, re-protections, failbacks and Events of a site, in order', run: timelineCommand },
 };

@@ -17,7 +17,7 @@ export interface RequestResult {
   name: string;
   annotation: string;
   token: string;
-  /** Promoted, Failed, Refused, TimedOut, Withdrawn, Deleted (and for later capabilities their own). */
+  /** Promoted, Passed, Protected, FailedBack; Failed, Refused, TimedOut, Withdrawn, Deleted. */
   result: string;
   ok: boolean;
   /** The operator acted on the token (false: it never saw it, or it was withdrawn). */
@@ -124,15 +124,25 @@ async function follow(client: KubeClient, site: SiteObject, resourceVersion: str
   }
 }
 
-/** The operator's own words for a refused promote token, from its PromotionRefused Event. */
+/**
+ * The operator's own words for a refused token, from its ...Refused Event. Some refusals record
+ * the handled token first and the Event just after, so a missing Event is looked for again briefly.
+ */
 async function refusalEvent(client: KubeClient, site: SiteObject, annotation: string, token: string, reason: string): Promise<string | undefined> {
   const prefix = `${annotation}=${token}: `;
-  const events = await client
-    .list<EventObject>(R.event, site.metadata.namespace, {
-      fieldSelector: `involvedObject.name=${site.metadata.name},involvedObject.kind=StandbySite,reason=${reason}`,
-    })
-    .catch(() => ({ items: [] as EventObject[] }));
-  return events.items.find((e) => e.message?.startsWith(prefix))?.message?.slice(prefix.length);
+  for (let attempt = 0; attempt < 10; attempt++) {
+    if (attempt > 0) await new Promise((r) => setTimeout(r, 300));
+    const events = await client
+      .list<EventObject>(R.event, site.metadata.namespace, {
+        fieldSelector: `involvedObject.name=${site.metadata.name},involvedObject.kind=StandbySite,reason=${reason}`,
+      })
+      .catch(() => undefined);
+    // Unreadable Events (no right to list them): the status's words must do.
+    if (!events) return undefined;
+    const found = events.items.find((e) => e.message?.startsWith(prefix))?.message?.slice(prefix.length);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 export async function runRequest(o: RequestOptions): Promise<RequestResult> {
@@ -171,8 +181,7 @@ export async function runRequest(o: RequestOptions): Promise<RequestResult> {
   if (settled.state === 'done') {
     let message = settled.message;
     // The operator says why it refused in an Event (the status keeps only the token it handled).
-    const reason = cap.name === 'drill' ? 'DrillRefused' : cap.annotation === 'standby.dev/promote' ? 'PromotionRefused' : undefined;
-    if (settled.result === 'Refused' && reason) message = (await refusalEvent(client, site, cap.annotation, token, reason)) ?? message;
+    if (settled.result === 'Refused') message = (await refusalEvent(client, site, cap.annotation, token, cap.refusedEvent)) ?? message;
     return result({ result: settled.result, ok: settled.ok, acted: true, message, ...(lastStatus ? { status: lastStatus } : {}) });
   }
 

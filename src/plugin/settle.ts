@@ -1,8 +1,4 @@
 // How a request stands, read from the site (pure): not acted on yet, running, or done.
-//
-// promote and drill follow the operator as it is. Failback and re-protection are written against
-// the status issue 13 documents and stay unreachable until their capability is offered
-// (capabilities.ts); check them against the real operator then.
 import type { SiteStatus } from '../api/status.ts';
 import type { Capability } from './capabilities.ts';
 
@@ -13,13 +9,8 @@ export type Settlement =
 
 const condition = (s: SiteStatus, type: string) => s.conditions?.find((c) => c.type === type);
 
-/** Status fields of capabilities not in the schema yet (issue 13). */
-interface FutureStatus {
-  [field: string]: unknown;
-}
-
 function handled(s: SiteStatus, cap: Capability): unknown {
-  return (s as FutureStatus)[cap.handledField];
+  return (s as Record<string, unknown>)[cap.handledField];
 }
 
 function settlePromote(s: SiteStatus, token: string, cap: Capability): Settlement {
@@ -38,22 +29,58 @@ function settlePromote(s: SiteStatus, token: string, cap: Capability): Settlemen
   return { state: 'waiting' };
 }
 
+const refused = (message: string): Settlement => ({ state: 'done', ok: false, result: 'Refused', message });
+const took = (seconds: number | undefined) => (seconds !== undefined ? ` (it took ${seconds}s)` : '');
+
+/**
+ * A failback records the token in status.failback, which runs Fencing, CatchingUp, Promoting,
+ * Switching to Promoted (the primary serves) or Failed; after Promoted the standby is made the
+ * primary's standby again (status.reprotection of: standby, phase FailingBack until then). A
+ * token handled without a failback of its own was refused: FailbackReady says why (the
+ * FailbackRefused Event has the exact words, read by request.ts).
+ */
 function settleFailback(s: SiteStatus, token: string, cap: Capability): Settlement {
+  const f = s.failback;
+  if (f?.token === token) {
+    if (f.state === 'Failed') {
+      const serving = s.active === 'primary' ? 'the primary serves' : 'the standby serves on, unfenced';
+      return { state: 'done', ok: false, result: 'Failed', message: `${f.message ?? 'the failback failed'}; ${serving}` };
+    }
+    if (f.state !== 'Promoted') return { state: 'running', line: `failback: ${f.state ?? 'starting'}${f.message ? ` (${f.message})` : ''}` };
+    const r = s.reprotection;
+    const back = r?.of === 'standby' && r.startedAt !== undefined && f.startedAt !== undefined && r.startedAt >= f.startedAt ? r : undefined;
+    if (back?.state === 'Failed') {
+      return { state: 'done', ok: false, result: 'Failed', message: `the primary serves clients again${took(f.durationSeconds)}, but re-protecting the standby failed: ${back.message ?? 'see the timeline'}` };
+    }
+    // Settled once the standby follows the primary again and the phase says so.
+    if (back?.state === 'Protected' && s.phase !== 'FailingBack') {
+      return { state: 'done', ok: true, result: 'FailedBack', message: `the primary serves clients again${took(f.durationSeconds)}; the standby follows it again` };
+    }
+    return { state: 'running', line: `failback: Promoted; the standby is made the primary's standby again${back?.state ? ` (${back.state}${back.message ? `: ${back.message}` : ''})` : ''}` };
+  }
   if (handled(s, cap) !== token) return { state: 'waiting' };
-  const stalled = condition(s, 'Stalled');
-  if (stalled?.status === 'True') return { state: 'done', ok: false, result: 'Failed', message: stalled.message };
-  if ((s.phase as string | undefined) === 'FailingBack') return { state: 'running', line: `failback: ${condition(s, 'Ready')?.message ?? 'running'}` };
-  if (s.active === 'primary' && condition(s, 'Ready')?.status === 'True') return { state: 'done', ok: true, result: 'FailedBack', message: 'the declared primary serves clients again and the standby protects it' };
-  return { state: 'done', ok: false, result: 'Refused', message: condition(s, 'Ready')?.message ?? 'the operator refused the request' };
+  const why = condition(s, 'FailbackReady');
+  return refused(why?.status === 'False' ? why.message : 'the operator refused the failback');
 }
 
+/**
+ * A re-protection records the token in status.reprotection, which runs Preserving, Seeding,
+ * Following to Protected or Failed; a token handled without a re-protection of its own was
+ * refused (the ReprotectRefused Event says why, read by request.ts).
+ */
 function settleReprotect(s: SiteStatus, token: string, cap: Capability): Settlement {
+  const r = s.reprotection;
+  if (r?.token === token) {
+    if (r.state === 'Failed') return { state: 'done', ok: false, result: 'Failed', message: `${r.message ?? 're-protection failed'}; ${s.active === 'standby' ? 'the standby serves unprotected' : 'the primary serves unprotected'}` };
+    if (r.state !== 'Protected' || s.phase === 'Reprotecting') return { state: 'running', line: `re-protection: ${r.state ?? 'starting'}${r.message ? ` (${r.message})` : ''}` };
+    const who = r.of === 'standby' ? 'the standby follows the primary again' : `the old primary follows the serving standby${r.method ? ` (${r.method})` : ''}`;
+    const ready = condition(s, 'Ready');
+    const how = ready?.status === 'True' ? '' : `; the site is ${s.phase ?? 'not Ready'}: ${ready?.message ?? 'see kubectl standby status'}`;
+    return { state: 'done', ok: true, result: 'Protected', message: `${who}${took(r.durationSeconds)}${how}` };
+  }
   if (handled(s, cap) !== token) return { state: 'waiting' };
   const stalled = condition(s, 'Stalled');
-  if (stalled?.status === 'True') return { state: 'done', ok: false, result: 'Failed', message: stalled.message };
-  if ((s.phase as string | undefined) === 'Reprotecting') return { state: 'running', line: `re-protection: ${condition(s, 'Ready')?.message ?? 'running'}` };
-  if (condition(s, 'Ready')?.status === 'True') return { state: 'done', ok: true, result: 'Protected', message: `the site is protected again; ${s.active ?? 'primary'} serves clients` };
-  return { state: 'done', ok: false, result: 'Refused', message: condition(s, 'Ready')?.message ?? 'the operator refused the request' };
+  return refused(stalled?.status === 'True' ? stalled.message : 'the operator refused the re-protection');
 }
 
 /**

@@ -17,7 +17,8 @@ export interface EventObject {
 
 export interface TimelineEntry {
   at: string;
-  source: 'promotion' | 'event';
+  /** promotion, failback and reprotection entries come from status; event from Events. */
+  source: 'promotion' | 'failback' | 'reprotection' | 'event';
   /** Normal or Warning for Events; the step for promotion entries. */
   kind: string;
   what: string;
@@ -56,15 +57,24 @@ export function promotionSteps(p: PromotionStatus): TimelineEntry[] {
   return out;
 }
 
+/** What a history record is, in the timeline's words. */
+const NOUN = { promotion: 'promotion', failback: 'failback', reprotect: 're-protection' } as const;
+
 function recordEntries(r: PromotionRecord): TimelineEntry[] {
-  const out: TimelineEntry[] = [{ at: r.startedAt, source: 'promotion', kind: 'started', what: 'promotion started', message: `${r.trigger} promotion` }];
+  const kind = r.kind ?? 'promotion';
+  const noun = NOUN[kind];
+  const source = kind === 'reprotect' ? 'reprotection' : kind;
+  const out: TimelineEntry[] = [{ at: r.startedAt, source, kind: 'started', what: `${noun} started`, message: `${r.trigger} ${noun}` }];
   if (r.completedAt) {
+    // Promoted (a promotion, a failback) and Protected (a re-protection) are how they succeed.
+    const ok = r.result === 'Promoted' || r.result === 'Protected';
+    const took = r.durationSeconds !== undefined ? `in ${r.durationSeconds}s` : '';
     out.push({
       at: r.completedAt,
-      source: 'promotion',
-      kind: r.result === 'Promoted' ? 'completed' : 'failed',
-      what: r.result === 'Promoted' ? 'promotion completed' : 'promotion failed',
-      message: r.reason ?? '',
+      source,
+      kind: ok ? 'completed' : 'failed',
+      what: `${noun} ${ok ? 'completed' : 'failed'}`,
+      message: ok ? [took, r.reason ?? ''].filter(Boolean).join(': ') : (r.reason ?? ''),
     });
   }
   return out;

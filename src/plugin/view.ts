@@ -2,9 +2,10 @@
 // is recomputed for now, as kubectl's DATA AGE column is, and "what next" follows the
 // conditions' own messages.
 import { validateSpec } from '../api/site.ts';
-import type { Condition, PromotionRecord, PromotionStatus, SiteStatus } from '../api/status.ts';
+import type { Condition, PromotionRecord, PromotionStatus, ReprotectionStatus, SiteStatus } from '../api/status.ts';
 import { effectiveRpoMs } from '../controller/status.ts';
-import { CAPABILITIES, type CapabilityName } from './capabilities.ts';
+import { lifecycleOf, type Mode } from '../promotion/lifecycle.ts';
+import type { CapabilityName } from './capabilities.ts';
 
 /** A StandbySite as read from the API server. */
 export interface SiteObject {
@@ -50,6 +51,16 @@ export interface SiteView {
   conditions: ConditionView[];
   promotion: PromotionStatus | undefined;
   promotionHistory: PromotionRecord[];
+  /**
+   * Where the site is in the DR cycle: forward (the primary serves), failover (a promotion to the
+   * standby runs or holds), failback (a failback runs), returning (failed back; the standby is
+   * being made the primary's standby again).
+   */
+  cycle: Mode;
+  /** The re-protection of this stage of the cycle, if one began. */
+  reprotection: ReprotectionStatus | undefined;
+  /** The running or last failback after the failover in effect, or the one that ended it. */
+  failback: PromotionStatus | undefined;
   /** The spec does not validate (the operator reports why in its conditions). */
   specProblem: string | undefined;
 }
@@ -76,6 +87,7 @@ export function siteView(site: SiteObject, now: Date): SiteView {
     dataAgeFrom = 'copy';
   }
   const generation = site.metadata.generation;
+  const cycle = lifecycleOf(status);
   const conditions = (status.conditions ?? []).map((c) => ({
     ...c,
     stale: generation !== undefined && c.observedGeneration !== undefined && c.observedGeneration < generation,
@@ -105,6 +117,9 @@ export function siteView(site: SiteObject, now: Date): SiteView {
     conditions,
     promotion: status.promotion,
     promotionHistory: status.promotionHistory ?? [],
+    cycle: cycle.mode,
+    reprotection: cycle.reprotection,
+    failback: cycle.failback,
     specProblem: v.ok ? undefined : v.problems.map((p) => `${p.field}: ${p.message}`).join('; '),
   };
 }
@@ -146,12 +161,50 @@ export function nextSteps(view: SiteView, offered: (c: CapabilityName) => boolea
     );
     return out;
   }
+  const follow = `follow it with \`kubectl standby timeline ${site}\``;
+  const r = view.reprotection;
+  if (view.cycle === 'failback') {
+    out.push(`a failback is running (${view.failback?.state ?? ''}): ${follow}`);
+    return out;
+  }
+  if (view.cycle === 'returning' && r?.state !== 'Failed') {
+    out.push(`failed back: the primary serves; the standby is being made its standby again${r?.state ? ` (${r.state})` : ''}: ${follow}`);
+    return out;
+  }
+  if (view.cycle === 'returning') {
+    out.push(offered('reprotect') ? `the primary serves and nothing protects it: fix the cause, then \`kubectl standby reprotect ${site}\` retries` : 'the primary serves and nothing protects it: fix the cause, then annotate standby.dev/reprotect=<token> to retry');
+    return out;
+  }
   if (view.serving === 'standby') {
-    out.push(
-      offered('reprotect')
-        ? `the standby serves clients and nothing protects it: \`kubectl standby reprotect ${site}\``
-        : `the standby serves clients and nothing protects it; ${CAPABILITIES.reprotect.notYet}`,
-    );
+    if (r?.state === 'Preserving' || r?.state === 'Seeding' || r?.state === 'Following') {
+      out.push(`the old primary is being re-protected (${r.state}): ${follow}`);
+      return out;
+    }
+    if (r?.state === 'Protected') {
+      // FailbackReady says whether a failback would go ahead, or when an automatic one comes.
+      const fb = conditionOf(view, 'FailbackReady');
+      const now = offered('failback') ? `\`kubectl standby failback ${site}\`` : 'standby.dev/failback=<token>';
+      out.push(
+        fb?.status === 'True' && fb.reason === 'Scheduled'
+          ? `the old primary follows the standby; ${fb.message}; ${now} fails back now`
+          : fb?.status === 'False'
+            ? `the old primary follows the standby, but a failback would not go ahead: ${fb.message}`
+            : `the old primary follows the standby: ${now} makes the primary serve again`,
+      );
+      return out;
+    }
+    // Not re-protected: the operator may wait for the old primary to run again (Reconciling says so).
+    const reconciling = conditionOf(view, 'Reconciling');
+    const waiting = reconciling?.status === 'True' && reconciling.reason === 'WaitingForPrimary';
+    if (offered('reprotect')) {
+      out.push(
+        waiting
+          ? `the standby serves clients and nothing protects it yet: ${reconciling.message} (then it re-protects by itself); \`kubectl standby reprotect ${site}\` does it now`
+          : `the standby serves clients and nothing protects it: \`kubectl standby reprotect ${site}\``,
+      );
+    } else {
+      out.push(`the standby serves clients and nothing protects it${waiting ? ` yet: ${reconciling.message}` : ''}; annotate standby.dev/reprotect=<token> to re-protect it`);
+    }
     return out;
   }
   const ready = conditionOf(view, 'Ready');

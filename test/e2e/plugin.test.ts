@@ -16,14 +16,28 @@ let dir = '';
 /** A kubeconfig whose extra context `sre` acts as ServiceAccount sre of `ns`, which holds only a Role there. */
 let sreConfig = '';
 
-const site = (name: string, tier: string, extra: string) => `apiVersion: standby.dev/v1alpha1
+const site = (name: string, tier: string, extra: string, promotion = '{mode: manual}') => `apiVersion: standby.dev/v1alpha1
 kind: StandbySite
 metadata: {name: ${name}}
 spec:
   tier: ${tier}
   primary: {workload: {kind: StatefulSet, name: ${name}}, service: ${name}}
-  promotion: {mode: manual}
+  promotion: ${promotion}
 ${extra}`;
+
+/**
+ * The hot site goes through the whole DR cycle by the plugin: re-protection only on request (so
+ * that `kubectl standby reprotect` starts it), the generic engine's Jobs to make the old primary
+ * follow and to prove it caught up (kwok completes their pods).
+ */
+const job = (name: string) => `{spec: {restartPolicy: Never, containers: [{name: ${name}, image: "example.invalid/${name}:1"}]}}`;
+const HOT = `  hot: {replicas: 1, maxLag: 10s}
+  engine:
+    type: generic
+    generic:
+      reprotectJobTemplate: ${job('follow')}
+      failbackJobTemplate: ${job('catchup')}
+`;
 
 beforeAll(async () => {
   await installCrd();
@@ -33,7 +47,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'standby-plugin-'));
   op = await startOperator({ namespaces: [ns], name: 'plugin' });
   await apply(statefulPrimary('db'), ns);
-  await apply(site('db', 'hot', '  hot: {replicas: 1, maxLag: 10s}\n'), ns);
+  await apply(site('db', 'hot', HOT, '{mode: manual, reprotect: manual}'), ns);
   await apply(statefulPrimary('files'), ns);
   await apply(site('files', 'warm', '  warm: {schedule: "*/15 * * * *"}\n'), ns);
   await waitForSite(ns, 'files', (s) => s.status?.phase === 'Pending', 'warm site reconciled');
@@ -191,7 +205,9 @@ describe('kubectl standby', () => {
     await keepSample(`kubectl standby status db -n ${ns}`, res);
     expect(res.stdout).toContain('Serving:        standby (clients use Service db-active)');
     expect(res.stdout).toMatch(/Last promotion: Promoted, manual, took [\d.]+s\n {2}\S+ {2}started {4}manual promotion \(token kubectl-/);
-    expect(res.stdout).toContain('  - the standby serves clients and nothing protects it; re-protection is not supported by this operator yet');
+    // promotion.reprotect is manual: the operator waits for a person, and the plugin names the command.
+    expect(res.stdout).toContain('  - promotion.reprotect is manual: annotate standby.dev/reprotect=<token> to make the old primary the standby');
+    expect(res.stdout).toContain('  - the standby serves clients and nothing protects it: `kubectl standby reprotect db`');
   });
 
   test("a refused request exits 1 with the operator's reason on one line", async () => {
@@ -223,22 +239,103 @@ describe('kubectl standby', () => {
     expect((await getSite(idle, 'lonely')).metadata.annotations?.['standby.dev/promote']).toBeUndefined();
   });
 
-  test('capabilities the operator does not have yet say so plainly and write nothing', async () => {
-    const before = (await getSite(ns, 'files')).metadata.annotations ?? {};
-    const cases: [string[], string][] = [
-      [['failback', 'files'], 'error: failback is not supported by this operator yet'],
-      [['reprotect', 'files'], 'error: re-protection is not supported by this operator yet'],
+  test('reprotect, then failback, as a user with namespace rights only: the real operator re-protects the old primary and fails back', { timeout: 300_000 }, async () => {
+    // Before re-protection a failback is refused, naming the way out, in one line.
+    const early = await plugin(['failback', 'db', '--context', 'sre', '--timeout', '60s'], { kubeconfig: sreConfig });
+    await keepSample('kubectl standby failback db', early);
+    expect(early.code).toBe(1);
+    const earlyErrors = early.stderr.split('\n').filter((l) => l.startsWith('error:'));
+    expect(earlyErrors).toHaveLength(1);
+    expect(earlyErrors[0]).toMatch(/^error: failback db: refused: the primary does not follow the standby yet \(no re-protection yet\).*standby\.dev\/failback=force-<token>/);
+    const refusedToken = (await getSite(ns, 'db')).metadata.annotations?.['standby.dev/failback'];
+    expect((await getSite(ns, 'db')).status).toMatchObject({ handledFailbackToken: refusedToken, active: 'standby' });
+    expect((await getSite(ns, 'db')).status?.failback).toBeUndefined();
+
+    const rp = await plugin(['reprotect', 'db', '--context', 'sre', '--timeout', '120s'], { kubeconfig: sreConfig });
+    await keepSample('kubectl standby reprotect db', rp);
+    expect(rp.code, rp.stderr).toBe(0);
+    expect(rp.stdout).toMatch(new RegExp(`^reprotect ${ns}/db: Protected after [\\d.]+s: the old primary follows the serving standby \\(job\\) \\(it took [\\d.]+s\\)\\n$`));
+    expect(rp.stderr).toMatch(/^standby\.dev\/reprotect=kubectl-\d{8}t\d{6}z-[0-9a-f]{6} written; waiting for the operator to act on it$/m);
+    expect(rp.stderr).toMatch(/^re-protection: (Preserving|Seeding|Following)/m);
+    const r = await getSite(ns, 'db');
+    const rpToken = r.metadata.annotations?.['standby.dev/reprotect'];
+    expect(rpToken).toMatch(/^kubectl-/);
+    // The real operator acted on exactly this token: the old primary follows the serving standby.
+    expect(r.status?.handledReprotectToken).toBe(rpToken);
+    expect(r.status?.reprotection).toMatchObject({ of: 'primary', state: 'Protected', trigger: 'manual', token: rpToken, method: 'job' });
+    expect(r.status).toMatchObject({ phase: 'Protected', active: 'standby' });
+    // The fence narrowed to the standby's pods is the one wanted now: it holds.
+    expect(r.status?.conditions?.find((c) => c.type === 'FencingHolds')).toMatchObject({ status: 'True', reason: 'Fenced' });
+    expect(rp.stdout).toContain(`(it took ${r.status!.reprotection!.durationSeconds}s)`);
+
+    const next = await plugin(['status', 'db', '-n', ns]);
+    await keepSample(`kubectl standby status db -n ${ns}`, next);
+    expect(next.stdout).toContain('Phase:          Protected');
+    expect(next.stdout).toContain('Serving:        standby (clients use Service db-active)');
+    expect(next.stdout).toContain('Next:\n  - the old primary follows the standby: `kubectl standby failback db` makes the primary serve again');
+
+    const fb = await plugin(['failback', 'db', '--context', 'sre', '--timeout', '180s', '-o', 'json'], { kubeconfig: sreConfig });
+    await keepSample('kubectl standby failback db -o json', fb);
+    expect(fb.code, fb.stderr).toBe(0);
+    const out = JSON.parse(fb.stdout) as { command: string; result: string; ok: boolean; acted: boolean; token: string; annotation: string; message: string; status: { active: string; phase: string } };
+    expect(out).toMatchObject({ command: 'failback', result: 'FailedBack', ok: true, acted: true, annotation: 'standby.dev/failback', status: { active: 'primary', phase: 'Protected' } });
+    expect(out.message).toMatch(/^the primary serves clients again \(it took [\d.]+s\); the standby follows it again$/);
+    expect(fb.stderr).toMatch(/^failback: (Fencing|CatchingUp|Promoting|Switching)/m);
+    const b = await getSite(ns, 'db');
+    expect(b.metadata.annotations?.['standby.dev/failback']).toBe(out.token);
+    expect(b.status?.handledFailbackToken).toBe(out.token);
+    expect(b.status?.failback).toMatchObject({ to: 'primary', state: 'Promoted', trigger: 'manual', token: out.token });
+    expect(b.status?.reprotection).toMatchObject({ of: 'standby', state: 'Protected' });
+    expect(b.status).toMatchObject({ phase: 'Protected', active: 'primary' });
+    expect(b.status?.promotionHistory?.map((h) => `${h.kind ?? 'promotion'}:${h.result}`)).toEqual(['promotion:Promoted', 'reprotect:Protected', 'failback:Promoted', 'reprotect:Protected']);
+    expect(await kubectlJson<{ spec: { selector: Record<string, string> } }>(['-n', ns, 'get', 'service', 'db-active']).then((svc) => svc.spec.selector)).toEqual({ app: 'db' });
+
+    const after = await plugin(['status', 'db', '-n', ns]);
+    await keepSample(`kubectl standby status db -n ${ns}`, after);
+    expect(after.stdout).toContain('Serving:        primary (clients use Service db-active)');
+    expect(after.stdout).toContain('Next:\n  - nothing: the site is protected; `kubectl standby drill db` proves it');
+
+    const tl = await plugin(['timeline', 'db', '-n', ns]);
+    await keepSample(`kubectl standby timeline db -n ${ns}`, tl);
+    const whats = (JSON.parse((await plugin(['timeline', 'db', '-n', ns, '-o', 'json'])).stdout) as { entries: { what: string }[] }).entries.map((e) => e.what);
+    for (const what of ['ReprotectStarted', 'Reprotected', 'FailbackStarted', 'FailedBack', 're-protection completed', 'failback completed']) expect(whats).toContain(what);
+    // Each step of the cycle succeeded, and narrowing the fence for it is no alteration to warn of.
+    expect(whats).not.toContain('promotion failed');
+    expect(whats).not.toContain('re-protection failed');
+    expect(whats).not.toContain('FenceReverted');
+  });
+
+  test('reprotect and failback of a site that was never promoted: refused by the operator, one line, exit 1, nothing changed', async () => {
+    const before = await getSite(ns, 'files');
+    const cases: [string, RegExp][] = [
+      ['reprotect', /^error: reprotect files: refused: the primary serves and the standby follows it: there is nothing to re-protect$/],
+      ['failback', /^error: failback files: refused: the primary serves \(or a promotion is still under way\): there is nothing to fail back$/],
     ];
-    for (const [args, message] of cases) {
-      const res = await plugin([...args, '-n', ns]);
-      if (args[0] === 'failback') await keepSample(`kubectl standby failback files -n ${ns}`, res);
-      expect(res.code, args.join(' ')).toBe(1);
-      expect(res.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
-      expect(res.stderr, args.join(' ')).toContain(message);
+    for (const [command, message] of cases) {
+      const res = await plugin([command, 'files', '-n', ns, '--timeout', '60s']);
+      await keepSample(`kubectl standby ${command} files -n ${ns}`, res);
+      expect(res.code, command).toBe(1);
+      const errors = res.stderr.split('\n').filter((l) => l.startsWith('error:'));
+      expect(errors, command).toHaveLength(1);
+      expect(errors[0], command).toMatch(message);
+      expect(res.stdout, command).toMatch(new RegExp(`^${command} ${ns}/files: Refused after [\\d.]+s: `));
+      const s = await getSite(ns, 'files');
+      const token = s.metadata.annotations?.[`standby.dev/${command}`];
+      expect(token, command).toMatch(/^kubectl-/);
+      expect((s.status as Record<string, unknown>)[command === 'reprotect' ? 'handledReprotectToken' : 'handledFailbackToken'], command).toBe(token);
     }
-    const annotations = (await getSite(ns, 'files')).metadata.annotations ?? {};
-    expect(annotations).toEqual(before);
-    expect(Object.keys(annotations).filter((k) => ['standby.dev/failback', 'standby.dev/reprotect', 'standby.dev/promote'].includes(k))).toEqual([]);
+    const s = await getSite(ns, 'files');
+    // Nothing started: the primary serves, the site protected as before.
+    expect(s.status?.reprotection?.state).toBeUndefined();
+    expect(s.status?.failback).toBeUndefined();
+    expect(s.status).toMatchObject({ phase: 'Protected', active: 'primary' });
+    expect(s.status?.promotionHistory ?? []).toEqual(before.status?.promotionHistory ?? []);
+  });
+
+  test('--force is a flag of promote and failback only', async () => {
+    const res = await plugin(['reprotect', 'files', '-n', ns, '--force']);
+    expect(res.code).toBe(2);
+    expect(res.stderr.trim()).toBe('error: --force is a flag of promote and failback, not of reprotect (see kubectl standby --help)');
   });
 
   test('--site-lost for a primary in this cluster: the operator refuses it, saying why', async () => {

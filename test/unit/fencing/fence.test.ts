@@ -1,6 +1,9 @@
 import { describe, expect, test } from 'vitest';
-import type { V1NetworkPolicy } from '@kubernetes/client-node';
-import { fenceDrift } from '../../../src/fencing/network-policy.ts';
+import type { V1NetworkPolicy, V1StatefulSet } from '@kubernetes/client-node';
+import { validateSpec, type StandbySite } from '../../../src/api/site.ts';
+import { fencingState } from '../../../src/fencing/holds.ts';
+import { buildFence, fenceDrift } from '../../../src/fencing/network-policy.ts';
+import { standbySelector } from '../../../src/site/names.ts';
 
 const want: V1NetworkPolicy = {
   kind: 'NetworkPolicy',
@@ -23,5 +26,26 @@ describe('fenceDrift: the fence is exactly what the operator wants', () => {
     expect(fenceDrift(want, live({ ...want.spec!, policyTypes: ['Ingress'] }))).toBe('policyTypes [Ingress]');
     expect(fenceDrift(want, live({ ...want.spec!, podSelector: { matchLabels: { app: 'other' } } }))).toBe('podSelector {"matchLabels":{"app":"other"}}');
     expect(fenceDrift(want, live({ ...want.spec!, podSelector: { matchLabels: { app: 'db' }, matchExpressions: [{ key: 'x', operator: 'Exists' }] } }))).toContain('podSelector');
+  });
+});
+
+describe('fencingState: the fence held is the one the DR cycle wants', () => {
+  const v = validateSpec({ tier: 'hot', primary: { workload: { kind: 'StatefulSet', name: 'db' }, service: 'db' } }, 'db');
+  if (!v.ok) throw new Error(JSON.stringify(v.problems));
+  const site: StandbySite = { metadata: { name: 'db', namespace: 'shop', uid: 'u', generation: 1 }, spec: v.spec, status: {} };
+  const primary: V1StatefulSet = { kind: 'StatefulSet', metadata: { name: 'db' }, spec: { selector: { matchLabels: { app: 'db' } }, serviceName: 'db', template: {} } };
+  const closed = buildFence(site, primary);
+  const narrowed = buildFence(site, primary, { peer: { matchLabels: standbySelector('db') } });
+  const state = (fence: V1NetworkPolicy, narrow: boolean) => fencingState(site, { primary, primaryPods: [], primaryService: undefined, fence, fenceWritten: false, narrow });
+
+  test('while the old primary is closed off, a narrowed fence is drift', () => {
+    expect(state(closed, false)).toMatchObject({ holds: true, reason: 'Fenced' });
+    expect(state(narrowed, false)).toMatchObject({ holds: false, reason: 'FenceAltered' });
+  });
+
+  test('once it follows the standby (re-protection, failback), the narrowed fence is the exact one (a still closed one holds too)', () => {
+    expect(state(narrowed, true)).toMatchObject({ holds: true, reason: 'Fenced' });
+    expect(state(closed, true)).toMatchObject({ holds: true, reason: 'Fenced' });
+    expect(state({ ...narrowed, spec: { ...narrowed.spec!, ingress: [{}] } }, true)).toMatchObject({ holds: false, reason: 'FenceAltered' });
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { buildCrd } from '../../../src/api/crd.ts';
-import { CAPABILITIES, enumIncludes, offer, schemaAt, siteSchemaIn, type SchemaNode } from '../../../src/plugin/capabilities.ts';
+import { allOf, CAPABILITIES, enumIncludes, hasField, offer, schemaAt, siteSchemaIn, type Offer, type SchemaNode } from '../../../src/plugin/capabilities.ts';
 
 /** The StandbySite schema as the generated CRD declares it (what the API server serves). */
 function crdSchema(): SchemaNode {
@@ -32,6 +32,9 @@ describe('the served schema', () => {
   });
 });
 
+/** Why a capability is not offered ('' when it is, or unknown). */
+const notOffered = (o: Offer) => (o.offered === false ? o.why : '');
+
 describe('what the operator offers', () => {
   const served = crdSchema();
 
@@ -56,25 +59,45 @@ describe('what the operator offers', () => {
     expect(o.offered === false && o.why).toContain('has no status.primary.state value Unreachable: its operator is older than this plugin');
   });
 
-  test('failback and reprotect are not offered by any operator yet, and say so plainly', () => {
-    for (const name of ['failback', 'reprotect'] as const) {
-      const o = offer(CAPABILITIES[name], served);
-      expect(o, name).toEqual({ offered: false, why: CAPABILITIES[name].notYet });
-      expect(CAPABILITIES[name].notYet, name).toMatch(/not support(ed)? (by )?this operator yet|does not support yet/);
-    }
+  test('failback and reprotect are offered by this operator: its CRD has their phases, handled tokens and records', () => {
+    expect(offer(CAPABILITIES.failback, served)).toEqual({ offered: true });
+    expect(offer(CAPABILITIES.reprotect, served)).toEqual({ offered: true });
   });
 
-  test('enabling one is one check: failback offered once the served phase enum has FailingBack', () => {
-    const enabled = { ...CAPABILITIES.failback, offeredWhen: enumIncludes('status.phase', 'FailingBack') };
-    // An operator whose phases predate failback, then this one (its CRD has FailingBack).
+  test('an operator whose phases predate failback and re-protection is named too old, by the first thing it lacks', () => {
     const older = structuredClone(served);
     const phases = older.properties!.status!.properties!.phase!;
-    phases.enum = phases.enum!.filter((p) => p !== 'FailingBack');
-    expect(offer(enabled, older).offered).toBe(false);
-    expect(offer(enabled, served)).toEqual({ offered: true });
-    const newer = structuredClone(served);
-    newer.properties!.status!.properties!.phase!.enum!.push('FailingBack');
-    expect(offer(enabled, newer)).toEqual({ offered: true });
+    phases.enum = phases.enum!.filter((p) => p !== 'FailingBack' && p !== 'Reprotecting');
+    const fb = offer(CAPABILITIES.failback, older);
+    expect(fb.offered).toBe(false);
+    expect(fb.offered === false && fb.why).toBe(
+      'the StandbySite API served by this cluster has no status.phase value FailingBack: its operator is older than this plugin and cannot fail back; upgrade the operator and its CRD',
+    );
+    const rp = offer(CAPABILITIES.reprotect, older);
+    expect(rp.offered === false && rp.why).toContain('has no status.phase value Reprotecting: its operator is older than this plugin and cannot re-protect');
+  });
+
+  test('a phase alone is not enough: without the handled token the plugin could not tell that the operator acted', () => {
+    const noToken = structuredClone(served);
+    delete noToken.properties!.status!.properties!.handledReprotectToken;
+    delete noToken.properties!.status!.properties!.handledFailbackToken;
+    expect(notOffered(offer(CAPABILITIES.reprotect, noToken))).toContain('has no field status.handledReprotectToken');
+    expect(notOffered(offer(CAPABILITIES.failback, noToken))).toContain('has no field status.handledFailbackToken');
+    // Nor without the record that carries the token of the procedure it started.
+    const noRecord = structuredClone(served);
+    delete noRecord.properties!.status!.properties!.failback;
+    expect(notOffered(offer(CAPABILITIES.failback, noRecord))).toContain('has no field status.failback.token');
+  });
+
+  test('allOf holds only when every check does', () => {
+    const check = allOf(enumIncludes('status.phase', 'FailingBack'), hasField('status.nothing'));
+    expect(check.test(served)).toBe(false);
+    expect(allOf(enumIncludes('status.phase', 'FailingBack'), hasField('status.failback')).test(served)).toBe(true);
+  });
+
+  test('a capability no operator offers says what it says while not offered', () => {
+    const never = { ...CAPABILITIES.failback, offeredWhen: undefined, notYet: 'failback is not supported by this operator yet' };
+    expect(offer(never, served)).toEqual({ offered: false, why: 'failback is not supported by this operator yet' });
   });
 
   test('drill is offered by this operator (its CRD has status.lastDrill.id), and an older one is named too old', () => {

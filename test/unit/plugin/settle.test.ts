@@ -33,27 +33,105 @@ describe('promote', () => {
   });
 });
 
-// Written against the status issues 13 and 14 document; unreachable until their capability is offered.
-describe('failback, reprotect and drill, as their issues describe the status', () => {
-  test('failback: running while FailingBack, done when the primary serves and the site is Ready', () => {
-    const cap = CAPABILITIES.failback;
-    expect(settle(cap, { active: 'standby' }, T)).toEqual({ state: 'waiting' });
-    const running = { handledFailbackToken: T, phase: 'FailingBack', active: 'standby', conditions: [cond('Ready', 'False', 'failing back: waiting for the primary to catch up')] };
-    expect(settle(cap, running as SiteStatus, T)).toEqual({ state: 'running', line: 'failback: failing back: waiting for the primary to catch up' });
-    expect(settle(cap, { handledFailbackToken: T, active: 'primary', conditions: [cond('Ready', 'True')] }, T)).toMatchObject({ state: 'done', ok: true, result: 'FailedBack' });
-    expect(settle(cap, { handledFailbackToken: T, active: 'standby', conditions: [cond('Stalled', 'True', 'the primary side cannot be proven caught up')] }, T)).toMatchObject({
-      ok: false,
-      result: 'Failed',
-      message: 'the primary side cannot be proven caught up',
+describe('reprotect, as the operator records it (status.reprotection)', () => {
+  const cap = CAPABILITIES.reprotect;
+  const began = { of: 'primary', trigger: 'manual', token: T, startedAt: '2026-11-22T10:15:01.000Z' } as const;
+
+  test('waiting until the operator records the token; running through the steps of a re-protection that carries it', () => {
+    expect(settle(cap, { phase: 'Promoted', active: 'standby' }, T)).toEqual({ state: 'waiting' });
+    // An automatic re-protection is not ours.
+    expect(settle(cap, { phase: 'Reprotecting', reprotection: { ...began, trigger: 'automatic', token: undefined, state: 'Seeding' } }, T)).toEqual({ state: 'waiting' });
+    expect(settle(cap, { handledReprotectToken: T, phase: 'Reprotecting', reprotection: { ...began, state: 'Seeding', message: 'waiting for Job db-reprotect-x to complete' } }, T)).toEqual({
+      state: 'running',
+      line: 're-protection: Seeding (waiting for Job db-reprotect-x to complete)',
     });
   });
 
-  test('reprotect: running while Reprotecting, done when Ready', () => {
-    const cap = CAPABILITIES.reprotect;
-    expect(settle(cap, { handledReprotectToken: T, phase: 'Reprotecting' } as unknown as SiteStatus, T)).toMatchObject({ state: 'running' });
-    expect(settle(cap, { handledReprotectToken: T, active: 'standby', conditions: [cond('Ready', 'True')] }, T)).toMatchObject({ ok: true, result: 'Protected' });
+  test('done once the record is Protected and the phase no longer Reprotecting (the status after it was written)', () => {
+    const protectedRecord = { ...began, state: 'Protected', method: 'job', durationSeconds: 1.6, completedAt: '2026-11-22T10:15:02.600Z' } as const;
+    // The record is written first; the phase follows in the next status write.
+    expect(settle(cap, { handledReprotectToken: T, phase: 'Reprotecting', active: 'standby', reprotection: protectedRecord }, T)).toMatchObject({ state: 'running' });
+    expect(settle(cap, { handledReprotectToken: T, phase: 'Protected', active: 'standby', reprotection: protectedRecord, conditions: [cond('Ready', 'True')] }, T)).toEqual({
+      state: 'done',
+      ok: true,
+      result: 'Protected',
+      message: 'the old primary follows the serving standby (job) (it took 1.6s)',
+    });
+    // Re-protected, but not as protected as it should be: said, and still a success of the request.
+    expect(settle(cap, { phase: 'Degraded', active: 'standby', reprotection: protectedRecord, conditions: [cond('Ready', 'False', 'RPO missed')] }, T)).toMatchObject({
+      ok: true,
+      message: 'the old primary follows the serving standby (job) (it took 1.6s); the site is Degraded: RPO missed',
+    });
   });
 
+  test('a failed re-protection is the outcome, with its message', () => {
+    expect(settle(cap, { phase: 'Promoted', active: 'standby', reprotection: { ...began, state: 'Failed', message: 'Job db-reprotect-x failed: BackoffLimitExceeded' } }, T)).toEqual({
+      state: 'done',
+      ok: false,
+      result: 'Failed',
+      message: 'Job db-reprotect-x failed: BackoffLimitExceeded; the standby serves unprotected',
+    });
+  });
+
+  test('a token handled without a re-protection of its own was refused (the Event has the words; Stalled else)', () => {
+    expect(settle(cap, { handledReprotectToken: T, phase: 'Protected', active: 'primary', reprotection: {} }, T)).toEqual({
+      state: 'done',
+      ok: false,
+      result: 'Refused',
+      message: 'the operator refused the re-protection',
+    });
+    const s: SiteStatus = { handledReprotectToken: T, phase: 'Promoted', conditions: [cond('Stalled', 'True', 'set engine.generic.reprotectJobTemplate')] };
+    expect(settle(cap, s, T)).toMatchObject({ result: 'Refused', message: 'set engine.generic.reprotectJobTemplate' });
+  });
+});
+
+describe('failback, as the operator records it (status.failback, then the standby re-protected)', () => {
+  const cap = CAPABILITIES.failback;
+  const fb = { to: 'primary', trigger: 'manual', token: T, startedAt: '2026-11-22T10:20:00.000Z' } as const;
+  const promoted = { ...fb, state: 'Promoted', durationSeconds: 2.1 } as const;
+  const back = { of: 'standby', trigger: 'automatic', startedAt: '2026-11-22T10:20:02.200Z' } as const;
+
+  test('waiting, then running through the failback steps and the standby re-protection that closes it', () => {
+    expect(settle(cap, { active: 'standby', phase: 'Protected' }, T)).toEqual({ state: 'waiting' });
+    expect(settle(cap, { handledFailbackToken: T, phase: 'FailingBack', failback: { ...fb, state: 'CatchingUp', message: 'waiting for Job db-failback-x to complete' } }, T)).toEqual({
+      state: 'running',
+      line: 'failback: CatchingUp (waiting for Job db-failback-x to complete)',
+    });
+    expect(settle(cap, { phase: 'FailingBack', active: 'primary', failback: promoted }, T)).toEqual({ state: 'running', line: "failback: Promoted; the standby is made the primary's standby again" });
+    expect(settle(cap, { phase: 'FailingBack', active: 'primary', failback: promoted, reprotection: { ...back, state: 'Following', message: 'waiting for a Ready standby pod' } }, T)).toEqual({
+      state: 'running',
+      line: "failback: Promoted; the standby is made the primary's standby again (Following: waiting for a Ready standby pod)",
+    });
+    // The re-protection of the failover before (of: primary, older) does not close it.
+    expect(settle(cap, { phase: 'Protected', active: 'primary', failback: promoted, reprotection: { of: 'primary', state: 'Protected', startedAt: '2026-11-22T10:00:00Z' } }, T)).toMatchObject({ state: 'running' });
+  });
+
+  test('done once the primary serves, the standby follows it again and the phase settled', () => {
+    const status: SiteStatus = { handledFailbackToken: T, phase: 'Protected', active: 'primary', failback: promoted, reprotection: { ...back, state: 'Protected' } };
+    expect(settle(cap, status, T)).toEqual({ state: 'done', ok: true, result: 'FailedBack', message: 'the primary serves clients again (it took 2.1s); the standby follows it again' });
+    expect(settle(cap, { ...status, phase: 'FailingBack' }, T)).toMatchObject({ state: 'running' });
+  });
+
+  test('a failed failback, or a failed re-protection of the standby after it, is the outcome', () => {
+    expect(settle(cap, { active: 'standby', failback: { ...fb, state: 'Failed', message: 'CatchingUp failed: Job db-failback-x failed' } }, T)).toEqual({
+      state: 'done',
+      ok: false,
+      result: 'Failed',
+      message: 'CatchingUp failed: Job db-failback-x failed; the standby serves on, unfenced',
+    });
+    expect(settle(cap, { phase: 'Degraded', active: 'primary', failback: promoted, reprotection: { ...back, state: 'Failed', message: 'Job failed' } }, T)).toMatchObject({
+      ok: false,
+      result: 'Failed',
+      message: 'the primary serves clients again (it took 2.1s), but re-protecting the standby failed: Job failed',
+    });
+  });
+
+  test('a token handled without a failback of its own was refused, with FailbackReady saying why', () => {
+    const s: SiteStatus = { handledFailbackToken: T, active: 'standby', conditions: [cond('FailbackReady', 'False', 'the primary does not follow the standby yet: a failback would need a force- token')] };
+    expect(settle(cap, s, T)).toEqual({ state: 'done', ok: false, result: 'Refused', message: 'the primary does not follow the standby yet: a failback would need a force- token' });
+    // An older failback (another token) is not ours.
+    expect(settle(cap, { handledFailbackToken: T, failback: { ...promoted, token: 'older' } }, T)).toMatchObject({ result: 'Refused', message: 'the operator refused the failback' });
+  });
 });
 
 describe('drill, as the operator records it', () => {

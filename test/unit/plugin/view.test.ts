@@ -76,20 +76,125 @@ describe('what to do next', () => {
     ]);
   });
 
-  test('promoted: nothing protects the standby, and re-protection does not exist yet; a returned primary comes first', () => {
+  test('promoted: nothing protects the standby: `kubectl standby reprotect`; a returned primary comes first', () => {
     const v = siteView(
       warm({
         observedGeneration: 1,
         active: 'standby',
-        promotion: { state: 'Promoted' },
+        promotion: { state: 'Promoted', startedAt: '2026-11-22T09:00:00Z' },
         conditions: [cond('Ready', 'False', 'Promoted', 'the standby serves'), cond('FencingHolds', 'False', 'PrimaryReturned', 'the fenced primary came back: 1 pod runs')],
       }),
       now,
     );
-    const steps = nextSteps(v, none);
+    const steps = nextSteps(v, (c) => c === 'reprotect');
     expect(steps[0]).toContain('the old primary is no longer fenced (the fenced primary came back: 1 pod runs)');
-    expect(steps[1]).toContain('re-protection is not supported by this operator yet');
-    expect(nextSteps(v, (c) => c === 'reprotect')[1]).toBe('the standby serves clients and nothing protects it: `kubectl standby reprotect uploads`');
+    expect(steps[1]).toBe('the standby serves clients and nothing protects it: `kubectl standby reprotect uploads`');
+    // A plugin that cannot tell whether the operator re-protects: the annotation.
+    expect(nextSteps(v, none)[1]).toBe('the standby serves clients and nothing protects it; annotate standby.dev/reprotect=<token> to re-protect it');
+  });
+
+  const promotedAt = { state: 'Promoted', startedAt: '2026-11-22T09:00:00Z' } as const;
+  const all = () => true;
+
+  test('promoted, re-protection waiting for the old primary (Reconciling says so): it comes by itself, or now by the command', () => {
+    const v = siteView(
+      warm({
+        observedGeneration: 1,
+        active: 'standby',
+        phase: 'Promoted',
+        promotion: promotedAt,
+        conditions: [cond('Reconciling', 'True', 'WaitingForPrimary', 'waiting for the old primary to run again (0 of 1 pod(s) Ready)')],
+      }),
+      now,
+    );
+    expect(nextSteps(v, all)).toEqual([
+      'the standby serves clients and nothing protects it yet: waiting for the old primary to run again (0 of 1 pod(s) Ready) (then it re-protects by itself); `kubectl standby reprotect uploads` does it now',
+    ]);
+  });
+
+  test('manual re-protection (Stalled, Unprotected): the operator\'s words, then the command', () => {
+    const v = siteView(
+      warm({
+        observedGeneration: 1,
+        active: 'standby',
+        phase: 'Promoted',
+        promotion: promotedAt,
+        conditions: [cond('Stalled', 'True', 'Unprotected', 'promotion.reprotect is manual: annotate standby.dev/reprotect=<token> to make the old primary the standby')],
+      }),
+      now,
+    );
+    expect(nextSteps(v, all)).toEqual([
+      'promotion.reprotect is manual: annotate standby.dev/reprotect=<token> to make the old primary the standby',
+      'the standby serves clients and nothing protects it: `kubectl standby reprotect uploads`',
+    ]);
+  });
+
+  test('re-protecting, then re-protected: follow it, then `kubectl standby failback` (or when an automatic one comes)', () => {
+    const reprotecting = siteView(
+      warm({ observedGeneration: 1, active: 'standby', phase: 'Reprotecting', promotion: promotedAt, reprotection: { of: 'primary', state: 'Seeding', startedAt: '2026-11-22T09:01:00Z' } }),
+      now,
+    );
+    expect(reprotecting.cycle).toBe('failover');
+    expect(nextSteps(reprotecting, all)).toEqual(['the old primary is being re-protected (Seeding): follow it with `kubectl standby timeline uploads`']);
+    const reprotected = (fb: ReturnType<typeof cond>) =>
+      siteView(
+        warm({
+          observedGeneration: 1,
+          active: 'standby',
+          phase: 'Protected',
+          promotion: promotedAt,
+          reprotection: { of: 'primary', state: 'Protected', startedAt: '2026-11-22T09:01:00Z' },
+          conditions: [cond('Ready', 'True', 'Protected', 'the standby serves and the old primary follows it'), fb],
+        }),
+        now,
+      );
+    const ready = reprotected(cond('FailbackReady', 'True', 'Ready', 'the primary follows the standby: annotate standby.dev/failback=<token> to fail back'));
+    expect(nextSteps(ready, all)).toEqual(['the old primary follows the standby: `kubectl standby failback uploads` makes the primary serve again']);
+    expect(nextSteps(ready, none)).toEqual(['the old primary follows the standby: standby.dev/failback=<token> makes the primary serve again']);
+    const scheduled = reprotected(cond('FailbackReady', 'True', 'Scheduled', 're-protected for 5m0s; automatic failback after 30m0s'));
+    expect(nextSteps(scheduled, all)).toEqual(['the old primary follows the standby; re-protected for 5m0s; automatic failback after 30m0s; `kubectl standby failback uploads` fails back now']);
+    const budget = reprotected(cond('FailbackReady', 'False', 'BudgetExhausted', '3 promotion(s) used the budget of 3'));
+    expect(nextSteps(budget, all)).toEqual(['the old primary follows the standby, but a failback would not go ahead: 3 promotion(s) used the budget of 3']);
+  });
+
+  test('failing back, then the standby re-protected after it: follow it; done: protected again', () => {
+    const promotion = promotedAt;
+    const failback = { to: 'primary', state: 'CatchingUp', startedAt: '2026-11-22T09:30:00Z' } as const;
+    const running = siteView(warm({ observedGeneration: 1, active: 'standby', phase: 'FailingBack', promotion, failback }), now);
+    expect(running.cycle).toBe('failback');
+    expect(nextSteps(running, all)).toEqual(['a failback is running (CatchingUp): follow it with `kubectl standby timeline uploads`']);
+    const returning = siteView(
+      warm({ observedGeneration: 1, active: 'primary', phase: 'FailingBack', promotion, failback: { ...failback, state: 'Promoted' }, reprotection: { of: 'standby', state: 'Following', startedAt: '2026-11-22T09:31:00Z' } }),
+      now,
+    );
+    expect(nextSteps(returning, all)).toEqual(['failed back: the primary serves; the standby is being made its standby again (Following): follow it with `kubectl standby timeline uploads`']);
+    const failed = siteView(
+      warm({
+        observedGeneration: 1,
+        active: 'primary',
+        phase: 'Degraded',
+        promotion,
+        failback: { ...failback, state: 'Promoted' },
+        reprotection: { of: 'standby', state: 'Failed', startedAt: '2026-11-22T09:31:00Z' },
+        conditions: [cond('Stalled', 'True', 'ReprotectFailed', 'Job uploads-reprotect-x failed')],
+      }),
+      now,
+    );
+    expect(nextSteps(failed, all)).toEqual(['Job uploads-reprotect-x failed', 'the primary serves and nothing protects it: fix the cause, then `kubectl standby reprotect uploads` retries']);
+    const done = siteView(
+      warm({
+        observedGeneration: 1,
+        active: 'primary',
+        phase: 'Protected',
+        promotion,
+        failback: { ...failback, state: 'Promoted' },
+        reprotection: { of: 'standby', state: 'Protected', startedAt: '2026-11-22T09:31:00Z' },
+        conditions: [cond('Ready', 'True', 'Protected', 'protected')],
+      }),
+      now,
+    );
+    expect(done.cycle).toBe('forward');
+    expect(nextSteps(done, all)).toEqual(['nothing: the site is protected; `kubectl standby drill uploads` proves it']);
   });
 
   test('a running or failed promotion', () => {
@@ -134,6 +239,29 @@ describe('timeline', () => {
       'event:PromotionStarted',
     ]);
     expect(entries[2]).toMatchObject({ count: 3, firstAt: '2026-11-21T00:00:00Z' });
+  });
+});
+
+describe('timeline of a DR cycle', () => {
+  test('re-protections and failbacks in the history are named as what they are; Protected is how a re-protection succeeds', () => {
+    const entries = timeline(
+      { state: 'Promoted', trigger: 'manual', startedAt: '2026-11-22T10:00:00.000Z', completedAt: '2026-11-22T10:00:00.300Z', durationSeconds: 0.3 },
+      [
+        { startedAt: '2026-11-22T10:00:00.000Z', completedAt: '2026-11-22T10:00:00.300Z', trigger: 'manual', result: 'Promoted' },
+        { kind: 'reprotect', startedAt: '2026-11-22T10:01:00.000Z', completedAt: '2026-11-22T10:01:01.241Z', durationSeconds: 1.241, trigger: 'manual', result: 'Protected' },
+        { kind: 'failback', startedAt: '2026-11-22T10:02:00.000Z', completedAt: '2026-11-22T10:02:01.282Z', durationSeconds: 1.282, trigger: 'manual', result: 'Promoted', reason: 'failback requested by annotation' },
+        { kind: 'reprotect', startedAt: '2026-11-22T10:02:02.000Z', completedAt: '2026-11-22T10:02:03.000Z', trigger: 'automatic', result: 'Failed', reason: 'Job failed' },
+      ],
+      [],
+    );
+    expect(entries.slice(2).map((e) => `${e.source}:${e.what}:${e.message}`)).toEqual([
+      'reprotection:re-protection started:manual re-protection',
+      'reprotection:re-protection completed:in 1.241s',
+      'failback:failback started:manual failback',
+      'failback:failback completed:in 1.282s: failback requested by annotation',
+      'reprotection:re-protection started:automatic re-protection',
+      'reprotection:re-protection failed:Job failed',
+    ]);
   });
 });
 
