@@ -254,7 +254,7 @@ const siteCost = z
       .optional()
       .meta({
         description:
-          "What the same site would reserve as cold, warm and hot, from its spec and the primary's pod template and claims: hot runs spec.hot.replicas pods (1 by default) on volumes of their own; warm runs none and keeps one copy; cold runs none and keeps its retained snapshot sets (at most the volumes' size each) or one dump volume (method engine; a Job's own storage, method job, is not counted).",
+          "What the same site would reserve as cold, warm and hot, from its spec and the primary's pod template and claims: hot runs spec.hot.replicas pods (1 by default) on volumes of their own; warm runs none and keeps one copy (and, method volumeSnapshot, the snapshots of its last two syncs); cold runs none and keeps its retained snapshot sets (at most the volumes' size each) or one dump volume (method engine; a Job's own storage, method job, is not counted).",
       }),
   })
   .meta({ description: "The cost of the site's protection, as numbers: requests (cores, bytes) and storage (bytes)." });

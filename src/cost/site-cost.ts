@@ -11,6 +11,9 @@ import { isStatefulSet, podTemplateOf, type PrimaryVolume, type Workload } from 
 import type { VolumeSnapshot } from '../snapshot/types.ts';
 import { NOTHING, podRequests, times, type Reservation } from './requests.ts';
 
+/** The transfer snapshot sets a warm sync keeps (sync/command.ts prunes to its last 2). */
+const WARM_TRANSFER_SETS = 2;
+
 export interface CostInput {
   spec: SiteSpec;
   now: Date;
@@ -70,7 +73,8 @@ export function keptSnapshotSets(spec: SiteSpec, now: Date): number {
 /**
  * What the same site would reserve on one tier while it stands by: hot runs spec.hot.replicas
  * pods of the primary's template on volumes of their own (one set per pod for a StatefulSet);
- * warm runs no pod and keeps one complete copy (a second while a sync makes the next); cold runs
+ * warm runs no pod and keeps one complete copy (a second while a sync makes the next) and, with
+ * method volumeSnapshot, the snapshots of its last two syncs (sync/command.ts keeps 2); cold runs
  * no pod and keeps its retained snapshot sets (at most the volumes' size each; most drivers store
  * less) or one dump volume as large as the primary's first data volume (method engine; a Job's
  * own storage, method job, is not counted).
@@ -83,7 +87,7 @@ export function tierCost(tier: Tier, i: CostInput, primary: Workload): TierCost 
       return figures(times(podRequests(podTemplateOf(primary)), replicas), isStatefulSet(primary) ? volumeBytes * replicas : volumeBytes);
     }
     case 'warm':
-      return figures(NOTHING, volumeBytes);
+      return figures(NOTHING, volumeBytes * ((i.spec.warm?.method ?? 'volumeSnapshot') === 'volumeSnapshot' ? 1 + WARM_TRANSFER_SETS : 1));
     case 'cold': {
       const method = i.spec.cold?.method ?? 'volumeSnapshot';
       if (method === 'volumeSnapshot') return figures(NOTHING, keptSnapshotSets(i.spec, i.now) * volumeBytes);

@@ -123,11 +123,14 @@ describe('siteCost', () => {
     // The primary has 3 replicas: a standby runs spec.hot.replicas (1 by default), not the primary's.
     expect(siteCost(input(warm)).whatIf).toEqual({
       cold: { cpu: 0, memory: 0, storage: 7 * 10 * Gi },
-      warm: { cpu: 0, memory: 0, storage: 10 * Gi },
+      // One copy and the snapshots of the last two syncs.
+      warm: { cpu: 0, memory: 0, storage: 3 * 10 * Gi },
       hot: { cpu: 0.25, memory: 256 * Mi, storage: 10 * Gi },
     });
     expect(siteCost(input(hot)).whatIf?.hot).toEqual({ cpu: 0.5, memory: 512 * Mi, storage: 20 * Gi });
     expect(siteCost(input(cold)).whatIf?.cold).toEqual({ cpu: 0, memory: 0, storage: 30 * Gi });
+    const byJob = spec({ tier: 'warm', warm: { schedule: '0 * * * *', method: 'job', jobTemplate: { spec: { containers: [{ name: 'copy', image: 'copy' }] } } } });
+    expect(siteCost(input(byJob)).whatIf?.warm.storage).toBe(10 * Gi);
   });
 
   test('a Deployment hot standby shares one set of claims; cold by dumps holds one data volume; no primary, no what-if', () => {
