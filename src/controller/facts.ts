@@ -128,13 +128,10 @@ export function observe(c: Caches, site: StandbySite, serviceLabelKeys: Readonly
   const ours = (o: { kind?: string; metadata?: V1ObjectMeta }) => ownershipOf(o, { name: site.metadata.name, uid: site.metadata.uid }).ours;
   const owned = <T extends { metadata?: { labels?: Record<string, string> } }>(list: T[], role?: string) =>
     role ? list.filter((o) => o.metadata?.labels?.[LABEL_ROLE] === role) : list;
-  // A StatefulSet standby's volumes are made by the StatefulSet controller: <template>-<standby>-<ordinal>.
-  const templates = standby && isStatefulSet(standby) ? (standby.spec?.volumeClaimTemplates ?? []) : [];
-  const standbyVolume = new RegExp(`^(${templates.map((t) => escapeRegExp(t.metadata?.name ?? '')).join('|')})-${escapeRegExp(names.standby(site.metadata.name))}-[0-9]+$`);
   const dumps = c.pvcs.get(`${ns}/${names.dumpClaim(site.metadata.name)}`);
   const keptClaims = [
     ...(dumps && ours(dumps) && dumps.metadata?.labels?.[LABEL_ROLE] === 'dumps' ? [dumps] : []),
-    ...(templates.length ? c.pvcs.inNamespace(ns).filter((x) => standbyVolume.test(x.metadata?.name ?? '')) : []),
+    ...(standby && isStatefulSet(standby) ? standbyVolumeClaims(c, ns, standby) : []),
   ];
   return {
     primary,
@@ -350,6 +347,20 @@ export function snapshotSetProblem(sets: readonly SnapshotSet[]): string | undef
   return `${what} (run ${newest.run}: ${newest.error ?? ''}); ${older ? `the newest restorable set is from ${older.time.toISOString()}` : 'no snapshot set can be restored'}`;
 }
 
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/**
+ * A StatefulSet standby's own volumes, made by the StatefulSet controller as
+ * <template>-<standby>-<ordinal>: looked up by name (not by a scan of the namespace), up to its
+ * replicas and on while more exist (claims of a scaled-down standby are kept, and hold storage).
+ */
+function standbyVolumeClaims(c: Caches, ns: string, standby: V1StatefulSet): V1PersistentVolumeClaim[] {
+  const out: V1PersistentVolumeClaim[] = [];
+  const replicas = standby.spec?.replicas ?? 1;
+  for (const t of standby.spec?.volumeClaimTemplates ?? []) {
+    for (let i = 0; ; i++) {
+      const pvc = c.pvcs.get(`${ns}/${t.metadata?.name ?? ''}-${standby.metadata?.name ?? ''}-${i}`);
+      if (pvc) out.push(pvc);
+      else if (i >= replicas) break;
+    }
+  }
+  return out;
 }
