@@ -230,6 +230,35 @@ export const drillRecordSchema = z
   })
   .meta({ description: 'One finished drill.' });
 
+const cpuCores = z.number().min(0);
+const byteCount = z.number().int().min(0);
+
+const tierCost = z
+  .object({
+    cpu: cpuCores.meta({ description: 'CPU cores the standby\'s pods would request while standing by.' }),
+    memory: byteCount.meta({ description: 'Bytes of memory they would request.' }),
+    storage: byteCount.meta({ description: 'Bytes of storage the copies, snapshots or dumps would hold (an estimate from the primary\'s claims).' }),
+  })
+  .meta({ description: 'What the site would reserve on one tier.' });
+
+const siteCost = z
+  .object({
+    cpu: cpuCores.meta({ description: "CPU cores requested by the standby's pods that exist now (hot: its replicas; warm at 0 replicas and cold: 0)." }),
+    memory: byteCount.meta({ description: "Bytes of memory requested by the standby's pods that exist now." }),
+    storage: byteCount.meta({
+      description:
+        "Bytes held by the copies, snapshots and dumps the site keeps: its claims' capacity (or requested size until bound) and its VolumeSnapshots' restoreSize.",
+    }),
+    whatIf: z
+      .object({ cold: tierCost, warm: tierCost, hot: tierCost })
+      .optional()
+      .meta({
+        description:
+          "What the same site would reserve as cold, warm and hot, from its spec and the primary's pod template and claims: hot runs spec.hot.replicas pods (1 by default) on volumes of their own; warm runs none and keeps one copy (and, method volumeSnapshot, the snapshots of its last two syncs); cold runs none and keeps its retained snapshot sets (at most the volumes' size each) or one dump volume (method engine; a Job's own storage, method job, is not counted).",
+      }),
+  })
+  .meta({ description: "The cost of the site's protection, as numbers: requests (cores, bytes) and storage (bytes)." });
+
 export const siteStatusSchema = z
   .object({
     observedGeneration: z
@@ -353,6 +382,7 @@ export const siteStatusSchema = z
     handledReprotectToken: z.string().optional().meta({ description: 'The last standby.dev/reprotect annotation value acted on.' }),
     handledFailbackToken: z.string().optional().meta({ description: 'The last standby.dev/failback annotation value acted on.' }),
     reprotection: reprotectionStatus.optional(),
+    cost: siteCost.optional(),
     primaryHeld: z
       .object({
         replicas: z.number().int().meta({ description: 'The replicas the primary workload had, restored when the step ends.' }),
@@ -387,6 +417,8 @@ export const siteStatusSchema = z
 
 export type SiteStatus = z.infer<typeof siteStatusSchema>;
 export type Condition = z.infer<typeof conditionSchema>;
+export type SiteCost = z.infer<typeof siteCost>;
+export type TierCost = z.infer<typeof tierCost>;
 export type ConditionType = (typeof CONDITION_TYPES)[number];
 export type Phase = (typeof PHASES)[number];
 export type PrimaryState = (typeof PRIMARY_STATES)[number];

@@ -28,7 +28,7 @@ import { promotionInEffect } from '../promotion/lifecycle.ts';
 import { standbyUsability } from '../promotion/usable.ts';
 import { LABEL_ROLE, LABEL_SITE, names } from '../site/names.ts';
 import { ownershipOf } from '../site/ownership.ts';
-import { claimsOf, isPodReady, primaryVolumes, selectorOf, matches, type PrimaryVolume, type Workload } from '../site/workload.ts';
+import { claimsOf, isPodReady, isStatefulSet, primaryVolumes, selectorOf, matches, type PrimaryVolume, type Workload } from '../site/workload.ts';
 import { snapshotSets, type SnapshotSet } from '../snapshot/sets.ts';
 import { hostBindings, servicesSelectingBothSides, type BothSides } from '../tiers/standby-workload.ts';
 import type { VolumeSnapshot } from '../snapshot/types.ts';
@@ -48,6 +48,8 @@ export interface Observed {
   standby: Workload | undefined;
   standbyPods: V1Pod[];
   copyClaims: V1PersistentVolumeClaim[];
+  /** The claims whose storage the site's protection holds besides its copies: its dump volume, a StatefulSet standby's own volumes. */
+  keptClaims: V1PersistentVolumeClaim[];
   snapshots: VolumeSnapshot[];
   jobs: V1Job[];
   cronJobs: V1CronJob[];
@@ -127,6 +129,11 @@ export function observe(c: Caches, site: StandbySite, serviceLabelKeys: Readonly
   const ours = (o: { kind?: string; metadata?: V1ObjectMeta }) => ownershipOf(o, { name: site.metadata.name, uid: site.metadata.uid }).ours;
   const owned = <T extends { metadata?: { labels?: Record<string, string> } }>(list: T[], role?: string) =>
     role ? list.filter((o) => o.metadata?.labels?.[LABEL_ROLE] === role) : list;
+  const dumps = c.pvcs.get(`${ns}/${names.dumpClaim(site.metadata.name)}`);
+  const keptClaims = [
+    ...(dumps && ours(dumps) && dumps.metadata?.labels?.[LABEL_ROLE] === 'dumps' ? [dumps] : []),
+    ...(standby && isStatefulSet(standby) ? standbyVolumeClaims(c, ns, standby) : []),
+  ];
   return {
     primary,
     primaryPods,
@@ -139,6 +146,7 @@ export function observe(c: Caches, site: StandbySite, serviceLabelKeys: Readonly
     standbyPods,
     // Only the site's own data: an earlier site of the same name keeps its copies (site/ownership.ts).
     copyClaims: owned(c.pvcs.byIndex('site', key), 'copy').filter(ours),
+    keptClaims,
     // A drill's snapshots are its own (controller/drill.ts): not copies, not the site's data.
     snapshots: c.snapshots.byIndex('site', key).filter((s) => ours(s) && s.metadata?.labels?.[LABEL_ROLE] !== 'drill'),
     jobs: c.jobs.byIndex('site', key),
@@ -356,4 +364,22 @@ export function snapshotSetProblem(sets: readonly SnapshotSet[]): string | undef
   const older = sets.find((s) => s.ready);
   const what = failed.length > 1 ? `the ${failed.length} newest snapshot sets failed` : 'the newest snapshot set failed';
   return `${what} (run ${newest.run}: ${newest.error ?? ''}); ${older ? `the newest restorable set is from ${older.time.toISOString()}` : 'no snapshot set can be restored'}`;
+}
+
+/**
+ * A StatefulSet standby's own volumes, made by the StatefulSet controller as
+ * <template>-<standby>-<ordinal>: looked up by name (not by a scan of the namespace), up to its
+ * replicas and on while more exist (claims of a scaled-down standby are kept, and hold storage).
+ */
+function standbyVolumeClaims(c: Caches, ns: string, standby: V1StatefulSet): V1PersistentVolumeClaim[] {
+  const out: V1PersistentVolumeClaim[] = [];
+  const replicas = standby.spec?.replicas ?? 1;
+  for (const t of standby.spec?.volumeClaimTemplates ?? []) {
+    for (let i = 0; ; i++) {
+      const pvc = c.pvcs.get(`${ns}/${t.metadata?.name ?? ''}-${standby.metadata?.name ?? ''}-${i}`);
+      if (pvc) out.push(pvc);
+      else if (i >= replicas) break;
+    }
+  }
+  return out;
 }

@@ -32,6 +32,7 @@ import { drillView, runDrill, type DrillView } from './drill.ts';
 import { runFailback, type FailbackOutcome } from './failback.ts';
 import { keepReverseCopies, runReprotect, type ReprotectOutcome } from './reprotect.ts';
 import { computeStatus, invalidStatus } from './status.ts';
+import { siteCost } from '../cost/site-cost.ts';
 import { writeInvalidStatus, writeStatus } from './status-write.ts';
 
 export type { ReconcilerDeps } from './context.ts';
@@ -381,6 +382,16 @@ class SiteRun implements ReconcileContext {
           })
         : undefined,
       drill,
+      cost: siteCost({
+        spec,
+        now,
+        primary: obs.primary,
+        volumes: obs.volumes,
+        primaryClaims: obs.primaryClaims,
+        standby: obs.standby,
+        claims: [...obs.copyClaims, ...obs.keptClaims],
+        snapshots: obs.snapshots,
+      }),
     });
     this.after(recheckInMs);
     return status;

@@ -3,7 +3,7 @@
 import { formatDuration, parseDuration } from '../api/duration.ts';
 import { schedulePeriodMs } from '../api/cron.ts';
 import type { SiteSpec } from '../api/spec.ts';
-import type { Condition, Phase, PromotionRecord, PromotionStatus, Side, SiteStatus } from '../api/status.ts';
+import type { Condition, Phase, PromotionRecord, PromotionStatus, Side, SiteCost, SiteStatus } from '../api/status.ts';
 import type { Decision, StandbyUsability } from '../promotion/decide.ts';
 import type { PrimaryAssessment } from '../promotion/detect.ts';
 import { inProgress } from '../promotion/machine.ts';
@@ -81,6 +81,8 @@ export interface StatusInput {
   drill?: { fields: Partial<SiteStatus>; condition: ConditionInput } | undefined;
   /** After the promotion: whether the clients' Service selects the promoted standby. */
   traffic?: { holds: boolean; reason: string; message: string } | undefined;
+  /** What the protection costs (cost/site-cost.ts). */
+  cost?: SiteCost | undefined;
 }
 
 /** The recovery point objective in effect: rpoTarget, else the tier's natural bound. */
@@ -276,6 +278,7 @@ export function computeStatus(i: StatusInput): StatusResult {
   if (i.handledToken) status.handledPromoteToken = i.handledToken;
   if (i.drill) Object.assign(status, definedOnly(i.drill.fields));
   if (i.handledAbandonToken) status.handledAbandonToken = i.handledAbandonToken;
+  if (i.cost) status.cost = i.cost;
   // What the procedures record themselves (promote.ts, reprotect.ts, failback.ts): carried over.
   for (const k of PROCEDURE_FIELDS) if (i.previous[k] !== undefined) (status as Record<string, unknown>)[k] = i.previous[k];
   if (i.standby.notReadySince) status.standby = { ...status.standby, notReadySince: i.standby.notReadySince.toISOString() };

@@ -1,6 +1,6 @@
 // Text output: tables padded as kubectl pads them, durations as kubectl shows ages.
 import type { TimelineEntry } from './timeline.ts';
-import { conditionOf, type SiteView } from './view.ts';
+import { conditionOf, costLines, type SiteView } from './view.ts';
 
 /** A compact age, as kubectl prints one: 45s, 4m10s, 3h12m, 12d. */
 export function age(seconds: number): string {
@@ -66,6 +66,9 @@ export function renderStatus(s: StatusText): string {
   field('Standby', standby);
   field('Data age', dataAgeText(v));
   if (v.lagSeconds !== undefined) field('Lag', seconds(v.lagSeconds));
+  const [cost, ...whatIf] = costLines(v);
+  field('Cost', cost ?? '');
+  lines.push(...whatIf);
   lines.push('Conditions:');
   if (v.conditions.length === 0) lines.push('  none reported yet');
   const width = Math.max(0, ...v.conditions.map((c) => c.type.length));

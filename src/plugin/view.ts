@@ -2,7 +2,7 @@
 // is recomputed for now, as kubectl's DATA AGE column is, and "what next" follows the
 // conditions' own messages.
 import { validateSpec } from '../api/site.ts';
-import type { Condition, PromotionRecord, PromotionStatus, ReprotectionStatus, SiteStatus } from '../api/status.ts';
+import type { Condition, PromotionRecord, PromotionStatus, ReprotectionStatus, SiteCost, SiteStatus, TierCost } from '../api/status.ts';
 import { effectiveRpoMs } from '../controller/status.ts';
 import { lifecycleOf, type Mode } from '../promotion/lifecycle.ts';
 import type { CapabilityName } from './capabilities.ts';
@@ -63,6 +63,8 @@ export interface SiteView {
   failback: PromotionStatus | undefined;
   /** The spec does not validate (the operator reports why in its conditions). */
   specProblem: string | undefined;
+  /** status.cost: what the standby reserves now, the storage its copies hold, and the what-if per tier. */
+  cost: SiteCost | undefined;
 }
 
 export function siteView(site: SiteObject, now: Date): SiteView {
@@ -121,6 +123,7 @@ export function siteView(site: SiteObject, now: Date): SiteView {
     reprotection: cycle.reprotection,
     failback: cycle.failback,
     specProblem: v.ok ? undefined : v.problems.map((p) => `${p.field}: ${p.message}`).join('; '),
+    cost: status.cost,
   };
 }
 
@@ -228,4 +231,29 @@ export function drillLine(s: SiteStatus): string {
   if (!d) return 'none yet';
   const figures = [d.rtoSeconds !== undefined ? `RTO ${d.rtoSeconds}s` : '', d.dataAgeSeconds !== undefined ? `data age ${d.dataAgeSeconds}s` : ''].filter(Boolean).join(', ');
   return [`${d.result} at ${d.finishedAt} (drill ${d.id}, ${d.trigger})`, figures, d.result === 'Passed' ? '' : d.message].filter(Boolean).join(': ');
+}
+
+/** Bytes in binary units, as Kubernetes writes sizes: 512Mi, 1.5Gi. */
+export function byteSize(n: number): string {
+  const units = ['', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${Math.round(v * 100) / 100}${units[u] ?? ''}`;
+}
+
+const costText = (c: TierCost) => `cpu ${Math.round(c.cpu * 1000) / 1000}, memory ${byteSize(c.memory)}, storage ${byteSize(c.storage)}`;
+
+/** status's "Cost" line and its what-if per tier, the site's own tier marked. */
+export function costLines(view: SiteView): string[] {
+  const c = view.cost;
+  if (!c) return ['not reported yet'];
+  const lines = [`${costText(c)} (the standby's requests now; the copies' storage)`];
+  if (c.whatIf) {
+    for (const tier of ['cold', 'warm', 'hot'] as const) lines.push(`  as ${tier}:${' '.repeat(5 - tier.length)}${costText(c.whatIf[tier])}${tier === view.tier ? ' (this tier)' : ''}`);
+  }
+  return lines;
 }

@@ -22,6 +22,10 @@ export interface SiteSample {
   conditions: readonly { type: string; status: string }[];
   /** status.promotion.state, if the site has a promotion record. */
   promotionState: string | undefined;
+  /** status.cost: the standby's requests (cores, bytes) and the storage its copies hold (bytes). */
+  reservedCpuCores?: number | undefined;
+  reservedMemoryBytes?: number | undefined;
+  copyStorageBytes?: number | undefined;
 }
 
 const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;
@@ -141,6 +145,9 @@ export class Metrics {
     siteGauge('standby_drill_data_age_seconds', "How old the data of the site's newest passed drill was when it began.", (s) => s.drillDataAgeSeconds);
     siteGauge('standby_drill_last_success_timestamp_seconds', "When the site's newest passed drill ended (Unix time).", (s) => s.drillLastSuccessSeconds);
     siteGauge('standby_drill_schedule_period_seconds', 'The period of spec.drill.schedule; absent without a schedule or while it is suspended.', (s) => s.drillSchedulePeriodSeconds);
+    siteGauge('standby_site_reserved_cpu_cores', "CPU cores the standby's pods request now (status.cost.cpu).", (s) => s.reservedCpuCores);
+    siteGauge('standby_site_reserved_memory_bytes', "Bytes of memory the standby's pods request now (status.cost.memory).", (s) => s.reservedMemoryBytes);
+    siteGauge('standby_site_copy_storage_bytes', 'Bytes held by the copies, snapshots and dumps the site keeps (status.cost.storage).', (s) => s.copyStorageBytes);
     siteGauge('standby_site_fenced_primary_returned', '1 when a fenced old primary came back (e.g. a GitOps revert).', (s) => (s.fencedPrimaryReturned ? 1 : 0));
     // As kube-state-metrics exports conditions: one series per status, 1 for the current one, so
     // that an alert on status="False" sees 0 rather than nothing while the condition holds.

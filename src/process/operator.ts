@@ -200,6 +200,9 @@ function siteSamples(manager: Manager | undefined): SiteSample[] {
       drillSchedulePeriodSeconds: cached.drillPeriodSeconds,
       conditions: status.conditions ?? [],
       promotionState: status.promotion?.state,
+      reservedCpuCores: status.cost?.cpu,
+      reservedMemoryBytes: status.cost?.memory,
+      copyStorageBytes: status.cost?.storage,
     };
   });
   for (const k of specCache.keys()) if (!seen.has(k)) specCache.delete(k);

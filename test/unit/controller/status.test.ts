@@ -3,6 +3,7 @@ import { validateSpec } from '../../../src/api/site.ts';
 import type { SiteSpec } from '../../../src/api/spec.ts';
 import { computeStatus, conditionsForPhase, effectiveRpoMs, quantizeLag, type StatusInput } from '../../../src/controller/status.ts';
 import { mergeConditions } from '../../../src/controller/conditions.ts';
+import { mergePatchFor } from '../../../src/k8s/merge-patch.ts';
 import { olderThan } from '../../../src/k8s/resource-version.ts';
 import { lifecycleOf } from '../../../src/promotion/lifecycle.ts';
 
@@ -69,6 +70,16 @@ describe('computeStatus', () => {
     }
     // RPOMet turns False when the data passes 30m: re-check just after.
     expect(recheckInMs).toBe((1800 - 600) * 1000 + 1000);
+  });
+
+  test('status.cost as computed; the same cost a minute later is no change to write', () => {
+    const cost = { cpu: 0, memory: 0, storage: 2 ** 30, whatIf: { cold: { cpu: 0, memory: 0, storage: 7 * 2 ** 30 }, warm: { cpu: 0, memory: 0, storage: 2 ** 30 }, hot: { cpu: 0.25, memory: 2 ** 28, storage: 2 ** 30 } } };
+    const first = computeStatus(input({ cost })).status;
+    expect(first.cost).toEqual(cost);
+    const { dataAgeSeconds: _a, ...prev } = first;
+    const { dataAgeSeconds: _b, ...next } = computeStatus(input({ now: at(60), previous: first, cost: structuredClone(cost) })).status;
+    expect(mergePatchFor(prev, next)).toBeUndefined();
+    expect(computeStatus(input()).status.cost).toBeUndefined();
   });
 
   test('data older than the RPO target: RPOMet False and Degraded, with numbers in the message', () => {
