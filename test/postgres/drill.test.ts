@@ -211,6 +211,7 @@ describe('drills (PostgreSQL engine)', () => {
     expect(beforeDataTime.length).toBeGreaterThan(0);
     expect(beforeDataTime.filter((id) => !inCopy.includes(id))).toEqual([]);
     expect(rec.newestCommitTime! >= rec.dataTime!).toBe(true);
+    process.stdout.write(`[drill hot] ${inCopy.length} rows in the copy of ${total} the primary committed during the test; copy script ${copy.ms} ms, check script ${checked.run.ms} ms\n`);
 
     // It never follows the primary: no WAL receiver, and rows the primary went on committing (which
     // the standby received) never arrive.
@@ -235,6 +236,31 @@ describe('drills (PostgreSQL engine)', () => {
     expect(rec.rtoSeconds).toBeGreaterThan(0);
     expect(rec.rtoSeconds).toBe((new Date(d.verifiedAt!).getTime() - startedAt.getTime()) / 1000);
     expect(rec.dataAgeSeconds).toBe(Math.max(0, (startedAt.getTime() - new Date(rec.dataTime!).getTime()) / 1000));
+  });
+
+  test('hot, on a quiet site: a copy of a standby with nothing to replay still leaves recovery; the check reports no commit rather than a wrong one', async () => {
+    const primary = await h.primary({ conf: CONF });
+    const ctx = context({ port: primary.port });
+    await primary.query('CREATE TABLE orders (id int PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())');
+    await primary.query('INSERT INTO orders (id) SELECT generate_series(1, 1000)');
+    const dir = join(h.root, 'standby-0');
+    const bo = bootstrapOptions(ctx);
+    const boot = await h.runScript(standbyBootstrapScript({ ...bo, primary: { ...bo.primary, host: '127.0.0.1' }, dataDirectory: dir }), scriptEnv());
+    expect(boot.code, boot.stderr).toBe(0);
+    const standby = await h.server(dir);
+    await waitFor(async () => (await observeReplication(ctx, fakeIO())).lagSeconds === 0, 30_000, 'the standby caught up');
+    // Nothing is written from here on: the standby replays no commit while the drill copies it.
+    const copyDir = join(h.root, 'drill-copy');
+    const co = drillCopyOptions(ctx);
+    const copy = await h.runScript(drillCopyScript({ ...co, standby: { ...co.standby, host: standby.host, port: standby.port }, dataDirectory: copyDir }), scriptEnv());
+    expect(copy.code, copy.stderr).toBe(0);
+    const scratch = await h.server(copyDir);
+    const checked = await verify(scratch.port);
+    expect(checked.run.code, checked.run.stderr).toBe(0);
+    expect(checked.run.stdout).toContain('left recovery and answers reads; newest replayed commit: none replayed');
+    expect(checked.message).toBe('');
+    expect((await scratch.query('SELECT pg_is_in_recovery() AS r'))[0]).toEqual({ r: false });
+    expect(await idsOf(scratch)).toEqual(await idsOf(primary));
   });
 
   test('cold: the drill restores the newest dump into a new data directory; it holds every row committed before the dump began, and the check finds it a primary', async () => {
@@ -302,6 +328,7 @@ describe('drills (PostgreSQL engine)', () => {
     expect(beforeDataTime.filter((id) => !inCopy.includes(id))).toEqual([]);
     expect(total).toBeGreaterThan(inCopy.length);
     expect((await committedBy(primary, startedAt.toISOString())).length).toBeGreaterThan(inCopy.length);
+    process.stdout.write(`[drill cold] ${inCopy.length} rows in the copy of ${total} the primary committed during the test; dump script ${dumped.ms} ms, restore script ${restored.ms} ms, check script ${checked.run.ms} ms\n`);
 
     expect(rec).toMatchObject({ result: 'Passed', tier: 'cold', trigger: 'manual', token: 'pg-cold' });
     expect(rec.rtoSeconds).toBe((new Date(d.verifiedAt!).getTime() - startedAt.getTime()) / 1000);
