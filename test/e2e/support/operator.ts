@@ -119,7 +119,7 @@ export async function waitForSite(
   } catch (err) {
     // What the cluster made of the workloads, so that a slow control plane (a pod created late,
     // a claim not bound) is told apart from an operator that did not act.
-    const pods = await kubectl(['-n', ns, 'get', 'pods,pvc', '-o', 'wide']).catch((e: Error) => e.message);
+    const pods = await kubectl(['-n', ns, 'get', 'pods,pvc', '-o', 'wide']).catch((e: unknown) => (e as Error).message);
     throw new Error(`${(err as Error).message}; last status: ${JSON.stringify(last?.status)}; at ${new Date().toISOString()} the namespace held:\n${pods}`, { cause: err });
   }
 }
