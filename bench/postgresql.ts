@@ -3,17 +3,20 @@
 // lags under a steady pgbench write load (and what synchronous mode costs),
 // how long a warm sync of a ~1 GB database takes, how long a failback under
 // load refuses writes, and what re-protecting an old primary of a ~1 GB
-// database copies with pg_rewind and with a base backup. Everything runs the
+// database copies with pg_rewind and with a base backup, and what a hot drill
+// (a base backup taken from the standby) makes the primary do. Everything runs the
 // engine's own scripts and observe(), as the tests do.
 //
 //   npm exec -- node bench/postgresql.ts      (as root; prints a table and the JSON)
+import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import type pg from 'pg';
 import { observeReplication } from '../src/engines/postgresql/observe.ts';
-import { promoteScript, standbyBootstrapScript, warmCopyScript } from '../src/engines/postgresql/scripts.ts';
+import { drillCopyScript, drillVerifyScript, promoteScript, standbyBootstrapScript, warmCopyScript } from '../src/engines/postgresql/scripts.ts';
 import { REPLICATION_SQL } from '../src/engines/postgresql/sql.ts';
-import { bootstrapOptions, promoteOptions, warmCopyOptions } from '../src/engines/postgresql/templates.ts';
-import { PgHarness, SUPERUSER, type PgServer } from '../test/postgres/harness.ts';
+import { bootstrapOptions, drillCopyOptions, drillVerifyOptions, promoteOptions, warmCopyOptions } from '../src/engines/postgresql/templates.ts';
+import { PgHarness, SUPERUSER, waitFor, type PgServer } from '../test/postgres/harness.ts';
 import { failbackUnderLoad, Pair, pgbench as pairPgbench, rewindVersusBaseBackup, Writers, type FailbackRun, type Traffic } from '../test/postgres/lifecycle.ts';
 import { context, fakeIO, scriptEnv } from '../test/postgres/site.ts';
 
@@ -239,6 +242,147 @@ export async function benchReprotect(scale: number) {
   }
 }
 
+/** What the primary has done so far: WAL written, WAL sent to its WAL senders, blocks read, tuples returned, connections. */
+const PRIMARY_FIGURES_SQL = `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8 AS wal,
+  (SELECT coalesce(sum(pg_wal_lsn_diff(sent_lsn, '0/0')), 0) FROM pg_stat_replication)::float8 AS sent,
+  (SELECT sum(blks_read) FROM pg_stat_database)::float8 AS blks_read,
+  (SELECT sum(tup_returned) FROM pg_stat_database)::float8 AS tup_returned`;
+const SENDERS_SQL = `SELECT count(*)::int AS all, count(*) FILTER (WHERE application_name = $1)::int AS drill FROM pg_stat_replication`;
+
+interface PrimaryFigures {
+  wal: number;
+  sent: number;
+  blks_read: number;
+  tup_returned: number;
+}
+
+/** One committing client (a few hundred small transactions a second) until stopped: the load a drill runs under. */
+function writeLoad(c: pg.Client): { stop: () => Promise<number> } {
+  const state = { stopped: false };
+  let n = 0;
+  const loop = (async () => {
+    while (!state.stopped) {
+      await c.query('INSERT INTO orders (id) VALUES ($1)', [++n]);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  })();
+  return {
+    stop: async () => {
+      state.stopped = true;
+      await loop;
+      return n;
+    },
+  };
+}
+
+/** Over a window: how much the primary's figures grew, and the most WAL senders (all, and the drill's) seen on each server. */
+async function window(primary: PgServer, standby: PgServer, app: string, during: () => Promise<void>) {
+  const p = await primary.client();
+  const s = await standby.client();
+  try {
+    const figures = async () => (await p.query<PrimaryFigures>(PRIMARY_FIGURES_SQL)).rows[0]!;
+    const before = await figures();
+    const max = { primarySenders: 0, primaryDrillSenders: 0, standbyDrillSenders: 0, primaryDrillConnections: 0 };
+    const state = { sampling: true };
+    const sampler = (async () => {
+      while (state.sampling) {
+        const a = (await p.query<{ all: number; drill: number }>(SENDERS_SQL, [app])).rows[0]!;
+        const b = (await s.query<{ all: number; drill: number }>(SENDERS_SQL, [app])).rows[0]!;
+        const conn = (await p.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [app])).rows[0]!;
+        max.primarySenders = Math.max(max.primarySenders, a.all);
+        max.primaryDrillSenders = Math.max(max.primaryDrillSenders, a.drill);
+        max.standbyDrillSenders = Math.max(max.standbyDrillSenders, b.drill);
+        max.primaryDrillConnections = Math.max(max.primaryDrillConnections, conn.n);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    const t0 = performance.now();
+    await during();
+    const seconds = (performance.now() - t0) / 1000;
+    state.sampling = false;
+    await sampler;
+    // Cumulative statistics are flushed about once a second: let the window's counts arrive.
+    await new Promise((r) => setTimeout(r, 1500));
+    const after = await figures();
+    return {
+      seconds: round(seconds, 2),
+      primaryWalWrittenBytes: after.wal - before.wal,
+      primaryWalSentBytes: after.sent - before.sent,
+      primaryBlocksRead: after.blks_read - before.blks_read,
+      primaryTuplesReturned: after.tup_returned - before.tup_returned,
+      ...max,
+    };
+  } finally {
+    await p.end();
+    await s.end();
+  }
+}
+
+/**
+ * A hot drill of a real streaming standby under a steady write load, as the copy Job and the
+ * verification Job run it (the engine's drillCopyScript against the standby, the scratch server
+ * started on the copy, drillVerifyScript against it): its RTO on loopback, and what the primary
+ * did during the copy next to a window of the same length without a drill.
+ */
+export async function benchPostgresDrill(o: { scale?: number } = {}): Promise<Record<string, unknown>> {
+  const scale = o.scale ?? 10;
+  const h = await PgHarness.create();
+  try {
+    const { primary, standby } = await pair(h, 'drill');
+    const init = await pgbench(h, primary, ['-i', '-s', String(scale), '-q']);
+    if (init.code !== 0) throw new Error(`pgbench -i failed: ${init.stderr}`);
+    await primary.query('CREATE TABLE orders (id int PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())');
+    const ctx = context({ port: primary.port });
+    const load = writeLoad(await primary.client());
+    await waitFor(async () => (await observeReplication(ctx, fakeIO())).streaming === true, 60_000, 'the standby streaming');
+    const databaseMiB = round(Number((await primary.query<{ b: string }>('SELECT pg_database_size(current_database())::text AS b'))[0]!.b) / 2 ** 20, 1);
+    const co = drillCopyOptions(ctx);
+    const copyDir = join(h.root, 'drill-copy');
+    const t = { copy: 0, ready: 0, verified: 0 };
+    let copyOut = '';
+    const started = performance.now();
+    const drill = await window(primary, standby, co.applicationName, async () => {
+      const copy = await h.runScript(drillCopyScript({ ...co, standby: { ...co.standby, host: standby.host, port: standby.port }, dataDirectory: copyDir }), scriptEnv());
+      if (copy.code !== 0) throw new Error(`drill copy failed: ${copy.stderr}`);
+      copyOut = copy.stdout;
+      t.copy = performance.now() - started;
+    });
+    const scratch = await h.server(copyDir);
+    t.ready = performance.now() - started;
+    const terminationLog = join(h.root, 'termination-log');
+    const check = await h.runScript(drillVerifyScript({ ...drillVerifyOptions(context({ port: scratch.port })), terminationLog }), {
+      ...scriptEnv({ user: SUPERUSER.username, password: SUPERUSER.password }),
+      DRILL_HOST: '127.0.0.1',
+    });
+    t.verified = performance.now() - started;
+    if (check.code !== 0) throw new Error(`drill check failed: ${check.stderr}`);
+    const message = existsSync(terminationLog) ? readFileSync(terminationLog, 'utf8') : '';
+    const copyMiB = round(Number((await scratch.query<{ b: string }>('SELECT sum(pg_database_size(datname))::text AS b FROM pg_database'))[0]!.b) / 2 ** 20, 1);
+    // The same load, the same length, no drill: what the primary does anyway.
+    const baseline = await window(primary, standby, co.applicationName, () => new Promise((r) => setTimeout(r, drill.seconds * 1000)));
+    const commits = await load.stop();
+    return {
+      setup: `one primary and one streaming standby (the engine's bootstrap script), pgbench -i -s ${scale} plus one client committing small inserts every ~2 ms throughout; the drill copy is drillCopyScript against the standby's address, the check drillVerifyScript against the scratch server, all on loopback`,
+      databaseMiB,
+      copyMiB,
+      copiedFrom: /drill copy complete and verified/.test(copyOut) ? 'the standby (drill copy complete and verified)' : copyOut.slice(-200),
+      seconds: { copy: round(t.copy / 1000, 2), scratchReady: round(t.ready / 1000, 2), rto: round(t.verified / 1000, 2) },
+      newestCommit: /newest-commit=(\S+)/.exec(message)?.[1] ?? null,
+      primaryDuringDrill: drill,
+      primaryWithoutDrill: baseline,
+      extraOnPrimary: {
+        walSentBytes: drill.primaryWalSentBytes - drill.primaryWalWrittenBytes,
+        drillWalSenders: drill.primaryDrillSenders,
+        drillConnections: drill.primaryDrillConnections,
+        note: 'primaryWalSentBytes - primaryWalWrittenBytes during the copy: what the primary sent beyond streaming its own new WAL to the standby; the drill\'s WAL sender (BASE_BACKUP) runs on the standby',
+      },
+      commits,
+    };
+  } finally {
+    await h.cleanup();
+  }
+}
+
 export async function benchPostgres(o: PostgresBenchOptions = {}): Promise<Record<string, unknown>> {
   const h = await PgHarness.create();
   const environment = { postgres: h.major, cpus: cpus().length, bin: h.bin };
@@ -255,7 +399,8 @@ export async function benchPostgres(o: PostgresBenchOptions = {}): Promise<Recor
   log(`failback: writes refused p50 ${failback.writesRefusedMs.p50 ?? '?'} ms, p99 ${failback.writesRefusedMs.p99 ?? '?'} ms`);
   const reprotect = await benchReprotect(o.reprotectScale ?? 70);
   log(`re-protect: rewind ${reprotect.rewind.MiB ?? '?'} MiB in ${reprotect.rewind.seconds} s, base backup ${reprotect.baseBackup.MiB ?? '?'} MiB in ${reprotect.baseBackup.seconds} s`);
-  return { environment, promote, replicationLag, synchronousCost, warmSync, failback, reprotect };
+  const drill = await benchPostgresDrill();
+  return { environment, promote, replicationLag, synchronousCost, warmSync, failback, reprotect, drill };
 }
 
 function printTable(r: Record<string, unknown>): void {
@@ -273,7 +418,7 @@ function printTable(r: Record<string, unknown>): void {
 }
 
 if (import.meta.main) {
-  const result = await benchPostgres();
+  const result = process.argv.includes('--drill') ? await benchPostgresDrill() : await benchPostgres();
   printTable(result);
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 }

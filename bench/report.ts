@@ -1,6 +1,7 @@
 // The results file's shape, the targets, and the table printed to stdout.
 import type { ClientLatency } from './client.ts';
 import type { ConvergenceResult } from './convergence.ts';
+import type { DrillBenchResult } from './drill.ts';
 import type { FailoverResult } from './failover.ts';
 import type { FixtureTimings } from './fixtures.ts';
 import type { IdleResult } from './idle.ts';
@@ -49,6 +50,8 @@ export interface Results {
   convergence: ConvergenceResult[] | null;
   idle: IdleResult | { n: number; error: string } | null;
   failover: FailoverResult | { n: number; error: string } | null;
+  /** Drills per tier at the main size (bench/drill.ts). */
+  drill: DrillBenchResult | { n: number; error: string } | null;
   /** One API round trip on a new connection vs a kept-alive one (at the main size). */
   clientLatency: ClientLatency | { error: string } | null;
   memory: MemoryRow[] | null;
@@ -181,6 +184,38 @@ export function renderTable(r: Results): string {
       out.push(`  writes ${i.writes} (${topRows(i.byVerbResource, ['create', 'update', 'patch', 'delete'], 8)})`);
       out.push(`  reads ${i.reads} (${topRows(i.byVerbResource, ['get', 'list', 'watch'], 6)}), reconciles ${i.reconciles}`);
       out.push(`  CPU ${i.cpuSeconds} s (${i.cpuPercentOfCore} % of a core), RSS ${i.rssStartMiB} -> ${i.rssMiB} MiB, heap used ${f(i.heapUsedMiB, ' MiB')}; one /metrics scrape takes ${i.scrapeMs} ms at this size`);
+    }
+    out.push('');
+  }
+
+  if (r.drill) {
+    out.push(`Drills (N=${r.drill.n}; by annotation; rto and data age are status.lastDrill's; wall: the tier's first annotation to its last record)`);
+    if ('error' in r.drill) out.push(`  ${r.drill.error}`);
+    else {
+      const d = r.drill;
+      out.push(`  ${d.perTier} sites per tier at most, waves of ${d.wave}`);
+      out.push(
+        ...table(
+          ['tier', 'drilled', 'passed', 'failed', 'aborted', 'timed out', 'rto p50 / p99', 'data age p50 / p99', 'annotation -> record p50 / p99', 'wall'],
+          Object.values(d.tiers).map((t) => [
+            t.tier,
+            `${t.drilled} of ${t.sitesOfTier}`,
+            String(t.passed),
+            String(t.failed),
+            String(t.aborted),
+            String(t.timedOut),
+            `${f(t.rtoSeconds.p50)} / ${f(t.rtoSeconds.p99, ' s')}`,
+            `${f(t.dataAgeSeconds.p50)} / ${f(t.dataAgeSeconds.p99, ' s')}`,
+            `${f(t.observedSeconds.p50)} / ${f(t.observedSeconds.p99, ' s')}`,
+            f(t.wallSeconds, ' s'),
+          ]),
+        ),
+      );
+      const pl = d.primaryLoad;
+      out.push(`  primaries during the drills: ${pl.changesToSampledPrimaries} changes to the drilled sites' primary objects, ${pl.changesToAnyPrimary} to any primary's (watches on ${pl.primaryObjectsWatched} primary objects); ${pl.objectsChanged.length} of ${pl.objectsCompared} production objects of the drilled sites with a new resourceVersion${pl.objectsChanged.length ? ` (${pl.objectsChanged.slice(0, 3).join('; ')})` : ''}`);
+      out.push(`  operator writes during the drills: ${d.operatorWrites} (${f(d.operatorWritesPerDrill)} per drill): ${topRows(d.operatorRequests, ['create', 'update', 'patch', 'delete'], 8)}`);
+      const bad = d.samples.filter((s) => s.result !== 'Passed');
+      if (bad.length) out.push(`  ${bad.length} drills not passed, e.g. ${bad[0]!.site}: ${bad[0]!.result} ${bad[0]!.message ?? ''}`);
     }
     out.push('');
   }

@@ -1,10 +1,10 @@
-// npm run bench [-- --sizes 100,1000,5000] [--only convergence|idle|failover|memory] [--no-postgres]
+// npm run bench [-- --sizes 100,1000,5000] [--only convergence|idle|failover|memory|drill] [--no-postgres]
 //
 // For each size N: a fresh control plane (temporary state folder), N primaries
 // with their seeded copies, a fresh operator process, then N StandbySites and
 // the time until every one is Protected. At the main size (1,000, or the size
-// given) also the idle cost and the failover latency against Kubernetes' own
-// EndpointSlice floor. Prints a table and writes bench/results.json.
+// given) also the idle cost, drills per tier (bench/drill.ts) and the failover
+// latency against Kubernetes' own EndpointSlice floor. Prints a table and writes bench/results.json.
 // See bench/README.md.
 import { cp, mkdir, rename, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
@@ -19,6 +19,7 @@ import { errorMessage, log, MiB, now, round, runCleanups } from './common.ts';
 import { repoRoot } from '../test/cluster/common.ts';
 import { quantityBytes } from '../test/cluster/storage.ts';
 import { measureConvergence, type ConvergenceResult } from './convergence.ts';
+import { measureDrills, type DrillBenchResult } from './drill.ts';
 import { measureFailover, type FailoverResult } from './failover.ts';
 import { NAMESPACES, planSites, quietSchedule, setupFixtures, tierCounts } from './fixtures.ts';
 import { heapUsed, measureIdle, type IdleResult } from './idle.ts';
@@ -27,7 +28,7 @@ import { prepareOperator, type OperatorSource } from './operator-source.ts';
 import { computeTargets, renderTable, type MemoryRow, type Results, type SizeRun } from './report.ts';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
-const SECTIONS = ['convergence', 'idle', 'failover', 'memory'] as const;
+const SECTIONS = ['convergence', 'idle', 'failover', 'memory', 'drill'] as const;
 type Section = (typeof SECTIONS)[number];
 const DEFAULT_IDLE_SECONDS = 300;
 
@@ -64,10 +65,13 @@ function options() {
       'failover-reps': { type: 'string', default: '32' },
       'failover-pause-ms': { type: 'string', default: '1000' },
       'create-concurrency': { type: 'string', default: '32' },
+      'drill-per-tier': { type: 'string', default: '32' },
+      'drill-wave': { type: 'string', default: '16' },
+      'drill-wave-timeout-s': { type: 'string', default: '600' },
       'main-size': { type: 'string' },
       'operator-ref': { type: 'string', default: 'HEAD' },
       'operator-node-options': { type: 'string', default: chartNodeOptions(readFileSync(join(repoRoot, 'charts/standby-operator/values.yaml'), 'utf8')) },
-      out: { type: 'string', default: join(benchDir, 'results.json') },
+      out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -77,16 +81,19 @@ function options() {
       [
         'npm run bench -- [options]',
         '  --sizes 100,1000,5000        site counts, each on a fresh control plane and operator (default 100,1000,5000)',
-        '  --only SECTION               convergence | idle | failover | memory (repeat or comma-separate; default all)',
-        '  --main-size N                where idle and failover run (default 1000 if in --sizes, else the largest size <= 1000)',
+        '  --only SECTION               convergence | idle | failover | memory | drill (repeat or comma-separate; default all)',
+        '  --main-size N                where idle, drill and failover run (default 1000 if in --sizes, else the largest size <= 1000)',
         '  --failover-reps N            failover repetitions (default 32, at least 30 for the report)',
         '  --failover-pause-ms MS       pause between repetitions (default 1000)',
         '  --create-concurrency N       creates in flight (default 32)',
+        '  --drill-per-tier N           sites drilled per tier (default 32, all of the tier if fewer)',
+        '  --drill-wave N               drills started together; the next wave waits for all to be recorded (default 16)',
+        '  --drill-wave-timeout-s S     a wave\'s drills not recorded by then count as timed out (default 600)',
         '  --operator-ref REF           the operator commit to measure (default HEAD, exported to a temp folder),',
         '                               or "worktree" for the work tree as it is',
         `  --operator-node-options OPTS NODE_OPTIONS of the operator (default: the Helm chart's, as Node applies them under its memory limit: "${values['operator-node-options']}")`,
         '  --no-postgres                skip bench/postgresql.ts',
-        '  --out FILE                   results file (default bench/results.json)',
+        '  --out FILE                   results file (default bench/results.json; bench/results-drill.json for --only drill)',
         'environment: BENCH_IDLE_SECONDS (default 300), BENCH_SETUP_TIMEOUT_S (default 1200),',
         '             BENCH_CONVERGENCE_TIMEOUT_S (default 1200)',
         '',
@@ -103,6 +110,13 @@ function options() {
   if (!sizes.includes(mainSize)) throw new Error(`--main-size ${mainSize} is not one of --sizes ${sizes.join(',')}`);
   const reps = Number(values['failover-reps']);
   if (!Number.isInteger(reps) || reps < 1) throw new Error('--failover-reps must be a positive integer');
+  const positive = (flag: string) => {
+    const v = Number(values[flag as keyof typeof values]);
+    if (!Number.isInteger(v) || v < 1) throw new Error(`--${flag} must be a positive integer`);
+    return v;
+  };
+  // A drill-only run writes its own file: results.json keeps the other sections' figures.
+  const drillOnly = sections.size === 1 && sections.has('drill');
   return {
     sizes,
     sections,
@@ -110,10 +124,11 @@ function options() {
     reps,
     pauseMs: Number(values['failover-pause-ms']),
     createConcurrency: Number(values['create-concurrency']),
+    drill: { perTier: positive('drill-per-tier'), wave: positive('drill-wave'), waveTimeoutMs: positive('drill-wave-timeout-s') * 1000 },
     postgres: !values['no-postgres'],
     operatorRef: values['operator-ref'],
     nodeOptions: values['operator-node-options'],
-    out: values.out,
+    out: values.out ?? join(benchDir, drillOnly ? 'results-drill.json' : 'results.json'),
     idleSeconds: envSeconds('BENCH_IDLE_SECONDS', DEFAULT_IDLE_SECONDS),
     setupTimeoutMs: envSeconds('BENCH_SETUP_TIMEOUT_S', 1200) * 1000,
     convergenceTimeoutMs: envSeconds('BENCH_CONVERGENCE_TIMEOUT_S', 1200) * 1000,
@@ -141,6 +156,7 @@ interface SizeOutcome {
   memory?: MemoryRow;
   idle?: IdleResult | { n: number; error: string };
   failover?: FailoverResult | { n: number; error: string };
+  drill?: DrillBenchResult | { n: number; error: string };
   client?: ClientLatency | { error: string };
   kubernetes?: string;
 }
@@ -192,6 +208,12 @@ async function runSize(n: number, o: Options, src: OperatorSource, logsDir: stri
         ? await measureIdle(op, n, o.idleSeconds, DEFAULT_IDLE_SECONDS).catch((err: unknown) => ({ n, error: errorMessage(err) }))
         : { n, error: `not measured: convergence failed (${result.error ?? ''})` };
     }
+    // Before failover: drills start from Protected sites, and a promoted site would not be one.
+    if (isMain && o.sections.has('drill')) {
+      outcome.drill = result.ok
+        ? await measureDrills(cluster.client, op, n, plans, o.drill).catch((err: unknown) => ({ n, error: errorMessage(err) }))
+        : { n, error: `not measured: convergence failed (${result.error ?? ''})` };
+    }
     if (wantFailover) {
       outcome.failover = result.ok
         ? await measureFailover(cluster.client, n, plans.filter((p) => p.failover), { pauseMs: o.pauseMs }).catch((err: unknown) => ({ n, error: errorMessage(err) }))
@@ -220,14 +242,15 @@ async function runSize(n: number, o: Options, src: OperatorSource, logsDir: stri
   return outcome;
 }
 
-async function postgres(enabled: boolean): Promise<unknown> {
+async function postgres(enabled: boolean, drillOnly: boolean): Promise<unknown> {
   const file = join(benchDir, 'postgresql.ts');
   if (!enabled || !existsSync(file)) return undefined;
-  log('running bench/postgresql.ts (skip with --no-postgres)');
+  log(`running bench/postgresql.ts${drillOnly ? ' (its drill part only)' : ''} (skip with --no-postgres)`);
   try {
-    const mod = (await import(pathToFileURL(file).href)) as { benchPostgres?: () => Promise<unknown> };
-    if (typeof mod.benchPostgres !== 'function') return { error: 'bench/postgresql.ts exports no benchPostgres()' };
-    return await mod.benchPostgres();
+    const mod = (await import(pathToFileURL(file).href)) as { benchPostgres?: () => Promise<unknown>; benchPostgresDrill?: () => Promise<unknown> };
+    const fn = drillOnly ? mod.benchPostgresDrill : mod.benchPostgres;
+    if (typeof fn !== 'function') return { error: `bench/postgresql.ts exports no ${drillOnly ? 'benchPostgresDrill' : 'benchPostgres'}()` };
+    return drillOnly ? { drill: await fn() } : await fn();
   } catch (err) {
     return { error: errorMessage(err) };
   }
@@ -241,14 +264,14 @@ async function main(): Promise<void> {
   await mkdir(logsDir, { recursive: true });
   const loadStart = loadavg().map((x) => round(x, 2));
   const src = await prepareOperator(o.operatorRef);
-  // Which sizes run: all for convergence/memory; only the main size for idle/failover alone.
+  // Which sizes run: all for convergence/memory; only the main size for idle/failover/drill alone.
   const allSizes = o.sections.has('convergence') || o.sections.has('memory');
   const sizes = allSizes ? o.sizes : [o.mainSize];
-  log(`sizes ${sizes.join(', ')}; sections ${[...o.sections].join(', ')}; idle and failover at N=${o.mainSize}; idle window ${o.idleSeconds} s; logs in ${logsDir}`);
+  log(`sizes ${sizes.join(', ')}; sections ${[...o.sections].join(', ')}; idle, drill and failover at N=${o.mainSize}; idle window ${o.idleSeconds} s; logs in ${logsDir}`);
 
   const outcomes: SizeOutcome[] = [];
   for (const n of sizes) outcomes.push(await runSize(n, o, src, logsDir));
-  const pg = await postgres(o.postgres);
+  const pg = await postgres(o.postgres, o.sections.size === 1 && o.sections.has('drill'));
 
   const main = outcomes.find((x) => x.run.n === o.mainSize);
   const partial: Omit<Results, 'targets'> = {
@@ -275,6 +298,11 @@ async function main(): Promise<void> {
       failoverReps: o.reps,
       failoverPauseMs: o.pauseMs,
       createConcurrency: o.createConcurrency,
+      ...(o.sections.has('drill')
+        ? {
+            drill: `by annotation (standby.dev/drill=<token>) on the first ${o.drill.perTier} ordinary sites of each tier (all if fewer), tier after tier, in waves of ${o.drill.wave} (a wave starts when every drill of the one before is recorded in status.lastDrill), ${o.drill.waveTimeoutMs / 1000} s per wave; no spec.drill (the default 15m timeout, no verify Job; the generic engine has no check of its own)`,
+          }
+        : {}),
       operatorWorkers: src.defaultWorkers,
       operatorEnv: `compiled dist/cli/main.js, NODE_OPTIONS="${o.nodeOptions}", LOG_LEVEL=warn, WATCH_NAMESPACES unset (all namespaces), CONCURRENCY unset (default ${src.defaultWorkers ?? '?'}), no leader election`,
       tierMix: '50 % hot, 25 % warm, 25 % cold (plus the failover sites, hot, at the main size)',
@@ -286,6 +314,7 @@ async function main(): Promise<void> {
     runs: outcomes.map((x) => x.run),
     convergence: o.sections.has('convergence') ? outcomes.flatMap((x) => (x.convergence ? [x.convergence] : [])) : null,
     idle: o.sections.has('idle') ? (main?.idle ?? { n: o.mainSize, error: main?.run.error ?? 'not measured' }) : null,
+    drill: o.sections.has('drill') ? (main?.drill ?? { n: o.mainSize, error: main?.run.error ?? 'not measured' }) : null,
     failover: o.sections.has('failover') ? (main?.failover ?? { n: o.mainSize, error: main?.run.error ?? 'not measured' }) : null,
     clientLatency: main?.client ?? null,
     memory: o.sections.has('memory') ? outcomes.flatMap((x) => (x.memory ? [x.memory] : [])) : null,
