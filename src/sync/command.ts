@@ -15,6 +15,7 @@ import { runJobToCompletion } from '../k8s/jobs.ts';
 import { SITE_RESOURCE } from '../api/resource.ts';
 import { R } from '../k8s/resources.ts';
 import { ANNOTATION_COMPLETE, ANNOTATION_DATA_TIME, names, runId } from '../site/names.ts';
+import { promotionInEffect } from '../promotion/lifecycle.ts';
 import { pruneSnapshots } from '../snapshot/prune.ts';
 import { takeSnapshotSet } from '../snapshot/take.ts';
 import { buildJob, COPY_JOB_DEADLINE_SECONDS } from '../tiers/jobs.ts';
@@ -110,12 +111,14 @@ export async function syncSite(client: KubeClient, key: string, o: CopyRunOption
 }
 
 /**
- * From the moment a promotion begins (and until it is abandoned), no sync makes a copy: it
- * would be a copy of the fenced old primary, and the standby that serves (or will) must only
- * ever run on the copy the promotion recorded.
+ * From the moment a promotion begins (and until it is abandoned, or the site failed back), no
+ * sync makes a copy: it would be a copy of the fenced old primary, and the standby that serves
+ * (or will) must only ever run on the copy the promotion recorded. After a failback the primary
+ * serves again and status.promotion only records the past failover: syncs resume (the standby's
+ * re-protection waits for one).
  */
-function refuseDuringPromotion(key: string, status: SiteStatus): void {
-  const p = status.promotion;
+export function refuseDuringPromotion(key: string, status: SiteStatus): void {
+  const p = promotionInEffect(status);
   if (!p?.state) return;
   throw new Error(
     `StandbySite ${key} has a promotion (${p.state}, begun ${p.startedAt ?? '?'}): no copy is made of the fenced old primary for the standby that serves clients; ` +
