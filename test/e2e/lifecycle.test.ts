@@ -247,7 +247,7 @@ spec:
 }
 
 interface Pvc { metadata: { name: string; uid: string; annotations?: Record<string, string> }; spec: { volumeName?: string; dataSource?: { kind: string; name: string } }; status: { phase?: string } }
-interface Snap { metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string }; spec: { source: { persistentVolumeClaimName: string } }; status?: { readyToUse?: boolean; boundVolumeSnapshotContentName?: string } }
+interface Snap { metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string }; spec: { source: { persistentVolumeClaimName: string } }; status?: { readyToUse?: boolean; boundVolumeSnapshotContentName?: string; creationTime?: string } }
 
 /** The folder of a Bound claim's volume: the fake storage's hostPath PVs live on this machine. */
 async function claimFolder(n: string, claim: string): Promise<string> {
@@ -306,7 +306,8 @@ async function copyTierCycle(tier: 'warm' | 'cold'): Promise<void> {
   const oldClaim = await kubectlJson<Pvc>(['-n', n, 'get', 'pvc', 'data-db-0']);
 
   await setPrimaryReady(n, 'db', false);
-  const p = await waitForSite(n, 'db', promoted, `${tier} site promoted`, 60_000);
+  // The promotion's record is written before the status that derives the phase from it: wait for both.
+  const p = await waitForSite(n, 'db', (s) => promoted(s) && s.status?.phase === 'Promoted', `${tier} site promoted`, 60_000);
   expect(p.status?.phase).toBe('Promoted');
   expect(await trafficSelector(n, 'db-active')).toEqual(STANDBY_SELECTOR);
   // While the standby serves it takes writes; the fenced old primary holds one write it never passed on.
@@ -334,6 +335,12 @@ async function copyTierCycle(tier: 'warm' | 'cold'): Promise<void> {
   expect(divergent).toHaveLength(1);
   expect(divergent[0]).toMatchObject({ metadata: { labels: { 'standby.dev/role': 'divergent' } }, spec: { source: { persistentVolumeClaimName: 'data-db-0' } }, status: { readyToUse: true } });
   expect(await files(snapshotFolder(primaryFolder, divergent[0]!))).toEqual(['before-failure', 'divergent']);
+  if (tier === 'cold') {
+    // The divergence copy is kept, but it is not one of the site's backups: not counted, not its data time.
+    const backups = (await kubectlJson<{ items: Snap[] }>(['-n', n, 'get', 'volumesnapshots', '-l', 'standby.dev/role in (snapshot,reverse)'])).items;
+    expect(r.status?.snapshots).toBe(backups.filter((b) => b.status?.readyToUse === true).length);
+    expect(r.status?.lastSnapshotTime).not.toBe(divergent[0]!.status?.creationTime);
+  }
   // The old primary is seeded by a snapshot of the serving standby's copy (role reverse).
   const seed = (await kubectlJson<{ items: Snap[] }>(['-n', n, 'get', 'volumesnapshots', '-l', 'standby.dev/role=reverse'])).items;
   expect(seed.map((s) => s.spec.source.persistentVolumeClaimName)).toContain(servingClaim);
