@@ -127,7 +127,7 @@ export async function keepReverseCopies(rc: ReconcileContext, sides: SidesInput,
   const { site } = rc;
   const schedule = site.spec.tier === 'warm' ? site.spec.warm : site.spec.tier === 'cold' ? site.spec.cold : undefined;
   if (!schedule || !sides.snapshotsInstalled) return undefined;
-  const volumes = standbyVolumesOf(sides.standby);
+  const volumes = standbyVolumesOf(sides.standby, sides.primary);
   if (volumes.length === 0) return undefined;
   const sets = setsOf(sides, 'reverse', volumes);
   const newest = sets.find((s) => s.ready);

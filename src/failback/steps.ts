@@ -76,10 +76,10 @@ async function catchUp(i: SidesInput, f: PromotionStatus, force: boolean, act: O
     return waiting(`Job ${job.name} to complete`);
   }
   // warm and cold: the standby's volumes after its writes stopped are exactly what it committed.
-  const { result } = await snapshotSetStep(i, act, "the fenced standby's volumes", standbyVolumesOf(i.standby), finalRun(f), 'reverse');
+  const { result } = await snapshotSetStep(i, act, "the fenced standby's volumes", standbyVolumesOf(i.standby, i.primary), finalRun(f), 'reverse');
   if (!result.done && force && result.failed) {
     // A forced failback without a final copy falls back on the newest reverse copy there is.
-    const newest = setsOf(i, 'reverse', standbyVolumesOf(i.standby)).find((s) => s.ready);
+    const newest = setsOf(i, 'reverse', standbyVolumesOf(i.standby, i.primary)).find((s) => s.ready);
     if (newest) return DONE;
   }
   return result;
@@ -87,7 +87,7 @@ async function catchUp(i: SidesInput, f: PromotionStatus, force: boolean, act: O
 
 async function takeBack(i: SidesInput, f: PromotionStatus, act: ObjectActions, hold: HoldIO): Promise<StepResult> {
   if (i.site.spec.tier !== 'hot') {
-    const volumes = standbyVolumesOf(i.standby);
+    const volumes = standbyVolumesOf(i.standby, i.primary);
     const sets = setsOf(i, 'reverse', volumes);
     const set = sets.find((s) => s.run === finalRun(f) && s.ready) ?? sets.find((s) => s.ready);
     if (!set) return failed('no ready snapshot of the standby exists to restore the primary from');

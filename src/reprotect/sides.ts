@@ -44,15 +44,17 @@ export function volumesOf(w: Workload | undefined): PrimaryVolume[] {
  * The standby's data volumes: replica 0's claims from its claim templates (hot), and the claims
  * its pod template mounts by name. A warm or cold standby StatefulSet has no claim templates:
  * it runs on the copies (claims) a sync or a restore made, and those are what re-protection and
- * failback must snapshot.
+ * failback must snapshot. A claim the primary's own template also mounts by name is the user's
+ * (shared by both sides, copied into the standby's template), not the standby's data: left out.
  */
-export function standbyVolumesOf(w: Workload | undefined): PrimaryVolume[] {
+export function standbyVolumesOf(w: Workload | undefined, primary: Workload | undefined): PrimaryVolume[] {
   if (!w) return [];
   const own = primaryVolumes(w);
   if (!isStatefulSet(w)) return own;
   const named = new Set(own.map((v) => v.volume));
+  const shared = new Set(Object.values(claimsOf(primary?.spec?.template)));
   const mounted = Object.entries(claimsOf(w.spec?.template))
-    .filter(([volume]) => !named.has(volume))
+    .filter(([volume, claim]) => !named.has(volume) && !shared.has(claim))
     .map(([volume, claim]) => ({ volume, claim }));
   return [...own, ...mounted];
 }

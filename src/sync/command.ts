@@ -15,7 +15,7 @@ import { runJobToCompletion } from '../k8s/jobs.ts';
 import { SITE_RESOURCE } from '../api/resource.ts';
 import { R } from '../k8s/resources.ts';
 import { ANNOTATION_COMPLETE, ANNOTATION_DATA_TIME, names, runId } from '../site/names.ts';
-import { promotionInEffect } from '../promotion/lifecycle.ts';
+import { lifecycleOf, promotionInEffect, standbyCopiesUnkept } from '../promotion/lifecycle.ts';
 import { pruneSnapshots } from '../snapshot/prune.ts';
 import { takeSnapshotSet } from '../snapshot/take.ts';
 import { buildJob, COPY_JOB_DEADLINE_SECONDS } from '../tiers/jobs.ts';
@@ -115,9 +115,15 @@ export async function syncSite(client: KubeClient, key: string, o: CopyRunOption
  * sync makes a copy: it would be a copy of the fenced old primary, and the standby that serves
  * (or will) must only ever run on the copy the promotion recorded. After a failback the primary
  * serves again and status.promotion only records the past failover: syncs resume (the standby's
- * re-protection waits for one).
+ * re-protection waits for one) once that re-protection kept a copy of the standby's copies.
  */
 export function refuseDuringPromotion(key: string, status: SiteStatus): void {
+  if (standbyCopiesUnkept(lifecycleOf(status))) {
+    throw new Error(
+      `StandbySite ${key} failed back and the standby's copies, what it served on, are not kept yet: no sync replaces them before the standby's re-protection keeps a copy of them (status.reprotection.divergence); ` +
+        're-protection starts by itself (promotion.reprotect: automatic) or on standby.dev/reprotect=<token>',
+    );
+  }
   const p = promotionInEffect(status);
   if (!p?.state) return;
   throw new Error(

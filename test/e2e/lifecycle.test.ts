@@ -351,7 +351,15 @@ async function copyTierCycle(tier: 'warm' | 'cold'): Promise<void> {
   const fb = await waitForSite(n, 'db', (s) => s.status?.failback?.state === 'Promoted', `${tier}: failed back`, 120_000);
   expect(fb.status?.handledFailbackToken).toBe('fb-1');
   expect(fb.status?.failback).toMatchObject({ to: 'primary', trigger: 'manual', token: 'fb-1', epoch: 2 });
-  // The standby is made a standby again: it waits for a copy of the primary made after the failback.
+  // The standby is made a standby again. First its re-protection keeps what its copies held (they
+  // are what it served on): no sync may replace them before that.
+  const kept = await waitForSite(n, 'db', (s) => s.status?.reprotection?.of === 'standby' && s.status.reprotection.divergence !== undefined, `${tier}: the standby's copies kept`, 60_000);
+  if (tier === 'warm') {
+    // (A cold standby workload is gone once failed back: the final snapshot the primary was restored from holds its data.)
+    const standbyKept = await snapshotsOfRun(n, kept.status!.reprotection!.divergence!.snapshotRun!);
+    expect(standbyKept.map((x) => x.spec.source.persistentVolumeClaimName), JSON.stringify(kept.status?.reprotection)).toContain(servingClaim);
+  }
+  // Then it waits for a copy of the primary made after the failback.
   await new Promise((res) => setTimeout(res, 1100)); // copy runs are named per second
   const after = await runCopy(copy, n, 'db');
   expect(after.code, after.stderr).toBe(0);
