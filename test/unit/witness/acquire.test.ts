@@ -1,0 +1,65 @@
+import { describe, expect, test } from 'vitest';
+import { confirm, decideAcquire, observe, startWatcher, type AcquireInput } from '../../../src/witness/acquire.ts';
+import { DEFAULT_TIMING as T } from '../../../src/witness/timing.ts';
+
+const rec = (rv: string, holder = 'east', epoch = 1) => ({ holder, epoch, resourceVersion: rv });
+const input = (o: Partial<AcquireInput>): AcquireInput => ({
+  watcher: observe(startWatcher(0, T), rec('5'), 0),
+  now: 0,
+  timing: T,
+  self: 'west',
+  primaryGoneSince: undefined,
+  failureThreshold: 20_000,
+  primaryFenced: false,
+  ...o,
+});
+
+describe("the standby site's takeover", () => {
+  test('nothing while the primary serves, whatever the lease says', () => {
+    expect(decideAcquire(input({ now: 1e9 }))).toEqual({ action: 'none', reason: 'the primary serves' });
+  });
+
+  test('a new version of the record restarts the count; the same version keeps it', () => {
+    let w = observe(startWatcher(0, T), rec('5'), 1_000);
+    w = observe(w, rec('5'), 30_000);
+    expect(w.observedAt).toBe(1_000);
+    w = observe(w, rec('6'), 40_000);
+    expect(w.observedAt).toBe(40_000);
+  });
+
+  test('waits for the failure threshold, the lease term plus acquireAfter, and its own start, each named', () => {
+    const w = observe(startWatcher(0, T), rec('5'), 10_000);
+    const d = decideAcquire(input({ watcher: w, now: 30_000, primaryGoneSince: 20_000 }));
+    expect(d.action).toBe('wait');
+    if (d.action !== 'wait') return;
+    expect(d.until).toBe(70_000);
+    expect(d.reason).toContain('promotion.failureThreshold 20s');
+    expect(d.reason).toContain('last renewed 20s ago, of leaseDuration + acquireAfter 60s');
+    expect(d.reason).toContain('confirmed to the primary');
+    expect(decideAcquire(input({ watcher: w, now: 70_000, primaryGoneSince: 20_000 }))).toMatchObject({ action: 'takeOver', expect: '5', holder: 'west', epoch: 2 });
+  });
+
+  test('a promise to the primary site holds off the takeover for leaseDuration + acquireAfter', () => {
+    const w0 = observe(startWatcher(0, T), rec('5'), 0);
+    const c = confirm(w0, 100_000, T, false);
+    expect(c.ok).toBe(true);
+    if (!c.ok) return;
+    expect(decideAcquire(input({ watcher: c.watcher, now: 159_999, primaryGoneSince: 0 })).action).toBe('wait');
+    expect(decideAcquire(input({ watcher: c.watcher, now: 160_000, primaryGoneSince: 0 })).action).toBe('takeOver');
+    expect(confirm(w0, 100_000, T, true)).toEqual({ ok: false, reason: 'the standby site is promoting: it confirms nothing' });
+  });
+
+  test('a fence of its own confirmed in the primary cluster waives the lease term, not the failure threshold', () => {
+    const w = observe(startWatcher(0, T), rec('5'), 10_000);
+    expect(decideAcquire(input({ watcher: w, now: 30_000, primaryGoneSince: 20_000, primaryFenced: true })).action).toBe('wait');
+    expect(decideAcquire(input({ watcher: w, now: 40_000, primaryGoneSince: 20_000, primaryFenced: true })).action).toBe('takeOver');
+  });
+
+  test('never without having read the witness, never over its own record', () => {
+    expect(decideAcquire(input({ watcher: startWatcher(0, T), now: 1e9, primaryGoneSince: 0 })).action).toBe('none');
+    expect(decideAcquire(input({ watcher: observe(startWatcher(0, T), rec('9', 'west', 2), 0), now: 1e9, primaryGoneSince: 0 }))).toMatchObject({
+      action: 'none',
+      reason: 'this site holds the lease (epoch 2)',
+    });
+  });
+});
