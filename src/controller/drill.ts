@@ -1,8 +1,9 @@
 // The drill driver of one reconcile. src/drill/ decides (when a drill is due, whether it may
 // start, what it restores, its state machine and record); this drives its steps (drill-steps.ts)
-// against the cluster and writes each transition with the site's resourceVersion as precondition, so that it happens
-// exactly once. Scratch objects are found by label, so whatever a drill leaves behind (it ended,
-// it was aborted, the operator restarted half way) is removed by the next reconcile.
+// against the cluster and writes each transition with the site's resourceVersion as
+// precondition, so that it happens exactly once. Scratch objects are found by label, so whatever
+// a drill leaves behind (it ended, it was aborted, the operator restarted half way) is removed by
+// the next reconcile.
 import { formatDuration, parseDuration } from '../api/duration.ts';
 import type { Condition, DrillRecord, DrillStatus, DrillTrigger, PromotionStatus, SiteStatus } from '../api/status.ts';
 import type { Engine, EngineContext } from '../engines/engine.ts';
