@@ -45,3 +45,8 @@ export function splitKey(key: string): { namespace: string; name: string } {
 
 /** A shallow read-only view: cached objects are shared and must never be mutated. */
 export type Cached<T> = Readonly<T>;
+
+/** RFC 3339 with microseconds, as metav1.MicroTime wants (a Lease's renewTime). */
+export function microTime(d: Date): string {
+  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { isConflict, isNotFound, type KubeClient } from '../k8s/client.ts';
 import { sleep, systemClock, type Clock } from '../k8s/clock.ts';
 import { R } from '../k8s/resources.ts';
-import type { KubeObject } from '../k8s/types.ts';
+import { microTime, type KubeObject } from '../k8s/types.ts';
 
 interface Lease extends KubeObject {
   spec?: {
@@ -32,11 +32,6 @@ export interface LeaderOptions {
   log: Logger;
   /** Tests pass a fake one. */
   clock?: Clock;
-}
-
-/** RFC 3339 with microseconds, as metav1.MicroTime wants. */
-function microTime(d: Date): string {
-  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
 export class LeaderElector {
