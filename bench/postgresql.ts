@@ -221,6 +221,11 @@ export async function benchFailback(runs: number) {
       promoteMs: stats(measured.map((r) => r.promoteMs), 0),
       acknowledgedCommits: writers.acks.length,
       acknowledgedCommitsLost: writers.acks.filter((a) => !present.has(a.id)).length,
+      // pgbench's own count of committed transactions per failback against the history rows (one
+      // per transaction) the promoted primary gained, and both sides' tables right after the promotion.
+      pgbenchCommitted: measured.reduce((n, r) => n + r.pgbenchProcessed, 0),
+      pgbenchCommitsMissing: measured.reduce((n, r) => n + Math.max(0, r.pgbenchProcessed - r.historyAdded), 0),
+      tablesDifferedAfterPromotion: measured.filter((r) => r.servingTables !== r.promotedTables).length,
       note: 'writesRefusedMs: the longest time no writer got a commit acknowledged around each failback (stop writes, wait until caught up, pg_promote, traffic switch, reconnect)',
     };
   } finally {
