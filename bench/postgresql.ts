@@ -429,6 +429,17 @@ function printTable(r: Record<string, unknown>): void {
   for (const [k, v] of rows) process.stdout.write(`${k.padEnd(w)}  ${v}\n`);
 }
 
+/** The commit under test, "-dirty" when the code the bench runs differs from it (taken at the start). */
+function gitCommit(): string {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bench/*.ts', 'test/postgres'], { encoding: 'utf8' }).trim();
+    return dirty ? `${commit}-dirty` : commit;
+  } catch {
+    return 'unknown'; // not a git checkout
+  }
+}
+
 /**
  * Only the lifecycle parts (failback under load, re-protection rewind vs base backup), written to
  * their own results file with date, commit, settings and the machine's load: results.json keeps
@@ -436,6 +447,7 @@ function printTable(r: Record<string, unknown>): void {
  */
 export async function benchPostgresLifecycle(o: { failbackRuns: number; reprotectScale: number }): Promise<Record<string, unknown>> {
   const started = new Date();
+  const commit = gitCommit();
   const loadAverageAtStart = loadavg().map((x) => round(x, 2));
   const h = await PgHarness.create();
   const environment = { postgres: h.major, cpus: cpus().length, model: cpus()[0]?.model.trim() ?? 'unknown', node: process.version };
@@ -446,13 +458,6 @@ export async function benchPostgresLifecycle(o: { failbackRuns: number; reprotec
   const loadAverageAfterFailback = loadavg().map((x) => round(x, 2));
   const reprotect = await benchReprotect(o.reprotectScale);
   log(`re-protect: rewind ${reprotect.rewind.MiB ?? '?'} MiB in ${reprotect.rewind.seconds} s, base backup ${reprotect.baseBackup.MiB ?? '?'} MiB in ${reprotect.baseBackup.seconds} s`);
-  let commit = 'unknown';
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-    if (execFileSync('git', ['status', '--porcelain', '--', 'src', 'bench', 'test/postgres'], { encoding: 'utf8' }).trim()) commit += '-dirty';
-  } catch {
-    // Not a git checkout: the commit stays unknown.
-  }
   return {
     date: started.toISOString(),
     commit,
