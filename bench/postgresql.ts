@@ -8,9 +8,16 @@
 // engine's own scripts and observe(), as the tests do.
 //
 //   npm exec -- node bench/postgresql.ts      (as root; prints a table and the JSON)
+//   npm exec -- node bench/postgresql.ts --drill      (only the hot drill)
+//   npm exec -- node bench/postgresql.ts --lifecycle [--failback-runs 10] [--reprotect-scale 70] [--out FILE]
+//     (only failback under load and re-protection; writes bench/results-postgresql-lifecycle.json)
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
-import { join } from 'node:path';
+import { rename, writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import type pg from 'pg';
 import { observeReplication } from '../src/engines/postgresql/observe.ts';
 import { drillCopyScript, drillVerifyScript, promoteScript, standbyBootstrapScript, warmCopyScript } from '../src/engines/postgresql/scripts.ts';
@@ -214,6 +221,11 @@ export async function benchFailback(runs: number) {
       promoteMs: stats(measured.map((r) => r.promoteMs), 0),
       acknowledgedCommits: writers.acks.length,
       acknowledgedCommitsLost: writers.acks.filter((a) => !present.has(a.id)).length,
+      // pgbench's own count of committed transactions per failback against the history rows (one
+      // per transaction) the promoted primary gained, and both sides' tables right after the promotion.
+      pgbenchCommitted: measured.reduce((n, r) => n + r.pgbenchProcessed, 0),
+      pgbenchCommitsMissing: measured.reduce((n, r) => n + Math.max(0, r.pgbenchProcessed - r.historyAdded), 0),
+      tablesDifferedAfterPromotion: measured.filter((r) => r.servingTables !== r.promotedTables).length,
       note: 'writesRefusedMs: the longest time no writer got a commit acknowledged around each failback (stop writes, wait until caught up, pg_promote, traffic switch, reconnect)',
     };
   } finally {
@@ -417,8 +429,84 @@ function printTable(r: Record<string, unknown>): void {
   for (const [k, v] of rows) process.stdout.write(`${k.padEnd(w)}  ${v}\n`);
 }
 
+/** The commit under test, "-dirty" when the code the bench runs differs from it (taken at the start). */
+function gitCommit(): string {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bench/*.ts', 'test/postgres'], { encoding: 'utf8' }).trim();
+    return dirty ? `${commit}-dirty` : commit;
+  } catch {
+    return 'unknown'; // not a git checkout
+  }
+}
+
+/**
+ * Only the lifecycle parts (failback under load, re-protection rewind vs base backup), written to
+ * their own results file with date, commit, settings and the machine's load: results.json keeps
+ * the other figures.
+ */
+export async function benchPostgresLifecycle(o: { failbackRuns: number; reprotectScale: number }): Promise<Record<string, unknown>> {
+  const started = new Date();
+  const commit = gitCommit();
+  const loadAverageAtStart = loadavg().map((x) => round(x, 2));
+  const h = await PgHarness.create();
+  const environment = { postgres: h.major, cpus: cpus().length, model: cpus()[0]?.model.trim() ?? 'unknown', node: process.version };
+  await h.cleanup();
+  log(`PostgreSQL ${environment.postgres}, ${environment.cpus} CPUs, load average ${loadAverageAtStart.join(' ')}`);
+  const failback = await benchFailback(o.failbackRuns);
+  log(`failback: writes refused p50 ${failback.writesRefusedMs.p50 ?? '?'} ms, p99 ${failback.writesRefusedMs.p99 ?? '?'} ms, ${failback.acknowledgedCommitsLost} of ${failback.acknowledgedCommits} acknowledged commits lost`);
+  const loadAverageAfterFailback = loadavg().map((x) => round(x, 2));
+  const reprotect = await benchReprotect(o.reprotectScale);
+  log(`re-protect: rewind ${reprotect.rewind.MiB ?? '?'} MiB in ${reprotect.rewind.seconds} s, base backup ${reprotect.baseBackup.MiB ?? '?'} MiB in ${reprotect.baseBackup.seconds} s`);
+  return {
+    date: started.toISOString(),
+    commit,
+    command: `node bench/postgresql.ts --lifecycle --failback-runs ${o.failbackRuns} --reprotect-scale ${o.reprotectScale}`,
+    settings: {
+      failbackRuns: o.failbackRuns,
+      reprotectScale: o.reprotectScale,
+      servers: 'PostgreSQL on loopback (P at 127.0.0.1, S at 127.0.0.2), the engine\'s own scripts (test/postgres/lifecycle.ts)',
+    },
+    machine: {
+      ...environment,
+      loadAverageAtStart,
+      loadAverageAfterFailback,
+      loadAverageAtEnd: loadavg().map((x) => round(x, 2)),
+      note: 'a machine shared with other engineers\' tests and builds: the times are upper bounds',
+    },
+    durationSeconds: round((Date.now() - started.getTime()) / 1000, 0),
+    failback,
+    reprotect,
+  };
+}
+
 if (import.meta.main) {
-  const result = process.argv.includes('--drill') ? await benchPostgresDrill() : await benchPostgres();
+  const { values } = parseArgs({
+    options: {
+      drill: { type: 'boolean', default: false },
+      lifecycle: { type: 'boolean', default: false },
+      'failback-runs': { type: 'string', default: '10' },
+      'reprotect-scale': { type: 'string', default: '70' },
+      out: { type: 'string' },
+    },
+    strict: true,
+  });
+  const positive = (flag: 'failback-runs' | 'reprotect-scale') => {
+    const n = Number(values[flag]);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag} ${values[flag]}: give a positive integer`);
+    return n;
+  };
+  const result = values.drill
+    ? await benchPostgresDrill()
+    : values.lifecycle
+      ? await benchPostgresLifecycle({ failbackRuns: positive('failback-runs'), reprotectScale: positive('reprotect-scale') })
+      : await benchPostgres();
   printTable(result);
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  if (values.lifecycle) {
+    const out = values.out ?? join(dirname(fileURLToPath(import.meta.url)), 'results-postgresql-lifecycle.json');
+    await writeFile(`${out}.tmp`, `${JSON.stringify(result, null, 2)}\n`);
+    await rename(`${out}.tmp`, out);
+    log(`results written to ${out}`);
+  }
 }

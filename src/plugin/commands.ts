@@ -65,8 +65,10 @@ async function offers(client: KubeClient): Promise<(c: CapabilityName) => Offer>
 }
 
 async function siteEvents(client: KubeClient, site: SiteObject): Promise<EventObject[]> {
+  // By uid as well: a site deleted and created again under the same name has Events of its own.
+  const uid = site.metadata.uid ? `,involvedObject.uid=${site.metadata.uid}` : '';
   const list = await client.list<EventObject>(R.event, site.metadata.namespace, {
-    fieldSelector: `involvedObject.name=${site.metadata.name},involvedObject.kind=StandbySite`,
+    fieldSelector: `involvedObject.name=${site.metadata.name},involvedObject.kind=StandbySite${uid}`,
   });
   return list.items;
 }

@@ -3,7 +3,9 @@
 // installs the CRD, runs the operator, applies examples/, shows the sites
 // turning Protected, runs one drill of the hot example by annotation and
 // prints its record (RTO, data age), then makes the hot example's primary
-// fail and prints the promotion's timeline. The control plane stays up for exploring.
+// fail and prints the promotion's timeline; then the old primary comes back and is
+// re-protected, `kubectl standby failback` returns the site to its declared primary,
+// and `kubectl standby timeline` prints the whole cycle. The control plane stays up for exploring.
 //
 // npm run demo -- --real: the same on a real node (kubelet + containerd): a PostgreSQL primary
 // in the test image, its hot standby streaming synchronously, a client writing numbered rows
@@ -141,13 +143,61 @@ runMain(async () => {
   line(p?.switchedAt, 'traffic Service catalog-active switched to the standby');
   line(p?.completedAt, `promotion ${p?.state ?? 'unknown'} in ${p?.durationSeconds ?? '?'}s`);
   process.stdout.write('\n');
+  process.stdout.write(await kubectl(['get', 'standbysite', '-n', NS, 'catalog', '-o', 'wide']));
+  if (p?.state !== 'Promoted') {
+    await operator.stop();
+    throw new Error(`the promotion did not complete: ${JSON.stringify(p)}`);
+  }
+
+  // The rest of the cycle: the old primary comes back, follows the standby, and the site fails back
+  // to its declared direction, with no manifest changed (the generic engine runs the example's
+  // reprotectJobTemplate and failbackJobTemplate Jobs; on kwok their pods complete at once).
+  say('the old primary runs again (its pods Ready behind the fence): re-protection starts by itself');
+  for (const pod of pods) {
+    const at = new Date().toISOString();
+    const conditions = [{ type: 'Ready', status: 'True', lastTransitionTime: at }, { type: 'ContainersReady', status: 'True', lastTransitionTime: at }];
+    await client.mergePatch(R.pod, NS, pod.metadata?.name ?? '', { status: { conditions } }, 'status');
+  }
+  for (let i = 0; i < 240; i++) {
+    site = await client.get<StandbySiteObject>(SITE_RESOURCE, NS, 'catalog');
+    const r = site?.status?.reprotection;
+    if ((r?.state === 'Protected' && site?.status?.phase === 'Protected') || r?.state === 'Failed') break;
+    await sleep(500);
+  }
+  const r = site?.status?.reprotection;
+  process.stdout.write(
+    [
+      `re-protection of the ${r?.of ?? '?'} (${r?.trigger ?? '?'}, ${r?.method ?? '?'}): ${r?.state ?? 'not started'}${r?.message ? ` — ${r.message}` : ''}`,
+      `  divergent copy kept: ${r?.divergence?.snapshotRun ?? '-'}`,
+      '',
+    ].join('\n'),
+  );
+  process.stdout.write(await kubectl(['get', 'standbysite', '-n', NS, 'catalog', '-o', 'wide']));
+  if (r?.state !== 'Protected' || site?.status?.active !== 'standby') {
+    await operator.stop();
+    throw new Error(`the old primary was not re-protected: ${JSON.stringify(r ?? site?.status?.conditions)}`);
+  }
+
+  const plugin = async (args: string[]) => {
+    process.stdout.write(`$ kubectl standby ${args.join(' ')}\n`);
+    const res = await run(process.execPath, [join(repoRoot, 'src/plugin/main.ts'), ...args, '-n', NS, '--kubeconfig', cluster.kubeconfig]);
+    process.stdout.write(res.stdout + res.stderr);
+    return res.code;
+  };
+  say('a planned failback to the declared primary');
+  const failback = await plugin(['failback', 'catalog']);
+  say('the whole cycle');
+  await plugin(['timeline', 'catalog']);
+  process.stdout.write('\n');
   process.stdout.write(await kubectl(['get', 'standbysites', '-n', NS, '-o', 'wide']));
-  process.stdout.write(await kubectl(['get', 'events', '-n', NS, '--field-selector', 'involvedObject.kind=StandbySite', '--sort-by=.lastTimestamp']));
 
   await operator.stop();
   say('done. The control plane is still up:');
   process.stdout.write(`export KUBECONFIG=${cluster.kubeconfig}\nalias kubectl=${cluster.bin.kubectl}\nnpm start   # run the operator against it\nnpm run cluster:down   # stop it\n`);
-  if (p?.state !== 'Promoted') throw new Error(`the promotion did not complete: ${JSON.stringify(p)}`);
+  site = await client.get<StandbySiteObject>(SITE_RESOURCE, NS, 'catalog');
+  if (failback !== 0 || site?.status?.active !== 'primary' || site.status.phase !== 'Protected') {
+    throw new Error(`the failback did not complete: ${JSON.stringify(site?.status?.failback ?? site?.status?.conditions)}`);
+  }
 });
 
 
