@@ -352,7 +352,7 @@ const containerResources = withRules(
   [
     ...RESOURCES.flatMap((r) =>
       (['requests', 'limits'] as const).map((k) => ({
-        rule: `!has(self.${k}) || !has(self.${k}.${r}) || quantity(self.${k}.${r}).sign() > 0`,
+        rule: `!has(self.${k}) || !has(self.${k}.${r}) || quantity(self.${k}.${r}).isGreaterThan(quantity('0'))`,
         message: `must be more than zero: a standby container with no ${r} ${k === 'requests' ? 'reserved' : 'allowed'} cannot stand in for the primary; give a smaller value, or leave it out to keep the primary's`,
         fieldPath: `.${k}.${r}`,
         holds: (c: { requests?: Partial<Record<string, string>>; limits?: Partial<Record<string, string>> }) => {

@@ -78,16 +78,20 @@ export function growthPlan(i: GrowInput): GrowthPlan {
     ]);
     return { kind: 'patch', ops, containers: behind.map((t) => t.name) };
   }
+  // The operator's pod cache keeps no pod spec (controller/caches.ts): a pod is grown when it is
+  // of the template's revision, which the workload's controller reports once it saw the patch.
+  const st = i.standby.status;
+  if ((st?.observedGeneration ?? 0) < (i.standby.metadata?.generation ?? 0)) return { kind: 'wait', why: "the standby workload's controller to see the grown template" };
   const live = i.standbyPods.filter((p) => !p.metadata?.deletionTimestamp);
-  const podContainers = (p: V1Pod) => [...(p.spec?.containers ?? []), ...(p.spec?.initContainers ?? [])];
-  const grown = (p: V1Pod) =>
-    wanted.every((t) => {
-      const c = podContainers(p).find((x) => x.name === t.name);
-      return c !== undefined && sameCapacity(c.resources, t.resources);
-    });
-  const small = live.filter((p) => !grown(p));
-  if (small.length > 0) return { kind: 'wait', why: `pods ${small.map((p) => p.metadata?.name ?? '').sort().join(', ')} still have the reduced resources (a rolling update replaces them)` };
   const replicas = i.standby.spec?.replicas ?? 1;
+  const revision = i.standby.kind === 'StatefulSet' ? (st as { updateRevision?: string } | undefined)?.updateRevision : undefined;
+  const small =
+    i.standby.kind === 'StatefulSet'
+      ? live.filter((p) => !revision || p.metadata?.labels?.['controller-revision-hash'] !== revision).map((p) => p.metadata?.name ?? '')
+      : (st?.updatedReplicas ?? 0) < replicas || live.length > replicas
+        ? [`${Math.max(0, live.length - (st?.updatedReplicas ?? 0))} old`]
+        : [];
+  if (small.length > 0) return { kind: 'wait', why: `pods ${small.sort().join(', ')} still have the reduced resources (a rolling update replaces them)` };
   const ready = live.filter(isPodReady).length;
   if (ready < replicas) return { kind: 'wait', why: `${ready} of ${replicas} standby pods with the primary's resources Ready` };
   return { kind: 'done' };

@@ -103,7 +103,11 @@ describe('a hot standby at reduced capacity', () => {
   test("the primary fails: promoted, traffic switched, then the standby's template and pods grow to the primary's requests", async () => {
     const failedAt = Date.now();
     for (const p of await podNames(ns, 'app=db')) await setPodReady(ns, p, false);
-    const s = await waitForSite(ns, 'db', (x: SiteObject) => x.status?.promotion?.state === 'Promoted', 'the reduced hot site promoted', 180_000);
+    const s = await waitForSite(ns, 'db', (x: SiteObject) => x.status?.promotion?.state === 'Promoted', 'the reduced hot site promoted', 90_000).catch(async (e: unknown) => {
+      console.log(await kubectl(['-n', ns, 'get', 'sts', 'db-standby', '-o', 'yaml']));
+      console.log(await kubectl(['-n', ns, 'get', 'pods', '-o', 'yaml']));
+      throw e;
+    });
     const p = s.status!.promotion!;
     expect(p.growthFailed, p.message).toBeUndefined();
     expect(p.grow).toBe(true);

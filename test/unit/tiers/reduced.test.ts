@@ -136,18 +136,20 @@ describe('the standby workload (builders)', () => {
   });
 });
 
-const pod = (name: string, res: object, ready = true): V1Pod => ({
-  metadata: { name },
-  spec: { containers: [{ name: 'main', image: 'db:1', resources: res }, { name: 'exporter', image: 'exp:1' }] },
+// As the operator's cache keeps pods: labels and readiness, no spec.
+const pod = (name: string, revision: string, ready = true): V1Pod => ({
+  metadata: { name, labels: { 'controller-revision-hash': revision } },
   status: { conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }], phase: 'Running' },
 });
 
 describe('growth on promotion (the Growing step)', () => {
   const s = site({ tier: 'hot', standby: { resources: { main: small } } });
   const reducedStandby = standbyOf(desiredObjects(ctx(s)));
-  const grownStandby = standbyOf(desiredObjects(ctx(s, { promotion: 'Growing' })));
-  const reducedPod = pod('db-standby-0', containers(reducedStandby).main!);
-  const grownPod = pod('db-standby-0', full);
+  const seen = (w: V1StatefulSet | V1Deployment, generation: number, observed: number, updateRevision: string) =>
+    ({ ...w, metadata: { ...w.metadata, generation }, status: { observedGeneration: observed, updateRevision, replicas: 1 } }) as V1StatefulSet;
+  const grownStandby = seen(standbyOf(desiredObjects(ctx(s, { promotion: 'Growing' }))), 2, 2, 'rev-2');
+  const reducedPod = pod('db-standby-0', 'rev-1');
+  const grownPod = pod('db-standby-0', 'rev-2');
 
   test('quantities are compared as such, a missing request as its limit', () => {
     expect(sameCapacity({ requests: { cpu: '1000m', memory: '1024Mi' } }, { requests: { cpu: '1', memory: '1Gi' } })).toBe(true);
@@ -169,9 +171,10 @@ describe('growth on promotion (the Growing step)', () => {
 
   test('a grown template waits for its pods to be replaced, then for them to be Ready', () => {
     const why = (p: ReturnType<typeof growthPlan>) => (p.kind === 'wait' ? p.why : `not waiting: ${p.kind}`);
+    expect(why(growthPlan({ site: s, primary: primarySts, standby: { ...grownStandby, status: { replicas: 1, observedGeneration: 1 } }, standbyPods: [reducedPod] }))).toContain('controller to see');
     expect(why(growthPlan({ site: s, primary: primarySts, standby: grownStandby, standbyPods: [reducedPod] }))).toContain('db-standby-0 still have the reduced resources');
     expect(why(growthPlan({ site: s, primary: primarySts, standby: grownStandby, standbyPods: [] }))).toContain('0 of 1');
-    expect(growthPlan({ site: s, primary: primarySts, standby: grownStandby, standbyPods: [pod('db-standby-0', full, false)] })).toMatchObject({ kind: 'wait' });
+    expect(growthPlan({ site: s, primary: primarySts, standby: grownStandby, standbyPods: [pod('db-standby-0', 'rev-2', false)] })).toMatchObject({ kind: 'wait' });
     expect(growthPlan({ site: s, primary: primarySts, standby: grownStandby, standbyPods: [grownPod] })).toEqual({ kind: 'done' });
   });
 
