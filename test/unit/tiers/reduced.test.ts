@@ -178,6 +178,19 @@ describe('growth on promotion (the Growing step)', () => {
     expect(growthPlan({ site: s, primary: primarySts, standby: grownStandby, standbyPods: [grownPod] })).toEqual({ kind: 'done' });
   });
 
+  test('a Deployment standby is grown once all its replicas are updated and no old pod is left', () => {
+    const dep = (updated: number): V1Deployment => ({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'db-standby', generation: 3 },
+      spec: { replicas: 1, selector: {}, template: grownStandby.spec!.template },
+      status: { observedGeneration: 3, updatedReplicas: updated },
+    });
+    expect(growthPlan({ site: s, primary: primarySts, standby: dep(0), standbyPods: [pod('a', 'x')] }).kind).toBe('wait');
+    expect(growthPlan({ site: s, primary: primarySts, standby: dep(1), standbyPods: [pod('a', 'x'), pod('b', 'y')] }).kind).toBe('wait');
+    expect(growthPlan({ site: s, primary: primarySts, standby: dep(1), standbyPods: [pod('b', 'y')] })).toEqual({ kind: 'done' });
+  });
+
   test('without the primary workload its resources are unknown: growth is given up at once, the step still ends', async () => {
     expect(growthPlan({ site: s, primary: undefined, standby: reducedStandby, standbyPods: [reducedPod] })).toMatchObject({ kind: 'giveUp' });
     const r = await growStandby({ site: s, primary: undefined, standby: reducedStandby, standbyPods: [] }, actions([]));
