@@ -5,7 +5,7 @@
 import type { V1NetworkPolicy } from '@kubernetes/client-node';
 import type { Side, SiteStatus } from '../api/status.ts';
 import type { Engine } from '../engines/engine.ts';
-import { promotionInEffect, type Lifecycle } from '../promotion/lifecycle.ts';
+import { promotionInEffect, standbyCopiesUnkept, type Lifecycle } from '../promotion/lifecycle.ts';
 import { inProgress } from '../promotion/machine.ts';
 import { reprotecting } from '../reprotect/machine.ts';
 import { ownershipOf } from '../site/ownership.ts';
@@ -315,7 +315,8 @@ export async function convergeSite(
   // The traffic Service is what clients use: never removed because the primary Service is gone
   // (it is not built without it), it keeps its last ports and selector.
   await removeUnwanted(rc, desired, rc.site.spec.traffic.mode === 'operatorService' ? [`Service/${trafficName}`] : []);
-  if (!promo) await pruneCopies(rc, obs, facts.runs, facts.mounted);
+  // After a failback, the copies the standby served on go only once its re-protection kept them.
+  if (!promo && !standbyCopiesUnkept(lifecycle)) await pruneCopies(rc, obs, facts.runs, facts.mounted);
   await alignDataOwnership(rc, obs);
   return result;
 }

@@ -29,7 +29,7 @@ import { standbyUsability } from '../promotion/usable.ts';
 import { LABEL_ROLE, LABEL_SITE, names } from '../site/names.ts';
 import { ownershipOf } from '../site/ownership.ts';
 import { claimsOf, isPodReady, isStatefulSet, primaryVolumes, selectorOf, matches, type PrimaryVolume, type Workload } from '../site/workload.ts';
-import { snapshotSets, type SnapshotSet } from '../snapshot/sets.ts';
+import { restorable, snapshotSets, type SnapshotSet } from '../snapshot/sets.ts';
 import { hostBindings, servicesSelectingBothSides, type BothSides } from '../tiers/standby-workload.ts';
 import type { VolumeSnapshot } from '../snapshot/types.ts';
 import type { Caches } from './caches.ts';
@@ -251,7 +251,8 @@ export function siteFacts(i: FactsInput): SiteFacts {
   const volumeNames = obs.volumes.map((v) => v.volume);
   const mounted = claimsOf(obs.standby?.spec?.template);
   const runs = copyRuns(obs.copyClaims, volumeNames.length ? volumeNames : Object.keys(mounted));
-  const sets = snapshotSets(obs.snapshots, volumeNames);
+  // The divergence copies of a DR cycle are kept, never restored from nor counted as the site's data.
+  const sets = snapshotSets(restorable(obs.snapshots), volumeNames);
   const mountedRun = runs.find((r) => r.complete && Object.values(r.claims).every((c) => Object.values(mounted).includes(c)));
   const newest = newestCompleteRun(runs);
   const recorded = promotion?.copy;

@@ -11,7 +11,7 @@ import { drive } from '../promotion/executor.ts';
 import { lifecycleOf } from '../promotion/lifecycle.ts';
 import { decideReprotect, type ReprotectDecision } from '../reprotect/decide.ts';
 import { beginReprotection, reprotecting, REPROTECTION } from '../reprotect/machine.ts';
-import { setsOf, volumesOf, type SidesInput } from '../reprotect/sides.ts';
+import { setsOf, standbyVolumesOf, type SidesInput } from '../reprotect/sides.ts';
 import { reprotectSteps } from '../reprotect/steps.ts';
 import { ANNOTATION_REPROTECT, runId } from '../site/names.ts';
 import { applyRetention } from '../snapshot/retention.ts';
@@ -127,7 +127,7 @@ export async function keepReverseCopies(rc: ReconcileContext, sides: SidesInput,
   const { site } = rc;
   const schedule = site.spec.tier === 'warm' ? site.spec.warm : site.spec.tier === 'cold' ? site.spec.cold : undefined;
   if (!schedule || !sides.snapshotsInstalled) return undefined;
-  const volumes = volumesOf(sides.standby);
+  const volumes = standbyVolumesOf(sides.standby, sides.primary);
   if (volumes.length === 0) return undefined;
   const sets = setsOf(sides, 'reverse', volumes);
   const newest = sets.find((s) => s.ready);

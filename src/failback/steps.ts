@@ -17,7 +17,7 @@ import { buildFence } from '../fencing/network-policy.ts';
 import type { ObjectActions } from '../k8s/actions.ts';
 import { ensureJob } from '../k8s/jobs.ts';
 import { promotionId } from '../promotion/machine.ts';
-import { setsOf, snapshotSetStep, volumesOf, type SidesInput } from '../reprotect/sides.ts';
+import { setsOf, snapshotSetStep, standbyVolumesOf, type SidesInput } from '../reprotect/sides.ts';
 import { ANNOTATION_ACTIVE, names } from '../site/names.ts';
 import { DONE, failed, waiting, type StepResult } from '../site/step.ts';
 import { isPodReady, selectorOf } from '../site/workload.ts';
@@ -76,10 +76,10 @@ async function catchUp(i: SidesInput, f: PromotionStatus, force: boolean, act: O
     return waiting(`Job ${job.name} to complete`);
   }
   // warm and cold: the standby's volumes after its writes stopped are exactly what it committed.
-  const { result } = await snapshotSetStep(i, act, "the fenced standby's volumes", volumesOf(i.standby), finalRun(f), 'reverse');
+  const { result } = await snapshotSetStep(i, act, "the fenced standby's volumes", standbyVolumesOf(i.standby, i.primary), finalRun(f), 'reverse');
   if (!result.done && force && result.failed) {
     // A forced failback without a final copy falls back on the newest reverse copy there is.
-    const newest = setsOf(i, 'reverse', volumesOf(i.standby)).find((s) => s.ready);
+    const newest = setsOf(i, 'reverse', standbyVolumesOf(i.standby, i.primary)).find((s) => s.ready);
     if (newest) return DONE;
   }
   return result;
@@ -87,7 +87,7 @@ async function catchUp(i: SidesInput, f: PromotionStatus, force: boolean, act: O
 
 async function takeBack(i: SidesInput, f: PromotionStatus, act: ObjectActions, hold: HoldIO): Promise<StepResult> {
   if (i.site.spec.tier !== 'hot') {
-    const volumes = volumesOf(i.standby);
+    const volumes = standbyVolumesOf(i.standby, i.primary);
     const sets = setsOf(i, 'reverse', volumes);
     const set = sets.find((s) => s.run === finalRun(f) && s.ready) ?? sets.find((s) => s.ready);
     if (!set) return failed('no ready snapshot of the standby exists to restore the primary from');

@@ -52,3 +52,13 @@ export function promotionInEffect(status: SiteStatus): PromotionStatus | undefin
 export function reprotected(l: Lifecycle): boolean {
   return l.reprotection?.state === 'Protected';
 }
+
+/**
+ * Failed back, and the standby's re-protection has not yet kept what its copies held (they held
+ * what it served on, possibly writes the primary was not restored with, e.g. after a forced
+ * failback): until it has (status.reprotection.divergence), no sync replaces those copies and
+ * none is pruned.
+ */
+export function standbyCopiesUnkept(l: Lifecycle): boolean {
+  return l.mode === 'returning' && l.reprotection?.divergence === undefined;
+}

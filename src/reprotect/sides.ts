@@ -8,7 +8,7 @@ import type { Engine } from '../engines/engine.ts';
 import type { ObjectActions } from '../k8s/actions.ts';
 import { LABEL_ROLE } from '../site/names.ts';
 import { failed, waiting, type StepResult } from '../site/step.ts';
-import { primaryVolumes, type PrimaryVolume, type Workload } from '../site/workload.ts';
+import { claimsOf, isStatefulSet, primaryVolumes, type PrimaryVolume, type Workload } from '../site/workload.ts';
 import { snapshotSets, type SnapshotSet } from '../snapshot/sets.ts';
 import { buildSnapshot, type SnapshotRole } from '../snapshot/take.ts';
 import type { VolumeSnapshot } from '../snapshot/types.ts';
@@ -35,9 +35,28 @@ export interface SidesInput {
   snapshotsInstalled: boolean;
 }
 
-/** The side's data volumes (for a standby StatefulSet: replica 0's claims). */
+/** The primary's data volumes (for a StatefulSet: replica 0's claims). */
 export function volumesOf(w: Workload | undefined): PrimaryVolume[] {
   return w ? primaryVolumes(w) : [];
+}
+
+/**
+ * The standby's data volumes: replica 0's claims from its claim templates (hot), and the claims
+ * its pod template mounts by name. A warm or cold standby StatefulSet has no claim templates:
+ * it runs on the copies (claims) a sync or a restore made, and those are what re-protection and
+ * failback must snapshot. A claim the primary's own template also mounts by name is the user's
+ * (shared by both sides, copied into the standby's template), not the standby's data: left out.
+ */
+export function standbyVolumesOf(w: Workload | undefined, primary: Workload | undefined): PrimaryVolume[] {
+  if (!w) return [];
+  const own = primaryVolumes(w);
+  if (!isStatefulSet(w)) return own;
+  const named = new Set(own.map((v) => v.volume));
+  const shared = new Set(Object.values(claimsOf(primary?.spec?.template)));
+  const mounted = Object.entries(claimsOf(w.spec?.template))
+    .filter(([volume, claim]) => !named.has(volume) && !shared.has(claim))
+    .map(([volume, claim]) => ({ volume, claim }));
+  return [...own, ...mounted];
 }
 
 /** The site's snapshot sets of one role, over the given volumes. */

@@ -22,7 +22,7 @@ import { LABEL_EPOCH, names } from '../site/names.ts';
 import { DONE, doneWith, failed, waiting, type StepResult } from '../site/step.ts';
 import { isPodReady, selectorOf, type Workload } from '../site/workload.ts';
 import { buildJob, COPY_JOB_DEADLINE_SECONDS } from '../tiers/jobs.ts';
-import { setsOf, snapshotSetStep, volumesOf, type SidesInput } from './sides.ts';
+import { setsOf, snapshotSetStep, standbyVolumesOf, volumesOf, type SidesInput } from './sides.ts';
 
 /** The reverse snapshot run a re-protection seeds with. */
 export function seedRun(r: ReprotectionStatus): string {
@@ -44,7 +44,7 @@ export function reprotectSteps(i: SidesInput, r: ReprotectionStatus, act: Object
 async function preserve(i: SidesInput, r: ReprotectionStatus, act: ObjectActions): Promise<StepResult> {
   const old = oldSide(i, r);
   const what = r.of === 'standby' ? 'the standby' : 'the old primary';
-  const volumes = volumesOf(old);
+  const volumes = r.of === 'standby' ? standbyVolumesOf(old, i.primary) : volumesOf(old);
   if (!old) return doneWith({ divergence: { description: `${what} has no workload: there is nothing to keep` } });
   if (volumes.length === 0) return doneWith({ divergence: { description: `${what} has no PersistentVolumeClaims: there is nothing to keep` } });
   const run = `divergent-${promotionId(r)}`;
@@ -102,7 +102,7 @@ async function seed(i: SidesInput, r: ReprotectionStatus, act: ObjectActions): P
     if (job.failed) return failed(`Job ${job.name} failed: ${job.message}`);
     return waiting(`Job ${job.name} to complete`);
   }
-  const { result } = await snapshotSetStep(i, act, "the serving standby's volumes", volumesOf(i.standby), seedRun(r), 'reverse');
+  const { result } = await snapshotSetStep(i, act, "the serving standby's volumes", standbyVolumesOf(i.standby, i.primary), seedRun(r), 'reverse');
   return result.done ? doneWith({ method: 'snapshots' }) : result;
 }
 
@@ -127,7 +127,7 @@ function follow(i: SidesInput, r: ReprotectionStatus): Promise<StepResult> {
     const ready = i.primaryPods.some(isPodReady);
     return Promise.resolve(ready ? DONE : waiting('the old primary to have a Ready pod again (following the standby)'));
   }
-  const set = setsOf(i, 'reverse', volumesOf(i.standby)).find((s) => s.run === seedRun(r));
+  const set = setsOf(i, 'reverse', standbyVolumesOf(i.standby, i.primary)).find((s) => s.run === seedRun(r));
   return Promise.resolve(set?.ready ? DONE : waiting(`the snapshot of the serving standby (run ${seedRun(r)}) to be ready`));
 }
 

@@ -1,7 +1,7 @@
 // Snapshots are taken in runs: one VolumeSnapshot per primary volume, labelled
 // with the run. A set is usable for restore only when every volume's snapshot
 // is ready, so a restore is always consistent across volumes.
-import { ANNOTATION_VOLUME, byCopyRun } from '../site/names.ts';
+import { ANNOTATION_VOLUME, byCopyRun, LABEL_ROLE } from '../site/names.ts';
 import { toDate } from '../k8s/types.ts';
 import type { VolumeSnapshot } from './types.ts';
 
@@ -44,6 +44,15 @@ export function snapshotSets(snaps: readonly VolumeSnapshot[], volumes: readonly
     });
   }
   return sets.sort((a, b) => b.time.getTime() - a.time.getTime() || (a.run < b.run ? 1 : -1));
+}
+
+/**
+ * The snapshots a site may restore from and counts as its data: not the divergence copies
+ * (role divergent: what only an old side held after a failover, kept for a person, never a
+ * restore source nor the site's data age).
+ */
+export function restorable(snaps: readonly VolumeSnapshot[]): VolumeSnapshot[] {
+  return snaps.filter((s) => s.metadata?.labels?.[LABEL_ROLE] !== 'divergent');
 }
 
 export function newestReadySet(sets: readonly SnapshotSet[]): SnapshotSet | undefined {

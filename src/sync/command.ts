@@ -15,6 +15,7 @@ import { runJobToCompletion } from '../k8s/jobs.ts';
 import { SITE_RESOURCE } from '../api/resource.ts';
 import { R } from '../k8s/resources.ts';
 import { ANNOTATION_COMPLETE, ANNOTATION_DATA_TIME, names, runId } from '../site/names.ts';
+import { lifecycleOf, promotionInEffect, standbyCopiesUnkept } from '../promotion/lifecycle.ts';
 import { pruneSnapshots } from '../snapshot/prune.ts';
 import { takeSnapshotSet } from '../snapshot/take.ts';
 import { buildJob, COPY_JOB_DEADLINE_SECONDS } from '../tiers/jobs.ts';
@@ -110,12 +111,20 @@ export async function syncSite(client: KubeClient, key: string, o: CopyRunOption
 }
 
 /**
- * From the moment a promotion begins (and until it is abandoned), no sync makes a copy: it
- * would be a copy of the fenced old primary, and the standby that serves (or will) must only
- * ever run on the copy the promotion recorded.
+ * From the moment a promotion begins (and until it is abandoned, or the site failed back), no
+ * sync makes a copy: it would be a copy of the fenced old primary, and the standby that serves
+ * (or will) must only ever run on the copy the promotion recorded. After a failback the primary
+ * serves again and status.promotion only records the past failover: syncs resume (the standby's
+ * re-protection waits for one) once that re-protection kept a copy of the standby's copies.
  */
-function refuseDuringPromotion(key: string, status: SiteStatus): void {
-  const p = status.promotion;
+export function refuseDuringPromotion(key: string, status: SiteStatus): void {
+  if (standbyCopiesUnkept(lifecycleOf(status))) {
+    throw new Error(
+      `StandbySite ${key} failed back and the standby's copies, what it served on, are not kept yet: no sync replaces them before the standby's re-protection keeps a copy of them (status.reprotection.divergence); ` +
+        're-protection starts by itself (promotion.reprotect: automatic) or on standby.dev/reprotect=<token>',
+    );
+  }
+  const p = promotionInEffect(status);
   if (!p?.state) return;
   throw new Error(
     `StandbySite ${key} has a promotion (${p.state}, begun ${p.startedAt ?? '?'}): no copy is made of the fenced old primary for the standby that serves clients; ` +

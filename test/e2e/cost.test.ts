@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { apply, createNamespace, deleteNamespace, kubectlJson, waitFor } from '../cluster/helpers.ts';
 import type { SiteCost } from '../../src/api/status.ts';
-import { condition, getSite, installCrd, runCopy, startOperator, waitForSite, type OperatorProcess, type SiteObject } from './support/operator.ts';
+import { condition, getSite, installCrd, runCopy, startOperator, statefulPrimary, waitForSite, type OperatorProcess, type SiteObject } from './support/operator.ts';
 import { plugin } from './support/plugin.ts';
 
 const Mi = 2 ** 20;
@@ -29,36 +29,7 @@ afterAll(async () => {
 });
 
 /** The workload: a StatefulSet whose one container requests 250m CPU and 256Mi, on a 1Gi volume. */
-const primary = (name: string) => `
-apiVersion: v1
-kind: Service
-metadata: {name: ${name}}
-spec:
-  selector: {app: ${name}}
-  ports: [{name: main, port: 5432, targetPort: 5432}]
----
-apiVersion: apps/v1
-kind: StatefulSet
-metadata: {name: ${name}}
-spec:
-  replicas: 1
-  serviceName: ${name}
-  selector: {matchLabels: {app: ${name}}}
-  template:
-    metadata: {labels: {app: ${name}}}
-    spec:
-      containers:
-        - name: main
-          image: example.invalid/db:1
-          ports: [{containerPort: 5432}]
-          resources: {requests: {cpu: 250m, memory: 256Mi}, limits: {memory: 512Mi}}
-          volumeMounts: [{name: data, mountPath: /data}]
-  volumeClaimTemplates:
-    - metadata: {name: data}
-      spec:
-        accessModes: [ReadWriteOnce]
-        resources: {requests: {storage: 1Gi}}
-`;
+const primary = (name: string) => statefulPrimary(name, { resources: '{requests: {cpu: 250m, memory: 256Mi}, limits: {memory: 512Mi}}' });
 
 const site = (name: string, tier: string, extra: string) => `apiVersion: standby.dev/v1alpha1
 kind: StandbySite

@@ -3,12 +3,19 @@
 // primary (by token, and automatic after `after`), the standby made the primary's standby again;
 // nothing written to the spec, the user's objects untouched; an operator killed mid-re-protection
 // and mid-failback resumes each exactly once; a second primary failure while re-protecting
-// promotes nothing. Primary failures are made through the pods' /status, as a failing kubelet would.
+// promotes nothing. The warm and cold tiers go through the same cycle on copies: the old primary's
+// volumes kept aside (divergent), snapshots of the serving standby, the primary's claims restored
+// from the fenced standby's final snapshot; markers written into the fake storage's volume folders
+// (on this machine) show what data ends where. Primary failures are made through the pods'
+// /status, as a failing kubelet would.
+import { existsSync } from 'node:fs';
+import { readdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { apply, createNamespace, deleteNamespace, kubectl, kubectlJson, waitFor } from '../cluster/helpers.ts';
-import { condition, getSite, installCrd, podNames, setPodReady, startOperator, statefulPrimary, waitForSite, type OperatorProcess, type SiteObject } from './support/operator.ts';
+import { condition, getSite, installCrd, podNames, runCopy, setPodReady, startOperator, statefulPrimary, waitForSite, type OperatorProcess, type SiteObject } from './support/operator.ts';
 
-const NAMESPACES = ['token', 'auto', 'crash'] as const;
+const NAMESPACES = ['token', 'auto', 'crash', 'warm', 'cold'] as const;
 const ns = {} as Record<(typeof NAMESPACES)[number], string>;
 let op: OperatorProcess;
 
@@ -16,7 +23,7 @@ beforeAll(async () => {
   await installCrd();
   for (const k of NAMESPACES) ns[k] = await createNamespace(`life-${k}`);
   // The crash test runs its own operators on its own namespace.
-  op = await startOperator({ namespaces: [ns.token, ns.auto], name: 'lifecycle' });
+  op = await startOperator({ namespaces: [ns.token, ns.auto, ns.warm, ns.cold], name: 'lifecycle' });
 });
 
 afterAll(async () => {
@@ -220,5 +227,192 @@ describe('hot tier, generic engine', () => {
     } finally {
       expect(await third.stop()).toBe(0);
     }
+  });
+});
+
+
+// ---- warm and cold: the same cycle on copies ----------------------------------------------------
+
+function copySite(tier: 'warm' | 'cold'): string {
+  return `apiVersion: standby.dev/v1alpha1
+kind: StandbySite
+metadata: {name: db}
+spec:
+  tier: ${tier}
+  ${tier === 'warm' ? 'warm: {schedule: "*/15 * * * *"}' : 'cold: {schedule: "0 2 * * *"}'}
+  primary: {workload: {kind: StatefulSet, name: db}, service: db}
+  promotion: {mode: automatic, failureThreshold: 3s, maxPromotions: {count: 5, window: 1h}, failback: {mode: manual}}
+  engine: {type: generic}
+`;
+}
+
+interface Pvc { metadata: { name: string; uid: string; annotations?: Record<string, string> }; spec: { volumeName?: string; dataSource?: { kind: string; name: string } }; status: { phase?: string } }
+interface Snap { metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string }; spec: { source: { persistentVolumeClaimName: string } }; status?: { readyToUse?: boolean; boundVolumeSnapshotContentName?: string; creationTime?: string } }
+
+/** The folder of a Bound claim's volume: the fake storage's hostPath PVs live on this machine. */
+async function claimFolder(n: string, claim: string): Promise<string> {
+  const pvc = await waitFor(async () => {
+    const c = await kubectlJson<Pvc>(['-n', n, 'get', 'pvc', claim]);
+    return c.status.phase === 'Bound' && c.spec.volumeName ? c : undefined;
+  }, { timeoutMs: 60_000, description: `PVC ${claim} Bound` });
+  const pv = await kubectlJson<{ spec: { hostPath: { path: string } } }>(['get', 'pv', pvc.spec.volumeName!]);
+  return pv.spec.hostPath.path;
+}
+
+/** The folder the fake snapshotter copied a VolumeSnapshot into (<state>/snapshots/<content>, beside <state>/volumes). */
+function snapshotFolder(volumeFolder: string, s: Snap): string {
+  return join(dirname(dirname(volumeFolder)), 'snapshots', s.status!.boundVolumeSnapshotContentName!);
+}
+
+async function files(folder: string): Promise<string[]> {
+  return existsSync(folder) ? (await readdir(folder)).sort() : [];
+}
+
+async function snapshotsOfRun(n: string, run: string): Promise<Snap[]> {
+  return (await kubectlJson<{ items: Snap[] }>(['-n', n, 'get', 'volumesnapshots', '-l', `standby.dev/copy-run=${run}`])).items;
+}
+
+/** The standby's claim of the volume `data` (warm and cold standbys run on copies, mounted by name). */
+async function standbyClaim(n: string): Promise<string> {
+  const sts = await kubectlJson<{ spec: { template: { spec: { volumes?: { name: string; persistentVolumeClaim?: { claimName: string } }[] } } } }>(['-n', n, 'get', 'statefulset', 'db-standby']);
+  const claim = sts.spec.template.spec.volumes?.find((v) => v.name === 'data')?.persistentVolumeClaim?.claimName;
+  expect(claim, 'the standby mounts a copy as its volume data').toBeDefined();
+  return claim!;
+}
+
+/** The primary StatefulSet as its owner wrote it, and its Service. */
+async function userPrimary(n: string): Promise<unknown> {
+  const sts = await kubectlJson<{ metadata: { uid: string; annotations?: Record<string, string> }; spec: unknown }>(['-n', n, 'get', 'statefulset', 'db']);
+  const svc = await kubectlJson<{ metadata: { uid: string; annotations?: Record<string, string> }; spec: { selector: unknown; ports: unknown } }>(['-n', n, 'get', 'service', 'db']);
+  return { sts: { uid: sts.metadata.uid, spec: sts.spec, annotations: sts.metadata.annotations }, svc: { uid: svc.metadata.uid, selector: svc.spec.selector, ports: svc.spec.ports, annotations: svc.metadata.annotations } };
+}
+
+const STANDBY_SELECTOR = { 'standby.dev/site': 'db', 'standby.dev/role': 'standby' };
+
+async function copyTierCycle(tier: 'warm' | 'cold'): Promise<void> {
+  const n = ns[tier];
+  const copy = tier === 'warm' ? 'sync' : 'snapshot';
+  await apply(statefulPrimary('db', { replicas: 1 }), n);
+  await apply(copySite(tier), n);
+  await waitForSite(n, 'db', (s) => s.status?.phase === 'Pending', `${tier} site waiting for its first copy`);
+  // Data the primary holds before the failure: it must be on the primary at the end.
+  const primaryFolder = await claimFolder(n, 'data-db-0');
+  await writeFile(join(primaryFolder, 'before-failure'), 'committed on the primary\n');
+  const first = await runCopy(copy, n, 'db');
+  expect(first.code, first.stderr).toBe(0);
+  const protectedSite = await waitForSite(n, 'db', (s) => s.status?.phase === 'Protected' && s.status.observedGeneration === s.metadata.generation, `${tier} site Protected`);
+  const generation = protectedSite.metadata.generation;
+  const before = await userPrimary(n);
+  const oldClaim = await kubectlJson<Pvc>(['-n', n, 'get', 'pvc', 'data-db-0']);
+
+  await setPrimaryReady(n, 'db', false);
+  // The promotion's record is written before the status that derives the phase from it: wait for both.
+  const p = await waitForSite(n, 'db', (s) => promoted(s) && s.status?.phase === 'Promoted', `${tier} site promoted`, 60_000);
+  expect(p.status?.phase).toBe('Promoted');
+  expect(await trafficSelector(n, 'db-active')).toEqual(STANDBY_SELECTOR);
+  // While the standby serves it takes writes; the fenced old primary holds one write it never passed on.
+  const servingClaim = await standbyClaim(n);
+  const servingFolder = await claimFolder(n, servingClaim);
+  expect(await files(servingFolder)).toEqual(['before-failure']);
+  await writeFile(join(servingFolder, 'while-standby-served'), 'committed on the standby\n');
+  await writeFile(join(primaryFolder, 'divergent'), 'written on the old primary after the failover\n');
+
+  // Automatic re-protection (the spec's default) once the old primary runs again.
+  await setPrimaryReady(n, 'db', true);
+  const r = await waitForSite(n, 'db', reprotectedOnStandby, `${tier}: re-protected on the standby`, 90_000);
+  expect(r.status?.reprotection).toMatchObject({ of: 'primary', trigger: 'automatic', method: 'snapshots' });
+  expect(r.status?.reprotection?.token).toBeUndefined();
+  expect(condition(r, 'Ready')).toMatchObject({ status: 'True', reason: 'Protected' });
+  expect(condition(r, 'FailbackReady')).toMatchObject({ status: 'True' });
+  expect(await trafficSelector(n, 'db-active')).toEqual(STANDBY_SELECTOR);
+  // Clients still cannot reach the old primary: its fence stays (narrowed to the standby's pods).
+  const fence = await kubectlJson<{ spec: { podSelector: unknown } }>(['-n', n, 'get', 'networkpolicy', 'db-fence']);
+  expect(fence.spec.podSelector).toEqual({ matchLabels: { app: 'db' } });
+  // What only the old primary held is kept, before anything overwrites it.
+  const divergentRun = r.status?.reprotection?.divergence?.snapshotRun;
+  expect(divergentRun).toMatch(/^divergent-/);
+  const divergent = await snapshotsOfRun(n, divergentRun!);
+  expect(divergent).toHaveLength(1);
+  expect(divergent[0]).toMatchObject({ metadata: { labels: { 'standby.dev/role': 'divergent' } }, spec: { source: { persistentVolumeClaimName: 'data-db-0' } }, status: { readyToUse: true } });
+  expect(await files(snapshotFolder(primaryFolder, divergent[0]!))).toEqual(['before-failure', 'divergent']);
+  if (tier === 'cold') {
+    // The divergence copy is kept, but it is not one of the site's backups: not counted, not its data time.
+    const backups = (await kubectlJson<{ items: Snap[] }>(['-n', n, 'get', 'volumesnapshots', '-l', 'standby.dev/role in (snapshot,reverse)'])).items;
+    expect(r.status?.snapshots).toBe(backups.filter((b) => b.status?.readyToUse === true).length);
+    expect(r.status?.lastSnapshotTime).not.toBe(divergent[0]!.status?.creationTime);
+  }
+  // The old primary is seeded by a snapshot of the serving standby's copy (role reverse).
+  const seed = (await kubectlJson<{ items: Snap[] }>(['-n', n, 'get', 'volumesnapshots', '-l', 'standby.dev/role=reverse'])).items;
+  expect(seed.map((s) => s.spec.source.persistentVolumeClaimName)).toContain(servingClaim);
+  expect((await events(n, 'DivergenceKept')).length).toBeGreaterThanOrEqual(1);
+
+  // Failback by token.
+  await kubectl(['-n', n, 'annotate', 'standbysite', 'db', 'standby.dev/failback=fb-1']);
+  const fb = await waitForSite(n, 'db', (s) => s.status?.failback?.state === 'Promoted', `${tier}: failed back`, 120_000);
+  expect(fb.status?.handledFailbackToken).toBe('fb-1');
+  expect(fb.status?.failback).toMatchObject({ to: 'primary', trigger: 'manual', token: 'fb-1', epoch: 2 });
+  // The standby is made a standby again. First its re-protection keeps what its copies held (they
+  // are what it served on): no sync may replace them before that.
+  const kept = await waitForSite(n, 'db', (s) => s.status?.reprotection?.of === 'standby' && s.status.reprotection.divergence !== undefined, `${tier}: the standby's copies kept`, 60_000);
+  if (tier === 'warm') {
+    // (A cold standby workload is gone once failed back: the final snapshot the primary was restored from holds its data.)
+    const standbyKept = await snapshotsOfRun(n, kept.status!.reprotection!.divergence!.snapshotRun!);
+    expect(standbyKept.map((x) => x.spec.source.persistentVolumeClaimName), JSON.stringify(kept.status?.reprotection)).toContain(servingClaim);
+  }
+  // Then it waits for a copy of the primary made after the failback.
+  await new Promise((res) => setTimeout(res, 1100)); // copy runs are named per second
+  const after = await runCopy(copy, n, 'db');
+  expect(after.code, after.stderr).toBe(0);
+  const back = await waitForSite(n, 'db', backOnPrimaryCopies, `${tier}: back on the primary, the standby re-protected`, 120_000);
+
+  expect(back.status?.epoch).toBe(2);
+  expect(back.status?.primaryHeld).toBeUndefined();
+  expect(condition(back, 'Ready')).toMatchObject({ status: 'True', reason: 'Protected' });
+  expect(await trafficSelector(n, 'db-active')).toEqual({ app: 'db' });
+  expect(await exists(n, 'networkpolicy', 'db-fence')).toBe(false);
+  expect(await exists(n, 'networkpolicy', 'db-standby-fence')).toBe(false);
+  expect(await events(n, 'FailedBack')).toHaveLength(1);
+  const history = back.status?.promotionHistory ?? [];
+  expect(history.map((h) => `${h.kind ?? 'promotion'}:${h.result}`)).toEqual(['promotion:Promoted', 'reprotect:Protected', 'failback:Promoted', 'reprotect:Protected']);
+  for (const h of history) expect(h.durationSeconds, `${h.kind ?? 'promotion'} duration`).toBeGreaterThanOrEqual(0);
+
+  // The primary's claim was restored from the fenced standby's final snapshot: the standby's data.
+  const restored = await kubectlJson<Pvc>(['-n', n, 'get', 'pvc', 'data-db-0']);
+  expect(restored.metadata.uid).not.toBe(oldClaim.metadata.uid);
+  expect(restored.spec.dataSource?.kind).toBe('VolumeSnapshot');
+  const finalRun = restored.metadata.annotations?.['standby.dev/restored-from'];
+  expect(finalRun).toMatch(/^final-/);
+  const final = await kubectlJson<Snap>(['-n', n, 'get', 'volumesnapshot', restored.spec.dataSource!.name]);
+  expect(final.metadata.labels).toMatchObject({ 'standby.dev/role': 'reverse', 'standby.dev/copy-run': finalRun });
+  expect(final.spec.source.persistentVolumeClaimName).toBe(servingClaim);
+  const restoredFolder = await claimFolder(n, 'data-db-0');
+  expect(restoredFolder).not.toBe(primaryFolder);
+  expect(await files(restoredFolder)).toEqual(['before-failure', 'while-standby-served']);
+  // The divergent copy is still there, with what only the old primary held.
+  for (const s of divergent) {
+    const now = await kubectlJson<Snap>(['-n', n, 'get', 'volumesnapshot', s.metadata.name]);
+    expect(now.metadata.deletionTimestamp).toBeUndefined();
+    expect(now.status?.readyToUse).toBe(true);
+    expect(await files(snapshotFolder(primaryFolder, now))).toEqual(['before-failure', 'divergent']);
+  }
+
+  // Nothing was written to the spec; the user's workload and Service are the same objects with
+  // the same spec (the restore held the StatefulSet at 0 replicas and gave its replicas back).
+  expect(back.metadata.generation).toBe(generation);
+  expect(await userPrimary(n)).toEqual(before);
+}
+
+const backOnPrimaryCopies = (s: SiteObject) =>
+  s.status?.phase === 'Protected' && s.status.active === 'primary' && s.status.failback?.state === 'Promoted' && s.status.reprotection?.of === 'standby' && s.status.reprotection.state === 'Protected';
+
+describe('warm tier, generic engine', () => {
+  test('failover, automatic re-protection on snapshots, failback by token: the primary serves the standby\'s data, the divergence kept, no spec written', { timeout: 360_000 }, async () => {
+    await copyTierCycle('warm');
+  });
+});
+
+describe('cold tier, generic engine', () => {
+  test('failover onto a restored snapshot, automatic re-protection, failback by token: the primary serves the standby\'s data, the divergence kept, no spec written', { timeout: 360_000 }, async () => {
+    await copyTierCycle('cold');
   });
 });

@@ -198,7 +198,7 @@ export function lastJson(stdout: string): unknown {
 }
 
 /** A primary: a StatefulSet with one data volume and its Service, as YAML. */
-export function statefulPrimary(name: string, opts: { replicas?: number; volume?: boolean } = {}): string {
+export function statefulPrimary(name: string, opts: { replicas?: number; volume?: boolean; resources?: string } = {}): string {
   return `
 apiVersion: v1
 kind: Service
@@ -221,7 +221,7 @@ spec:
         - name: main
           image: example.invalid/db:1
           ports: [{containerPort: 5432}]
-${
+${opts.resources ? `          resources: ${opts.resources}\n` : ''}${
   opts.volume === false
     ? ''
     : `          volumeMounts: [{name: data, mountPath: /data}]

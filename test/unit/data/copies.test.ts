@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import { applyRetention } from '../../../src/snapshot/retention.ts';
-import { newestReadySet, snapshotSets } from '../../../src/snapshot/sets.ts';
+import { newestReadySet, restorable, snapshotSets } from '../../../src/snapshot/sets.ts';
 import type { VolumeSnapshot } from '../../../src/snapshot/types.ts';
 import { copyRuns, newestCompleteRun, obsoleteRuns } from '../../../src/copies/inventory.ts';
 
@@ -33,6 +33,17 @@ describe('snapshot sets', () => {
     ]);
     expect(newestReadySet(sets)?.run).toBe('r1');
     expect(newestReadySet(sets)?.snapshots).toEqual({ data: 's-data-r1', wal: 's-wal-r1' });
+  });
+
+  test("a divergence copy (role divergent) is never a restore source nor the site's data, however new", () => {
+    const divergent = { ...snap('divergent-p1', 'data', 120, true) };
+    divergent.metadata = { ...divergent.metadata, labels: { ...divergent.metadata!.labels, 'standby.dev/role': 'divergent' } };
+    const reverse = snap('seed-p1', 'data', 121, true);
+    reverse.metadata!.labels!['standby.dev/role'] = 'reverse';
+    const all = [snap('r1', 'data', 0, true), divergent, reverse];
+    expect(newestReadySet(snapshotSets(all, ['data']))?.run).toBe('seed-p1');
+    expect(snapshotSets(restorable([snap('r1', 'data', 0, true), divergent]), ['data']).map((s) => s.run)).toEqual(['r1']);
+    expect(restorable(all).map((s) => s.metadata?.name)).toEqual(['s-data-r1', 's-data-seed-p1']);
   });
 
   test('a driver error is reported', () => {
