@@ -3,13 +3,18 @@
 import type { V1Deployment, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import { describe, expect, test } from 'vitest';
 import { validateSpec, type StandbySite } from '../../../src/api/site.ts';
-import type { PromotionStatus } from '../../../src/api/status.ts';
+import type { PromotionStatus, SiteStatus } from '../../../src/api/status.ts';
+import type { ReconcileContext } from '../../../src/controller/context.ts';
+import { buildContext } from '../../../src/controller/converge.ts';
+import type { Observed } from '../../../src/controller/facts.ts';
 import { siteCost } from '../../../src/cost/site-cost.ts';
 import { genericEngine } from '../../../src/engines/generic.ts';
 import type { ObjectActions } from '../../../src/k8s/actions.ts';
 import { drive, type PromotionSteps, type StepResult } from '../../../src/promotion/executor.ts';
 import { growStandby, growthPlan, sameCapacity } from '../../../src/promotion/grow.ts';
+import { lifecycleOf } from '../../../src/promotion/lifecycle.ts';
 import { advance, begin, inProgress } from '../../../src/promotion/machine.ts';
+import { LABEL_EPOCH } from '../../../src/site/names.ts';
 import type { BuildContext } from '../../../src/tiers/context.ts';
 import { desiredObjects } from '../../../src/tiers/desired.ts';
 import { reducedResources, standsByReduced, unknownContainers, withReducedResources } from '../../../src/tiers/reduced.ts';
@@ -129,10 +134,50 @@ describe('the standby workload (builders)', () => {
     expect(containers(standbyOf(desiredObjects(ctx(site({ tier: 'hot' }))))).main).toEqual(full);
   });
 
+  test("status.cost's reserved figures are the standby workload's: reduced while it stands by, the primary's once grown", () => {
+    const cost = (standby: V1StatefulSet | V1Deployment) => siteCost({ spec: s.spec, now: new Date(), primary: primarySts, volumes: [], primaryClaims: new Map(), standby, claims: [], snapshots: [] });
+    // 2 × (250m + 100m) and 2 × (256Mi + 64Mi) while it stands by; 2 × (1 + 100m) and 2 × (1Gi + 64Mi) grown.
+    expect(cost(standbyOf(desiredObjects(ctx(s))))).toMatchObject({ cpu: 0.7, memory: 2 * 320 * 2 ** 20 });
+    expect(cost(standbyOf(desiredObjects(ctx(s, { promotion: 'Promoted', active: 'standby' }))))).toMatchObject({ cpu: 2.2, memory: 2 * 1088 * 2 ** 20 });
+  });
+
   test("status.cost's what-if for hot counts the reduced standby", () => {
     const cost = siteCost({ spec: s.spec, now: new Date(), primary: primarySts, volumes: [], primaryClaims: new Map(), standby: undefined, claims: [], snapshots: [] });
     // 2 × (250m + 100m), 2 × (256Mi + 64Mi).
     expect(cost.whatIf?.hot).toMatchObject({ cpu: 0.7, memory: 2 * 320 * 2 ** 20 });
+  });
+});
+
+describe('the reduced size through the DR cycle (the controller\'s build context)', () => {
+  const s = site({ tier: 'hot', standby: { resources: { main: small } } });
+  const at = (m: number) => new Date(Date.UTC(2026, 11, 1, 10, m)).toISOString();
+  const failover: PromotionStatus = { state: 'Promoted', to: 'standby', startedAt: at(0), grow: true, grownAt: at(2) };
+  const failback = (state: PromotionStatus['state']): PromotionStatus => ({ state, to: 'primary', startedAt: at(10), epoch: 1 });
+  const reprotection = (of: 'primary' | 'standby', m: number) => ({ of, state: 'Protected' as const, startedAt: at(m) });
+  // The standby workload the controller would build for a site whose status is this.
+  const built = (status: SiteStatus) => {
+    const rc = { site: s, deps: { operatorImage: 'op:1' }, current: { ...s, status } } as unknown as ReconcileContext;
+    const obs = { primary: primarySts, primaryService: undefined, volumes: [], primaryClaims: new Map(), serviceLabelKeys: new Set<string>() } as unknown as Observed;
+    const c = buildContext(rc, obs, genericEngine, lifecycleOf(status), status.active ?? 'primary', undefined);
+    return standbyOf(desiredObjects(c!));
+  };
+
+  test("the standby serves at the primary's size after its failover and while the old primary is re-protected and failed back to", () => {
+    expect(containers(built({ active: 'standby', promotion: failover })).main).toEqual(full);
+    expect(containers(built({ active: 'standby', promotion: failover, reprotection: reprotection('primary', 5) })).main).toEqual(full);
+    // A failback promotes the primary (the user's own workload, at its own size): no growth; the
+    // standby serves at the primary's size until the failback's switch.
+    expect(containers(built({ active: 'standby', promotion: failover, reprotection: reprotection('primary', 5), failback: failback('Switching') })).main).toEqual(full);
+    // A failback that failed leaves the standby serving, at the primary's size.
+    expect(containers(built({ active: 'standby', promotion: failover, failback: failback('Failed') })).main).toEqual(full);
+  });
+
+  test('once failed back it stands by again, reduced, with the epoch label (one restart of its pods, not two), and stays so once re-protected', () => {
+    const returning = built({ active: 'primary', epoch: 1, promotion: failover, failback: failback('Promoted') });
+    expect(containers(returning).main).toEqual({ requests: small.requests, limits: full.limits });
+    expect(returning.spec?.template.metadata?.labels?.[LABEL_EPOCH]).toBe('1');
+    const forward = built({ active: 'primary', epoch: 1, promotion: failover, failback: failback('Promoted'), reprotection: reprotection('standby', 20) });
+    expect(containers(forward).main).toEqual({ requests: small.requests, limits: full.limits });
   });
 });
 
