@@ -78,6 +78,10 @@ const printerColumns: JsonObject[] = [
   // A future time printed as a date column would read "<invalid>"; print it as a timestamp.
   { name: 'Next Sync', type: 'string', jsonPath: '.status.nextSyncTime', priority: 1 },
   { name: 'Last Promotion', type: 'date', jsonPath: '.status.promotion.completedAt', priority: 1 },
+  // The cost of protection (status.cost), as its numbers: a column cannot format bytes.
+  { name: 'Reserved CPU', type: 'number', jsonPath: '.status.cost.cpu', description: "CPU cores the standby's pods request now", priority: 1 },
+  { name: 'Reserved Memory', type: 'integer', jsonPath: '.status.cost.memory', description: "Bytes of memory the standby's pods request now", priority: 1 },
+  { name: 'Copy Storage', type: 'integer', jsonPath: '.status.cost.storage', description: 'Bytes held by the copies, snapshots and dumps the site keeps', priority: 1 },
 ];
 
 /** The CustomResourceDefinition object for StandbySite. */

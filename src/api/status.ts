@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { FENCING_METHODS, TIERS } from './spec.ts';
 
 export const PHASES = ['Pending', 'Protected', 'Degraded', 'Promoting', 'Promoted', 'Reprotecting', 'FailingBack', 'Failed'] as const;
-export const PROMOTION_STATES = ['Fencing', 'CatchingUp', 'Promoting', 'Switching', 'Promoted', 'Failed'] as const;
+export const PROMOTION_STATES = ['Fencing', 'CatchingUp', 'Promoting', 'Switching', 'Growing', 'Promoted', 'Failed'] as const;
 export const REPROTECTION_STATES = ['Preserving', 'Seeding', 'Following', 'Protected', 'Failed'] as const;
 /** What started a promotion: siteLost is a person's confirmation (a site-lost-... token) that the primary's site is gone. */
 export const TRIGGERS = ['automatic', 'manual', 'forced', 'siteLost'] as const;
@@ -59,7 +59,7 @@ const promotionStatus = z
     state: z
       .enum(PROMOTION_STATES)
       .optional()
-      .meta({ description: 'Fencing, CatchingUp (failback only), Promoting, Switching (in progress), Promoted or Failed.' }),
+      .meta({ description: 'Fencing, CatchingUp (failback only), Promoting, Switching, Growing (a reduced standby only; in progress), Promoted or Failed.' }),
     to: z
       .enum(SIDES)
       .optional()
@@ -95,6 +95,15 @@ const promotionStatus = z
       .meta({ description: "traffic.mode primaryService: the primary Service's own selector before the switch, given back on failback." }),
     promotedAt: time.optional().meta({ description: 'When the standby was promoted.' }),
     switchedAt: time.optional().meta({ description: 'When the traffic Service was switched to the standby.' }),
+    grow: z
+      .boolean()
+      .optional()
+      .meta({ description: "The standby stood by at reduced capacity (spec.standby.resources) when the promotion began: after the switch it grows to the primary's (the Growing step)." }),
+    grownAt: time.optional().meta({ description: "When the Growing step ended: the promoted standby's pods had the primary's requests and limits, or growth was given up (growthFailed)." }),
+    growthFailed: z
+      .string()
+      .optional()
+      .meta({ description: "Why the promoted standby did not reach the primary's requests and limits within promotion.stepTimeout. The promotion still ends Promoted; the operator keeps asking for the primary's resources." }),
     tier: z
       .enum(TIERS)
       .optional()

@@ -196,7 +196,7 @@ export function buildContext(
   if (!obs.primary) return undefined;
   // The failover whose effects hold (failover, failback); after a failback none does.
   const promo = lifecycle.promotion;
-  const switching = promo?.state === 'Switching' || promo?.state === 'Promoted';
+  const switching = promo?.state === 'Switching' || promo?.state === 'Growing' || promo?.state === 'Promoted';
   return {
     site: rc.site,
     primary: obs.primary,

@@ -12,6 +12,8 @@ import { promotionCopy } from '../promotion/copy.ts';
 import { begin, fail, inProgress, promotionId } from '../promotion/machine.ts';
 import { released } from '../promotion/release.ts';
 import { takeOver } from '../promotion/take-over.ts';
+import { growStandby } from '../promotion/grow.ts';
+import { hasReducedStandby } from '../tiers/reduced.ts';
 import { ANNOTATION_ABANDON, ANNOTATION_PROMOTE, names, standbySelector } from '../site/names.ts';
 import { desiredReplicas } from '../site/workload.ts';
 import { abandonPromotion } from './abandon.ts';
@@ -123,6 +125,8 @@ export async function runPromotion(
           tier: spec.tier,
           fencing: spec.promotion.fencing,
           ...(copy ? { copy } : {}),
+          // A standby at reduced capacity grows once it serves (the Growing step).
+          ...(hasReducedStandby(spec) ? { grow: true } : {}),
           // What abandoning a failed promotion, or a failback, gives back.
           ...(spec.promotion.fencing === 'scaleDown' && obs.primary ? { primaryReplicas: desiredReplicas(obs.primary) } : {}),
         },
@@ -200,6 +204,7 @@ export async function runPromotion(
           },
           act,
         ),
+      Growing: () => growStandby({ site, primary: obs.primary, standby: obs.standby, standbyPods: obs.standbyPods }, act),
     };
     const result = await drive(promo, steps, {
       now: () => rc.now(),
@@ -280,6 +285,12 @@ async function afterTransition(rc: ReconcileContext, from: string, to: Promotion
     if (to.durationSeconds !== undefined) d.metrics?.promotionSeconds.observe({ tier }, to.durationSeconds);
     rc.log.warn({ durationSeconds: to.durationSeconds }, 'promotion complete: the standby serves clients');
     await d.events.record(rc.current, 'Normal', 'Promoted', `the standby serves clients; promotion took ${to.durationSeconds ?? '?'}s`);
+    if (to.growthFailed) {
+      rc.log.error({ growthFailed: to.growthFailed }, 'the promoted standby serves at reduced capacity');
+      await d.events.record(rc.current, 'Warning', 'GrowthFailed', `the promoted standby serves at reduced capacity: ${to.growthFailed}`);
+    } else if (to.grow) {
+      await d.events.record(rc.current, 'Normal', 'Grown', "the promoted standby's pods have the primary's requests and limits");
+    }
   } else if (to.state === 'Failed') {
     d.metrics?.promotions.inc({ tier, result: 'Failed', trigger: to.trigger ?? 'automatic' });
     rc.log.error({ message: to.message }, 'promotion failed');

@@ -16,6 +16,8 @@ import { reprotecting } from '../reprotect/machine.ts';
 import type { SidesInput } from '../reprotect/sides.ts';
 import { pinToPromotion } from '../promotion/pinned.ts';
 import { ANNOTATION_PROMOTE, names } from '../site/names.ts';
+import { podTemplateOf } from '../site/workload.ts';
+import { unknownContainers } from '../tiers/reduced.ts';
 import type { ReconcileContext, ReconcilerDeps } from './context.ts';
 import { convergeSite, desiredFor, fencesFor, type ConvergeResult } from './converge.ts';
 import { observe, referenceProblems, siteFacts, type Observed, type ReferenceProblem, type SiteFacts } from './facts.ts';
@@ -232,6 +234,16 @@ class SiteRun implements ReconcileContext {
     } else if (!lost) this.memory.newlyReported(this.key, 'lostCopy', []);
     if (this.memory.newlyReported(this.key, 'hostBindings', obs.hostBindings).length > 0) {
       await this.deps.events.record(this.current, 'Normal', 'StandbyAdjusted', standbyAdjustedMessage(obs.hostBindings));
+    }
+    // spec.standby.resources naming a container the primary's pod template does not have changes nothing: say so.
+    const unmatched = obs.primary ? unknownContainers(podTemplateOf(obs.primary), this.site.spec.standby?.resources) : [];
+    if (this.memory.newlyReported(this.key, 'standbyResources', unmatched).length > 0) {
+      await this.deps.events.record(
+        this.current,
+        'Warning',
+        'StandbyResourcesUnmatched',
+        `spec.standby.resources names ${unmatched.join(', ')}, which the primary's pod template has no container of: those entries change nothing`,
+      );
     }
     const both = this.memory.newlyReported(this.key, 'bothSides', obs.bothSides.map((b) => b.service));
     for (const b of obs.bothSides.filter((x) => both.includes(x.service))) {

@@ -25,7 +25,7 @@ export function activeEndpoint(site: StandbySite, status: SiteStatus, server: st
   const hostname = site.spec.traffic.externalDNS?.hostname;
   if (hostname) return hostname;
   const ns = site.metadata.namespace;
-  const standbyServes = status.active === 'standby' || status.promotion?.state === 'Switching' || status.promotion?.state === 'Promoted';
+  const standbyServes = status.active === 'standby' || status.promotion?.state === 'Switching' || status.promotion?.state === 'Growing' || status.promotion?.state === 'Promoted';
   const local = `${status.trafficService ?? names.traffic(site.metadata.name, site.spec)}.${ns}.svc`;
   if (!site.spec.primary.cluster || standbyServes) return local;
   return `${site.spec.primary.service}.${site.spec.primary.namespace ?? ns}.svc (in the cluster at ${server ?? 'spec.primary.cluster'})`;

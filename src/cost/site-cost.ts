@@ -9,6 +9,7 @@ import type { SiteCost, TierCost } from '../api/status.ts';
 import { bytes } from '../k8s/quantity.ts';
 import { isStatefulSet, podTemplateOf, type PrimaryVolume, type Workload } from '../site/workload.ts';
 import type { VolumeSnapshot } from '../snapshot/types.ts';
+import { withReducedResources } from '../tiers/reduced.ts';
 import { NOTHING, podRequests, times, type Reservation } from './requests.ts';
 
 /** The transfer snapshot sets a warm sync keeps (sync/command.ts prunes to its last 2). */
@@ -72,7 +73,7 @@ export function keptSnapshotSets(spec: SiteSpec, now: Date): number {
 
 /**
  * What the same site would reserve on one tier while it stands by: hot runs spec.hot.replicas
- * pods of the primary's template on volumes of their own (one set per pod for a StatefulSet);
+ * pods of the primary's template (with spec.standby.resources, if given) on volumes of their own (one set per pod for a StatefulSet);
  * warm runs no pod and keeps one complete copy (a second while a sync makes the next) and, with
  * method volumeSnapshot, the snapshots of its last two syncs (sync/command.ts keeps 2); cold runs
  * no pod and keeps its retained snapshot sets (at most the volumes' size each; most drivers store
@@ -84,7 +85,9 @@ export function tierCost(tier: Tier, i: CostInput, primary: Workload): TierCost 
   switch (tier) {
     case 'hot': {
       const replicas = i.spec.hot?.replicas ?? 1;
-      return figures(times(podRequests(podTemplateOf(primary)), replicas), isStatefulSet(primary) ? volumeBytes * replicas : volumeBytes);
+      // A standby at reduced capacity (spec.standby.resources) reserves what it stands by with.
+      const template = withReducedResources(podTemplateOf(primary), i.spec.standby?.resources);
+      return figures(times(podRequests(template), replicas), isStatefulSet(primary) ? volumeBytes * replicas : volumeBytes);
     }
     case 'warm':
       return figures(NOTHING, volumeBytes * ((i.spec.warm?.method ?? 'volumeSnapshot') === 'volumeSnapshot' ? 1 + WARM_TRANSFER_SETS : 1));

@@ -25,7 +25,7 @@ export function drillMayStart(i: DrillGateInput): Gate {
   if (i.running) return no(`drill ${i.running.id} is running`);
   if (i.busy) return no(i.busy);
   const p = i.promotion?.state;
-  if (p === 'Fencing' || p === 'Promoting' || p === 'Switching') return no(`a promotion is in progress (${p})`);
+  if (p === 'Fencing' || p === 'Promoting' || p === 'Switching' || p === 'Growing') return no(`a promotion is in progress (${p})`);
   if (i.active === 'standby' || p === 'Promoted') return no('the standby serves clients: nothing protects it, so there is nothing to drill');
   if (p === 'Failed') return no('the last promotion failed; the primary stays fenced until a person decides');
   if (!i.primaryReady) return no('the primary is not Ready');

@@ -140,7 +140,7 @@ function request(command: 'promote' | 'failback' | 'reprotect' | 'drill'): Run {
     if (o.offered === false) throw new CommandError(o.why);
     if (o.offered === 'unknown') io.err(`warning: ${o.why}; asking anyway`);
     const p = site.status?.promotion;
-    if (p?.state === 'Fencing' || p?.state === 'Promoting' || p?.state === 'Switching') {
+    if (p?.state === 'Fencing' || p?.state === 'Promoting' || p?.state === 'Switching' || p?.state === 'Growing') {
       throw new CommandError(`a promotion is already running (${p.state}); follow it with \`kubectl standby timeline ${name} -n ${site.metadata.namespace}\``);
     }
     // A force-... token waives the data-age check (promote) or the proof that the primary caught up (failback).

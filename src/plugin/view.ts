@@ -131,7 +131,7 @@ export function conditionOf(view: SiteView, type: string): ConditionView | undef
   return view.conditions.find((c) => c.type === type);
 }
 
-const inFlight = (p: PromotionStatus | undefined) => p?.state === 'Fencing' || p?.state === 'Promoting' || p?.state === 'Switching';
+const inFlight = (p: PromotionStatus | undefined) => p?.state === 'Fencing' || p?.state === 'Promoting' || p?.state === 'Switching' || p?.state === 'Growing';
 
 /**
  * What a person should do next, most urgent first. Built from the conditions (whose messages

@@ -49,6 +49,6 @@ export function promotionCopy(i: CopyChoice): PromotionCopy | undefined {
 export function promotedClaims(p: PromotionStatus, runs: readonly CopyRun[], legacy: CopyRun | undefined): Record<string, string> | undefined {
   const rec = p.copy;
   if (!rec) return legacy?.claims;
-  const proven = p.state === 'Switching' || p.state === 'Promoted' || runs.some((r) => r.run === rec.run && r.complete);
+  const proven = p.state === 'Switching' || p.state === 'Growing' || p.state === 'Promoted' || runs.some((r) => r.run === rec.run && r.complete);
   return proven ? rec.claims : undefined;
 }

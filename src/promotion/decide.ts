@@ -90,7 +90,7 @@ function budgetFreesInMs(history: readonly PromotionRecord[], now: Date, windowM
 export function decide(input: DecisionInput): Decision {
   const { now, primary, standby } = input;
   const cur = input.current?.state;
-  if (cur === 'Fencing' || cur === 'Promoting' || cur === 'Switching') {
+  if (cur === 'Fencing' || cur === 'Promoting' || cur === 'Switching' || cur === 'Growing') {
     if (!input.isLeader) return { action: 'refuse', reason: 'NotLeader', message: 'another operator replica holds the leader lease' };
     return { action: 'continue', reason: `promotion in progress (${cur})` };
   }

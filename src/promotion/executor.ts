@@ -23,6 +23,8 @@ export interface PromotionSteps {
   CatchingUp?(): Promise<StepResult>;
   Promoting(): Promise<StepResult>;
   Switching(): Promise<StepResult>;
+  /** Only for a reduced standby (the record's `grow`): it grows to the primary's resources. */
+  Growing?(): Promise<StepResult>;
 }
 
 export interface DriveOptions<P extends ProcedureRecord = PromotionStatus> {
@@ -97,6 +99,13 @@ export async function drive<P extends ProcedureRecord = PromotionStatus>(
       let next: P | undefined;
       if (result.failed) next = failOf(p, opts.now(), result.failed);
       else if (overdueOf(p, opts.now(), opts.stepTimeoutMs, opts.resumedAt?.(p))) {
+        if (result.overrun) {
+          // Past its deadline, a step that must not fail the procedure is given up and recorded.
+          const moved = advanceOf(proc, { ...p, ...result.overrun }, opts.now());
+          record(step, moved);
+          p = moved;
+          continue;
+        }
         next = failOf(p, opts.now(), `did not finish within ${formatDuration(opts.stepTimeoutMs)} (promotion.stepTimeout): ${result.waitingFor}`);
       }
       if (!next) return { record: p, waitingFor: result.waitingFor, conflict: false };

@@ -1,5 +1,6 @@
 // The promotion state machine, as pure transitions on status.promotion:
-//   to the standby (a failover or switchover): Fencing -> Promoting -> Switching -> Promoted
+//   to the standby (a failover or switchover): Fencing -> Promoting -> Switching [-> Growing] -> Promoted
+//     (Growing: a standby that stood by at reduced capacity grows to the primary's; see grow.ts)
 //   to the primary (a failback):               Fencing -> CatchingUp -> Promoting -> Switching -> Promoted
 // or -> Failed from any step. Each transition is written with the site's resourceVersion as
 // precondition, so two operators can never both advance it; the executor (executor.ts) writes
@@ -7,9 +8,10 @@
 import type { PromotionState, PromotionStatus, Side, Trigger } from '../api/status.ts';
 import { advanceOf, failOf, inProgressOf, overdueOf, type Procedure } from './procedure.ts';
 
-export type PromotionStep = 'Fencing' | 'CatchingUp' | 'Promoting' | 'Switching';
+export type PromotionStep = 'Fencing' | 'CatchingUp' | 'Promoting' | 'Switching' | 'Growing';
 
 const FORWARD: readonly PromotionStep[] = ['Fencing', 'Promoting', 'Switching'];
+const FORWARD_GROWING: readonly PromotionStep[] = [...FORWARD, 'Growing'];
 const BACK: readonly PromotionStep[] = ['Fencing', 'CatchingUp', 'Promoting', 'Switching'];
 
 const STAMP: Record<PromotionStep, keyof PromotionStatus> = {
@@ -17,6 +19,7 @@ const STAMP: Record<PromotionStep, keyof PromotionStatus> = {
   CatchingUp: 'caughtUpAt',
   Promoting: 'promotedAt',
   Switching: 'switchedAt',
+  Growing: 'grownAt',
 };
 
 /** The side that takes over in this promotion: the standby unless it is a failback. */
@@ -25,7 +28,8 @@ export function targetOf(p: Pick<PromotionStatus, 'to'> | undefined): Side {
 }
 
 export const PROMOTION: Procedure<PromotionStatus> = {
-  steps: (p) => (targetOf(p) === 'primary' ? BACK : FORWARD),
+  // Growing only when the start recorded a reduced standby (`grow`): a later spec change never adds or drops it.
+  steps: (p) => (targetOf(p) === 'primary' ? BACK : p.grow ? FORWARD_GROWING : FORWARD),
   done: 'Promoted',
   stamp: (step) => STAMP[step as PromotionStep],
   describe(step, p) {
@@ -40,8 +44,10 @@ export const PROMOTION: Procedure<PromotionStatus> = {
         return `promoting the ${to}`;
       case 'Switching':
         return `switching traffic to the ${to}`;
+      case 'Growing':
+        return "the standby serves clients; growing its pods to the primary's requests and limits";
       default:
-        return `the ${to} serves clients`;
+        return p.growthFailed ? `the ${to} serves clients, at reduced capacity: ${p.growthFailed}` : `the ${to} serves clients`;
     }
   },
 };
@@ -51,7 +57,7 @@ export function begin(
   trigger: Trigger,
   reason: string,
   token: string | undefined,
-  frozen: Pick<PromotionStatus, 'tier' | 'fencing' | 'copy' | 'primaryReplicas'> = {},
+  frozen: Pick<PromotionStatus, 'tier' | 'fencing' | 'copy' | 'primaryReplicas' | 'grow'> = {},
   to: Side = 'standby',
   epoch?: number,
 ): PromotionStatus {

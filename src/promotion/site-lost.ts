@@ -46,7 +46,7 @@ export function unreachableText(s: PrimarySiteView): string {
  */
 export function siteLostDecision(i: SiteLostInput): Decision | undefined {
   const cur = i.current?.state;
-  if (cur === 'Fencing' || cur === 'Promoting' || cur === 'Switching') return undefined;
+  if (cur === 'Fencing' || cur === 'Promoting' || cur === 'Switching' || cur === 'Growing') return undefined;
   if (i.active === 'standby' || cur === 'Promoted') return undefined;
   const siteLost = isSiteLostToken(i.request?.token);
   const site = i.primarySite;

@@ -17,6 +17,7 @@ import { newestReadySet, type SnapshotSet } from '../snapshot/sets.ts';
 import { restoreClaims } from '../tiers/cold.ts';
 import { buildJob, COPY_JOB_DEADLINE_SECONDS } from '../tiers/jobs.ts';
 import { standbyFor } from '../tiers/standby-workload.ts';
+import { standsByReduced } from '../tiers/reduced.ts';
 import { promotionId } from './machine.ts';
 
 /** What taking over reads: the site's objects as observed, its copies, the running promotion. */
@@ -92,7 +93,9 @@ async function startStandby(i: TakeOverInput, act: ObjectActions, claims: Record
     const mounted = claims ?? claimsOf(i.standby?.spec?.template);
     if (Object.keys(mounted).length === 0 && i.volumes.length > 0) return failed('no standby copy exists to start the standby on');
     const { site, engine, operatorImage, primary, primaryService, volumes } = i;
-    const workload = standbyFor({ site, engine, operatorImage, primary, primaryService, volumes, avoidLabels: i.serviceLabelKeys }, 1, { kind: 'claims', claims: mounted });
+    // It starts as it stood by (reduced, if so): it grows after the switch (the Growing step).
+    const reduced = standsByReduced(site.spec, site.status.active ?? 'primary', i.promotion?.state);
+    const workload = standbyFor({ site, engine, operatorImage, primary, primaryService, volumes, avoidLabels: i.serviceLabelKeys, reduced }, 1, { kind: 'claims', claims: mounted });
     if (run) workload.metadata = { ...workload.metadata, annotations: { ...workload.metadata?.annotations, [ANNOTATION_RUN]: run } };
     await act.apply(workload);
   } else if (i.standby) {

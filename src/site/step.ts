@@ -3,7 +3,11 @@
 export type StepResult =
   /** `note`: what the step found out, kept in the procedure's record (e.g. the copy it kept aside). */
   | { done: true; note?: Readonly<Record<string, unknown>> }
-  | { done: false; waitingFor: string; failed?: string };
+  /**
+   * `overrun`: a step whose failure must not fail its procedure (a promotion's Growing) says what
+   * to record if its deadline passes; the procedure then moves on instead of failing.
+   */
+  | { done: false; waitingFor: string; failed?: string; overrun?: Readonly<Record<string, unknown>> };
 
 export const DONE: StepResult = { done: true };
 

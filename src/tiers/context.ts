@@ -47,7 +47,7 @@ export function promotionStarted(ctx: BuildContext): boolean {
 
 /** Whether the standby must run: the promotion is past fencing, or it is the active side. */
 export function standbyMustRun(ctx: BuildContext): boolean {
-  return ctx.active === 'standby' || ctx.promotion === 'Promoting' || ctx.promotion === 'Switching' || ctx.promotion === 'Promoted';
+  return ctx.active === 'standby' || ctx.promotion === 'Promoting' || ctx.promotion === 'Switching' || ctx.promotion === 'Growing' || ctx.promotion === 'Promoted';
 }
 
 export type Desired = KubeObject;

@@ -4,11 +4,13 @@ import { buildCopyClaim } from '../copies/claim.ts';
 import { standbyFor } from './standby-workload.ts';
 import { names } from '../site/names.ts';
 import { isStatefulSet } from '../site/workload.ts';
+import { standsByReduced } from './reduced.ts';
 
 export function hotObjects(ctx: BuildContext): Desired[] {
   const { site } = ctx;
   const hot = site.spec.hot ?? { replicas: 1, maxLag: '30s' };
-  if (isStatefulSet(ctx.primary)) return [standbyFor(ctx, hot.replicas, { kind: 'templates' })];
+  const src = { ...ctx, reduced: standsByReduced(site.spec, ctx.active, ctx.promotion) };
+  if (isStatefulSet(ctx.primary)) return [standbyFor(src, hot.replicas, { kind: 'templates' })];
   // A Deployment's PVCs are shared by its pods: the standby gets one PVC per volume of its own.
   const out: Desired[] = [];
   const claims: Record<string, string> = {};
@@ -17,6 +19,6 @@ export function hotObjects(ctx: BuildContext): Desired[] {
     claims[v.volume] = name;
     out.push(buildCopyClaim({ site, name, run: 'hot', volume: v, primaryClaim: ctx.primaryClaims.get(v.claim) }));
   }
-  out.push(standbyFor(ctx, hot.replicas, { kind: 'claims', claims }));
+  out.push(standbyFor(src, hot.replicas, { kind: 'claims', claims }));
   return out;
 }

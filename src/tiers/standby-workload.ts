@@ -6,6 +6,7 @@ import type { StandbySite } from '../api/site.ts';
 import type { Engine, EngineContext } from '../engines/engine.ts';
 import { LABEL_EPOCH, names, ownedMeta, standbySelector } from '../site/names.ts';
 import { isStatefulSet, matches, mountClaims, podTemplateOf, selectorOf, type Workload } from '../site/workload.ts';
+import { withReducedResources } from './reduced.ts';
 
 /** Label keys that would make a pod look like the primary's. */
 export function primaryLabelKeys(primary: Workload, primaryService: V1Service | undefined): Set<string> {
@@ -74,18 +75,26 @@ export interface StandbyWorkloadInput {
  * `epoch`: the epoch of the site's last failback, if any (its pods restarted then, as a standby of
  * the primary again; it changes at no other time, so a serving standby is never restarted).
  */
-export type StandbySource = Omit<EngineContext, 'tier'> & { engine: Engine; avoidLabels?: ReadonlySet<string> | undefined; epoch?: number | undefined };
+export type StandbySource = Omit<EngineContext, 'tier'> & {
+  engine: Engine;
+  avoidLabels?: ReadonlySet<string> | undefined;
+  epoch?: number | undefined;
+  /** The standby stands by at reduced capacity (spec.standby.resources; see tiers/reduced.ts). */
+  reduced?: boolean | undefined;
+};
 
 /**
  * The standby workload of a site as its tier wants it: the primary's pod template, relabelled,
  * adjusted by the engine, on the given volumes. One builder for the tiers and for a promotion.
  */
 export function standbyFor(src: StandbySource, replicas: number, volumes: StandbyVolumes): V1StatefulSet | V1Deployment {
-  const { engine, avoidLabels, epoch, ...ctx } = src;
-  const adjusted = engine.standbyTemplate(
+  const { engine, avoidLabels, epoch, reduced, ...ctx } = src;
+  const engineAdjusted = engine.standbyTemplate(
     { ...ctx, tier: ctx.site.spec.tier },
     standbyPodTemplate(ctx.site.metadata.name, ctx.primary, ctx.primaryService, avoidLabels),
   );
+  // While it stands by, a smaller standby (after the engine's adjustments, so that they cannot undo it).
+  const adjusted = reduced ? withReducedResources(engineAdjusted, ctx.site.spec.standby?.resources) : engineAdjusted;
   // Only after a failback: a site never promoted keeps the template (and pods) it had.
   const template = epoch ? { ...adjusted, metadata: { ...adjusted.metadata, labels: { ...adjusted.metadata?.labels, [LABEL_EPOCH]: String(epoch) } } } : adjusted;
   return buildStandbyWorkload({ site: ctx.site, primary: ctx.primary, template, replicas, volumes });

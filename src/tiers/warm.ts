@@ -5,6 +5,7 @@ import { type BuildContext, type Desired, promotionStarted, standbyMustRun } fro
 import { buildCopierIdentity, buildCronJob, operatorPod } from './jobs.ts';
 import { standbyFor } from './standby-workload.ts';
 import { names } from '../site/names.ts';
+import { standsByReduced } from './reduced.ts';
 
 export function warmObjects(ctx: BuildContext): Desired[] {
   const { site } = ctx;
@@ -22,6 +23,6 @@ export function warmObjects(ctx: BuildContext): Desired[] {
       operatorPod(site, ctx.operatorImage, 'copy', ['sync', '--site', key, '--image', ctx.operatorImage]),
     ),
   ];
-  if (ctx.copyClaims) out.push(standbyFor(ctx, standbyMustRun(ctx) ? 1 : 0, { kind: 'claims', claims: ctx.copyClaims }));
+  if (ctx.copyClaims) out.push(standbyFor({ ...ctx, reduced: standsByReduced(site.spec, ctx.active, ctx.promotion) }, standbyMustRun(ctx) ? 1 : 0, { kind: 'claims', claims: ctx.copyClaims }));
   return out;
 }

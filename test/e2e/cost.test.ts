@@ -2,7 +2,7 @@
 // (a StatefulSet whose pod requests 250m / 256Mi, one 1Gi volume) protected hot, warm and cold;
 // what each reserves and holds, the what-if, the metrics and `kubectl standby status`.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { apply, createNamespace, deleteNamespace, kubectlJson, waitFor } from '../cluster/helpers.ts';
+import { apply, createNamespace, deleteNamespace, kubectl, kubectlJson, waitFor } from '../cluster/helpers.ts';
 import type { SiteCost } from '../../src/api/status.ts';
 import { condition, getSite, installCrd, runCopy, startOperator, statefulPrimary, waitForSite, type OperatorProcess, type SiteObject } from './support/operator.ts';
 import { plugin } from './support/plugin.ts';
@@ -66,6 +66,16 @@ async function costMetrics(namespace: string, name: string, cost: SiteCost) {
   );
 }
 
+/**
+ * `kubectl get standbysite NAME -o wide`, as the column values by header: kubectl aligns the
+ * columns, so each value starts where its header does (a value may be empty or hold spaces).
+ */
+async function wideColumns(namespace: string, name: string): Promise<Record<string, string>> {
+  const [header = '', row = ''] = (await kubectl(['-n', namespace, 'get', 'standbysite', name, '-o', 'wide'])).split('\n');
+  const starts = [...header.matchAll(/\S+(?: \S+)*/g)].map((m) => ({ name: m[0], at: m.index }));
+  return Object.fromEntries(starts.map((c, i) => [c.name, row.slice(c.at, starts[i + 1]?.at ?? row.length).trim()]));
+}
+
 describe('cost of protection', () => {
   test('hot, 2 standby replicas of 250m / 256Mi: 0.5 cores and 512Mi reserved, their two 1Gi volumes held; metrics and kubectl standby status show it', async () => {
     const n = ns.hot;
@@ -88,6 +98,11 @@ describe('cost of protection', () => {
     expect(claims.items.map((c) => c.metadata.name).sort()).toEqual(['data-db-0', 'data-db-standby-0', 'data-db-standby-1']);
 
     expect(await costMetrics(n, 'db', cost)).toEqual({ cpu: 0.5, memory: 512 * Mi, storage: 2 * Gi });
+
+    // `kubectl get standbysites -o wide` prints status.cost's numbers (the default view does not).
+    const wide = await wideColumns(n, 'db');
+    expect(wide).toMatchObject({ NAME: 'db', TIER: 'hot', 'RESERVED CPU': '0.5', 'RESERVED MEMORY': String(512 * Mi), 'COPY STORAGE': String(2 * Gi) });
+    expect(await kubectl(['-n', n, 'get', 'standbysite', 'db'])).not.toContain('RESERVED CPU');
 
     const text = await plugin(['status', 'db', '-n', n]);
     expect(text.code, text.stderr).toBe(0);
@@ -136,6 +151,7 @@ describe('cost of protection', () => {
     const standby = await kubectlJson<{ spec: { replicas: number } }>(['-n', n, 'get', 'statefulset', 'db-standby']);
     expect(standby.spec.replicas).toBe(0);
     expect(await costMetrics(n, 'db', cost)).toEqual({ cpu: 0, memory: 0, storage: 2 * Gi });
+    expect(await wideColumns(n, 'db')).toMatchObject({ TIER: 'warm', 'RESERVED CPU': '0', 'RESERVED MEMORY': '0', 'COPY STORAGE': String(2 * Gi) });
 
     // A second sync: the standby moves to the new copy, the old one goes, two sync snapshots stay:
     // what the what-if said warm holds.

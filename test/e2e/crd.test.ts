@@ -148,7 +148,7 @@ test('kubectl get shows the printer columns, -o wide the extra ones', async () =
     expect(table.split('\n')[0]).toMatch(/^NAME\s+TIER\s+ACTIVE\s+PRIMARY\s+DATA AGE\s+RTO\s+LAG\s+PHASE\s+AGE$/);
     expect(table.split('\n')[1]).toMatch(new RegExp(`^${name}\\s+cold\\s+`));
     const wide = await kubectl(['get', 'sbs', name, '-o', 'wide']);
-    expect(wide.split('\n')[0]).toMatch(/AGE\s+LAST SYNC\s+NEXT SYNC\s+LAST PROMOTION$/);
+    expect(wide.split('\n')[0]).toMatch(/AGE\s+LAST SYNC\s+NEXT SYNC\s+LAST PROMOTION\s+RESERVED CPU\s+RESERVED MEMORY\s+COPY STORAGE$/);
   } finally {
     await kubectl(['delete', 'standbysite', name]);
   }

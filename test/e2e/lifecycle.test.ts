@@ -34,14 +34,14 @@ afterAll(async () => {
 
 const job = (name: string) => `{spec: {restartPolicy: Never, containers: [{name: ${name}, image: "example.invalid/${name}:1"}]}}`;
 
-function hotSite(name: string, failback = '{mode: manual}'): string {
+function hotSite(name: string, failback = '{mode: manual}', extra = ''): string {
   return `apiVersion: standby.dev/v1alpha1
 kind: StandbySite
 metadata: {name: ${name}}
 spec:
   tier: hot
   hot: {replicas: 1}
-  primary: {workload: {kind: StatefulSet, name: ${name}}, service: ${name}}
+${extra}  primary: {workload: {kind: StatefulSet, name: ${name}}, service: ${name}}
   promotion: {mode: automatic, failureThreshold: 3s, maxPromotions: {count: 5, window: 1h}, failback: ${failback}}
   engine:
     type: generic
@@ -63,6 +63,12 @@ async function trafficSelector(n: string, svc: string): Promise<Record<string, s
 
 async function events(n: string, reason: string): Promise<{ message: string }[]> {
   return (await kubectlJson<{ items: { message: string }[] }>(['-n', n, 'get', 'events', '--field-selector', `reason=${reason}`])).items;
+}
+
+/** The requests of the standby StatefulSet's container main (its pods are made from it). */
+async function standbyRequests(n: string): Promise<unknown> {
+  const sts = await kubectlJson<{ spec: { template: { spec: { containers: { name: string; resources?: { requests?: unknown } }[] } } } }>(['-n', n, 'get', 'statefulset', 'db-standby']);
+  return sts.spec.template.spec.containers.find((c) => c.name === 'main')?.resources?.requests;
 }
 
 async function exists(n: string, kind: string, name: string): Promise<boolean> {
@@ -147,19 +153,27 @@ describe('hot tier, generic engine', () => {
     await expectBackOnPrimary(n, back, generation, before);
   });
 
-  test('automatic failback once re-protected and stable for `after`', { timeout: 240_000 }, async () => {
+  test('automatic failback once re-protected and stable for `after`; a smaller standby serves grown and stands by reduced again', { timeout: 240_000 }, async () => {
     const n = ns.auto;
-    await apply(statefulPrimary('db', { replicas: 1 }), n);
-    await apply(hotSite('db', '{mode: automatic, after: 5s}'), n);
-    const first = await waitForSite(n, 'db', (s) => s.status?.phase === 'Protected', 'Protected');
+    // The standby stands by at 250m / 256Mi of the primary's 1 CPU / 1Gi (spec.standby.resources).
+    await apply(statefulPrimary('db', { replicas: 1, resources: '{requests: {cpu: "1", memory: 1Gi}}' }), n);
+    await apply(hotSite('db', '{mode: automatic, after: 5s}', '  standby: {resources: {main: {requests: {cpu: 250m, memory: 256Mi}}}}\n'), n);
+    const first = await waitForSite(n, 'db', (s) => s.status?.phase === 'Protected' && s.status.cost?.cpu === 0.25, 'Protected, reserving the reduced requests');
+    expect(await standbyRequests(n)).toEqual({ cpu: '250m', memory: '256Mi' });
     const before = await userObjects(n, 'db');
     await setPrimaryReady(n, 'db', false);
-    await waitForSite(n, 'db', promoted, 'promoted', 30_000);
+    const p = await waitForSite(n, 'db', (s) => promoted(s) && s.status?.promotion?.grownAt !== undefined, 'promoted and grown', 60_000);
+    expect(p.status?.promotion?.growthFailed).toBeUndefined();
+    expect(await standbyRequests(n)).toEqual({ cpu: '1', memory: '1Gi' });
     await setPrimaryReady(n, 'db', true);
     const r = await waitForSite(n, 'db', (s) => s.status?.reprotection?.state === 'Protected' && s.status.active === 'standby', 're-protected', 60_000);
     const back = await waitForSite(n, 'db', backOnPrimary, 'failed back by itself', 90_000);
     expect(back.status?.failback).toMatchObject({ trigger: 'automatic', to: 'primary' });
     expect(back.status?.failback?.reason).toContain('promotion.failback.after');
+    // The failback promoted the primary (nothing grew); the standby stands by reduced again, in the failback's epoch.
+    expect(back.status?.failback?.grow).toBeUndefined();
+    expect(await standbyRequests(n)).toEqual({ cpu: '250m', memory: '256Mi' });
+    await waitForSite(n, 'db', (s) => s.status?.cost?.cpu === 0.25 && s.status.cost.memory === 256 * 2 ** 20, 'status.cost back at the reduced requests');
     // Not before `after` had passed since re-protection completed.
     expect(new Date(back.status!.failback!.startedAt!).getTime() - new Date(r.status!.reprotection!.completedAt!).getTime()).toBeGreaterThanOrEqual(5000);
     await expectBackOnPrimary(n, back, first.metadata.generation, before);

@@ -73,7 +73,7 @@ async function expectPromotedAndFenced(n: string, name: string, s: SiteObject): 
   expect(s.status?.promotionHistory).toHaveLength(1);
   expect(await events(n, 'Promoted')).toHaveLength(1);
   const table = await kubectl(['-n', n, 'get', 'sbs', name, '-o', 'wide']);
-  expect(table.split('\n')[1]).toMatch(new RegExp(`^${name}\\s+\\S+\\s+standby\\s+Fenced\\s+.*Promoted\\s+\\S+.*\\d+s\\s*$`));
+  expect(table.split('\n')[1]).toMatch(new RegExp(`^${name}\\s+\\S+\\s+standby\\s+Fenced\\s+.*Promoted\\s+\\S+.*\\d+s\\s+[\\d.]+\\s+\\d+\\s+\\d+\\s*$`));
 }
 
 describe('automatic promotion, per tier', () => {

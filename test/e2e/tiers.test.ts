@@ -90,7 +90,7 @@ spec:
     expect(table.split('\n')[0]).toMatch(/^NAME\s+TIER\s+ACTIVE\s+PRIMARY\s+DATA AGE\s+RTO\s+LAG\s+PHASE\s+AGE$/);
     expect(table.split('\n')[1]).toMatch(/^db\s+hot\s+primary\s+Ready\s+Protected\s+\d+s$/);
     const wide = await kubectl(['-n', n, 'get', 'sbs', '-o', 'wide']);
-    expect(wide.split('\n')[0]).toMatch(/LAST SYNC\s+NEXT SYNC\s+LAST PROMOTION$/);
+    expect(wide.split('\n')[0]).toMatch(/LAST SYNC\s+NEXT SYNC\s+LAST PROMOTION\s+RESERVED CPU\s+RESERVED MEMORY\s+COPY STORAGE$/);
   });
 
   test('a spec change moves observedGeneration and converges', async () => {

@@ -48,7 +48,28 @@ describe('the generated CRD', () => {
     expect(version.subresources).toEqual({ status: {} });
     const columns = version.additionalPrinterColumns as { name: string; priority?: number }[];
     expect(columns.filter((c) => !c.priority).map((c) => c.name)).toEqual(['Tier', 'Active', 'Primary', 'Data Age', 'RTO', 'Lag', 'Phase', 'Age']);
-    expect(columns.filter((c) => c.priority === 1).map((c) => c.name)).toEqual(['Last Sync', 'Next Sync', 'Last Promotion']);
+    expect(columns.filter((c) => c.priority === 1).map((c) => c.name)).toEqual(['Last Sync', 'Next Sync', 'Last Promotion', 'Reserved CPU', 'Reserved Memory', 'Copy Storage']);
+  });
+
+  test("every printer column's jsonPath is a field of the schema, of the column's type (the cost columns are status.cost's numbers)", () => {
+    const version = (buildCrd().spec as { versions: Node[] }).versions[0]!;
+    const schema = (version.schema as { openAPIV3Schema: Node }).openAPIV3Schema;
+    const columns = version.additionalPrinterColumns as { name: string; type: string; jsonPath: string }[];
+    const typeAt = (path: string): string | undefined => {
+      let node: Node | undefined = schema;
+      for (const key of path.split('.').slice(1)) node = (node?.properties as Record<string, Node> | undefined)?.[key];
+      if (!node) return undefined;
+      return node.format === 'date-time' ? 'date' : (node.type as string);
+    };
+    // A timestamp may print as a string (Next Sync: a future date column would read "<invalid>").
+    const fits = (c: { type: string; jsonPath: string }) => typeAt(c.jsonPath) === c.type || (c.type === 'string' && typeAt(c.jsonPath) === 'date');
+    const wrong = columns.filter((c) => !c.jsonPath.startsWith('.metadata.') && !fits(c)).map((c) => `${c.name}: ${c.jsonPath} is ${typeAt(c.jsonPath)}`);
+    expect(wrong).toEqual([]);
+    expect(columns.filter((c) => c.jsonPath.startsWith('.status.cost.')).map((c) => [c.name, c.jsonPath, c.type])).toEqual([
+      ['Reserved CPU', '.status.cost.cpu', 'number'],
+      ['Reserved Memory', '.status.cost.memory', 'integer'],
+      ['Copy Storage', '.status.cost.storage', 'integer'],
+    ]);
   });
 
   test('every field, in spec and status, has a description (kubectl explain shows it)', () => {

@@ -55,6 +55,14 @@ const badSpecs: [string, Spec, string, string[]][] = [
   ['fractional replicas', { ...hot, hot: { replicas: 1.5 } }, 'spec.hot.replicas', ['1.5 is not a whole number']],
   ['maxPromotions count zero', withPromotion({ maxPromotions: { count: 0 } }), 'spec.promotion.maxPromotions.count', ['at least 1']],
   ['maxPromotions window zero', withPromotion({ maxPromotions: { window: '0h' } }), 'spec.promotion.maxPromotions.window', ['must be greater than zero']],
+  ['standby request of zero CPU', { ...hot, standby: { resources: { db: { requests: { cpu: '0' } } } } }, 'spec.standby.resources.db.requests.cpu', ['must be more than zero', "keep the primary's"]],
+  ['standby request of zero memory', { ...hot, standby: { resources: { db: { requests: { memory: '0Mi' } } } } }, 'spec.standby.resources.db.requests.memory', ['must be more than zero']],
+  ['standby limit of zero', { ...hot, standby: { resources: { db: { limits: { cpu: '0m' } } } } }, 'spec.standby.resources.db.limits.cpu', ['must be more than zero']],
+  ['standby limit below its request', { ...hot, standby: { resources: { db: { requests: { memory: '512Mi' }, limits: { memory: '256Mi' } } } } }, 'spec.standby.resources.db.limits.memory', ['must not be below requests.memory']],
+  ['standby CPU limit below its request', { ...hot, standby: { resources: { db: { requests: { cpu: '1' }, limits: { cpu: '500m' } } } } }, 'spec.standby.resources.db.limits.cpu', ['must not be below requests.cpu']],
+  ['standby quantity malformed', { ...hot, standby: { resources: { db: { requests: { cpu: 'a quarter' } } } } }, 'spec.standby.resources.db.requests.cpu', ['"a quarter" is not a resource quantity', '250m']],
+  ['standby resources with the PostgreSQL engine', { ...hot, engine: { type: 'postgresql', postgresql: { replicationSecret: 'repl' } }, standby: { resources: { db: { requests: { cpu: '250m' } } } } }, 'spec.standby.resources', ['cannot be used with engine.type postgresql yet', 'restarts its pod']],
+  ['standby resources on the cold tier', { ...cold, standby: { resources: { db: { requests: { cpu: '250m' } } } } }, 'spec.standby.resources', ['cannot be used with tier cold', 'no standby runs']],
   ['unknown workload kind', { ...hot, primary: { ...primary, workload: { kind: 'DaemonSet', name: 'x' } } }, 'spec.primary.workload.kind', ['"DaemonSet" is not a supported workload kind', 'StatefulSet, Deployment']],
   ['empty workload name', { ...hot, primary: { ...primary, workload: { kind: 'StatefulSet', name: '' } } }, 'spec.primary.workload.name', ['must not be empty']],
   ['upper-case workload name', { ...hot, primary: { ...primary, workload: { kind: 'StatefulSet', name: 'OrdersDB' } } }, 'spec.primary.workload.name', ['"OrdersDB" is not a valid name']],
@@ -176,6 +184,19 @@ describe('good specs pass and get their defaults', () => {
     // primaryEndpoint's defaults (the field is there for when PostgreSQL crosses sites; a remote PostgreSQL primary is refused now).
     const pg = validateSpec({ ...hot, engine: { type: 'postgresql', postgresql: { replicationSecret: 'r', primaryEndpoint: { host: '10.0.0.5', caSecret: { name: 'ca' } } } } }, 'db');
     expect(pg.ok && pg.spec.engine.postgresql?.primaryEndpoint).toEqual({ host: '10.0.0.5', port: 5432, caSecret: { name: 'ca', key: 'ca.crt' } });
+  });
+
+  test('a standby smaller than the primary is allowed (hot and warm), by container name', () => {
+    const resources = { db: { requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '256Mi' } }, sidecar: { limits: { cpu: '0.1' } } };
+    for (const base of [hot, warm]) {
+      const r = validateSpec({ ...base, standby: { resources } });
+      expect(r.ok, JSON.stringify(r)).toBe(true);
+      if (r.ok) expect(r.spec.standby?.resources).toEqual(resources);
+    }
+    // Equal request and limit is a Guaranteed pod: allowed.
+    expect(validateSpec({ ...hot, standby: { resources: { db: { requests: { cpu: '1' }, limits: { cpu: '1000m' } } } } }).ok).toBe(true);
+    // A cold site without standby.resources is unchanged.
+    expect(validateSpec({ ...cold, standby: {} }).ok).toBe(true);
   });
 
   test('failureThreshold may be zero (promote as soon as readiness fails)', () => {
