@@ -25,7 +25,7 @@ export interface ManagerOptions {
 }
 
 export class Manager {
-  readonly queue = new WorkQueue({ baseDelayMs: 200, maxDelayMs: 300_000 });
+  readonly queue: WorkQueue;
   private readonly o: ManagerOptions;
   private leading = false;
   /** Workers alive, busy or waiting for a key, whichever term of leadership started them. */
@@ -35,6 +35,11 @@ export class Manager {
 
   constructor(opts: ManagerOptions) {
     this.o = opts;
+    this.queue = new WorkQueue({
+      baseDelayMs: 200,
+      maxDelayMs: 300_000,
+      onServe: (ms, urgent) => opts.metrics?.queueWaitSeconds?.observe({ lane: urgent ? 'urgent' : 'routine' }, ms / 1000),
+    });
     this.wire();
   }
 
