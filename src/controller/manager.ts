@@ -81,7 +81,9 @@ export class Manager {
       // Status-only updates are our own writes; a spec, label or annotation change needs a look, and
       // so does the write a reconcile was put off for (the cache now shows it).
       const caughtUp = this.o.reconciler.siteObserved(keyOf(site), site);
-      if (type === 'delete') this.failed.delete(keyOf(site));
+      // Gone, or its promotion ended: its primary's failure is dealt with (no longer urgent).
+      const ended = (x: StandbySiteObject | undefined) => !inProgress(x?.status?.promotion) && x?.status?.promotion !== undefined;
+      if (type === 'delete' || (ended(site) && !ended(old))) this.failed.delete(keyOf(site));
       // One workload, one site: when a site comes, goes or changes its workload, the others that
       // name the same workload look again (the oldest protects it).
       if (type !== 'update' || site.metadata?.generation !== old?.metadata?.generation) {

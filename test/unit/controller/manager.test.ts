@@ -265,5 +265,10 @@ describe('Manager: urgent sites', () => {
     const live = api.get<KubeObject>(SITE_RESOURCE, NS, 'db-site')!;
     await change(SITE_RESOURCE, { ...live, status: { promotion: { state: 'Fencing' } } } as KubeObject, caches.sites);
     expect(manager.isUrgent(`${NS}/db-site`)).toBe(true);
+    // Failed again, then promoted: the follow-up reconciles are routine.
+    await change(R.pod, owned(false), caches.pods);
+    const fencing = api.get<KubeObject>(SITE_RESOURCE, NS, 'db-site')!;
+    await change(SITE_RESOURCE, { ...fencing, status: { promotion: { state: 'Promoted' } } } as KubeObject, caches.sites);
+    expect(manager.isUrgent(`${NS}/db-site`)).toBe(false);
   });
 });
