@@ -13,7 +13,6 @@ import { HttpMethod, type V1EndpointSlice, type V1NetworkPolicy, type V1Service 
 import { loadavg } from 'node:os';
 import type { StandbySiteObject } from '../src/api/site.ts';
 import { SITE_RESOURCE } from '../src/api/resource.ts';
-import type { KubeClient } from '../src/k8s/client.ts';
 import { keyOf } from '../src/k8s/types.ts';
 import { objectPath, R } from '../src/k8s/resources.ts';
 import { names, standbySelector } from '../src/site/names.ts';
@@ -179,7 +178,7 @@ export async function measureZoneFailure(cluster: BenchCluster, op: OperatorProc
     const plan = byKey.get(key);
     if (!plan) return;
     let m = slicesOf.get(key);
-    if (!m) slicesOf.set(key, (m = new Map()));
+    if (!m) slicesOf.set(key, (m = new Map<string, V1EndpointSlice>()));
     if (type === 'DELETED') m.delete(es.metadata?.name ?? '');
     else m.set(es.metadata?.name ?? '', es);
     const s = samples.get(key)!;
@@ -191,6 +190,8 @@ export async function measureZoneFailure(cluster: BenchCluster, op: OperatorProc
   const trackers = [sites, services, fences, slices];
   const timeline: ZoneResult['where']['queueTimeline'] = [];
   let sampling = true;
+  // Read through a function: the flag changes in another async path.
+  const isSampling = () => sampling;
   try {
     await Promise.all(trackers.map((t) => t.start()));
     for (const [key, p] of byKey) {
@@ -237,7 +238,7 @@ export async function measureZoneFailure(cluster: BenchCluster, op: OperatorProc
       );
     });
     void (async () => {
-      while (sampling) {
+      while (isSampling()) {
         const s = await op.scrape().catch(() => undefined);
         if (s) {
           timeline.push({
