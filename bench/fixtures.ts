@@ -23,6 +23,8 @@ export interface SitePlan {
   tier: Tier;
   /** A hot site with failureThreshold 0s, used once by the failover measurement. */
   failover: boolean;
+  /** An ordinary hot site with failureThreshold 0s whose primary fails with all the others in the zone failure (bench/zone.ts). */
+  zone?: boolean;
 }
 
 export const NAMESPACES = 10;
@@ -36,12 +38,16 @@ export function tierOf(i: number): Tier {
   return r < 2 ? 'hot' : r === 2 ? 'warm' : 'cold';
 }
 
-/** n sites, of which `failover` are the failover measurement's hot sites; spread over NAMESPACES namespaces. */
-export function planSites(n: number, failover: number): SitePlan[] {
+/**
+ * n sites, of which `failover` are the failover measurement's hot sites; spread over NAMESPACES
+ * namespaces. With `zone`, every ordinary hot site promotes at once (failureThreshold 0s).
+ */
+export function planSites(n: number, failover: number, zone = false): SitePlan[] {
   const plans: SitePlan[] = [];
   const ordinary = n - failover;
   for (let i = 0; i < ordinary; i++) {
-    plans.push({ name: `s${String(i).padStart(5, '0')}`, namespace: `${NAMESPACE_PREFIX}${i % NAMESPACES}`, tier: tierOf(i), failover: false });
+    const tier = tierOf(i);
+    plans.push({ name: `s${String(i).padStart(5, '0')}`, namespace: `${NAMESPACE_PREFIX}${i % NAMESPACES}`, tier, failover: false, ...(zone && tier === 'hot' ? { zone: true } : {}) });
   }
   for (let i = 0; i < failover; i++) {
     plans.push({ name: `fo${String(i).padStart(3, '0')}`, namespace: `${NAMESPACE_PREFIX}${i % NAMESPACES}`, tier: 'hot', failover: true });
@@ -126,7 +132,7 @@ export function siteSpec(p: SitePlan, schedule: Schedule): Record<string, unknow
         tier: 'hot',
         primary,
         hot: { replicas: 1 },
-        ...(p.failover ? { promotion: { mode: 'automatic', failureThreshold: '0s' } } : {}),
+        ...(p.failover || p.zone ? { promotion: { mode: 'automatic', failureThreshold: '0s' } } : {}),
       };
     case 'warm':
       return { tier: 'warm', primary, warm: { schedule: schedule.cron, timeZone: schedule.timeZone, method: 'volumeSnapshot' } };

@@ -5,6 +5,7 @@ import type { DrillBenchResult } from './drill.ts';
 import type { FailoverResult } from './failover.ts';
 import type { FixtureTimings } from './fixtures.ts';
 import type { IdleResult } from './idle.ts';
+import type { ZoneResult } from './zone.ts';
 import type { RequestCount } from './operator-process.ts';
 
 export interface MemoryRow {
@@ -50,6 +51,8 @@ export interface Results {
   convergence: ConvergenceResult[] | null;
   idle: IdleResult | { n: number; error: string } | null;
   failover: FailoverResult | { n: number; error: string } | null;
+  /** Every hot primary failing at once, per size (bench/zone.ts). */
+  zone?: (ZoneResult | { n: number; error: string })[] | null;
   /** Drills per tier at the main size (bench/drill.ts). */
   drill: DrillBenchResult | { n: number; error: string } | null;
   /** One API round trip on a new connection vs a kept-alive one (at the main size). */
@@ -96,6 +99,27 @@ export function computeTargets(r: Omit<Results, 'targets'>, mainSize: number): R
     met: fo?.switch.p99 == null ? null : fo.switch.p99 <= 250,
     ...(fo ? { note: `N=${fo.n}, ${fo.switch.n} samples (p99 of ${fo.switch.n} is its ${fo.switch.n < 100 ? 'maximum' : '99th percentile'})` } : {}),
   };
+  for (const z of r.zone ?? []) {
+    const limit = z.n >= 1000 ? 1.5 : 1.2;
+    if ('error' in z) {
+      t[`zoneSwitchVsFloorP99At${z.n}`] = { target: `zone failure at ${z.n}: switch p99 <= ${limit}x the EndpointSlice floor's p99`, value: null, met: null, note: z.error };
+      continue;
+    }
+    t[`zoneSwitchVsFloorP99At${z.n}`] = {
+      target: `zone failure at ${z.n}: switch p99 <= ${limit}x the EndpointSlice floor's p99`,
+      value: z.ratio.p99,
+      met: z.ratio.p99 === null ? null : z.ratio.p99 <= limit && z.switch.n === z.sites,
+      note: `${z.switch.n}/${z.sites} switched; switch p50/p99/max ${z.switch.p50}/${z.switch.p99}/${z.switch.max} ms, floor ${z.floor.p50}/${z.floor.p99}/${z.floor.max} ms; PATCHes sent within ${z.lastPatchSentMs} ms; load average ${z.loadAverage.start.join(' ')} on ${r.machine.cpus} shared cores (upper bounds)`,
+    };
+    if (z.n >= 1000) {
+      t[`zoneAllSwitchedWithin10sAt${z.n}`] = {
+        target: `zone failure at ${z.n}: every site switched within 10 s`,
+        value: z.switch.max,
+        met: z.switch.max === null ? null : z.switch.n === z.sites && z.switch.max <= 10_000,
+        note: `${z.switch.n}/${z.sites} switched`,
+      };
+    }
+  }
   const conv = r.convergence?.find((c) => c.n === 1000) ?? r.convergence?.find((c) => c.n === mainSize);
   t.convergenceLimitedBy = {
     target: 'convergence of 1,000 sites limited by the API server / control plane, not client-side throttling or a serial queue',
@@ -248,6 +272,46 @@ export function renderTable(r: Results): string {
       const errors = fo.samples.filter((s) => s.error);
       if (errors.length) out.push(`  ${errors.length} repetitions with errors, e.g. ${errors[0]!.site}: ${errors[0]!.error ?? ''}`);
     }
+    out.push('');
+  }
+
+  for (const z of r.zone ?? []) {
+    if ('error' in z) {
+      out.push(`Zone failure (N=${z.n}): ${z.error}`, '');
+      continue;
+    }
+    out.push(`Zone failure (N=${z.n}: ${z.sites} hot primaries not Ready at once, PATCHes sent within ${z.lastPatchSentMs} ms, answered within ${z.lastPatchAnsweredMs} ms; ms from t0)`);
+    out.push(
+      ...table(
+        ['', 'p50', 'p99', 'max', 'n'],
+        (
+          [
+            ['operator observed (its clock)', z.observed],
+            ['fence NetworkPolicy landed (watch)', z.fence],
+            ['traffic Service switched (watch)', z.switch],
+            ['site Promoted (watch)', z.promoted],
+            ['floor: EndpointSlice not ready (watch)', z.floor],
+            ['  step: observed -> fence', z.steps.observedToFence],
+            ['  step: fence -> switch', z.steps.fenceToSwitch],
+            ['  step: switch -> Promoted', z.steps.switchToPromoted],
+          ] as const
+        ).map(([k, s]) => [k, f(s.p50), f(s.p99), f(s.max), String(s.n)]),
+      ),
+    );
+    out.push(`  ratio switch / floor: p50 ${f(z.ratio.p50)}, p99 ${f(z.ratio.p99)}, max ${f(z.ratio.max)}`);
+    out.push(`  API requests: ${z.requests.total} (${z.requests.writes} writes), ${f(z.requests.perPromotion)} per promotion (${f(z.requests.writesPerPromotion)} writes); top: ${topRows(z.requests.byVerbResource, ['get', 'list', 'create', 'update', 'patch', 'apply', 'delete'], 6)}`);
+    const h = (x: { count: number; meanMs: number | null; p99UpperMs: number | null }) => `${x.count} x mean ${f(x.meanMs)} ms (p99 <= ${f(x.p99UpperMs)} ms)`;
+    out.push(`  queue wait: urgent ${h(z.where.queueWait.urgent)}, routine ${h(z.where.queueWait.routine)}; reconciles ${h(z.where.reconciles)}`);
+    out.push(`  waits for the cache to show our own write: ${h(z.where.cacheWait.seen)}; timed out ${z.where.cacheWait.timeout.count}`);
+    out.push(`  API answer time (operator's side): ${Object.entries(z.where.apiAnswer).filter(([, x]) => x.count > 0).map(([v, x]) => `${v} ${h(x)}`).join(', ')}`);
+    if (z.where.apiServer) {
+      const rows = z.where.apiServer.rows.slice(0, 5).map((x) => `${x.verb} ${x.resource} ${x.count} x ${f(x.meanMs)} ms`).join(', ');
+      out.push(`  kube-apiserver (all clients): ${rows}; APF queue wait mean ${f(z.where.apiServer.apfWaitMeanMs)} ms`);
+    }
+    const peak = z.where.queueTimeline.reduce((a, x) => ({ ready: Math.max(a.ready, x.ready), inFlight: Math.max(a.inFlight, x.inFlight) }), { ready: 0, inFlight: 0 });
+    out.push(`  queue peak: ${peak.ready} ready, ${peak.inFlight} in flight; operator CPU ${f(z.where.operatorCpuSeconds)} s; sockets ${z.where.operatorSockets.before ?? '?'} -> ${z.where.operatorSockets.after ?? '?'}; load average ${z.loadAverage.start.join(' ')} -> ${z.loadAverage.end.join(' ')}`);
+    const errors = z.samples.filter((s) => s.error);
+    if (errors.length) out.push(`  ${errors.length} sites with errors, e.g. ${errors[0]!.site}: ${errors[0]!.error ?? ''}`);
     out.push('');
   }
 

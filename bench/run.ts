@@ -21,6 +21,7 @@ import { quantityBytes } from '../test/cluster/storage.ts';
 import { measureConvergence, type ConvergenceResult } from './convergence.ts';
 import { measureDrills, type DrillBenchResult } from './drill.ts';
 import { measureFailover, type FailoverResult } from './failover.ts';
+import { measureZoneFailure, type ZoneResult } from './zone.ts';
 import { NAMESPACES, planSites, quietSchedule, setupFixtures, tierCounts } from './fixtures.ts';
 import { heapUsed, measureIdle, type IdleResult } from './idle.ts';
 import { metricValue, OperatorProcess } from './operator-process.ts';
@@ -28,7 +29,7 @@ import { prepareOperator, type OperatorSource } from './operator-source.ts';
 import { computeTargets, renderTable, type MemoryRow, type Results, type SizeRun } from './report.ts';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
-const SECTIONS = ['convergence', 'idle', 'failover', 'memory', 'drill'] as const;
+const SECTIONS = ['convergence', 'idle', 'failover', 'memory', 'drill', 'zone'] as const;
 type Section = (typeof SECTIONS)[number];
 const DEFAULT_IDLE_SECONDS = 300;
 
@@ -64,6 +65,8 @@ function options() {
       'no-postgres': { type: 'boolean', default: false },
       'failover-reps': { type: 'string', default: '32' },
       'failover-pause-ms': { type: 'string', default: '1000' },
+      'zone-sizes': { type: 'string', default: '100,1000' },
+      'zone-timeout-s': { type: 'string', default: '300' },
       'create-concurrency': { type: 'string', default: '32' },
       'drill-per-tier': { type: 'string', default: '32' },
       'drill-wave': { type: 'string', default: '16' },
@@ -81,10 +84,12 @@ function options() {
       [
         'npm run bench -- [options]',
         '  --sizes 100,1000,5000        site counts, each on a fresh control plane and operator (default 100,1000,5000)',
-        '  --only SECTION               convergence | idle | failover | memory | drill (repeat or comma-separate; default all)',
+        '  --only SECTION               convergence | idle | failover | memory | drill | zone (repeat or comma-separate; default all)',
         '  --main-size N                where idle, drill and failover run (default 1000 if in --sizes, else the largest size <= 1000)',
         '  --failover-reps N            failover repetitions (default 32, at least 30 for the report)',
         '  --failover-pause-ms MS       pause between repetitions (default 1000)',
+        '  --zone-sizes 100,1000        sizes (of --sizes) where every hot primary fails at once (default 100,1000)',
+        '  --zone-timeout-s S           how long the zone failure may take before missing figures count as not reached (default 300)',
         '  --create-concurrency N       creates in flight (default 32)',
         '  --drill-per-tier N           sites drilled per tier (default 32, all of the tier if fewer)',
         '  --drill-wave N               drills started together; the next wave waits for all to be recorded (default 16)',
@@ -115,6 +120,7 @@ function options() {
     if (!Number.isInteger(v) || v < 1) throw new Error(`--${flag} must be a positive integer`);
     return v;
   };
+  const zoneSizes = values['zone-sizes'].split(',').map((x) => Number(x.trim())).filter((x) => sizes.includes(x));
   // A drill-only run writes its own file: results.json keeps the other sections' figures.
   const drillOnly = sections.size === 1 && sections.has('drill');
   return {
@@ -123,6 +129,8 @@ function options() {
     mainSize,
     reps,
     pauseMs: Number(values['failover-pause-ms']),
+    zoneSizes,
+    zoneTimeoutMs: positive('zone-timeout-s') * 1000,
     createConcurrency: Number(values['create-concurrency']),
     drill: { perTier: positive('drill-per-tier'), wave: positive('drill-wave'), waveTimeoutMs: positive('drill-wave-timeout-s') * 1000 },
     postgres: !values['no-postgres'],
@@ -156,6 +164,7 @@ interface SizeOutcome {
   memory?: MemoryRow;
   idle?: IdleResult | { n: number; error: string };
   failover?: FailoverResult | { n: number; error: string };
+  zone?: ZoneResult | { n: number; error: string };
   drill?: DrillBenchResult | { n: number; error: string };
   client?: ClientLatency | { error: string };
   kubernetes?: string;
@@ -165,7 +174,8 @@ async function runSize(n: number, o: Options, src: OperatorSource, logsDir: stri
   const isMain = n === o.mainSize;
   const wantFailover = isMain && o.sections.has('failover');
   const reps = wantFailover ? Math.min(o.reps, n) : 0;
-  const plans = planSites(n, reps);
+  const wantZone = o.sections.has('zone') && o.zoneSizes.includes(n);
+  const plans = planSites(n, reps, wantZone);
   const counts = tierCounts(plans);
   const schedule = quietSchedule();
   log(`=== N=${n}: ${counts.hot} hot (${counts.failover} for failover), ${counts.warm} warm, ${counts.cold} cold over ${NAMESPACES} namespaces`);
@@ -221,6 +231,12 @@ async function runSize(n: number, o: Options, src: OperatorSource, logsDir: stri
       const probe = plans.find((p) => !p.failover) ?? plans[0]!;
       outcome.client = await measureClientLatency(cluster.client, cluster.ca, probe.namespace, probe.name).catch((err: unknown) => ({ error: errorMessage(err) }));
     }
+    // Last: it promotes every ordinary hot site.
+    if (wantZone) {
+      outcome.zone = result.ok
+        ? await measureZoneFailure(cluster, op, n, plans.filter((p) => p.zone), { timeoutMs: o.zoneTimeoutMs }).catch((err: unknown) => ({ n, error: errorMessage(err) }))
+        : { n, error: `not measured: convergence failed (${result.error ?? ''})` };
+    }
   } catch (err) {
     run.error = errorMessage(err);
     log(`N=${n} failed: ${run.error}`);
@@ -266,7 +282,7 @@ async function main(): Promise<void> {
   const src = await prepareOperator(o.operatorRef);
   // Which sizes run: all for convergence/memory; only the main size for idle/failover/drill alone.
   const allSizes = o.sections.has('convergence') || o.sections.has('memory');
-  const sizes = allSizes ? o.sizes : [o.mainSize];
+  const sizes = allSizes ? o.sizes : o.sizes.filter((n) => n === o.mainSize || (o.sections.has('zone') && o.zoneSizes.includes(n)));
   log(`sizes ${sizes.join(', ')}; sections ${[...o.sections].join(', ')}; idle, drill and failover at N=${o.mainSize}; idle window ${o.idleSeconds} s; logs in ${logsDir}`);
 
   const outcomes: SizeOutcome[] = [];
@@ -297,6 +313,7 @@ async function main(): Promise<void> {
       idleShortened: o.idleSeconds !== DEFAULT_IDLE_SECONDS,
       failoverReps: o.reps,
       failoverPauseMs: o.pauseMs,
+      ...(o.sections.has('zone') ? { zone: `at N=${o.zoneSizes.join(', ')}: every ordinary hot site (failureThreshold 0s) has its primary pod made not Ready by concurrent strategic-merge PATCHes of /status from this one process (connections opened beforehand), after the other sections; timeout ${o.zoneTimeoutMs / 1000} s` } : {}),
       createConcurrency: o.createConcurrency,
       ...(o.sections.has('drill')
         ? {
@@ -316,6 +333,7 @@ async function main(): Promise<void> {
     idle: o.sections.has('idle') ? (main?.idle ?? { n: o.mainSize, error: main?.run.error ?? 'not measured' }) : null,
     drill: o.sections.has('drill') ? (main?.drill ?? { n: o.mainSize, error: main?.run.error ?? 'not measured' }) : null,
     failover: o.sections.has('failover') ? (main?.failover ?? { n: o.mainSize, error: main?.run.error ?? 'not measured' }) : null,
+    zone: o.sections.has('zone') ? outcomes.flatMap((x) => (x.zone ? [x.zone] : [])) : null,
     clientLatency: main?.client ?? null,
     memory: o.sections.has('memory') ? outcomes.flatMap((x) => (x.memory ? [x.memory] : [])) : null,
     ...(pg !== undefined ? { postgresql: pg } : {}),

@@ -11,6 +11,10 @@ import { matches, primaryVolumes, selectorOf, type Workload } from '../site/work
 import type { ControllerMetrics } from './metrics.ts';
 import { allInformers, ownerSiteKey, type Caches } from './caches.ts';
 import { WorkQueue } from './queue.ts';
+import { inProgress } from '../promotion/machine.ts';
+
+/** How long a site whose primary pod just failed stays urgent without a promotion under way (a threshold, a manual mode). */
+const FAILED_URGENT_MS = 60_000;
 import type { Reconciler } from './reconciler.ts';
 
 /** What the manager needs of the reconciler. */
@@ -25,17 +29,38 @@ export interface ManagerOptions {
 }
 
 export class Manager {
-  readonly queue = new WorkQueue({ baseDelayMs: 200, maxDelayMs: 300_000 });
+  readonly queue: WorkQueue;
   private readonly o: ManagerOptions;
   private leading = false;
   /** Workers alive, busy or waiting for a key, whichever term of leadership started them. */
   private readonly workers = new Set<Promise<void>>();
   private readonly abort = new AbortController();
   private informersDone: Promise<void> | undefined;
+  /** Sites whose primary pod turned not Ready or went (watch), and when: urgent for a while. */
+  private readonly failed = new Map<string, number>();
 
   constructor(opts: ManagerOptions) {
     this.o = opts;
+    this.queue = new WorkQueue({
+      baseDelayMs: 200,
+      maxDelayMs: 300_000,
+      onServe: (ms, urgent) => opts.metrics?.queueWaitSeconds?.observe({ lane: urgent ? 'urgent' : 'routine' }, ms / 1000),
+      isUrgent: (key) => this.isUrgent(key),
+    });
     this.wire();
+  }
+
+  /**
+   * A site is urgent while a promotion of it runs, and for a while after a watch showed its primary
+   * pod failing: in a burst (a zone down) those keys go first, before routine look-agains.
+   */
+  isUrgent(key: string): boolean {
+    if (inProgress(this.o.caches.sites.get(key)?.status?.promotion)) return true;
+    const at = this.failed.get(key);
+    if (at === undefined) return false;
+    if (performance.now() - at < FAILED_URGENT_MS) return true;
+    this.failed.delete(key);
+    return false;
   }
 
   get caches(): Caches {
@@ -56,6 +81,9 @@ export class Manager {
       // Status-only updates are our own writes; a spec, label or annotation change needs a look, and
       // so does the write a reconcile was put off for (the cache now shows it).
       const caughtUp = this.o.reconciler.siteObserved(keyOf(site), site);
+      // Gone, or its promotion ended: its primary's failure is dealt with (no longer urgent).
+      const ended = (x: StandbySiteObject | undefined) => !inProgress(x?.status?.promotion) && x?.status?.promotion !== undefined;
+      if (type === 'delete' || (ended(site) && !ended(old))) this.failed.delete(keyOf(site));
       // One workload, one site: when a site comes, goes or changes its workload, the others that
       // name the same workload look again (the oldest protects it).
       if (type !== 'update' || site.metadata?.generation !== old?.metadata?.generation) {
@@ -74,9 +102,11 @@ export class Manager {
       }
       enqueue(keyOf(site));
     });
-    const byPrimary = (o: KubeObject, kind: string, readyPod = false) => {
+    const byPrimary = (o: KubeObject, kind: string, readyPod = false, failedPod = false) => {
       for (const s of c.sites.byIndex('primary', `${o.metadata?.namespace ?? ''}/${kind}/${o.metadata?.name ?? ''}`)) {
         if (readyPod) this.o.reconciler.noteReadyPrimary(keyOf(s));
+        if (readyPod) this.failed.delete(keyOf(s));
+        if (failedPod) this.failed.set(keyOf(s), performance.now());
         enqueue(keyOf(s));
       }
     };
@@ -112,6 +142,8 @@ export class Manager {
       if (type === 'update' && old && !relabelled && readyOf(old) === readyOf(pod) && old.metadata?.deletionTimestamp === pod.metadata?.deletionTimestamp) return;
       enqueue(ownerSiteKey(pod));
       const ready = type !== 'delete' && readyOf(pod) === 'True';
+      // A Ready pod that is no longer (or is gone): its site may have to promote.
+      const failed = !ready && (type === 'delete' ? readyOf(pod) : readyOf(old ?? pod)) === 'True';
       let owned = false;
       if (relabelled) {
         enqueue(ownerSiteKey(old));
@@ -129,13 +161,13 @@ export class Manager {
       for (const ref of pod.metadata?.ownerReferences ?? []) {
         if (ref.kind === 'StatefulSet') {
           owned = true;
-          byPrimary({ metadata: { namespace: pod.metadata?.namespace, name: ref.name } }, 'StatefulSet', ready);
+          byPrimary({ metadata: { namespace: pod.metadata?.namespace, name: ref.name } }, 'StatefulSet', ready, failed);
         }
         if (ref.kind === 'ReplicaSet') {
           owned = true;
           // A ReplicaSet is named <deployment>-<pod-template-hash>.
           const deployment = ref.name.replace(/-[a-z0-9]+$/, '');
-          byPrimary({ metadata: { namespace: pod.metadata?.namespace, name: deployment } }, 'Deployment', ready);
+          byPrimary({ metadata: { namespace: pod.metadata?.namespace, name: deployment } }, 'Deployment', ready, failed);
         }
       }
       // A pod no workload owns (its StatefulSet deleted with --cascade=orphan) still serves the

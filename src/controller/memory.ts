@@ -18,13 +18,17 @@ export class SiteMemory {
   private readonly stepsDriven = new Map<string, Date>();
   /** Per site: the resourceVersion of this process's last status write, until the cache has it. */
   private readonly written = new Map<string, { rv: string; at: number }>();
-  /** Sites whose reconcile was put off until the cache shows the write above. */
-  private readonly deferred = new Set<string>();
+  /** Sites whose reconcile was put off until the cache shows the write above: since when. */
+  private readonly deferred = new Map<string, number>();
   /** Per site and kind: the things reported while they last (an Event when each begins). */
   private readonly reported = new Map<string, Set<string>>();
 
-  constructor(now: () => Date) {
+  /** Called when a put-off reconcile may run: how long it waited for the cache to show our write (ms). */
+  private readonly onCacheWait: ((ms: number, timedOut: boolean) => void) | undefined;
+
+  constructor(now: () => Date, onCacheWait?: (ms: number, timedOut: boolean) => void) {
     this.now = now;
+    this.onCacheWait = onCacheWait;
   }
 
   /** The site is gone: forget everything about it. */
@@ -60,12 +64,13 @@ export class SiteMemory {
   cacheIsBehind(key: string, cached: StandbySiteObject): boolean {
     const written = this.written.get(key);
     if (written === undefined) return false;
-    if (olderThan(cached.metadata?.resourceVersion, written.rv) && this.now().getTime() - written.at < WRITE_WAIT_MS) {
-      this.deferred.add(key);
+    const behind = olderThan(cached.metadata?.resourceVersion, written.rv);
+    if (behind && this.now().getTime() - written.at < WRITE_WAIT_MS) {
+      if (!this.deferred.has(key)) this.deferred.set(key, this.now().getTime());
       return true;
     }
     this.written.delete(key);
-    this.deferred.delete(key);
+    this.release(key, behind);
     return false;
   }
 
@@ -74,7 +79,15 @@ export class SiteMemory {
     const written = this.written.get(key);
     if (written === undefined || olderThan(site.metadata?.resourceVersion, written.rv)) return false;
     this.written.delete(key);
-    return this.deferred.delete(key);
+    return this.release(key, false);
+  }
+
+  private release(key: string, timedOut: boolean): boolean {
+    const since = this.deferred.get(key);
+    if (since === undefined) return false;
+    this.deferred.delete(key);
+    this.onCacheWait?.(this.now().getTime() - since, timedOut);
+    return true;
   }
 
   /** A status write of this process landed: reconciles wait until the cache is at least this new. */

@@ -11,4 +11,8 @@ export interface ControllerMetrics {
   failbackSeconds: { observe(labels: { tier: string }, seconds: number): void };
   reprotections: { inc(labels: { tier: string; result: string }): void };
   reprotectSeconds: { observe(labels: { tier: string }, seconds: number): void };
+  /** How long a key waited in the work queue before a worker took it, by lane (urgent, routine). */
+  queueWaitSeconds?: { observe(labels: { lane: 'urgent' | 'routine' }, seconds: number): void };
+  /** How long a reconcile was put off until the cache showed this process's own status write. */
+  cacheWaitSeconds?: { observe(labels: { outcome: 'seen' | 'timeout' }, seconds: number): void };
 }

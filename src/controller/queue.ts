@@ -2,12 +2,21 @@
 // being processed is never handed to a second worker (it is marked dirty and
 // re-queued when the first finishes); failures back off per key; delayed
 // re-queues (timers, next sync) wait in a heap served by one timer.
+//
+// Two lanes: urgent keys (a primary that just failed, a promotion under way) are
+// handed out before routine ones, so that in a burst (a zone failing: hundreds of
+// primaries at once, each event also waking routine reconciles) a promotion never
+// waits behind a full queue of look-agains. Within a lane, first in, first out.
 
 export interface QueueOptions {
   /** First retry delay after a failure; doubles per consecutive failure. */
   baseDelayMs?: number;
   maxDelayMs?: number;
   now?: () => number;
+  /** Whether a key added without an explicit lane is urgent now (asked at each add, also for timers and retries). */
+  isUrgent?: (key: string) => boolean;
+  /** Called when a key is handed to a worker: how long it waited in its lane. */
+  onServe?: (waitMs: number, urgent: boolean) => void;
 }
 
 interface Delayed {
@@ -15,10 +24,25 @@ interface Delayed {
   key: string;
 }
 
+/** A key waiting in a lane; `seq` tells a live lane entry from one left behind when the key moved up. */
+interface Waiting {
+  seq: number;
+  at: number;
+  urgent: boolean;
+}
+
+interface Lane {
+  items: { key: string; seq: number }[];
+  head: number;
+}
+
 export class WorkQueue {
-  private readonly queue: string[] = [];
-  private head = 0;
-  private readonly dirty = new Set<string>();
+  /** [urgent, routine] */
+  private readonly lanes: [Lane, Lane] = [{ items: [], head: 0 }, { items: [], head: 0 }];
+  private readonly waiting = new Map<string, Waiting>();
+  private seq = 0;
+  /** Keys added while being processed, re-queued when done (true: urgently). */
+  private readonly dirty = new Map<string, boolean>();
   private readonly processing = new Set<string>();
   private readonly failures = new Map<string, number>();
   private readonly heap: Delayed[] = [];
@@ -30,17 +54,28 @@ export class WorkQueue {
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
   private readonly now: () => number;
+  private readonly isUrgent: ((key: string) => boolean) | undefined;
+  private readonly onServe: ((waitMs: number, urgent: boolean) => void) | undefined;
 
   constructor(opts: QueueOptions = {}) {
     this.baseDelayMs = opts.baseDelayMs ?? 100;
     this.maxDelayMs = opts.maxDelayMs ?? 300_000;
     // Monotonic: a wall-clock step (NTP) must not postpone or hasten delayed re-queues.
     this.now = opts.now ?? (() => performance.now());
+    this.isUrgent = opts.isUrgent;
+    this.onServe = opts.onServe;
   }
 
   /** Keys ready to be processed (not counting delayed ones or those in flight). */
   get depth(): number {
-    return this.queue.length - this.head;
+    return this.waiting.size;
+  }
+
+  /** Of those, the urgent ones. */
+  get urgentDepth(): number {
+    let n = 0;
+    for (const w of this.waiting.values()) if (w.urgent) n++;
+    return n;
   }
 
   get delayed(): number {
@@ -51,18 +86,33 @@ export class WorkQueue {
     return this.processing.size;
   }
 
-  add(key: string): void {
-    if (this.shuttingDown || this.dirty.has(key)) return;
-    this.dirty.add(key);
-    if (this.processing.has(key)) return;
+  /** Queues a key; `urgent` (default: the isUrgent option's answer) puts it in the first lane, or moves it there. */
+  add(key: string, urgent?: boolean): void {
+    if (this.shuttingDown) return;
+    const u = urgent ?? this.isUrgent?.(key) ?? false;
+    if (this.processing.has(key)) {
+      this.dirty.set(key, u || (this.dirty.get(key) ?? false));
+      return;
+    }
+    const w = this.waiting.get(key);
+    if (w) {
+      if (u && !w.urgent) {
+        // Moved up: the routine lane's entry stays behind, skipped when reached (waiting says served).
+        w.urgent = true;
+        this.lanes[0].items.push({ key, seq: w.seq });
+      }
+      return;
+    }
     const waiter = this.waiters.shift();
     if (waiter) {
-      this.dirty.delete(key);
       this.processing.add(key);
+      this.onServe?.(0, u);
       waiter(key);
-    } else {
-      this.queue.push(key);
+      return;
     }
+    const seq = ++this.seq;
+    this.waiting.set(key, { seq, at: this.now(), urgent: u });
+    this.lanes[u ? 0 : 1].items.push({ key, seq });
   }
 
   /** Adds the key after a delay; an earlier pending time for the same key wins. */
@@ -95,28 +145,40 @@ export class WorkQueue {
     return this.failures.get(key) ?? 0;
   }
 
-  /** Waits for the next key; undefined once the queue shuts down. */
+  /** Waits for the next key, urgent ones first; undefined once the queue shuts down. */
   get(): Promise<string | undefined> {
-    if (this.head < this.queue.length) {
-      const key = this.queue[this.head++]!;
-      if (this.head > 1024 && this.head * 2 > this.queue.length) {
-        this.queue.splice(0, this.head);
-        this.head = 0;
-      }
-      this.dirty.delete(key);
-      this.processing.add(key);
-      return Promise.resolve(key);
-    }
+    const key = this.next();
+    if (key !== undefined) return Promise.resolve(key);
     if (this.shuttingDown) return Promise.resolve(undefined);
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  /** Marks a key's processing finished; if it was added meanwhile, it is queued again. */
+  private next(): string | undefined {
+    for (const lane of this.lanes) {
+      while (lane.head < lane.items.length) {
+        const { key, seq } = lane.items[lane.head++]!;
+        if (lane.head > 1024 && lane.head * 2 > lane.items.length) {
+          lane.items.splice(0, lane.head);
+          lane.head = 0;
+        }
+        const w = this.waiting.get(key);
+        if (w?.seq !== seq) continue;
+        this.waiting.delete(key);
+        this.processing.add(key);
+        this.onServe?.(this.now() - w.at, w.urgent);
+        return key;
+      }
+    }
+    return undefined;
+  }
+
+  /** Marks a key's processing finished; if it was added meanwhile, it is queued again (in the lane it was added to). */
   done(key: string): void {
     this.processing.delete(key);
-    if (this.dirty.has(key)) {
+    const urgent = this.dirty.get(key);
+    if (urgent !== undefined) {
       this.dirty.delete(key);
-      this.add(key);
+      this.add(key, urgent || undefined);
     }
   }
 

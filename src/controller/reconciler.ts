@@ -56,7 +56,7 @@ export class Reconciler {
   constructor(deps: ReconcilerDeps) {
     this.d = deps;
     this.now = deps.now ?? (() => new Date());
-    this.memory = new SiteMemory(this.now);
+    this.memory = new SiteMemory(this.now, (ms, timedOut) => deps.metrics?.cacheWaitSeconds?.observe({ outcome: timedOut ? 'timeout' : 'seen' }, ms / 1000));
     this.selectorKeys = new SelectorKeys(deps.caches.services);
   }
 

@@ -43,6 +43,9 @@ export class Metrics {
   readonly reprotections: Counter<'tier' | 'result'>;
   readonly reprotectSeconds: Histogram<'tier'>;
   readonly leader: Gauge;
+  readonly apiRequestSeconds: Histogram<'verb'>;
+  readonly queueWaitSeconds: Histogram<'lane'>;
+  readonly cacheWaitSeconds: Histogram<'outcome'>;
   readonly watchErrors: Counter<'resource' | 'kind'>;
 
   constructor(sources: { queue: () => { depth: number; delayed: number; inFlight: number }; sites: () => SiteSample[] }) {
@@ -59,6 +62,30 @@ export class Metrics {
       name: 'standby_api_requests_total',
       help: 'Requests the operator made to the Kubernetes API, by verb, resource and HTTP code.',
       labelNames: ['verb', 'resource', 'code'],
+      registers: [r],
+    });
+    // Where a burst's time goes (bench/zone.ts reads these): the API's answer time as this client
+    // sees it (server time, network, and any wait for a connection), the queue, our own writes' echo.
+    const latency = [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+    this.apiRequestSeconds = new Histogram({
+      name: 'standby_api_request_duration_seconds',
+      help: 'Time from sending a request to the Kubernetes API to its whole answer, by verb (watches left out: they last minutes).',
+      labelNames: ['verb'],
+      buckets: latency,
+      registers: [r],
+    });
+    this.queueWaitSeconds = new Histogram({
+      name: 'standby_workqueue_wait_seconds',
+      help: 'Time a site waited in the work queue before a worker took it, by lane (urgent: a failed primary or a promotion; routine).',
+      labelNames: ['lane'],
+      buckets: [0.001, ...latency],
+      registers: [r],
+    });
+    this.cacheWaitSeconds = new Histogram({
+      name: 'standby_cache_wait_seconds',
+      help: "Time a reconcile was put off until the watch delivered this process's own status write (outcome seen, or timeout after 10 s).",
+      labelNames: ['outcome'],
+      buckets: latency,
       registers: [r],
     });
     this.promotions = new Counter({
@@ -208,5 +235,6 @@ export class Metrics {
 
   onRequest = (info: RequestInfo): void => {
     this.apiRequests.inc({ verb: info.verb, resource: info.resource, code: String(info.status) });
+    if (info.verb !== 'watch') this.apiRequestSeconds.observe({ verb: info.verb }, info.seconds);
   };
 }

@@ -242,3 +242,33 @@ describe('Manager: which sites a change wakes', () => {
     expect(await queued()).toEqual([`${NS}/db-site`]);
   });
 });
+
+describe('Manager: urgent sites', () => {
+  test("a primary pod turning not Ready puts its site before routine keys queued earlier; a promotion under way keeps it urgent", async () => {
+    api.create(SITE_RESOURCE, site('db-site', 'db'));
+    api.create(R.statefulSet, statefulSet('db', 'db'));
+    const owned = (ready: boolean) =>
+      ({ ...pod('db-0', { app: 'db' }, ready), metadata: { name: 'db-0', namespace: NS, labels: { app: 'db' }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'db', uid: 'u', controller: true }] } }) as KubeObject;
+    api.create(R.pod, owned(true));
+    manager.startInformers();
+    await manager.waitSynced();
+    await queued();
+    for (let i = 0; i < 5; i++) manager.queue.add(`${NS}/routine-${i}`);
+    expect(manager.isUrgent(`${NS}/db-site`)).toBe(false);
+    await change(R.pod, owned(false), caches.pods);
+    expect(manager.queue.urgentDepth).toBe(1);
+    expect(await manager.queue.get()).toBe(`${NS}/db-site`);
+    manager.queue.done(`${NS}/db-site`);
+    // Ready again: routine; a promotion recorded in the site's status: urgent again.
+    await change(R.pod, owned(true), caches.pods);
+    expect(manager.isUrgent(`${NS}/db-site`)).toBe(false);
+    const live = api.get<KubeObject>(SITE_RESOURCE, NS, 'db-site')!;
+    await change(SITE_RESOURCE, { ...live, status: { promotion: { state: 'Fencing' } } } as KubeObject, caches.sites);
+    expect(manager.isUrgent(`${NS}/db-site`)).toBe(true);
+    // Failed again, then promoted: the follow-up reconciles are routine.
+    await change(R.pod, owned(false), caches.pods);
+    const fencing = api.get<KubeObject>(SITE_RESOURCE, NS, 'db-site')!;
+    await change(SITE_RESOURCE, { ...fencing, status: { promotion: { state: 'Promoted' } } } as KubeObject, caches.sites);
+    expect(manager.isUrgent(`${NS}/db-site`)).toBe(false);
+  });
+});

@@ -104,3 +104,65 @@ describe('WorkQueue', () => {
     expect(q.depth).toBe(1);
   });
 });
+
+describe('WorkQueue: the urgent lane', () => {
+  test('urgent keys are handed out before routine ones queued earlier, each lane first in, first out', async () => {
+    const q = new WorkQueue();
+    q.add('r1');
+    q.add('r2');
+    q.add('u1', true);
+    q.add('r3');
+    q.add('u2', true);
+    expect(q.urgentDepth).toBe(2);
+    expect(await drain(q)).toEqual(['u1', 'u2', 'r1', 'r2', 'r3']);
+  });
+
+  test('a routine key made urgent moves up once, and is not handed out twice', async () => {
+    const q = new WorkQueue();
+    q.add('a');
+    q.add('b');
+    q.add('b', true);
+    q.add('b', true);
+    expect(q.depth).toBe(2);
+    expect(await drain(q)).toEqual(['b', 'a']);
+  });
+
+  test('a key added urgently while it is processed comes back in the urgent lane', async () => {
+    const q = new WorkQueue();
+    q.add('x');
+    const k = await q.get();
+    q.add('r');
+    q.add('x', true);
+    q.done(k!);
+    expect(await drain(q)).toEqual(['x', 'r']);
+  });
+
+  test('isUrgent decides for keys added without a lane, timers and retries included', async () => {
+    const urgent = new Set(['hot']);
+    const q = new WorkQueue({ isUrgent: (key) => urgent.has(key) });
+    q.add('cold');
+    q.addAfter('hot', 1000);
+    vi.advanceTimersByTime(1000);
+    expect(await drain(q)).toEqual(['hot', 'cold']);
+  });
+
+  test('reports how long each key waited in its lane, on the clock it is given', async () => {
+    let t = 0;
+    const waits: [number, boolean][] = [];
+    const q = new WorkQueue({ now: () => t, onServe: (ms, u) => waits.push([ms, u]) });
+    q.add('r');
+    t = 40;
+    q.add('u', true);
+    t = 100;
+    await drain(q);
+    expect(waits).toEqual([
+      [60, true],
+      [100, false],
+    ]);
+    const next = q.get();
+    t = 150;
+    q.add('direct');
+    expect(await next).toBe('direct');
+    expect(waits[2]).toEqual([0, false]);
+  });
+});

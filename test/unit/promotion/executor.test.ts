@@ -22,14 +22,39 @@ function harness(results: Partial<Record<keyof PromotionSteps, StepResult>> = {}
 }
 
 describe('drive', () => {
-  test('runs the steps in order and records every transition, in order', async () => {
+  test('runs the steps in order; transitions that come while a record is in flight are written as one, the newest', async () => {
     const h = harness();
-    const r = await drive(begin(T0, 'automatic', 'x', undefined), h.steps, { now: () => T0, stepTimeoutMs: 1000, write: h.write });
+    const transitions: string[] = [];
+    const r = await drive(begin(T0, 'automatic', 'x', undefined), h.steps, {
+      now: () => T0,
+      stepTimeoutMs: 1000,
+      write: h.write,
+      afterTransition: (from, to) => transitions.push(`${from}->${to.state ?? ''}`),
+    });
     expect(r).toMatchObject({ conflict: false, waitingFor: undefined, record: { state: 'Promoted' } });
     expect(h.log.filter((l) => !l.startsWith('write'))).toEqual(['fence', 'promote', 'switch']);
-    expect(h.log.filter((l) => l.startsWith('write'))).toEqual(['write Promoting', 'write Switching', 'write Promoted']);
-    // Writes run beside the steps: the switch does not wait for two records to land first.
-    expect(h.log.indexOf('switch')).toBeLessThan(h.log.indexOf('write Switching'));
+    // The steps take no time and a write 5 ms: Switching came while Promoting was being written.
+    expect(h.log.filter((l) => l.startsWith('write'))).toEqual(['write Promoting', 'write Promoted']);
+    // Writes run beside the steps: the switch does not wait for the records to land first.
+    expect(h.log.indexOf('switch')).toBeLessThan(h.log.indexOf('write Promoting'));
+    // Every transition is still reported, in order, once its record (or a newer one) landed.
+    expect(transitions).toEqual(['Fencing->Promoting', 'Promoting->Switching', 'Switching->Promoted']);
+  });
+
+  test('steps slower than the writes get a record each', async () => {
+    const slow = async (name: string): Promise<StepResult> => {
+      log.push(name);
+      await new Promise((r) => setTimeout(r, 30));
+      return done;
+    };
+    const log: string[] = [];
+    const steps: PromotionSteps = { Fencing: () => slow('fence'), Promoting: () => slow('promote'), Switching: () => slow('switch') };
+    const write = async (p: PromotionStatus) => {
+      log.push(`write ${p.state ?? ''}`);
+      return Promise.resolve(true);
+    };
+    await drive(begin(T0, 'automatic', 'x', undefined), steps, { now: () => T0, stepTimeoutMs: 1000, write });
+    expect(log).toEqual(['fence', 'write Promoting', 'promote', 'write Switching', 'switch', 'write Promoted']);
   });
 
   test('a record that fails while the next step still runs reaches the caller as an error, never as an unhandled rejection', async () => {
@@ -83,7 +108,7 @@ describe('drive', () => {
   });
 
   test('a refused record (the site changed) ends the drive as a conflict', async () => {
-    const h = harness({}, (p) => p.state !== 'Switching');
+    const h = harness({}, (p) => p.state !== 'Promoting');
     const r = await drive(begin(T0, 'automatic', 'x', undefined), h.steps, { now: () => T0, stepTimeoutMs: 1000, write: h.write });
     expect(r.conflict).toBe(true);
     expect(h.log).not.toContain('write Promoted');
