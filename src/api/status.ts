@@ -89,6 +89,14 @@ const promotionStatus = z
     durationSeconds: z.number().optional().meta({ description: 'Seconds from startedAt to completedAt.' }),
     fencedAt: time.optional().meta({ description: 'When the side that served was fenced.' }),
     caughtUpAt: time.optional().meta({ description: 'Failback: when the primary was proven to hold everything the standby committed.' }),
+    caughtUp: z
+      .object({
+        servingLsn: z.string().optional().meta({ description: "Where the serving side's WAL ended once its writes stopped (PostgreSQL: its flush LSN)." }),
+        replayLsn: z.string().optional().meta({ description: 'How far the side that takes over had replayed (PostgreSQL: its replay LSN).' }),
+        message: z.string().optional().meta({ description: 'What proved it, or, for a forced failback, what could not be proven.' }),
+      })
+      .optional()
+      .meta({ description: "Failback (hot, engines that prove it): the engine's proof that the primary caught up." }),
     primarySelector: z
       .record(z.string(), z.string())
       .optional()
@@ -150,10 +158,17 @@ const reprotectionStatus = z
         snapshotRun: z.string().optional().meta({ description: 'The copy run of the VolumeSnapshots kept of the old side\'s volumes (role divergent).' }),
         keptAt: time.optional().meta({ description: 'When that copy was ready.' }),
         description: z.string().optional().meta({ description: 'What only the old side holds, as the engine measures it (e.g. a WAL range), or why it could not be measured.' }),
+        from: z.string().optional().meta({ description: 'Where what only the old side holds begins, in the engine\'s positions (PostgreSQL: the LSN where the serving side\'s timeline forked).' }),
+        to: z.string().optional().meta({ description: 'Where it ends (PostgreSQL: the old primary\'s last LSN).' }),
+        bytes: z.number().optional().meta({ description: 'How much the old side holds that the serving side lacks (PostgreSQL: bytes of WAL).' }),
+        commits: z.number().optional().meta({ description: 'Transactions committed on the old side after the fork (PostgreSQL, from the re-protect Job).' }),
+        rewindable: z.boolean().optional().meta({ description: 'Whether the old side could be rewound (only what changed copied back) rather than copied whole.' }),
       })
       .optional()
       .meta({ description: 'What the old side held that the serving side may not (written between the failure and the fence), kept before anything overwrites it.' }),
     method: z.string().optional().meta({ description: 'How the old side was made to follow (e.g. job, snapshots, rewind, basebackup).' }),
+    bytes: z.number().optional().meta({ description: 'Bytes the re-protection copied onto the old side (PostgreSQL: what pg_rewind copied, or the size of a fresh base backup).' }),
+    report: z.string().optional().meta({ description: 'What the engine\'s re-protect Job reported: what it copied and why (e.g. why it could not rewind).' }),
   })
   .meta({ description: 'The re-protection state machine: after a failover (or failback) it makes the other side a standby of the serving one.' });
 

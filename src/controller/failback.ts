@@ -9,9 +9,11 @@ import { failbackSteps, type HoldIO } from '../failback/steps.ts';
 import { drive } from '../promotion/executor.ts';
 import { lifecycleOf } from '../promotion/lifecycle.ts';
 import { begin, inProgress } from '../promotion/machine.ts';
+import { byEngine, contextOf } from '../reprotect/engine.ts';
 import type { SidesInput } from '../reprotect/sides.ts';
 import { ANNOTATION_FAILBACK } from '../site/names.ts';
 import { actuator } from './actuator.ts';
+import { lifecycleIO } from './reprotect.ts';
 import type { ReconcileContext } from './context.ts';
 import { patchStatus, writeRecord } from './records.ts';
 
@@ -65,12 +67,13 @@ export async function runFailback(rc: ReconcileContext, sides: () => SidesInput,
     set: (h) => patchStatus(rc, { primaryHeld: h }),
     clear: () => patchStatus(rc, { primaryHeld: null }),
   };
-  const result = await drive(f, failbackSteps(sides(), f, f.force === true, actuator(d, site), hold), {
+  const observed = sides();
+  const result = await drive(f, failbackSteps(observed, f, f.force === true, actuator(d, site), hold, lifecycleIO(rc)), {
     now: () => rc.now(),
     stepTimeoutMs: parseDuration(spec.promotion.stepTimeout) ?? 300_000,
     write: (p) => writeFailback(rc, p),
     resumedAt: (p) => rc.memory.firstDriven(`${rc.key}/failback`, p),
-    afterTransition: (from, to) => void afterTransition(rc, from, to),
+    afterTransition: (from, to) => void afterTransition(rc, from, to, observed),
     sequential: d.exitAfterStep !== undefined,
   });
   if (result.conflict) return undefined;
@@ -92,7 +95,7 @@ function writeFailback(rc: ReconcileContext, f: PromotionStatus): Promise<boolea
   return writeRecord(rc, 'failback', f, more);
 }
 
-async function afterTransition(rc: ReconcileContext, from: string, to: PromotionStatus): Promise<void> {
+async function afterTransition(rc: ReconcileContext, from: string, to: PromotionStatus, observed: SidesInput): Promise<void> {
   const d = rc.deps;
   if (d.exitAfterStep === `failback:${from}`) {
     // Test hook: a crash right after this step was recorded, before anything else happens.
@@ -109,6 +112,13 @@ async function afterTransition(rc: ReconcileContext, from: string, to: Promotion
     d.metrics?.failbacks.inc({ tier, result: 'Failed', trigger: to.trigger ?? 'manual' });
     rc.log.error({ message: to.message }, 'failback failed');
     const served = from === 'Switching' || from === 'Promoting' ? '' : '; the standby is unfenced and serves on';
+    // The engine stopped writes inside the server (Fencing): they resume where the standby serves on.
+    const ctx = byEngine(observed) && contextOf(observed);
+    if (ctx && (from === 'Fencing' || from === 'CatchingUp') && observed.engine.setWritable) {
+      const w = await observed.engine.setWritable(ctx, d.engineIO, true);
+      rc.log.warn({ ok: w.ok, message: w.message }, 'failback failed: resuming writes on the standby');
+      if (!w.ok) await d.events.record(rc.current, 'Warning', 'WritesNotResumed', `the failback failed, but writes could not be resumed on the standby: ${w.message}; run ALTER SYSTEM RESET default_transaction_read_only there`);
+    }
     await d.events.record(rc.current, 'Warning', 'FailbackFailed', `${to.message ?? 'failback failed'}${served}`);
   } else if (from === 'Fencing') {
     await d.events.record(rc.current, 'Normal', 'StandbyFenced', 'the serving standby is fenced: writes stopped for the failback');

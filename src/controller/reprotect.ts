@@ -2,6 +2,7 @@
 // in status.reprotection, drive it through reprotect/steps.ts with the same executor as a
 // promotion; and, while the site is re-protected after a failover, keep the serving standby's
 // reverse copies on the tier's schedule (warm and cold).
+import type { V1Pod } from '@kubernetes/client-node';
 import { nextRun } from '../api/cron.ts';
 import { parseDuration } from '../api/duration.ts';
 import type { ReprotectionStatus } from '../api/status.ts';
@@ -12,6 +13,7 @@ import { lifecycleOf } from '../promotion/lifecycle.ts';
 import { decideReprotect, type ReprotectDecision } from '../reprotect/decide.ts';
 import { beginReprotection, reprotecting, REPROTECTION } from '../reprotect/machine.ts';
 import { setsOf, standbyVolumesOf, type SidesInput } from '../reprotect/sides.ts';
+import { byEngine, type HoldIO, type LifecycleIO } from '../reprotect/engine.ts';
 import { reprotectSteps } from '../reprotect/steps.ts';
 import { ANNOTATION_REPROTECT, runId } from '../site/names.ts';
 import { applyRetention } from '../snapshot/retention.ts';
@@ -19,7 +21,7 @@ import { buildSnapshot } from '../snapshot/take.ts';
 import { snapshotClass } from '../reprotect/sides.ts';
 import { actuator } from './actuator.ts';
 import type { ReconcileContext } from './context.ts';
-import { writeRecord } from './records.ts';
+import { patchStatus, writeRecord } from './records.ts';
 
 export interface ReprotectOutcome {
   decision: ReprotectDecision;
@@ -34,7 +36,13 @@ export function reprotectUnsupported(i: SidesInput): string | undefined {
     if (site.spec.engine.type === 'generic' && !site.spec.engine.generic?.reprotectJobTemplate) {
       return 'the generic engine cannot make the old primary follow a hot standby by itself: set engine.generic.reprotectJobTemplate (a Job that makes your application follow the standby), then annotate standby.dev/reprotect=<token>';
     }
-    if (site.spec.engine.type !== 'generic') return `re-protection of the hot tier is not yet supported by the ${site.spec.engine.type} engine`;
+    if (site.spec.engine.type !== 'generic') {
+      if (!byEngine(i)) return `re-protection of the hot tier is not supported by the ${site.spec.engine.type} engine`;
+      // The old primary's volumes are rewound: a copy of them is kept first, or nothing starts.
+      if (!i.snapshotsInstalled) {
+        return `re-protection keeps a VolumeSnapshot of the old primary's volumes before the ${site.spec.engine.type} engine rewinds them (snapshot.storage.k8s.io/v1), which this cluster does not serve: install the CSI snapshot CRDs and controller`;
+      }
+    }
   } else if (!i.snapshotsInstalled) {
     return 're-protection of the warm and cold tiers keeps snapshots of the serving standby (snapshot.storage.k8s.io/v1), which this cluster does not serve: install the CSI snapshot CRDs and controller';
   }
@@ -78,7 +86,11 @@ export async function runReprotect(rc: ReconcileContext, sides: SidesInput): Pro
     await d.events.record(rc.current, 'Normal', 'ReprotectStarted', `re-protecting: ${decision.reason}`);
   }
   if (!reprotecting(r) || !d.isLeader()) return { decision, reprotection: r, acted: false };
-  const result = await drive(r, reprotectSteps(sides, r, actuator(d, site)), {
+  const hold: HoldIO = {
+    set: (h) => patchStatus(rc, { primaryHeld: h }),
+    clear: () => patchStatus(rc, { primaryHeld: null }),
+  };
+  const result = await drive(r, reprotectSteps(sides, r, actuator(d, site), { io: lifecycleIO(rc), hold }), {
     procedure: REPROTECTION,
     now: () => rc.now(),
     stepTimeoutMs: parseDuration(spec.promotion.stepTimeout) ?? 300_000,
@@ -95,6 +107,24 @@ export async function runReprotect(rc: ReconcileContext, sides: SidesInput): Pro
   return { decision, reprotection: result.record, acted: true };
 }
 
+/** The engine's reads, and the termination messages of a Job's pods (where an engine's Job reports). */
+export function lifecycleIO(rc: ReconcileContext): LifecycleIO {
+  return {
+    engine: rc.deps.engineIO,
+    async jobMessages(job: string): Promise<string[]> {
+      const pods = await rc.deps.client.list<V1Pod>(R.pod, rc.site.metadata.namespace, { labelSelector: `job-name=${job}` });
+      const out: string[] = [];
+      for (const p of pods.items) {
+        for (const c of p.status?.containerStatuses ?? []) {
+          const m = c.state?.terminated?.message ?? c.lastState?.terminated?.message;
+          if (m) out.push(m);
+        }
+      }
+      return out;
+    },
+  };
+}
+
 async function afterTransition(rc: ReconcileContext, from: string, to: ReprotectionStatus): Promise<void> {
   const d = rc.deps;
   if (d.exitAfterStep === `reprotect:${from}`) {
@@ -105,6 +135,7 @@ async function afterTransition(rc: ReconcileContext, from: string, to: Reprotect
   if (from === 'Preserving' && to.divergence?.description) {
     await d.events.record(rc.current, 'Normal', 'DivergenceKept', to.divergence.description);
   }
+  if (from === 'Seeding' && to.report) await d.events.record(rc.current, 'Normal', 'ReprotectCopied', `${to.of === 'standby' ? 'the standby' : 'the old primary'}: ${to.report}`);
   if (to.state === 'Protected') {
     d.metrics?.reprotections.inc({ tier, result: 'Protected' });
     if (to.durationSeconds !== undefined) d.metrics?.reprotectSeconds.observe({ tier }, to.durationSeconds);

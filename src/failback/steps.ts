@@ -4,14 +4,17 @@
 //               reach it, to catch up.
 //   CatchingUp  the primary must be proven to hold everything the standby committed:
 //               warm/cold: a final snapshot set of the standby's volumes, taken after the fence;
-//               hot: the user's failbackJobTemplate succeeds (it proves it, and makes the
+//               hot PostgreSQL (the engine's hooks, reprotect/engine.ts): writes stopped inside
+//               the fenced standby, the primary's replay LSN at its flush LSN;
+//               hot generic: the user's failbackJobTemplate succeeds (it proves it, and makes the
 //               primary writable). A force- token (or a serving standby that failed) waives the
 //               proof where there is none to take.
 //   Promoting   the primary takes over: warm/cold: its claims are restored from that final set
 //               (the primary held at 0 meanwhile; its own volumes were kept aside by the
-//               re-protection that preceded); hot: its pods are Ready.
+//               re-protection that preceded); hot PostgreSQL: the engine's Job pg_promote()s
+//               it; hot: its pods are Ready.
 //   Switching   the primary's fence goes, then the traffic Service selects the primary again.
-import type { PromotionStatus, SiteStatus } from '../api/status.ts';
+import type { PromotionStatus } from '../api/status.ts';
 import { asPodTemplate } from '../engines/generic.ts';
 import { buildFence } from '../fencing/network-policy.ts';
 import type { ObjectActions } from '../k8s/actions.ts';
@@ -24,32 +27,65 @@ import { isPodReady, selectorOf } from '../site/workload.ts';
 import { buildJob, COPY_JOB_DEADLINE_SECONDS } from '../tiers/jobs.ts';
 import { restoreClaimsOfPrimary } from './restore.ts';
 
-export type Held = NonNullable<SiteStatus['primaryHeld']>;
-
-/** Writes of status.primaryHeld: the replicas to give the primary back, recorded before it is stopped. */
-export interface HoldIO {
-  set(h: Held): Promise<boolean>;
-  clear(): Promise<boolean>;
-}
+// status.primaryHeld: the replicas to give the primary back, recorded before it is stopped.
+import { byEngine, catchUpVerdict, contextOf, writesStoppedVerdict, type HoldIO, type LifecycleIO } from '../reprotect/engine.ts';
+export type { Held, HoldIO } from '../reprotect/engine.ts';
 
 /** The final snapshot run of a failback. */
 export function finalRun(f: PromotionStatus): string {
   return `final-${promotionId(f)}`;
 }
 
-export function failbackSteps(i: SidesInput, f: PromotionStatus, force: boolean, act: ObjectActions, hold: HoldIO) {
+/** `io`: the engine's reads, for hot sites whose engine has the failback hooks (byEngine). */
+export function failbackSteps(i: SidesInput, f: PromotionStatus, force: boolean, act: ObjectActions, hold: HoldIO, io?: LifecycleIO) {
+  const engine = io && byEngine(i) ? io : undefined;
   return {
-    Fencing: () => fenceStandby(i, act),
-    CatchingUp: () => catchUp(i, f, force, act),
-    Promoting: () => takeBack(i, f, act, hold),
+    Fencing: () => fenceStandby(i, act, engine, force),
+    CatchingUp: () => (engine ? catchUpByEngine(i, force, engine) : catchUp(i, f, force, act)),
+    Promoting: () => (engine ? promoteByEngine(i, f, act) : takeBack(i, f, act, hold)),
     Switching: () => switchBack(i, act),
   };
 }
 
-async function fenceStandby(i: SidesInput, act: ObjectActions): Promise<StepResult> {
+async function fenceStandby(i: SidesInput, act: ObjectActions, engine: LifecycleIO | undefined, force: boolean): Promise<StepResult> {
   if (!i.standby) return DONE; // nothing serves there any more: nothing to fence
   await act.apply(buildFence(i.site, i.standby, { name: names.standbyFence(i.site.metadata.name), ...(i.primary ? { peer: selectorOf(i.primary) } : {}) }));
-  return DONE;
+  // The fence need not cut connections it finds open: the server itself stops taking writes and
+  // ends the sessions (again on a resumed step: harmless).
+  const ctx = engine && contextOf(i);
+  if (!engine || !ctx || !i.engine.setWritable) return DONE;
+  const w = await i.engine.setWritable(ctx, engine.engine, false);
+  // A forced failback (a force- token, or the serving standby failed and cannot answer) goes on
+  // behind the network fence alone.
+  return force ? DONE : writesStoppedVerdict(w.ok, w.message);
+}
+
+/** hot, by the engine: the primary's replay position has reached the fenced standby's flush position. */
+async function catchUpByEngine(i: SidesInput, force: boolean, io: LifecycleIO): Promise<StepResult> {
+  const ctx = contextOf(i);
+  if (!ctx || !i.engine.caughtUp) return failed('the primary workload does not exist: there is nothing to fail back to');
+  return catchUpVerdict(await i.engine.caughtUp(ctx, io.engine), force);
+}
+
+/** hot, by the engine: its failback Job promotes the caught-up primary; done once the primary's pod is Ready. */
+async function promoteByEngine(i: SidesInput, f: PromotionStatus, act: ObjectActions): Promise<StepResult> {
+  const { site } = i;
+  const ctx = contextOf(i);
+  const template = ctx && i.engine.failbackTemplate?.(ctx);
+  if (!template) return failed(`the ${site.spec.engine.type} engine cannot promote the primary of this site (its Service leads to the standby, or it has no database container); the standby stays read-only`);
+  const job = await ensureJob(
+    act,
+    buildJob(site, {
+      name: names.failbackJob(site.metadata.name, promotionId(f)),
+      role: 'failback',
+      template,
+      backoffLimit: 2,
+      activeDeadlineSeconds: COPY_JOB_DEADLINE_SECONDS,
+    }),
+  );
+  if (job.failed) return failed(`the failback Job ${job.name} failed: ${job.message}; the standby stays read-only (the primary may or may not have been promoted: check before annotating again)`);
+  if (!job.succeeded) return waiting(`Job ${job.name} to promote the primary`);
+  return i.primaryPods.some(isPodReady) ? DONE : waiting('the promoted primary to have a Ready pod');
 }
 
 async function catchUp(i: SidesInput, f: PromotionStatus, force: boolean, act: ObjectActions): Promise<StepResult> {

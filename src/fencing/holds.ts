@@ -2,10 +2,10 @@
 // GitOps revert) or a fence NetworkPolicy removed is reported loudly, never silently fought.
 import type { V1NetworkPolicy, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { StandbySite } from '../api/site.ts';
-import { names, standbySelector } from '../site/names.ts';
+import { names } from '../site/names.ts';
 import { isPodReady, type Workload } from '../site/workload.ts';
 import { fenceFor } from './fence.ts';
-import { buildFence, fenceDrift } from './network-policy.ts';
+import { fenceDrift, narrowedPrimaryFence } from './network-policy.ts';
 
 export interface FencingState {
   holds: boolean;
@@ -47,7 +47,7 @@ export function fencingState(site: StandbySite, i: HoldsInput): FencingState {
     return { holds: false, reason: 'FenceMissing', message: `the fence NetworkPolicy ${fence} was removed; the operator re-creates it` };
   }
   const closed = fenceFor(site, i);
-  const want = i.narrow && i.primary ? buildFence(site, i.primary, { peer: { matchLabels: standbySelector(site.metadata.name) } }) : closed;
+  const want = i.narrow && i.primary ? narrowedPrimaryFence(site, i.primary) : closed;
   let drift = i.fence && want && !i.fenceReverted ? fenceDrift(want, i.fence) : undefined;
   // Still closed while it should be narrowed (the step that narrows it has not been seen yet) isolates it more, not less.
   if (drift && want !== closed && closed && i.fence && !fenceDrift(closed, i.fence)) drift = undefined;

@@ -6,7 +6,7 @@
 import type { V1LabelSelector, V1NetworkPolicy, V1NetworkPolicyIngressRule, V1NetworkPolicyPeer, V1NetworkPolicySpec } from '@kubernetes/client-node';
 import { stable } from '../k8s/apply.ts';
 import type { StandbySite } from '../api/site.ts';
-import { names, ownedMeta } from '../site/names.ts';
+import { LABEL_ROLE, LABEL_SITE, names, ownedMeta, standbySelector } from '../site/names.ts';
 import { selectorOf, type Workload } from '../site/workload.ts';
 
 export interface FenceOptions {
@@ -14,6 +14,8 @@ export interface FenceOptions {
   name?: string;
   /** The pods the fenced side may still exchange traffic with (the other side, for replication). */
   peer?: V1LabelSelector | undefined;
+  /** More pods it may exchange traffic with (e.g. the failback's promote Job, which must reach the primary). */
+  morePeers?: readonly V1LabelSelector[] | undefined;
 }
 
 /** A label selector as a NetworkPolicy takes it (no empty fields). */
@@ -26,6 +28,7 @@ export function podSelectorOf(sel: V1LabelSelector): V1LabelSelector {
 
 export function buildFence(site: StandbySite, fenced: Workload, o: FenceOptions = {}): V1NetworkPolicy {
   const peer: V1NetworkPolicyPeer | undefined = o.peer ? { podSelector: podSelectorOf(o.peer) } : undefined;
+  const peers: V1NetworkPolicyPeer[] = peer ? [peer, ...(o.morePeers ?? []).map((p) => ({ podSelector: podSelectorOf(p) }))] : [];
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
@@ -37,16 +40,31 @@ export function buildFence(site: StandbySite, fenced: Workload, o: FenceOptions 
       ...(peer
         ? {
             // client-node's model names `from` `_from` (a reserved word in its generator); the API takes `from`.
-            ingress: [{ from: [peer] }] as unknown as V1NetworkPolicyIngressRule[],
+            ingress: [{ from: peers }] as unknown as V1NetworkPolicyIngressRule[],
             egress: [
-              { to: [peer] },
-              // Names of the other side (a Service, a pod's DNS name) must resolve.
-              { to: [{ namespaceSelector: {} }], ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] },
+              { to: peers },
+              // Names of the other side (a Service, a pod's DNS name) must resolve: DNS to any
+              // address, since the resolver is often no pod (node-local DNS, a CoreDNS on the host).
+              { ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] },
             ],
           }
         : {}),
     },
   };
+}
+
+/**
+ * The old primary's fence once it follows the standby (re-protection, failback): it may reach the
+ * standby's pods; with an engine whose failback promotes the primary from a Job (hot PostgreSQL:
+ * pg_promote() through the primary's Service), that Job's pods may reach it too. Clients still
+ * cannot.
+ */
+export function narrowedPrimaryFence(site: StandbySite, primary: Workload): V1NetworkPolicy {
+  const promoteJob = site.spec.tier === 'hot' && site.spec.engine.type === 'postgresql';
+  return buildFence(site, primary, {
+    peer: { matchLabels: standbySelector(site.metadata.name) },
+    ...(promoteJob ? { morePeers: [{ matchLabels: { [LABEL_SITE]: site.metadata.name, [LABEL_ROLE]: 'failback' } }] } : {}),
+  });
 }
 
 function selectorText(sel: V1LabelSelector | undefined): string {

@@ -15,13 +15,15 @@ import type { V1EnvVar, V1PodTemplateSpec } from '@kubernetes/client-node';
 import type { ReprotectionStatus } from '../api/status.ts';
 import { asPodTemplate } from '../engines/generic.ts';
 import type { ObjectActions } from '../k8s/actions.ts';
-import { ensureJob } from '../k8s/jobs.ts';
+import type { ReprotectReport } from '../engines/engine.ts';
+import { ensureJob, jobOutcome } from '../k8s/jobs.ts';
 import { toDate } from '../k8s/types.ts';
 import { promotionId } from '../promotion/machine.ts';
 import { LABEL_EPOCH, names } from '../site/names.ts';
 import { DONE, doneWith, failed, waiting, type StepResult } from '../site/step.ts';
 import { isPodReady, selectorOf, type Workload } from '../site/workload.ts';
 import { buildJob, COPY_JOB_DEADLINE_SECONDS } from '../tiers/jobs.ts';
+import { byEngine, contextOf, divergenceRecord, followVerdict, planSeed, reportNote, seedInput, type HoldIO, type LifecycleIO } from './engine.ts';
 import { setsOf, snapshotSetStep, standbyVolumesOf, volumesOf, type SidesInput } from './sides.ts';
 
 /** The reverse snapshot run a re-protection seeds with. */
@@ -33,12 +35,90 @@ function oldSide(i: SidesInput, r: ReprotectionStatus): Workload | undefined {
   return r.of === 'standby' ? i.standby : i.primary;
 }
 
-export function reprotectSteps(i: SidesInput, r: ReprotectionStatus, act: ObjectActions) {
+/**
+ * `engine`: the engine's reads and the hold of the primary, for hot sites whose engine has the
+ * re-protection hooks (engine.ts byEngine): the divergence read before anything touches the old
+ * side, the engine's re-protect Job with the old primary stopped, and Following until it streams.
+ */
+export function reprotectSteps(i: SidesInput, r: ReprotectionStatus, act: ObjectActions, engine?: { io: LifecycleIO; hold: HoldIO }) {
+  const by = engine && byEngine(i) ? engine : undefined;
   return {
-    Preserving: () => preserve(i, r, act),
-    Seeding: () => seed(i, r, act),
-    Following: () => follow(i, r),
+    Preserving: async () => {
+      const kept = await preserve(i, r, act);
+      return by && kept.done ? measureDivergence(i, kept, by.io) : kept;
+    },
+    Seeding: () => (by && r.of === 'primary' ? seedByEngine(i, r, act, by) : seed(i, r, act)),
+    Following: () => (by ? followByEngine(i, r, by.io) : follow(i, r)),
   };
+}
+
+/**
+ * The engine's measure of what only the old side holds, read once its copy is kept and while it
+ * still runs (behind the fence) as it was: nothing has touched its volumes yet.
+ */
+async function measureDivergence(i: SidesInput, kept: StepResult & { done: true }, io: LifecycleIO): Promise<StepResult> {
+  const ctx = contextOf(i);
+  const record = (kept.note?.divergence ?? {}) as NonNullable<ReprotectionStatus['divergence']>;
+  if (!ctx || !i.engine.divergence) return kept;
+  return doneWith({ ...kept.note, divergence: divergenceRecord(record, await i.engine.divergence(ctx, io.engine)) });
+}
+
+/** hot, by the engine: the old primary stopped, the engine's re-protect Job on its volumes, its replicas given back. */
+async function seedByEngine(i: SidesInput, r: ReprotectionStatus, act: ObjectActions, by: { io: LifecycleIO; hold: HoldIO }): Promise<StepResult> {
+  const { site } = i;
+  const ns = site.metadata.namespace;
+  const p = i.primary;
+  const ctx = contextOf(i);
+  if (!p || !ctx) return failed(`the primary ${site.spec.primary.workload.kind} ${site.spec.primary.workload.name} does not exist: there is nothing to re-protect`);
+  const name = names.reprotectJob(site.metadata.name, promotionId(r));
+  const live = i.jobs.find((j) => j.metadata?.name === name);
+  const plan = planSeed(seedInput(i, live ? jobOutcome(live) : undefined, name));
+  const kind = p.kind ?? site.spec.primary.workload.kind;
+  const workload = p.metadata?.name ?? site.spec.primary.workload.name;
+  switch (plan.do) {
+    case 'fail':
+      return failed(plan.message);
+    case 'wait':
+      return waiting(plan.for);
+    case 'hold':
+      return (await by.hold.set(plan.held)) ? waiting('the old primary to stop') : waiting("recording the old primary's replicas");
+    case 'stop':
+      await act.patch(kind, ns, workload, { spec: { replicas: 0 } });
+      return waiting('the old primary to stop');
+    case 'job': {
+      const claims = Object.fromEntries(volumesOf(p).map((v) => [v.volume, v.claim]));
+      const template = i.engine.reprotectTemplate?.(ctx, { claims });
+      if (!template) return failed(`the ${site.spec.engine.type} engine found no data volume among the old primary's claims (${Object.values(claims).join(', ') || 'none'}); the old primary stays stopped`);
+      const job = await ensureJob(act, buildJob(site, { name, role: 'reprotect', template, backoffLimit: 2, activeDeadlineSeconds: COPY_JOB_DEADLINE_SECONDS }));
+      if (job.failed) return failed(`the re-protect Job ${name} failed: ${job.message}; the old primary stays stopped`);
+      return waiting(`Job ${name} to complete`);
+    }
+    case 'release':
+      if ((p.spec?.replicas ?? 0) !== plan.replicas) await act.patch(kind, ns, workload, { spec: { replicas: plan.replicas } });
+      if (!(await by.hold.clear())) return waiting('recording that the old primary is given back its replicas');
+      return doneWith(reportNote(r, await reportOf(i, by.io, name)));
+    case 'done':
+      return doneWith(reportNote(r, await reportOf(i, by.io, name)));
+  }
+}
+
+async function reportOf(i: SidesInput, io: LifecycleIO, job: string): Promise<ReprotectReport | undefined> {
+  for (const m of await io.jobMessages(job)) {
+    const report = i.engine.reprotectReport?.(m);
+    if (report) return report;
+  }
+  return undefined;
+}
+
+/** hot, by the engine: the old side's pods Ready (of the new epoch, for the standby) and streaming from the side that serves. */
+async function followByEngine(i: SidesInput, r: ReprotectionStatus, io: LifecycleIO): Promise<StepResult> {
+  const ctx = contextOf(i);
+  const who = r.of === 'standby' ? 'the standby' : 'the old primary';
+  const epoch = String(i.status.failback?.epoch ?? '');
+  const ready = r.of === 'standby' ? i.standbyPods.some((p) => isPodReady(p) && p.metadata?.labels?.[LABEL_EPOCH] === epoch) : i.primaryPods.some(isPodReady);
+  if (!ready || !ctx) return followVerdict(false, undefined, undefined, who);
+  const o = await i.engine.observe(ctx, io.engine);
+  return followVerdict(true, o.streaming, o.problem, who);
 }
 
 async function preserve(i: SidesInput, r: ReprotectionStatus, act: ObjectActions): Promise<StepResult> {

@@ -4,9 +4,9 @@ import type { BuildContext, Desired } from './context.ts';
 import { coldObjects } from './cold.ts';
 import { hotObjects } from './hot.ts';
 import { warmObjects } from './warm.ts';
-import { buildFence } from '../fencing/network-policy.ts';
+import { buildFence, narrowedPrimaryFence } from '../fencing/network-policy.ts';
 import { buildTrafficService } from '../traffic/service.ts';
-import { names, standbySelector } from '../site/names.ts';
+import { names } from '../site/names.ts';
 import { selectorOf, type Workload } from '../site/workload.ts';
 
 export function desiredObjects(ctx: BuildContext): Desired[] {
@@ -30,7 +30,7 @@ export function desiredObjects(ctx: BuildContext): Desired[] {
   }
   const { primary: p, standby: s } = ctx.fences ?? {};
   // A primary in another cluster is fenced there (controller/remote-fencing.ts), not here.
-  if (p && !ctx.site.spec.primary.cluster) out.push(buildFence(ctx.site, ctx.primary, p === 'narrow' ? { peer: { matchLabels: standbySelector(ctx.site.metadata.name) } } : {}));
+  if (p && !ctx.site.spec.primary.cluster) out.push(p === 'narrow' ? narrowedPrimaryFence(ctx.site, ctx.primary) : buildFence(ctx.site, ctx.primary));
   const standby = out.find((o): o is Workload => o.kind === ctx.primary.kind && o.metadata?.name === names.standby(ctx.site.metadata.name));
   if (s && standby) {
     out.push(buildFence(ctx.site, standby, { name: names.standbyFence(ctx.site.metadata.name), ...(s === 'narrow' ? { peer: selectorOf(ctx.primary) } : {}) }));

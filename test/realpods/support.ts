@@ -3,7 +3,7 @@
 // rows through a Service and remembers which the server acknowledged, and ways to make the
 // primary fail (kill its container through containerd, or make its readiness probe fail).
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import { kubectl, kubectlJson, waitFor } from '../cluster/helpers.ts';
@@ -83,6 +83,11 @@ export async function failReadiness(ns: string, claim: string): Promise<void> {
   const folder = await claimFolder(ns, claim);
   if (!existsSync(folder)) throw new Error(`volume folder ${folder} does not exist`);
   await writeFile(join(folder, FAIL_READINESS_FILE), 'the test made this primary fail its readiness probe\n');
+}
+
+/** Makes the primary's readiness probe pass again (undoes failReadiness: the server recovered). */
+export async function restoreReadiness(ns: string, claim: string): Promise<void> {
+  await rm(join(await claimFolder(ns, claim), FAIL_READINESS_FILE), { force: true });
 }
 
 /** SIGKILLs a container's processes through the node's containerd (as an OOM kill or a crash would). */
