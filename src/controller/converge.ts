@@ -5,13 +5,13 @@
 import type { V1NetworkPolicy } from '@kubernetes/client-node';
 import type { Side, SiteStatus } from '../api/status.ts';
 import type { Engine } from '../engines/engine.ts';
-import { promotionInEffect, standbyCopiesUnkept, type Lifecycle } from '../promotion/lifecycle.ts';
+import { lifecycleOf, promotionInEffect, standbyCopiesUnkept, type Lifecycle } from '../promotion/lifecycle.ts';
 import { inProgress } from '../promotion/machine.ts';
 import { reprotecting } from '../reprotect/machine.ts';
 import { ownershipOf } from '../site/ownership.ts';
 import { released } from '../promotion/release.ts';
 import { inUseByDrill } from '../drill/retention.ts';
-import { LABEL_ROLE, names, ownerReference, standbySelector } from '../site/names.ts';
+import { LABEL_EPOCH, LABEL_ROLE, names, ownerReference } from '../site/names.ts';
 import type { Workload } from '../site/workload.ts';
 import type { BuildContext, FenceShape } from '../tiers/context.ts';
 import { desiredObjects } from '../tiers/desired.ts';
@@ -21,7 +21,7 @@ import { keyOf, type KubeObject } from '../k8s/types.ts';
 import { newestCompleteRun, obsoleteRuns, type CopyRun } from '../copies/inventory.ts';
 import { COPY_JOB_DEADLINE_SECONDS } from '../tiers/jobs.ts';
 import { keepFence } from '../fencing/fence.ts';
-import { buildFence, fenceDrift } from '../fencing/network-policy.ts';
+import { buildFence, fenceDrift, narrowedPrimaryFence } from '../fencing/network-policy.ts';
 import { holdTraffic } from '../traffic/switch.ts';
 import { actuator, applyOwned, NameConflict } from './actuator.ts';
 import { informerOfKind } from './caches.ts';
@@ -180,8 +180,21 @@ export function fencesFor(l: Lifecycle, fencing: 'networkPolicy' | 'scaleDown'):
 }
 
 /** The epoch the standby's pods carry: the last failback's, once it is done (see standbyFor). */
-export function standbyEpoch(status: SiteStatus): number | undefined {
-  return status.failback?.state === 'Promoted' ? status.failback.epoch : undefined;
+/**
+ * The epoch the standby's pods carry: the last failback's once it Promoted, for their restart as a
+ * standby of the primary again (PostgreSQL: rewound onto its timeline). Not before that standby's
+ * re-protection kept what it held (a forced failback may leave commits only there): until then the
+ * pods keep the label they have (`live`), so that nothing restarts them.
+ */
+export function standbyEpoch(status: SiteStatus, live: number | undefined): number | undefined {
+  if (status.failback?.state !== 'Promoted') return undefined;
+  return standbyCopiesUnkept(lifecycleOf(status)) ? live : status.failback.epoch;
+}
+
+/** The epoch label on the standby workload's pod template, as it stands. */
+export function liveEpoch(standby: Workload | undefined): number | undefined {
+  const v = Number(standby?.spec?.template.metadata?.labels?.[LABEL_EPOCH]);
+  return Number.isInteger(v) && v > 0 ? v : undefined;
 }
 
 /** The builders' input: the site, what was observed of it and where it stands in the DR cycle. */
@@ -211,7 +224,7 @@ export function buildContext(
     copyClaims,
     avoidLabels: obs.serviceLabelKeys,
     fences: fencesFor(lifecycle, promo?.fencing ?? rc.site.spec.promotion.fencing),
-    epoch: standbyEpoch(rc.current.status ?? {}),
+    epoch: standbyEpoch(rc.current.status ?? {}, liveEpoch(obs.standby)),
   };
 }
 
@@ -231,7 +244,7 @@ async function holdFence(rc: ReconcileContext, fence: KubeObject, primary: Workl
   try {
     const act = actuator(rc.deps, rc.site);
     const live = act.cached<V1NetworkPolicy>('NetworkPolicy', rc.site.metadata.namespace, name);
-    const shapes = primary ? [buildFence(rc.site, primary), buildFence(rc.site, primary, { peer: { matchLabels: standbySelector(rc.site.metadata.name) } })] : [];
+    const shapes = primary ? [buildFence(rc.site, primary), narrowedPrimaryFence(rc.site, primary)] : [];
     const ours = live !== undefined && shapes.some((f) => fenceDrift(f, live) === undefined);
     const drift = await keepFence(fence, act);
     if (!drift) return false;

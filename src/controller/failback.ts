@@ -5,7 +5,7 @@
 import { parseDuration } from '../api/duration.ts';
 import type { PromotionStatus, SiteStatus } from '../api/status.ts';
 import { decideFailback, failbackRequest, type FailbackDecision } from '../failback/decide.ts';
-import { failbackSteps, type HoldIO } from '../failback/steps.ts';
+import { failbackJobOf, failbackSteps, type HoldIO } from '../failback/steps.ts';
 import { drive } from '../promotion/executor.ts';
 import { lifecycleOf } from '../promotion/lifecycle.ts';
 import { begin, inProgress } from '../promotion/machine.ts';
@@ -114,7 +114,11 @@ async function afterTransition(rc: ReconcileContext, from: string, to: Promotion
     const served = from === 'Switching' || from === 'Promoting' ? '' : '; the standby is unfenced and serves on';
     // The engine stopped writes inside the server (Fencing): they resume where the standby serves on.
     const ctx = byEngine(observed) && contextOf(observed);
-    if (ctx && (from === 'Fencing' || from === 'CatchingUp') && observed.engine.setWritable) {
+    const promoting = failbackJobOf(observed, to);
+    if (promoting) {
+      // The primary may already be promoted: the standby stays read-only rather than be a second writer.
+      await d.events.record(rc.current, 'Warning', 'WritesNotResumed', `the failback failed after its Job ${promoting} was created (the primary may have been promoted): writes stay stopped on the standby; check both servers before resuming them`);
+    } else if (ctx && (from === 'Fencing' || from === 'CatchingUp') && observed.engine.setWritable) {
       const w = await observed.engine.setWritable(ctx, d.engineIO, true);
       rc.log.warn({ ok: w.ok, message: w.message }, 'failback failed: resuming writes on the standby');
       if (!w.ok) await d.events.record(rc.current, 'Warning', 'WritesNotResumed', `the failback failed, but writes could not be resumed on the standby: ${w.message}; run ALTER SYSTEM RESET default_transaction_read_only there`);

@@ -6,7 +6,9 @@
 // Two lanes: urgent keys (a primary that just failed, a promotion under way) are
 // handed out before routine ones, so that in a burst (a zone failing: hundreds of
 // primaries at once, each event also waking routine reconciles) a promotion never
-// waits behind a full queue of look-agains. Within a lane, first in, first out.
+// waits behind a full queue of look-agains. Within a lane, first in, first out. After
+// URGENT_STREAK urgent keys in a row, one routine key waiting is served, so that promotions that
+// poll their steps for minutes cannot starve routine work (lag checks, schedules) entirely.
 
 export interface QueueOptions {
   /** First retry delay after a failure; doubles per consecutive failure. */
@@ -36,7 +38,11 @@ interface Lane {
   head: number;
 }
 
+/** Urgent keys served in a row before one routine key that waits gets its turn. */
+export const URGENT_STREAK = 8;
+
 export class WorkQueue {
+  private streak = 0;
   /** [urgent, routine] */
   private readonly lanes: [Lane, Lane] = [{ items: [], head: 0 }, { items: [], head: 0 }];
   private readonly waiting = new Map<string, Waiting>();
@@ -154,7 +160,8 @@ export class WorkQueue {
   }
 
   private next(): string | undefined {
-    for (const lane of this.lanes) {
+    const order = this.streak >= URGENT_STREAK ? [this.lanes[1], this.lanes[0]] : this.lanes;
+    for (const lane of order) {
       while (lane.head < lane.items.length) {
         const { key, seq } = lane.items[lane.head++]!;
         if (lane.head > 1024 && lane.head * 2 > lane.items.length) {
@@ -165,6 +172,7 @@ export class WorkQueue {
         if (w?.seq !== seq) continue;
         this.waiting.delete(key);
         this.processing.add(key);
+        this.streak = w.urgent ? this.streak + 1 : 0;
         this.onServe?.(this.now() - w.at, w.urgent);
         return key;
       }

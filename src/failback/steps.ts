@@ -41,7 +41,7 @@ export function failbackSteps(i: SidesInput, f: PromotionStatus, force: boolean,
   const engine = io && byEngine(i) ? io : undefined;
   return {
     Fencing: () => fenceStandby(i, act, engine, force),
-    CatchingUp: () => (engine ? catchUpByEngine(i, force, engine) : catchUp(i, f, force, act)),
+    CatchingUp: () => (engine ? catchUpByEngine(i, f, force, engine) : catchUp(i, f, force, act)),
     Promoting: () => (engine ? promoteByEngine(i, f, act) : takeBack(i, f, act, hold)),
     Switching: () => switchBack(i, act),
   };
@@ -60,8 +60,18 @@ async function fenceStandby(i: SidesInput, act: ObjectActions, engine: Lifecycle
   return force ? DONE : writesStoppedVerdict(w.ok, w.message);
 }
 
+/** The engine's failback Job of this failback, once created (only ever after CatchingUp was done). */
+export function failbackJobOf(i: SidesInput, f: PromotionStatus): string | undefined {
+  const name = names.failbackJob(i.site.metadata.name, promotionId(f));
+  return i.jobs.some((j) => j.metadata?.name === name) ? name : undefined;
+}
+
 /** hot, by the engine: the primary's replay position has reached the fenced standby's flush position. */
-async function catchUpByEngine(i: SidesInput, force: boolean, io: LifecycleIO): Promise<StepResult> {
+async function catchUpByEngine(i: SidesInput, f: PromotionStatus, force: boolean, io: LifecycleIO): Promise<StepResult> {
+  // Resumed after its Promoting record was lost (a conflict, a crash): the Job that promotes the
+  // primary already ran or runs, so the proof was given, and asking again would wait forever on a
+  // primary out of recovery (and fail the failback with writes resumed on the standby: two writers).
+  if (failbackJobOf(i, f)) return DONE;
   const ctx = contextOf(i);
   if (!ctx || !i.engine.caughtUp) return failed('the primary workload does not exist: there is nothing to fail back to');
   return catchUpVerdict(await i.engine.caughtUp(ctx, io.engine), force);

@@ -134,8 +134,10 @@ export function planSeed(i: SeedInput): SeedPlan {
     const replicas = i.desired > 0 ? i.desired : (i.promotedFrom ?? 1);
     return { do: 'hold', held: { replicas, since: i.now.toISOString(), for: `re-protection: the old primary is stopped while Job ${i.jobName} makes it a standby` } };
   }
-  if (i.job) return { do: 'wait', for: `Job ${i.jobName} to complete` };
+  // The old primary must stay stopped while the Job works on its volumes, whoever scales it back
+  // up meanwhile (GitOps self-heal): a pod on them during pg_rewind would corrupt them.
   if (i.replicas !== 0) return { do: 'stop' };
+  if (i.job) return { do: 'wait', for: i.pods > 0 ? `${i.pods} pod(s) of the old primary to stop again (it was scaled back up while Job ${i.jobName} runs)` : `Job ${i.jobName} to complete` };
   if (i.pods > 0) return { do: 'wait', for: `${i.pods} pod(s) of the old primary to stop before Job ${i.jobName} rewinds its volumes` };
   return { do: 'job' };
 }

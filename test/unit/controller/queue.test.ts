@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import { WorkQueue } from '../../../src/controller/queue.ts';
+import { URGENT_STREAK, WorkQueue } from '../../../src/controller/queue.ts';
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -115,6 +115,17 @@ describe('WorkQueue: the urgent lane', () => {
     q.add('u2', true);
     expect(q.urgentDepth).toBe(2);
     expect(await drain(q)).toEqual(['u1', 'u2', 'r1', 'r2', 'r3']);
+  });
+
+  test(`after ${URGENT_STREAK} urgent keys in a row, a routine key that waits is served: promotions cannot starve routine work`, async () => {
+    const q = new WorkQueue();
+    q.add('r1');
+    q.add('r2');
+    for (let k = 0; k < 2 * URGENT_STREAK + 1; k++) q.add(`u${k}`, true);
+    const order = await drain(q);
+    expect(order.indexOf('r1')).toBe(URGENT_STREAK);
+    expect(order.indexOf('r2')).toBe(2 * URGENT_STREAK + 1);
+    expect(order.filter((k) => k.startsWith('u'))).toEqual(Array.from({ length: 2 * URGENT_STREAK + 1 }, (_, k) => `u${k}`));
   });
 
   test('a routine key made urgent moves up once, and is not handed out twice', async () => {

@@ -235,9 +235,17 @@ describe('fences per stage', () => {
     expect(fencesFor(lifecycleOf({ promotion: promoted, failback: failedBack, reprotection: { state: 'Protected', of: 'standby', startedAt: iso(111) } }), 'networkPolicy')).toEqual({});
   });
 
-  test("the standby's epoch is the last completed failback's", () => {
-    expect(standbyEpoch({})).toBeUndefined();
-    expect(standbyEpoch({ failback: { state: 'Switching', epoch: 2 } })).toBeUndefined();
-    expect(standbyEpoch({ failback: failedBack })).toBe(2);
+  test("the standby's epoch is the last completed failback's, once its re-protection kept what the standby held", () => {
+    expect(standbyEpoch({}, undefined)).toBeUndefined();
+    expect(standbyEpoch({ failback: { state: 'Switching', epoch: 2 } }, undefined)).toBeUndefined();
+    // Failed back, the standby's copies not kept yet (no re-protection, or one still Preserving):
+    // the pods keep the label they have, so nothing restarts (and rewinds) them.
+    expect(standbyEpoch({ promotion: promoted, failback: failedBack }, undefined)).toBeUndefined();
+    expect(standbyEpoch({ promotion: promoted, failback: failedBack }, 1)).toBe(1);
+    const preserving = { state: 'Preserving' as const, of: 'standby' as const, startedAt: iso(111) };
+    expect(standbyEpoch({ promotion: promoted, failback: failedBack, reprotection: preserving }, undefined)).toBeUndefined();
+    const kept = { ...preserving, state: 'Seeding' as const, divergence: { snapshotRun: 'divergent-x', description: 'kept' } };
+    expect(standbyEpoch({ promotion: promoted, failback: failedBack, reprotection: kept }, undefined)).toBe(2);
+    expect(standbyEpoch({ promotion: promoted, failback: failedBack, reprotection: { state: 'Protected', of: 'standby', startedAt: iso(111), divergence: { description: 'kept' } } }, 1)).toBe(2);
   });
 });

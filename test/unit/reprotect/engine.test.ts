@@ -9,7 +9,7 @@ import { reprotectUnsupported } from '../../../src/controller/reprotect.ts';
 import type { CaughtUp, Divergence, Engine, ReprotectReport, WriteSwitch } from '../../../src/engines/engine.ts';
 import { genericEngine } from '../../../src/engines/generic.ts';
 import { postgresqlEngine } from '../../../src/engines/postgresql/engine.ts';
-import { failbackSteps } from '../../../src/failback/steps.ts';
+import { failbackJobOf, failbackSteps } from '../../../src/failback/steps.ts';
 import { narrowedPrimaryFence } from '../../../src/fencing/network-policy.ts';
 import type { ObjectActions } from '../../../src/k8s/actions.ts';
 import type { KubeObject } from '../../../src/k8s/types.ts';
@@ -28,6 +28,8 @@ import {
 } from '../../../src/reprotect/engine.ts';
 import type { SidesInput } from '../../../src/reprotect/sides.ts';
 import { reprotectSteps } from '../../../src/reprotect/steps.ts';
+import { promotionId } from '../../../src/promotion/machine.ts';
+import { names } from '../../../src/site/names.ts';
 
 const T0 = new Date('2026-12-01T10:00:00Z');
 
@@ -193,6 +195,14 @@ describe('planSeed: the old primary stopped, the Job, the replicas given back', 
     expect(planSeed(seed({ replicas: 0, desired: 0 }))).toMatchObject({ do: 'hold', held: { replicas: 1 } });
   });
 
+  test('scaled back up while the Job runs (GitOps self-heal): stopped again before anything waits for the Job', () => {
+    expect(planSeed(seed({ held, replicas: 1, pods: 0, job: job({}) }))).toEqual({ do: 'stop' });
+    expect(planSeed(seed({ held, replicas: 0, pods: 1, job: job({}) }))).toEqual({
+      do: 'wait',
+      for: '1 pod(s) of the old primary to stop again (it was scaled back up while Job db-reprotect-x runs)',
+    });
+  });
+
   test('a failed Job fails the step and leaves the old primary stopped', () => {
     const p = planSeed(seed({ held, replicas: 0, pods: 0, job: job({ failed: true, message: 'BackoffLimitExceeded: Job has reached the specified backoff limit' }) }));
     expect(p).toEqual({ do: 'fail', message: expect.stringMatching(/^the re-protect Job db-reprotect-x failed: BackoffLimitExceeded.*stays stopped/) });
@@ -351,6 +361,19 @@ describe('the steps by the engine', () => {
     expect(out).toEqual({ done: false, waitingFor: 'the promoted primary to have a Ready pod' });
     out = await failbackSteps(sides({ engine: behind, standby, primaryPods: [readyPod('db-0')] }), f, false, ok, hold, io()).Promoting();
     expect(out).toEqual({ done: true });
+  });
+
+  test('failback: CatchingUp resumed after its Promoting record was lost finds the promote Job and asks nothing (the primary is out of recovery)', async () => {
+    const standby: V1StatefulSet = { ...primary, metadata: { name: 'db-standby', namespace: 'ns' }, spec: { ...primary.spec!, selector: { matchLabels: { 'standby.dev/site': 'db', 'standby.dev/role': 'standby' } } } };
+    const f: PromotionStatus = { state: 'CatchingUp', to: 'primary', startedAt: T0.toISOString() };
+    const promoted = fakeEngine({ caughtUp: { caughtUp: false, message: 'the server at db-0 is not in recovery' } });
+    const hold = new FakeHold();
+    const before = await failbackSteps(sides({ engine: promoted, standby }), f, false, new FakeActions(), hold, io()).CatchingUp();
+    expect(before.done).toBe(false);
+    const name = names.failbackJob('db', promotionId(f));
+    const jobs = [{ metadata: { name, namespace: 'ns' } } as V1Job];
+    expect(failbackJobOf(sides({ engine: promoted, standby, jobs }), f)).toBe(name);
+    expect(await failbackSteps(sides({ engine: promoted, standby, jobs }), f, false, new FakeActions(), hold, io()).CatchingUp()).toEqual({ done: true });
   });
 
   test('Following by the engine: Ready is not enough, the old primary must stream', async () => {
