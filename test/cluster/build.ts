@@ -105,6 +105,13 @@ const TARGETS: readonly Target[] = [
     versionOf: 'helm.sh/helm/v4',
     stamp: ['helm.sh/helm/v4/internal/version.version={version}'],
   },
+];
+
+// The real nodes' binaries: their own cache entry and key (toolset `node`), so that changing
+// them never changes the control plane's key. kubelet and kube-proxy come from the control
+// plane's kubernetes module (most of their packages are then in the Go build cache already);
+// CoreDNS and the firewall share one module (node-addons), so the second compiles little.
+const NODE_TARGETS: readonly Target[] = [
   {
     set: 'node',
     module: 'kubernetes',
@@ -114,17 +121,17 @@ const TARGETS: readonly Target[] = [
   },
   {
     set: 'node',
-    module: 'coredns',
-    packages: ['standby-operator/test/cluster/go/coredns'],
+    module: 'node-addons',
+    packages: ['standby-operator/test/cluster/go/node-addons/coredns'],
     versionOf: 'github.com/coredns/coredns',
     stamp: ['github.com/coredns/coredns/coremain.GitCommit=v{version}'],
   },
   {
     set: 'node',
-    module: 'kube-router',
-    packages: ['github.com/cloudnativelabs/kube-router/v2/cmd/kube-router'],
+    module: 'node-addons',
+    packages: ['standby-operator/test/cluster/go/node-addons/kube-router'],
     versionOf: 'github.com/cloudnativelabs/kube-router/v2',
-    stamp: ['github.com/cloudnativelabs/kube-router/v2/pkg/version.Version={version}'],
+    stamp: [],
   },
 ];
 
@@ -138,7 +145,6 @@ const GO_BUILD_FLAGS = ['-trimpath'];
 const LINKER_FLAGS = '-s -w';
 const GO_ENV = { GOFLAGS: '-mod=mod', CGO_ENABLED: '0' };
 const MANIFEST = 'manifest.json';
-const NODE_MANIFEST = 'manifest-node.json';
 /** Touched whenever an entry is used; entries unused for longer are pruned (other branches may use them). */
 const LAST_USED = 'last-used';
 const PRUNE_AFTER_MS = 3 * 24 * 3600_000;
@@ -158,6 +164,7 @@ export interface Toolset<B> {
 }
 
 const CLUSTER: Toolset<Binaries> = { name: 'cluster', targets: TARGETS, downloadOnly: DOWNLOAD_ONLY, binaries: binariesIn };
+const NODE: Toolset<NodeBinaries> = { name: 'node', targets: NODE_TARGETS, downloadOnly: [], binaries: nodeBinariesIn };
 
 /** ${XDG_CACHE_HOME:-$HOME/.cache}/standby-operator/<toolset> */
 export function cacheRoot(toolset = 'cluster'): string {
@@ -274,38 +281,19 @@ export interface BuildOptions {
  */
 export async function buildBinaries(opts: BuildOptions = {}): Promise<BuildResult> {
   const say = opts.verbose === false ? () => undefined : log;
-  const go = await goVersion();
-  const key = await cacheKey(CLUSTER, go);
-  const dir = join(cacheRoot(CLUSTER.name), key);
-  const binDir = join(dir, 'bin');
-  const bin = binariesIn(binDir);
-  const nodeBin = nodeBinariesIn(binDir);
   const kubernetesVersion = await requiredVersion('kubernetes', 'k8s.io/kubernetes');
-  const result = (reused: boolean): BuildResult => ({ binDir, bin, ...(opts.nodes === true ? { nodeBin } : {}), reused, kubernetesVersion });
-
-  const has = (manifest: string, files: object): boolean => existsSync(join(dir, manifest)) && Object.values<string>({ ...files }).every((p) => existsSync(p));
-  const complete = (): boolean => has(MANIFEST, bin) && (opts.nodes !== true || has(NODE_MANIFEST, nodeBin));
-  if (complete()) {
-    say(`reusing cached binaries in ${binDir} (nothing to build)`);
-    await touch(dir);
-    return result(true);
-  }
-  return withLock(`${dir}.lock`, say, async () => {
-    if (complete()) { // built by the process we waited for
-      say(`reusing cached binaries in ${binDir} (built by another process)`);
-      return result(true);
-    }
-    if (!has(MANIFEST, bin)) await build(CLUSTER, dir, go, key, 'control-plane', MANIFEST, bin, say);
-    if (opts.nodes === true && !has(NODE_MANIFEST, nodeBin)) await build(CLUSTER, dir, go, key, 'node', NODE_MANIFEST, nodeBin, say);
-    await touch(dir);
-    await pruneOldEntries(CLUSTER.name, key, say);
-    return result(false);
-  });
+  const cp = await ensureBuilt(CLUSTER, 'control-plane', say);
+  // After the control plane: kubelet and kube-proxy then find most of their packages compiled.
+  const node = opts.nodes === true ? await ensureBuilt(NODE, 'node', say) : undefined;
+  return { binDir: cp.binDir, bin: cp.bin, ...(node ? { nodeBin: node.bin } : {}), reused: cp.reused && (node?.reused ?? true), kubernetesVersion };
 }
 
 /** Builds a toolset other than the cluster's unless its cache entry for the current inputs is complete. */
 export async function buildToolset<B extends object>(ts: Toolset<B>, opts: BuildOptions = {}): Promise<{ binDir: string; bin: B; reused: boolean }> {
-  const say = opts.verbose === false ? () => undefined : log;
+  return ensureBuilt(ts, 'control-plane', opts.verbose === false ? () => undefined : log);
+}
+
+async function ensureBuilt<B extends object>(ts: Toolset<B>, set: 'control-plane' | 'node', say: (m: string) => void): Promise<{ binDir: string; bin: B; reused: boolean }> {
   const go = await goVersion();
   const key = await cacheKey(ts, go);
   const dir = join(cacheRoot(ts.name), key);
@@ -318,11 +306,11 @@ export async function buildToolset<B extends object>(ts: Toolset<B>, opts: Build
     return { binDir, bin, reused: true };
   }
   return withLock(`${dir}.lock`, say, async () => {
-    if (complete()) {
+    if (complete()) { // built by the process we waited for
       say(`reusing cached binaries in ${binDir} (built by another process)`);
       return { binDir, bin, reused: true };
     }
-    await build(ts, dir, go, key, 'control-plane', MANIFEST, bin, say);
+    await build(ts, dir, go, key, set, MANIFEST, bin, say);
     await touch(dir);
     await pruneOldEntries(ts.name, key, say);
     return { binDir, bin, reused: false };
