@@ -225,6 +225,7 @@ export function buildContext(
     avoidLabels: obs.serviceLabelKeys,
     fences: fencesFor(lifecycle, promo?.fencing ?? rc.site.spec.promotion.fencing),
     epoch: standbyEpoch(rc.current.status ?? {}, liveEpoch(obs.standby)),
+    keepPods: standbyCopiesUnkept(lifecycle),
   };
 }
 

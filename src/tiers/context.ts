@@ -32,6 +32,11 @@ export interface BuildContext {
   fences?: { primary?: FenceShape | undefined; standby?: FenceShape | undefined } | undefined;
   /** The epoch of the site's last failback, if any: the standby's pods carry it (see standbyFor). */
   epoch?: number | undefined;
+  /**
+   * Failed back, but the standby's re-protection has not kept what it held yet: nothing may
+   * restart its pods, so it keeps the size it served at (and its epoch label, see `epoch`).
+   */
+  keepPods?: boolean | undefined;
 }
 
 export type FenceShape = 'closed' | 'narrow';

@@ -173,7 +173,12 @@ describe('the reduced size through the DR cycle (the controller\'s build context
   });
 
   test('once failed back it stands by again, reduced, with the epoch label (one restart of its pods, not two), and stays so once re-protected', () => {
-    const returning = built({ active: 'primary', epoch: 1, promotion: failover, failback: failback('Promoted') });
+    // Until its re-protection kept what it held, nothing restarts its pods: the size it served at, no new epoch.
+    const unkept = built({ active: 'primary', epoch: 1, promotion: failover, failback: failback('Promoted') });
+    expect(containers(unkept).main).toEqual(full);
+    expect(unkept.spec?.template.metadata?.labels?.[LABEL_EPOCH]).toBeUndefined();
+    const kept = { of: 'standby' as const, state: 'Seeding' as const, startedAt: at(12), divergence: { snapshotRun: 'divergent-x', description: 'kept' } };
+    const returning = built({ active: 'primary', epoch: 1, promotion: failover, failback: failback('Promoted'), reprotection: kept });
     expect(containers(returning).main).toEqual({ requests: small.requests, limits: full.limits });
     expect(returning.spec?.template.metadata?.labels?.[LABEL_EPOCH]).toBe('1');
     const forward = built({ active: 'primary', epoch: 1, promotion: failover, failback: failback('Promoted'), reprotection: reprotection('standby', 20) });
