@@ -114,7 +114,8 @@ async function afterTransition(rc: ReconcileContext, from: string, to: Promotion
     const served = from === 'Switching' || from === 'Promoting' ? '' : '; the standby is unfenced and serves on';
     // The engine stopped writes inside the server (Fencing): they resume where the standby serves on.
     const ctx = byEngine(observed) && contextOf(observed);
-    const promoting = failbackJobOf(observed, to);
+    // (The generic engine's failback Job is its catch-up proof, run in CatchingUp: not a promotion.)
+    const promoting = byEngine(observed) ? failbackJobOf(observed, to) : undefined;
     if (promoting) {
       // The primary may already be promoted: the standby stays read-only rather than be a second writer.
       await d.events.record(rc.current, 'Warning', 'WritesNotResumed', `the failback failed after its Job ${promoting} was created (the primary may have been promoted): writes stay stopped on the standby; check both servers before resuming them`);
