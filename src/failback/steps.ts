@@ -14,6 +14,7 @@
 //               re-protection that preceded); hot PostgreSQL: the engine's Job pg_promote()s
 //               it; hot: its pods are Ready.
 //   Switching   the primary's fence goes, then the traffic Service selects the primary again.
+import type { V1PodTemplateSpec } from '@kubernetes/client-node';
 import type { PromotionStatus } from '../api/status.ts';
 import { asPodTemplate } from '../engines/generic.ts';
 import { buildFence } from '../fencing/network-policy.ts';
@@ -77,22 +78,27 @@ async function catchUpByEngine(i: SidesInput, f: PromotionStatus, force: boolean
   return catchUpVerdict(await i.engine.caughtUp(ctx, io.engine), force);
 }
 
-/** hot, by the engine: its failback Job promotes the caught-up primary; done once the primary's pod is Ready. */
-async function promoteByEngine(i: SidesInput, f: PromotionStatus, act: ObjectActions): Promise<StepResult> {
-  const { site } = i;
-  const ctx = contextOf(i);
-  const template = ctx && i.engine.failbackTemplate?.(ctx);
-  if (!template) return failed(`the ${site.spec.engine.type} engine cannot promote the primary of this site (its Service leads to the standby, or it has no database container); the standby stays read-only`);
-  const job = await ensureJob(
+/** The failback's one Job (the engine's promote Job, or the generic engine's catch-up proof), created once. */
+function ensureFailbackJob(i: SidesInput, f: PromotionStatus, template: V1PodTemplateSpec, act: ObjectActions) {
+  return ensureJob(
     act,
-    buildJob(site, {
-      name: names.failbackJob(site.metadata.name, promotionId(f)),
+    buildJob(i.site, {
+      name: names.failbackJob(i.site.metadata.name, promotionId(f)),
       role: 'failback',
       template,
       backoffLimit: 2,
       activeDeadlineSeconds: COPY_JOB_DEADLINE_SECONDS,
     }),
   );
+}
+
+/** hot, by the engine: its failback Job promotes the caught-up primary; done once the primary's pod is Ready. */
+async function promoteByEngine(i: SidesInput, f: PromotionStatus, act: ObjectActions): Promise<StepResult> {
+  const { site } = i;
+  const ctx = contextOf(i);
+  const template = ctx && i.engine.failbackTemplate?.(ctx);
+  if (!template) return failed(`the ${site.spec.engine.type} engine cannot promote the primary of this site (its Service leads to the standby, or it has no database container); the standby stays read-only`);
+  const job = await ensureFailbackJob(i, f, template, act);
   if (job.failed) return failed(`the failback Job ${job.name} failed: ${job.message}; the standby stays read-only (the primary may or may not have been promoted: check before annotating again)`);
   if (!job.succeeded) return waiting(`Job ${job.name} to promote the primary`);
   return i.primaryPods.some(isPodReady) ? DONE : waiting('the promoted primary to have a Ready pod');
@@ -107,16 +113,7 @@ async function catchUp(i: SidesInput, f: PromotionStatus, force: boolean, act: O
         ? DONE
         : failed(`the ${site.spec.engine.type} engine cannot prove that the primary caught up (set engine.generic.failbackJobTemplate, or annotate standby.dev/failback=force-<token>)`);
     }
-    const job = await ensureJob(
-      act,
-      buildJob(site, {
-        name: names.failbackJob(site.metadata.name, promotionId(f)),
-        role: 'failback',
-        template,
-        backoffLimit: 2,
-        activeDeadlineSeconds: COPY_JOB_DEADLINE_SECONDS,
-      }),
-    );
+    const job = await ensureFailbackJob(i, f, template, act);
     if (job.succeeded) return DONE;
     if (job.failed) return failed(`Job ${job.name} failed: ${job.message}; the standby is unfenced and serves on`);
     return waiting(`Job ${job.name} to complete`);
