@@ -12,10 +12,10 @@ import type { ControllerMetrics } from './metrics.ts';
 import { allInformers, ownerSiteKey, type Caches } from './caches.ts';
 import { WorkQueue } from './queue.ts';
 import { inProgress } from '../promotion/machine.ts';
+import type { Reconciler } from './reconciler.ts';
 
 /** How long a site whose primary pod just failed stays urgent without a promotion under way (a threshold, a manual mode). */
 const FAILED_URGENT_MS = 60_000;
-import type { Reconciler } from './reconciler.ts';
 
 /** What the manager needs of the reconciler. */
 export type SiteReconciler = Pick<Reconciler, 'reconcile' | 'siteObserved' | 'noteReadyPrimary'> & Partial<Pick<Reconciler, 'selectorKeys'>>;
