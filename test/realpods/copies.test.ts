@@ -5,27 +5,17 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { apply, deleteNamespace, kubectl, kubectlJson, waitFor } from '../cluster/helpers.ts';
-import { installCrd, startOperator, waitForSite, type OperatorProcess } from '../e2e/support/operator.ts';
+import { describe, expect, test } from 'vitest';
+import { apply, kubectl, kubectlJson, waitFor } from '../cluster/helpers.ts';
+import { startOperator, waitForSite } from '../e2e/support/operator.ts';
 import { DUMP_NAME_PATTERN, DUMP_FILES } from '../../src/engines/postgresql/scripts.ts';
-import { claimFolder, clusterIP, createRealNamespace, images, logs, postgresPrimary, query, waitReady } from './support.ts';
+import { claimFolder, clusterIP, createRealNamespace, images, logs, postgresPrimary, query, waitReady, suiteResources } from './support.ts';
 
 const SITE = 'db';
 /** A schedule that does not fire during a test: the test starts the CronJob's Job itself. */
 const NEVER = '0 0 1 1 *';
 
-const operators: OperatorProcess[] = [];
-const namespaces: string[] = [];
-
-beforeAll(async () => {
-  await installCrd();
-});
-
-afterAll(async () => {
-  for (const o of operators) await o.stop();
-  for (const ns of namespaces) await deleteNamespace(ns);
-});
+const { operators, namespaces } = suiteResources();
 
 function site(tier: 'warm' | 'cold', block: string): string {
   return `

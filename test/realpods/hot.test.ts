@@ -4,9 +4,9 @@
 // the traffic Service; the primary fails (its container killed, or its readiness probe
 // failing); the operator fences, runs the pg_promote Job and switches the Service; every row
 // the client saw acknowledged is on the promoted standby.
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { apply, deleteNamespace, kubectlJson, waitFor } from '../cluster/helpers.ts';
-import { getSite, installCrd, startOperator, waitForSite, type OperatorProcess } from '../e2e/support/operator.ts';
+import { describe, expect, test } from 'vitest';
+import { apply, kubectlJson, waitFor } from '../cluster/helpers.ts';
+import { getSite, startOperator, waitForSite } from '../e2e/support/operator.ts';
 import {
   clusterIP,
   createRealNamespace,
@@ -20,6 +20,7 @@ import {
   reachableFromPod,
   RowWriter,
   waitReady,
+  suiteResources,
 } from './support.ts';
 import { hotSiteYaml } from './workload.ts';
 
@@ -39,17 +40,7 @@ interface Failover {
   oldPrimaryIP: string;
 }
 
-const operators: OperatorProcess[] = [];
-const namespaces: string[] = [];
-
-beforeAll(async () => {
-  await installCrd();
-});
-
-afterAll(async () => {
-  for (const o of operators) await o.stop();
-  for (const ns of namespaces) await deleteNamespace(ns);
-});
+const { operators, namespaces } = suiteResources();
 
 /** Primary up, site Protected with a streaming synchronous standby, rows flowing through the traffic Service. */
 async function protectedSite(prefix: string): Promise<{ ns: string; writer: RowWriter }> {

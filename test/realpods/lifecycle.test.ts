@@ -8,24 +8,14 @@
 // before the failure, while the standby served and after failback is on the final primary
 // (count and checksum), and on its standby.
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { apply, deleteNamespace, kubectl, kubectlJson, waitFor } from '../cluster/helpers.ts';
-import { installCrd, startOperator, waitForSite, type OperatorProcess, type SiteObject } from '../e2e/support/operator.ts';
-import { clusterIP, createRealNamespace, failReadiness, images, pod, postgresPrimary, query, restoreReadiness, RowWriter, waitReady } from './support.ts';
+import { describe, expect, test } from 'vitest';
+import { apply, kubectl, kubectlJson, waitFor } from '../cluster/helpers.ts';
+import { startOperator, waitForSite, type SiteObject } from '../e2e/support/operator.ts';
+import { clusterIP, createRealNamespace, failReadiness, images, pod, postgresPrimary, query, restoreReadiness, RowWriter, waitReady, suiteResources } from './support.ts';
 import { hotSiteYaml } from './workload.ts';
 
 const SITE = 'db';
-const operators: OperatorProcess[] = [];
-const namespaces: string[] = [];
-
-beforeAll(async () => {
-  await installCrd();
-});
-
-afterAll(async () => {
-  for (const o of operators) await o.stop();
-  for (const ns of namespaces) await deleteNamespace(ns);
-});
+const { operators, namespaces } = suiteResources();
 
 interface JobView {
   metadata: { name: string };

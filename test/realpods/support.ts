@@ -5,8 +5,9 @@
 import { existsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { inject } from 'vitest';
-import { kubectl, kubectlJson, waitFor } from '../cluster/helpers.ts';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { deleteNamespace, kubectl, kubectlJson, waitFor } from '../cluster/helpers.ts';
+import { installCrd, type OperatorProcess } from '../e2e/support/operator.ts';
 import { run } from '../cluster/common.ts';
 import { REAL_NAMESPACE_ANNOTATIONS, type RealNodesState } from '../cluster/real-node.ts';
 import { FAIL_READINESS_FILE, postgresPrimary as primaryManifests } from './workload.ts';
@@ -132,4 +133,21 @@ export async function reachableFromPod(ns: string, addresses: string[]): Promise
   const result: Record<string, boolean> = {};
   for (const a of addresses) result[a] = new RegExp(`^${a.replaceAll('.', '\\.')} open$`, 'm').test(out);
   return result;
+}
+
+/**
+ * A realpods file's operators and namespaces: the CRD is installed before its tests; what they
+ * push here is stopped and deleted after them.
+ */
+export function suiteResources(): { operators: OperatorProcess[]; namespaces: string[] } {
+  const operators: OperatorProcess[] = [];
+  const namespaces: string[] = [];
+  beforeAll(async () => {
+    await installCrd();
+  });
+  afterAll(async () => {
+    for (const o of operators) await o.stop();
+    for (const ns of namespaces) await deleteNamespace(ns);
+  });
+  return { operators, namespaces };
 }
