@@ -12,6 +12,7 @@
 // TCP connection across it hangs the way it does on a real partition, and healing needs no
 // ARP timeout. The rule set is rendered from the list of cuts (pure, below) and loaded in one
 // nft transaction, so the table always says exactly what the state file says.
+import { readFile } from 'node:fs/promises';
 import { ClusterError, isNotFound, run, type RunResult } from './common.ts';
 
 /** A directional cut: frames from `from` to `to` are dropped. `runner` is the root namespace. */
@@ -166,6 +167,7 @@ export function runnerAddress(plan: Pick<NetworkPlan, 'subnet'>): string {
 
 /** Creates the bridge, one namespace per site and their veth pairs, and an empty cut table. */
 export async function createNetwork(plan: NetworkPlan): Promise<void> {
+  const range = await siteEphemeralPorts();
   await must('ip', ['link', 'add', plan.bridge, 'type', 'bridge']);
   await must('ip', ['addr', 'add', `${runnerAddress(plan)}/24`, 'dev', plan.bridge]);
   await must('ip', ['link', 'set', plan.bridge, 'up']);
@@ -176,8 +178,25 @@ export async function createNetwork(plan: NetworkPlan): Promise<void> {
     await must('ip', ['link', 'set', s.hostVeth, 'master', plan.bridge, 'up']);
     await must('ip', ['-n', s.netns, 'addr', 'add', `${s.address}/24`, 'dev', 'wan0']);
     await must('ip', ['-n', s.netns, 'link', 'set', 'wan0', 'up']);
+    await must('ip', ['netns', 'exec', s.netns, 'sh', '-c', `echo '${range.join(' ')}' > /proc/sys/net/ipv4/ip_local_port_range`]);
   }
   await applyCuts(plan, []);
+}
+
+/**
+ * Ports a site's listeners get are picked free in the runner's namespace (`freePort`), which
+ * knows nothing of the site's own sockets: a connection the site's API server opened to its etcd
+ * could hold the very port a PostgreSQL server or an etcd is then told to listen on ("address
+ * already in use", seen in CI). Each site's own outgoing connections therefore take their local
+ * ports from a range below the runner's, which no picked port can fall in.
+ */
+export async function siteEphemeralPorts(): Promise<[number, number]> {
+  const text = await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '32768 60999');
+  const [low] = text.trim().split(/\s+/).map(Number);
+  const top = (low !== undefined && Number.isInteger(low) && low > 4096 ? low : 32768) - 1;
+  // An even start and an odd end: the kernel wants them of different parity.
+  const bottom = Math.max(1024, top - 16383) & ~1;
+  return [bottom, top | 1];
 }
 
 export async function applyCuts(plan: NetworkPlan, cuts: readonly Cut[]): Promise<void> {

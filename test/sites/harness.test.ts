@@ -76,6 +76,31 @@ describe('links between sites', () => {
     expect(await readyzFrom(standby, primary)).toBe('ok');
   });
 
+  it("a site's outgoing connections take local ports below the runner's range, so no port picked free for a site's listener is held by one of them", async () => {
+    const range = async (netns?: string): Promise<[number, number]> => {
+      const r = netns === undefined
+        ? await run('cat', ['/proc/sys/net/ipv4/ip_local_port_range'])
+        : await run('ip', ['netns', 'exec', netns, 'cat', '/proc/sys/net/ipv4/ip_local_port_range']);
+      const [lo, hi] = r.stdout.trim().split(/\s+/).map(Number);
+      return [lo!, hi!];
+    };
+    const runner = await range();
+    for (const s of state.sites) {
+      const [lo, hi] = await range(s.netns);
+      expect(hi, s.name).toBeLessThan(runner[0]);
+      expect(lo, s.name).toBeLessThan(hi);
+      // Every connection the site opened itself (its local port is not one it listens on) is in its range.
+      const listening = new Set((await run('ip', ['netns', 'exec', s.netns, 'ss', '-Htln'])).stdout.trim().split('\n')
+        .map((l) => Number(l.trim().split(/\s+/)[3]?.split(':').pop())));
+      const local = (await run('ip', ['netns', 'exec', s.netns, 'ss', '-Htn', 'state', 'established'])).stdout.trim().split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => Number(l.trim().split(/\s+/)[2]?.split(':').pop()))
+        .filter((p) => !listening.has(p));
+      expect(local.length, `${s.name} has outgoing connections (its control plane's to its etcd)`).toBeGreaterThan(0);
+      for (const p of local) expect(p >= lo && p <= hi, `${s.name} local port ${p} in ${lo}-${hi}`).toBe(true);
+    }
+  });
+
   it('a partition cuts TCP between two sites in both directions, leaves both reachable from the runner and the witness, and heal restores it', async () => {
     const after = await partition(dir, 'primary', 'standby');
     expect(after.cuts).toEqual([{ from: 'primary', to: 'standby' }, { from: 'standby', to: 'primary' }]);
