@@ -30,6 +30,7 @@ export const SECRET_FIELDS = [
   // The kubeconfig of the primary's cluster: whoever may not read it must not make the operator use it.
   'primary.cluster.kubeconfigSecret.name',
   'engine.postgresql.primaryEndpoint.caSecret.name',
+  'promotion.siteFailover.witness.kubeconfigSecret.name',
 ] as const;
 
 /** The annotation that starts a promotion (src/site/names.ts ANNOTATION_PROMOTE; a unit test keeps them equal). */

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { stringify } from 'yaml';
 import { API_VERSION, GROUP, KIND, MAX_SITE_NAME, PLURAL, SHORT_NAMES, SINGULAR, VERSION } from './site.ts';
 import { siteCelRules } from './conflicts.ts';
+import { GUARD_KIND, GUARD_PLURAL, GUARD_SINGULAR, guardSpecSchema, guardStatusSchema } from './guard.ts';
 import { siteSpecSchema } from './spec.ts';
 import { siteStatusSchema } from './status.ts';
 
@@ -142,4 +143,58 @@ export const CRD_FILE = 'crds/standby.dev_standbysites.yaml';
 /** The CRD as the YAML checked in under crds/. */
 export function renderCrd(): string {
   return `# Generated from src/api by \`npm run gen:crd\`. Do not edit by hand.\n${stringify(buildCrd(), { lineWidth: 0 })}`;
+}
+
+/** The StandbySiteGuard CRD (src/api/guard.ts): installed in a primary's cluster by the same chart. */
+export function buildGuardCrd(): JsonObject {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: {
+      name: `${GUARD_PLURAL}.${GROUP}`,
+      labels: { 'app.kubernetes.io/name': 'standby-operator', 'app.kubernetes.io/part-of': 'standby-operator' },
+    },
+    spec: {
+      group: GROUP,
+      names: { kind: GUARD_KIND, listKind: `${GUARD_KIND}List`, plural: GUARD_PLURAL, singular: GUARD_SINGULAR, categories: ['standby'] },
+      scope: 'Namespaced',
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: [
+            { name: 'Workload', type: 'string', jsonPath: '.spec.workload.name' },
+            { name: 'Holder', type: 'string', jsonPath: '.status.lease.holder', description: 'The lease holder the witness last showed' },
+            { name: 'Epoch', type: 'integer', jsonPath: '.status.lease.epoch' },
+            { name: 'Renewed', type: 'date', jsonPath: '.status.lease.renewedAt' },
+            { name: 'Fenced', type: 'string', jsonPath: '.status.fenced.reason', priority: 1 },
+            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+          ],
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              description:
+                "Written by the standby site's operator into the primary's cluster: the operator here renews the witness's lease for the workload it names, and fences that workload's pods when it cannot.",
+              required: ['spec'],
+              properties: {
+                apiVersion: { type: 'string', description: `The versioned schema of this representation of an object: ${API_VERSION}.` },
+                kind: { type: 'string', description: `The REST resource this object represents: ${GUARD_KIND}.` },
+                metadata: { type: 'object' },
+                spec: schemaOf(guardSpecSchema),
+                status: schemaOf(guardStatusSchema),
+              },
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
+export const GUARD_CRD_FILE = 'crds/standby.dev_standbysiteguards.yaml';
+
+export function renderGuardCrd(): string {
+  return `# Generated from src/api by \`npm run gen:crd\`. Do not edit by hand.\n${stringify(buildGuardCrd(), { lineWidth: 0 })}`;
 }

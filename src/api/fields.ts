@@ -124,11 +124,12 @@ export function duration(what: string, opts: { positive: boolean }) {
       'x-kubernetes-validations': [
         {
           rule: `self.matches(${pattern})`,
-          messageExpression: `'"' + self + '" is not a duration; ${DURATION_HELP}'`,
+          // celString: `what` may hold a quote (an apostrophe would end a bare CEL string).
+          messageExpression: `'"' + self + ${celString(`" is not a duration; ${DURATION_HELP}`)}`,
         },
         {
           rule: `!self.matches(${pattern}) || duration(self) ${cmp} duration('0s')`,
-          messageExpression: `'"' + self + '" must be ${bound} (${what})'`,
+          messageExpression: `'"' + self + ${celString(`" must be ${bound} (${what})`)}`,
         },
       ] satisfies CelRule[],
     });
@@ -231,6 +232,17 @@ export function withRules<T extends z.ZodType>(
   return checked.meta({
     ...(description ? { description } : {}),
     'x-kubernetes-validations': rules.map(({ holds: _h, path: _p, ...rule }) => rule),
+  });
+}
+
+/** A reference to one key of a Secret in the site's namespace, {name, key}. */
+export function secretKey(what: string, defaultKey: string) {
+  return section(`a Secret key reference {name, key} (${what})`, {
+    name: objectName(`the Secret holding ${what}`).meta({ description: `The Secret (in the site's namespace) holding ${what}.` }),
+    key: text('a key of the Secret', 253)
+      .min(1, { error: 'must not be empty: give the key of the Secret' })
+      .default(defaultKey)
+      .meta({ description: `The key in the Secret's data. Defaults to ${defaultKey}.` }),
   });
 }
 

@@ -12,11 +12,13 @@ import {
   oneOf,
   podTemplate,
   schedule,
+  secretKey,
   serviceName,
   text,
   timeZone,
   withRules,
 } from './fields.ts';
+import { siteFailover, SITE_FAILOVER_DEFAULTS } from './site-failover.ts';
 
 export const TIERS = ['cold', 'warm', 'hot'] as const;
 export const WORKLOAD_KINDS = ['StatefulSet', 'Deployment'] as const;
@@ -38,14 +40,6 @@ const workloadRef = section('a workload reference {kind, name}', {
     }),
   }).meta({ description: 'The workload that runs the primary: a StatefulSet or a Deployment in the same namespace.' });
 
-const secretKey = (what: string, defaultKey: string) =>
-  section(`a Secret key reference {name, key} (${what})`, {
-    name: objectName(`the Secret holding ${what}`).meta({ description: `The Secret (in the site's namespace) holding ${what}.` }),
-    key: text('a key of the Secret', 253)
-      .min(1, { error: 'must not be empty: give the key of the Secret' })
-      .default(defaultKey)
-      .meta({ description: `The key in the Secret's data. Defaults to ${defaultKey}.` }),
-  });
 
 const primaryCluster = section("the primary's cluster: {kubeconfigSecret: {name, key}}", {
   kubeconfigSecret: secretKey("a kubeconfig for the primary's cluster", 'kubeconfig').meta({
@@ -451,6 +445,7 @@ const promotion = z
           'After a failover, how the old primary becomes the serving standby\'s standby. automatic: as soon as it runs again (its pods Ready behind the fence, or scaled up again). manual: on the standby.dev/reprotect=<token> annotation.',
       }),
     failback: failback.default({ mode: 'manual', after: '30m' }),
+    siteFailover: siteFailover.default(SITE_FAILOVER_DEFAULTS),
   })
   .meta({ description: 'When and how the standby takes over.' });
 
@@ -525,6 +520,7 @@ export const siteSpecSchema = withRules(
       stepTimeout: '5m',
       reprotect: 'automatic',
       failback: { mode: 'manual', after: '30m' },
+      siteFailover: SITE_FAILOVER_DEFAULTS,
     }),
     deletionPolicy: deletionPolicy.default({ snapshots: 'Retain', standbyVolumes: 'Retain' }),
     drill: drill.optional(),
@@ -598,6 +594,14 @@ export const siteSpecSchema = withRules(
       fieldPath: '.traffic.mode',
       holds: (s) => s.primary.cluster === undefined || s.traffic.mode !== 'primaryService',
       path: ['traffic', 'mode'],
+    },
+    {
+      rule: "self.promotion.siteFailover.mode != 'automatic' || has(self.primary.cluster)",
+      message:
+        'automatic site failover needs spec.primary.cluster: it fails over to this site when the primary\'s site, another cluster, is lost; a primary in this cluster fails over by promotion.mode',
+      fieldPath: '.promotion.siteFailover.mode',
+      holds: (s) => s.promotion.siteFailover.mode !== 'automatic' || s.primary.cluster !== undefined,
+      path: ['promotion', 'siteFailover', 'mode'],
     },
     {
       rule: "!has(self.primary.cluster) || self.promotion.fencing != 'scaleDown'",

@@ -5,13 +5,16 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { stringify } from 'yaml';
 import { buildAdmissionPolicySpec } from '../api/admission.ts';
-import { CRD_FILE, renderCrd } from '../api/crd.ts';
+import { CRD_FILE, GUARD_CRD_FILE, renderCrd, renderGuardCrd } from '../api/crd.ts';
 
 /** The chart's copy of the CRD: Helm installs it from the chart's own crds/ folder. */
 export const CHART_CRD_FILE = 'charts/standby-operator/crds/standby.dev_standbysites.yaml';
 
 /** Every file that holds the generated CRD, relative to the repository root. */
 export const CRD_FILES = [CRD_FILE, CHART_CRD_FILE] as const;
+
+/** The StandbySiteGuard CRD, in both places too: the chart installs it in a primary's cluster. */
+export const GUARD_CRD_FILES = [GUARD_CRD_FILE, 'charts/standby-operator/crds/standby.dev_standbysiteguards.yaml'] as const;
 
 /** The chart template of the admission policy and its binding. */
 export const ADMISSION_POLICY_FILE = 'charts/standby-operator/templates/admissionpolicy.yaml';
@@ -59,7 +62,12 @@ spec:
 /** Every generated file and its content. */
 function generated(): [string, string][] {
   const crd = renderCrd();
-  return [...CRD_FILES.map((f): [string, string] => [f, crd]), [ADMISSION_POLICY_FILE, renderAdmissionPolicy()]];
+  const guard = renderGuardCrd();
+  return [
+    ...CRD_FILES.map((f): [string, string] => [f, crd]),
+    ...GUARD_CRD_FILES.map((f): [string, string] => [f, guard]),
+    [ADMISSION_POLICY_FILE, renderAdmissionPolicy()],
+  ];
 }
 
 export async function genCrd(args: string[]): Promise<number> {

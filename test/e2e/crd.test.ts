@@ -123,6 +123,37 @@ describe('the API server refuses bad StandbySites with the schema and CEL messag
     await kubectl(['apply', '--dry-run=server', '-f', '-'], { input: site(spec, 'db') });
   });
 
+  // The timing rule of automatic site failover, in CEL and in the controller: the same verdicts.
+  const witness = { kubeconfigSecret: { name: 'witness' } };
+  const failover = (f: Record<string, unknown>) => ({ tier: 'hot', primary: remotePrimary, promotion: { siteFailover: { mode: 'automatic', witness, ...f } } });
+  test.each<[string, Record<string, unknown>, string, string]>([
+    ['automatic without a witness', { tier: 'hot', primary: remotePrimary, promotion: { siteFailover: { mode: 'automatic' } } }, 'spec.promotion.siteFailover.witness', 'is required with mode automatic'],
+    ['automatic with the primary in this cluster', { tier: 'hot', primary, promotion: { siteFailover: { mode: 'automatic', witness } } }, 'spec.promotion.siteFailover.mode', 'automatic site failover needs spec.primary.cluster'],
+    ['a safety margin as long as the lease', failover({ safetyMargin: '30s' }), 'spec.promotion.siteFailover.safetyMargin', 'safetyMargin must be less than leaseDuration'],
+    ['renewals that cannot be retried before the self-fence', failover({ renewInterval: '20s' }), 'spec.promotion.siteFailover.renewInterval', 'renewInterval + 2 × requestTimeout must be at most leaseDuration − safetyMargin'],
+    ['a takeover before the old primary has fenced itself', failover({ acquireAfter: '4s' }), 'spec.promotion.siteFailover.acquireAfter', '(leaseDuration − safetyMargin) × 1.001 + fenceWithin must be less than'],
+    // 25 s × 1.001 + 10 s = 35.025 s is not below (30 s + 5.06 s) × 0.999 = 35.025 s: the drift decides.
+    ['a takeover that only clock drift makes unsafe', failover({ acquireAfter: '5060ms' }), 'spec.promotion.siteFailover.acquireAfter', 'must be less than'],
+  ])('site failover: %s (the same message as the controller gives)', async (_name, spec, field, words) => {
+    const message = await refusal(site(spec, 'db'));
+    expect(message).toContain(field);
+    expect(message).toContain(words);
+    const v = validateSpec(spec, 'db');
+    expect(v.ok).toBe(false);
+    const mine = v.ok ? undefined : v.problems.find((p) => p.field === field);
+    expect(mine?.message).toContain(words);
+  });
+
+  test.each<[string, Record<string, unknown>]>([
+    ['the defaults', failover({})],
+    ['short test timings', failover({ leaseDuration: '8s', renewInterval: '2s', requestTimeout: '1s', safetyMargin: '2s', acquireAfter: '8s', fenceWithin: '3s' })],
+    ['just safe with drift', failover({ acquireAfter: '5100ms' })],
+  ])('site failover accepted: %s, by both', async (_name, spec) => {
+    await kubectl(['apply', '--dry-run=server', '-f', '-'], { input: site(spec, 'db') });
+    const v = validateSpec(spec, 'db');
+    expect(v.ok ? [] : v.problems).toEqual([]);
+  });
+
   test('a name longer than 40 characters', async () => {
     const message = await refusal(site({ tier: 'hot', primary }, 'x'.repeat(41)));
     expect(message).toContain('metadata.name has at most 40 characters');

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
-import { buildCrd, CRD_FILE, renderCrd } from '../../../src/api/crd.ts';
+import { buildCrd, buildGuardCrd, CRD_FILE, GUARD_CRD_FILE, renderCrd, renderGuardCrd } from '../../../src/api/crd.ts';
 
 type Node = Record<string, unknown>;
 
@@ -27,6 +27,26 @@ function structuralProblems(node: Node, path: string): string[] {
   }
   if (node.items) problems.push(...structuralProblems(node.items as Node, `${path}[]`));
   return problems;
+}
+
+/** Fields without a description of at least 10 characters, and how many fields there are. */
+function undescribed(schema: Node): { missing: string[]; fields: number } {
+  const missing: string[] = [];
+  let fields = 0;
+  const walk = (node: Node, path: string): void => {
+    for (const [name, child] of Object.entries((node.properties ?? {}) as Record<string, Node>)) {
+      const at = path ? `${path}.${name}` : name;
+      fields++;
+      // The API server refuses anything but type on the root metadata (it is ObjectMeta, documented by Kubernetes).
+      if (at === 'metadata') continue;
+      if (typeof child.description !== 'string' || child.description.trim().length < 10) missing.push(at);
+      walk(child, at);
+    }
+    // A list's items are explained under the list's own name (kubectl explain x.conditions.type).
+    if (node.items) walk(node.items as Node, path);
+  };
+  walk(schema, '');
+  return { missing, fields };
 }
 
 describe('the generated CRD', () => {
@@ -74,25 +94,22 @@ describe('the generated CRD', () => {
 
   test('every field, in spec and status, has a description (kubectl explain shows it)', () => {
     const schema = (buildCrd().spec as { versions: { schema: { openAPIV3Schema: Node } }[] }).versions[0]!.schema.openAPIV3Schema;
-    const missing: string[] = [];
-    let fields = 0;
-    const walk = (node: Node, path: string): void => {
-      for (const [name, child] of Object.entries((node.properties ?? {}) as Record<string, Node>)) {
-        const at = path ? `${path}.${name}` : name;
-        fields++;
-        // The API server refuses anything but type on the root metadata (it is ObjectMeta, documented by Kubernetes).
-        if (at === 'metadata') continue;
-        if (typeof child.description !== 'string' || child.description.trim().length < 10) missing.push(at);
-        walk(child, at);
-      }
-      // A list's items are explained under the list's own name (kubectl explain x.conditions.type).
-      if (node.items) walk(node.items as Node, path);
-    };
-    walk(schema, '');
+    const { missing, fields } = undescribed(schema);
     expect(missing).toEqual([]);
     expect(fields).toBeGreaterThan(90);
     const promotion = ((schema.properties as Record<string, Node>).spec!.properties as Record<string, Node>).promotion!;
     expect((promotion.properties as Record<string, Node>).failureThreshold!.description).toMatch(/not Ready/);
+  });
+
+  test('the StandbySiteGuard CRD is current, structural, and every field has a description', async () => {
+    expect(await readFile(GUARD_CRD_FILE, 'utf8')).toBe(renderGuardCrd());
+    const version = (parse(renderGuardCrd()) as { spec: { versions: Node[] } }).spec.versions[0]!;
+    const schema = (version.schema as { openAPIV3Schema: Node }).openAPIV3Schema;
+    expect(structuralProblems(schema, 'root')).toEqual([]);
+    expect(version.subresources).toEqual({ status: {} });
+    const { missing, fields } = undescribed((buildGuardCrd().spec as { versions: { schema: { openAPIV3Schema: Node } }[] }).versions[0]!.schema.openAPIV3Schema);
+    expect(missing).toEqual([]);
+    expect(fields).toBeGreaterThan(30);
   });
 
   test('every CEL rule carries a message', () => {

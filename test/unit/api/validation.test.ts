@@ -139,6 +139,7 @@ describe('good specs pass and get their defaults', () => {
       stepTimeout: '5m',
       reprotect: 'automatic',
       failback: { mode: 'manual', after: '30m' },
+      siteFailover: { mode: 'manual', leaseDuration: '30s', renewInterval: '10s', acquireAfter: '30s', safetyMargin: '5s', requestTimeout: '5s', fenceWithin: '10s' },
     });
     expect(result.spec.deletionPolicy).toEqual({ snapshots: 'Retain', standbyVolumes: 'Retain' });
   });
