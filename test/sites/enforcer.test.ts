@@ -44,15 +44,15 @@ describe('the partition suite parts', () => {
     const gate = primaryGate(primary, await clientFor(primary), ns, 'orders', servers.get('primary')!.port);
     const enforcer = enforce([gate]);
     const writers = startWriters([target(primary)], 1);
-    await waitFor(async () => enforcer.changes.some((c) => c.open), { timeoutMs: 10_000, description: 'the gate opened (no fence yet)' });
+    await waitFor(() => Promise.resolve(enforcer.changes.some((c) => c.open)), { timeoutMs: 10_000, description: 'the gate opened (no fence yet)' });
     await new Promise((r) => setTimeout(r, 1_000));
     const np = JSON.stringify({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'orders-self-fence', namespace: ns }, spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] } });
     await kubectl(primary, ['apply', '-f', '-'], np);
-    await waitFor(async () => enforcer.changes.filter((c) => !c.open).length > 0, { timeoutMs: 10_000, description: 'the gate closed' });
+    await waitFor(() => Promise.resolve(enforcer.changes.filter((c) => !c.open).length > 0), { timeoutMs: 10_000, description: 'the gate closed' });
     const closedAt = enforcer.changes.find((c) => !c.open)!.at;
     await new Promise((r) => setTimeout(r, 2_500));
     await kubectl(primary, ['delete', 'networkpolicy', 'orders-self-fence', '-n', ns]);
-    await waitFor(async () => enforcer.changes.filter((c) => c.open).length > 1, { timeoutMs: 10_000, description: 'the gate open again' });
+    await waitFor(() => Promise.resolve(enforcer.changes.filter((c) => c.open).length > 1), { timeoutMs: 10_000, description: 'the gate open again' });
     const reopenedAt = enforcer.changes.filter((c) => c.open)[1]!.at;
     await new Promise((r) => setTimeout(r, 1_000));
     const history = await writers.stop();
@@ -68,10 +68,10 @@ describe('the partition suite parts', () => {
   });
 
   it('control: with both sites accepting writes at once, the checker finds overlapping writers', async () => {
-    const open: Gate[] = [primary, standby].map((s) => ({ site: s, port: servers.get(s.name)!.port, open: async () => true }));
+    const open: Gate[] = [primary, standby].map((s) => ({ site: s, port: servers.get(s.name)!.port, open: () => Promise.resolve(true) }));
     const enforcer = enforce(open);
     const writers = startWriters([target(primary), target(standby)], 2);
-    await waitFor(async () => enforcer.changes.filter((c) => c.open).length === 2, { timeoutMs: 10_000, description: 'both gates open' });
+    await waitFor(() => Promise.resolve(enforcer.changes.filter((c) => c.open).length === 2), { timeoutMs: 10_000, description: 'both gates open' });
     await new Promise((r) => setTimeout(r, 2_000));
     const history = await writers.stop();
     await enforcer.stop();
