@@ -108,6 +108,8 @@ export interface SiteOperator {
   logFile: string;
   healthUrl: string;
   stop(): Promise<void>;
+  /** SIGKILL: a crash, nothing shut down in order. */
+  kill(): Promise<void>;
   /** The operator's JSON log lines. */
   logLines(): Record<string, unknown>[];
 }
@@ -162,6 +164,10 @@ export async function startOperatorIn(s: SiteRecord, identity: Identity, namespa
       const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
       await exited;
       clearTimeout(timer);
+    },
+    async kill() {
+      if (!dead) child.kill('SIGKILL');
+      await exited;
     },
     logLines() {
       return readFileSync(logFile, 'utf8')

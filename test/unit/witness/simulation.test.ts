@@ -14,7 +14,8 @@ function all(T: WitnessTiming, seed0 = 1): SimResult[] {
   return out;
 }
 
-describe('automatic site failover in the model', () => {
+// CPU-bound (thousands of simulated runs): a loaded machine needs more than vitest's 5 s.
+describe('automatic site failover in the model', { timeout: 60_000 }, () => {
   const results = all(DEFAULT_TIMING);
 
   test(`never two writers: ${SCENARIOS.length} kinds of partition × ${RUNS_PER_SCENARIO} seeds, with slow and lost requests, drift, slow fences and restarts`, () => {
