@@ -2,26 +2,47 @@
 //   run       the controller (default)
 //   snapshot  take one snapshot set of a cold site and apply retention (the cold CronJob runs this)
 //   sync      make a new standby copy of a warm site (the warm CronJob runs this)
+//   mover     back a volume up into / restore it from a restic repository in S3 (mover Jobs run this)
 //   gen-crd   write crds/ from the schema
 import { genCrd } from './gen-crd.ts';
 import { run } from './run.ts';
 import { snapshot, sync } from './copy.ts';
+import { mover } from './mover.ts';
 
-const commands: Record<string, (args: string[]) => Promise<number>> = {
-  run,
-  snapshot,
-  sync,
-  'gen-crd': genCrd,
+const commands: Record<string, { summary: string; run: (args: string[]) => Promise<number> }> = {
+  run: { summary: 'run the controller (the default; flags override the environment the Helm chart sets)', run },
+  snapshot: { summary: 'take one snapshot set of a cold site and apply retention: --site <namespace>/<name>', run: snapshot },
+  sync: { summary: 'make a new standby copy of a warm site: --site <namespace>/<name>', run: sync },
+  'gen-crd': { summary: 'write the CRD generated from the schema to crds/ and the chart (--check: only check)', run: genCrd },
+  mover: { summary: 'back a volume up into S3 or restore it (the volume mover Jobs): backup|restore ...', run: mover },
 };
+
+function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((n) => n.length));
+  return [
+    'standby-operator: a disaster-recovery standby (cold, warm or hot) for stateful Kubernetes workloads',
+    '',
+    'Usage: standby-operator [command] [flags]',
+    '',
+    'Commands:',
+    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    '',
+    'run flags: --kubeconfig, --namespaces, --concurrency, --health-port, --health-host, --leader-elect, --lease-namespace, --image',
+  ].join('\n');
+}
 
 async function main(argv: string[]): Promise<number> {
   const [name = 'run', ...rest] = argv;
+  if (name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return 0;
+  }
   const command = commands[name];
   if (!command) {
-    console.error(`unknown command "${name}"; commands: ${Object.keys(commands).join(', ')}`);
+    console.error(`unknown command "${name}"; commands: ${Object.keys(commands).join(', ')} (--help for more)`);
     return 2;
   }
-  return command(rest);
+  return command.run(rest);
 }
 
 process.exitCode = await main(process.argv.slice(2));

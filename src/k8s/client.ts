@@ -46,6 +46,8 @@ export interface RequestInfo {
 
 export interface ClientOptions {
   userAgent?: string;
+  /** The field manager of every write (default: standby-operator); a CLI writes as itself. */
+  fieldManager?: string;
   /** Act as this user (e.g. system:serviceaccount:ns:name) through impersonation headers. */
   impersonate?: { user: string; groups?: string[] };
   /** Called after every request: counting and metrics hook. */
@@ -86,11 +88,13 @@ export class KubeClient {
   readonly connection: Connection;
   readonly server: string;
   private readonly opts: ClientOptions;
+  private readonly fieldManager: string;
 
   constructor(connection: Connection, opts: ClientOptions = {}) {
     this.connection = connection;
     this.server = connection.server;
     this.opts = opts;
+    this.fieldManager = opts.fieldManager ?? FIELD_MANAGER;
   }
 
   /** The namespace of the current kubeconfig context (default when unset). */
@@ -200,7 +204,7 @@ export class KubeClient {
       verb: 'create',
       resource: res.plural,
       body: obj,
-      query: { fieldManager: FIELD_MANAGER },
+      query: { fieldManager: this.fieldManager },
     });
   }
 
@@ -214,7 +218,7 @@ export class KubeClient {
       resource: res.plural,
       body: obj,
       contentType: 'application/apply-patch+yaml',
-      query: { fieldManager: FIELD_MANAGER, force: opts.force ?? true },
+      query: { fieldManager: this.fieldManager, force: opts.force ?? true },
     });
   }
 
@@ -231,7 +235,7 @@ export class KubeClient {
       resource: subresource ? `${res.plural}/${subresource}` : res.plural,
       body: patch,
       contentType: 'application/merge-patch+json',
-      query: { fieldManager: FIELD_MANAGER },
+      query: { fieldManager: this.fieldManager },
     });
   }
 
@@ -248,7 +252,7 @@ export class KubeClient {
       resource: subresource ? `${res.plural}/${subresource}` : res.plural,
       body: ops,
       contentType: 'application/json-patch+json',
-      query: { fieldManager: FIELD_MANAGER },
+      query: { fieldManager: this.fieldManager },
     });
   }
 
@@ -257,7 +261,7 @@ export class KubeClient {
       verb: 'update',
       resource: subresource ? `${res.plural}/${subresource}` : res.plural,
       body: obj,
-      query: { fieldManager: FIELD_MANAGER },
+      query: { fieldManager: this.fieldManager },
     });
   }
 

@@ -10,7 +10,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { Agent, type Dispatcher } from 'undici';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 
 export interface Connection {
   server: string;
@@ -56,7 +56,7 @@ interface KubeconfigContext {
   user: string;
   namespace?: string;
 }
-interface Kubeconfig {
+export interface Kubeconfig {
   'current-context'?: string;
   clusters?: NamedEntry<KubeconfigCluster>[];
   users?: NamedEntry<KubeconfigUser>[];
@@ -89,22 +89,58 @@ function inCluster(): Connection {
   };
 }
 
-function fileOrData(base: string, file: string | undefined, data: string | undefined): Buffer | undefined {
+function fileOrData(file: string | undefined, data: string | undefined): Buffer | undefined {
   if (data) return Buffer.from(data, 'base64');
-  if (file) return readFileSync(isAbsolute(file) ? file : join(base, file));
+  if (file) return readFileSync(file);
   return undefined;
 }
 
-async function fromKubeconfig(path: string): Promise<Connection> {
-  const doc = parse(readFileSync(path, 'utf8')) as Kubeconfig;
-  const ctxName = doc['current-context'];
+/** File paths in a kubeconfig are relative to that file: make them absolute before merging. */
+function absolutePaths(doc: Kubeconfig, base: string): Kubeconfig {
+  const abs = (p: string | undefined) => (p === undefined || isAbsolute(p) ? p : join(base, p));
+  return {
+    ...doc,
+    clusters: doc.clusters?.map((c) => (c.cluster ? { ...c, cluster: { ...c.cluster, 'certificate-authority': abs(c.cluster['certificate-authority']) } } : c)),
+    users: doc.users?.map((u) =>
+      u.user
+        ? {
+            ...u,
+            user: { ...u.user, tokenFile: abs(u.user.tokenFile), 'client-certificate': abs(u.user['client-certificate']), 'client-key': abs(u.user['client-key']) },
+          }
+        : u,
+    ),
+  };
+}
+
+/**
+ * Several kubeconfig files merged as kubectl merges $KUBECONFIG: the first file that sets
+ * current-context wins, and the first file that names a cluster, user or context wins for it.
+ */
+export function mergeKubeconfigs(files: readonly { path: string; text: string }[]): Kubeconfig {
+  const merged: Kubeconfig = { clusters: [], users: [], contexts: [] };
+  const add = <T>(into: NamedEntry<T>[], from: NamedEntry<T>[] | undefined) => {
+    for (const e of from ?? []) if (!into.some((x) => x.name === e.name)) into.push(e);
+  };
+  for (const f of files) {
+    const doc = absolutePaths((parse(f.text) as Kubeconfig | null) ?? {}, dirname(f.path));
+    merged['current-context'] ??= doc['current-context'] || undefined;
+    add(merged.clusters!, doc.clusters);
+    add(merged.users!, doc.users);
+    add(merged.contexts!, doc.contexts);
+  }
+  return merged;
+}
+
+async function fromKubeconfig(doc: Kubeconfig, where: string, context: string | undefined): Promise<Connection> {
+  const ctxName = context ?? doc['current-context'];
   const ctx = doc.contexts?.find((c) => c.name === ctxName)?.context;
-  if (!ctx) throw new Error(`${path}: no current context ("${ctxName ?? ''}")`);
+  if (!ctx) {
+    throw new Error(context !== undefined ? `${where}: context "${context}" not found` : `${where}: no current context ("${ctxName ?? ''}")`);
+  }
   const cluster = doc.clusters?.find((c) => c.name === ctx.cluster)?.cluster;
-  if (!cluster?.server) throw new Error(`${path}: context ${ctxName ?? ''} names cluster "${ctx.cluster}", which has no server`);
+  if (!cluster?.server) throw new Error(`${where}: context ${ctxName ?? ''} names cluster "${ctx.cluster}", which has no server`);
   const user = doc.users?.find((u) => u.name === ctx.user)?.user ?? {};
-  if (user.exec || user['auth-provider']) return viaClientNode(path, ctx.namespace);
-  const base = dirname(path);
+  if (user.exec || user['auth-provider']) return viaClientNode(doc, ctxName!, ctx.namespace);
   const impersonation: [string, string][] = [
     ...(user.as ? ([['Impersonate-User', user.as]] as [string, string][]) : []),
     ...(user['as-groups'] ?? []).map((g): [string, string] => ['Impersonate-Group', g]),
@@ -114,15 +150,15 @@ async function fromKubeconfig(path: string): Promise<Connection> {
     const token = user.token;
     auth = () => [['Authorization', `Bearer ${token}`]];
   } else if (user.tokenFile) {
-    const token = tokenFrom(isAbsolute(user.tokenFile) ? user.tokenFile : join(base, user.tokenFile));
+    const token = tokenFrom(user.tokenFile);
     auth = () => [['Authorization', `Bearer ${token()}`]];
   } else if (user.username !== undefined) {
     const basic = Buffer.from(`${user.username}:${user.password ?? ''}`).toString('base64');
     auth = () => [['Authorization', `Basic ${basic}`]];
   }
-  const ca = fileOrData(base, cluster['certificate-authority'], cluster['certificate-authority-data']);
-  const cert = fileOrData(base, user['client-certificate'], user['client-certificate-data']);
-  const key = fileOrData(base, user['client-key'], user['client-key-data']);
+  const ca = fileOrData(cluster['certificate-authority'], cluster['certificate-authority-data']);
+  const cert = fileOrData(user['client-certificate'], user['client-certificate-data']);
+  const key = fileOrData(user['client-key'], user['client-key-data']);
   return {
     server: cluster.server.replace(/\/$/, ''),
     namespace: ctx.namespace ?? 'default',
@@ -140,10 +176,10 @@ async function fromKubeconfig(path: string): Promise<Connection> {
 }
 
 /** Exec plugins and auth providers: client-node knows them all; load it only for these. */
-async function viaClientNode(path: string, namespace: string | undefined): Promise<Connection> {
+async function viaClientNode(doc: Kubeconfig, context: string, namespace: string | undefined): Promise<Connection> {
   const { KubeConfig, RequestContext, HttpMethod } = await import('@kubernetes/client-node');
   const kc = new KubeConfig();
-  kc.loadFromFile(path);
+  kc.loadFromString(stringify({ apiVersion: 'v1', kind: 'Config', ...doc, 'current-context': context }));
   const server = kc.getCurrentCluster()?.server.replace(/\/$/, '') ?? '';
   let dispatcher: Dispatcher | undefined;
   const headers = async (url: string): Promise<[string, string][]> => {
@@ -157,17 +193,30 @@ async function viaClientNode(path: string, namespace: string | undefined): Promi
   return { server, namespace: namespace ?? 'default', headers, dispatcher: dispatcher ?? new Agent() };
 }
 
+export interface ConnectionOptions {
+  /** A kubeconfig context other than its current-context (kubectl's --context). */
+  context?: string;
+}
+
+function fromFiles(paths: readonly string[], context: string | undefined): Promise<Connection> {
+  const doc = mergeKubeconfigs(paths.map((path) => ({ path, text: readFileSync(path, 'utf8') })));
+  return fromKubeconfig(doc, paths.join(':'), context);
+}
+
 /**
- * The connection to use: the given kubeconfig, else $KUBECONFIG (its first
- * file), else the pod's service account when running in a cluster, else
+ * The connection to use, as kubectl finds it: the given kubeconfig file alone, else every file
+ * of $KUBECONFIG merged, else the pod's service account when running in a cluster, else
  * ~/.kube/config.
  */
-export async function loadConnection(kubeconfig?: string): Promise<Connection> {
-  if (kubeconfig) return fromKubeconfig(kubeconfig);
-  const env = process.env.KUBECONFIG?.split(':').find((p) => p !== '' && existsSync(p));
-  if (env) return fromKubeconfig(env);
-  if (process.env.KUBERNETES_SERVICE_HOST && existsSync(join(SA_DIR, 'token'))) return inCluster();
+export async function loadConnection(kubeconfig?: string, opts: ConnectionOptions = {}): Promise<Connection> {
+  if (kubeconfig) return fromFiles([kubeconfig], opts.context);
+  const env = (process.env.KUBECONFIG ?? '').split(':').filter((p) => p !== '' && existsSync(p));
+  if (env.length > 0) return fromFiles(env, opts.context);
+  if (process.env.KUBERNETES_SERVICE_HOST && existsSync(join(SA_DIR, 'token'))) {
+    if (opts.context !== undefined) throw new Error(`context "${opts.context}" not found: no kubeconfig (in-cluster credentials have no contexts)`);
+    return inCluster();
+  }
   const home = join(homedir(), '.kube', 'config');
-  if (existsSync(home)) return fromKubeconfig(home);
+  if (existsSync(home)) return fromFiles([home], opts.context);
   throw new Error('no Kubernetes credentials: set KUBECONFIG, pass --kubeconfig, or run in a pod with a service account');
 }

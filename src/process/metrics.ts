@@ -12,7 +12,13 @@ export interface SiteSample {
   dataAgeSeconds: number | undefined;
   rpoTargetSeconds: number | undefined;
   fencedPrimaryReturned: boolean;
+  /** The site's conditions (type and status) as last written. */
+  conditions: readonly { type: string; status: string }[];
+  /** status.promotion.state, if the site has a promotion record. */
+  promotionState: string | undefined;
 }
+
+const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;
 
 export class Metrics {
   readonly registry = new Registry();
@@ -89,6 +95,36 @@ export class Metrics {
     siteGauge('standby_site_data_age_seconds', 'Data a failover would lose now: standby data age (warm, cold) or replication lag (hot).', (s) => s.dataAgeSeconds);
     siteGauge('standby_site_rpo_target_seconds', 'The RPO target in effect for the site.', (s) => s.rpoTargetSeconds);
     siteGauge('standby_site_fenced_primary_returned', '1 when a fenced old primary came back (e.g. a GitOps revert).', (s) => (s.fencedPrimaryReturned ? 1 : 0));
+    // As kube-state-metrics exports conditions: one series per status, 1 for the current one, so
+    // that an alert on status="False" sees 0 rather than nothing while the condition holds.
+    new Gauge({
+      name: 'standby_site_condition',
+      help: "The site's status conditions: 1 for the condition's current status (True, False or Unknown), 0 for the others.",
+      labelNames: ['namespace', 'site', 'tier', 'condition', 'status'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const s of sources.sites()) {
+          for (const c of s.conditions) {
+            for (const status of CONDITION_STATUSES) {
+              this.set({ namespace: s.namespace, site: s.name, tier: s.tier, condition: c.type, status }, c.status === status ? 1 : 0);
+            }
+          }
+        }
+      },
+    });
+    new Gauge({
+      name: 'standby_site_promotion_state',
+      help: "1 for the state of the site's running or last promotion (Fencing, Promoting, Switching, Promoted, Failed); absent when it never had one.",
+      labelNames: ['namespace', 'site', 'tier', 'state'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const s of sources.sites()) {
+          if (s.promotionState) this.set({ namespace: s.namespace, site: s.name, tier: s.tier, state: s.promotionState }, 1);
+        }
+      },
+    });
     new Gauge({
       name: 'standby_site_phase',
       help: 'Number of sites per phase.',
@@ -101,6 +137,19 @@ export class Metrics {
         for (const [phase, n] of counts) this.set({ phase }, n);
       },
     });
+  }
+
+  /**
+   * Creates the counters' series at 0 before anything happened, so that rate() and increase()
+   * count the first promotion or watch error too (a series born at 1 shows no increase) and
+   * dashboards show 0 rather than no data.
+   */
+  initialize(o: { tiers: readonly string[]; watchedResources: readonly string[] }): void {
+    for (const tier of o.tiers) {
+      this.promotionSeconds.zero({ tier });
+      for (const result of ['Promoted', 'Failed']) for (const trigger of ['automatic', 'manual', 'forced']) this.promotions.inc({ tier, result, trigger }, 0);
+    }
+    for (const resource of o.watchedResources) for (const kind of ['gone', 'error']) this.watchErrors.inc({ resource, kind }, 0);
   }
 
   onRequest = (info: RequestInfo): void => {

@@ -5,11 +5,12 @@ import type { Server } from 'node:http';
 import type { Connection } from '../k8s/connection.ts';
 import { ApiError, KubeClient } from '../k8s/client.ts';
 import { EventRecorder } from '../k8s/events.ts';
-import { createCaches } from '../controller/caches.ts';
+import { allInformers, createCaches } from '../controller/caches.ts';
 import { Manager } from '../controller/manager.ts';
 import { Reconciler } from '../controller/reconciler.ts';
 import { effectiveRpoMs } from '../controller/status.ts';
 import { validateSpec } from '../api/site.ts';
+import { TIERS } from '../api/spec.ts';
 import { LeaderElector } from './leader.ts';
 import { startHealthServer } from './health.ts';
 import { Metrics, type SiteSample } from './metrics.ts';
@@ -58,6 +59,7 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
   };
   const client = new KubeClient(o.connection, clientOptions);
   const caches = createCaches(client, o.log, o.namespaces, (resource, kind) => metrics.watchErrors.inc({ resource, kind }));
+  metrics.initialize({ tiers: TIERS, watchedResources: allInformers(caches).map((i) => i.resource.plural) });
   let elector: LeaderElector | undefined;
   const isLeader = () => (elector ? elector.isLeader : true);
   // What the controller writes goes through a client that refuses once the lease is lost, so a
@@ -163,6 +165,8 @@ function siteSamples(manager: Manager | undefined): SiteSample[] {
       dataAgeSeconds: dataAge,
       rpoTargetSeconds: cached.rpoSeconds,
       fencedPrimaryReturned: status.conditions?.some((c) => c.type === 'FencingHolds' && c.status === 'False') ?? false,
+      conditions: status.conditions ?? [],
+      promotionState: status.promotion?.state,
     };
   });
   for (const k of specCache.keys()) if (!seen.has(k)) specCache.delete(k);

@@ -27,16 +27,28 @@ export interface Binaries {
   helm: string;
 }
 
+/** The binaries of a real node (`--real-nodes`): built only when asked for. */
+export interface NodeBinaries {
+  kubelet: string;
+  kubeProxy: string;
+  coredns: string;
+  kubeRouter: string;
+}
+
 export interface BuildResult {
   binDir: string;
   bin: Binaries;
+  /** Set when the build was asked for the real nodes' binaries. */
+  nodeBin?: NodeBinaries;
   /** Whether this call reused a complete cache entry (built nothing). */
   reused: boolean;
   /** The `v1.x.y` that the Kubernetes binaries report. */
   kubernetesVersion: string;
 }
 
-interface Target {
+export interface Target {
+  /** `node`: only the real nodes need it, built when asked for (`--real-nodes`). Default: `control-plane`. */
+  set?: 'control-plane' | 'node';
   /** Wrapper module folder under test/cluster/go/. */
   module: string;
   /** Main packages built from it (one `go build` per target). */
@@ -47,15 +59,28 @@ interface Target {
   stamp: string[];
 }
 
+const KUBERNETES_STAMP = [
+  'k8s.io/component-base/version.gitVersion={version}',
+  'k8s.io/component-base/version.gitMajor={major}',
+  'k8s.io/component-base/version.gitMinor={minor}',
+  'k8s.io/component-base/version.gitTreeState=clean',
+  'k8s.io/client-go/pkg/version.gitVersion={version}',
+  'k8s.io/client-go/pkg/version.gitMajor={major}',
+  'k8s.io/client-go/pkg/version.gitMinor={minor}',
+  'k8s.io/client-go/pkg/version.gitTreeState=clean',
+];
+
 // Changing anything here changes the cache key.
 const TARGETS: readonly Target[] = [
   {
+    set: 'control-plane',
     module: 'etcd',
     packages: ['go.etcd.io/etcd/server/v3'],
     versionOf: 'go.etcd.io/etcd/server/v3',
     stamp: [],
   },
   {
+    set: 'control-plane',
     module: 'kubernetes',
     packages: [
       'k8s.io/kubernetes/cmd/kube-apiserver',
@@ -64,28 +89,42 @@ const TARGETS: readonly Target[] = [
       'k8s.io/kubernetes/cmd/kubectl',
     ],
     versionOf: 'k8s.io/kubernetes',
-    stamp: [
-      'k8s.io/component-base/version.gitVersion={version}',
-      'k8s.io/component-base/version.gitMajor={major}',
-      'k8s.io/component-base/version.gitMinor={minor}',
-      'k8s.io/component-base/version.gitTreeState=clean',
-      'k8s.io/client-go/pkg/version.gitVersion={version}',
-      'k8s.io/client-go/pkg/version.gitMajor={major}',
-      'k8s.io/client-go/pkg/version.gitMinor={minor}',
-      'k8s.io/client-go/pkg/version.gitTreeState=clean',
-    ],
+    stamp: KUBERNETES_STAMP,
   },
   {
+    set: 'control-plane',
     module: 'kwok',
     packages: ['sigs.k8s.io/kwok/cmd/kwok'],
     versionOf: 'sigs.k8s.io/kwok',
     stamp: [],
   },
   {
+    set: 'control-plane',
     module: 'helm',
     packages: ['helm.sh/helm/v4/cmd/helm'],
     versionOf: 'helm.sh/helm/v4',
     stamp: ['helm.sh/helm/v4/internal/version.version={version}'],
+  },
+  {
+    set: 'node',
+    module: 'kubernetes',
+    packages: ['k8s.io/kubernetes/cmd/kubelet', 'k8s.io/kubernetes/cmd/kube-proxy'],
+    versionOf: 'k8s.io/kubernetes',
+    stamp: KUBERNETES_STAMP,
+  },
+  {
+    set: 'node',
+    module: 'coredns',
+    packages: ['standby-operator/test/cluster/go/coredns'],
+    versionOf: 'github.com/coredns/coredns',
+    stamp: ['github.com/coredns/coredns/coremain.GitCommit=v{version}'],
+  },
+  {
+    set: 'node',
+    module: 'kube-router',
+    packages: ['github.com/cloudnativelabs/kube-router/v2/cmd/kube-router'],
+    versionOf: 'github.com/cloudnativelabs/kube-router/v2',
+    stamp: ['github.com/cloudnativelabs/kube-router/v2/pkg/version.Version={version}'],
   },
 ];
 
@@ -99,12 +138,34 @@ const GO_BUILD_FLAGS = ['-trimpath'];
 const LINKER_FLAGS = '-s -w';
 const GO_ENV = { GOFLAGS: '-mod=mod', CGO_ENABLED: '0' };
 const MANIFEST = 'manifest.json';
+const NODE_MANIFEST = 'manifest-node.json';
+/** Touched whenever an entry is used; entries unused for longer are pruned (other branches may use them). */
+const LAST_USED = 'last-used';
+const PRUNE_AFTER_MS = 3 * 24 * 3600_000;
 
-/** ${XDG_CACHE_HOME:-$HOME/.cache}/standby-operator/cluster */
-export function cacheRoot(): string {
-  const xdg = process.env.XDG_CACHE_HOME;
-  return join(xdg !== undefined && xdg !== '' ? xdg : join(homedir(), '.cache'), 'standby-operator', 'cluster');
+/**
+ * A set of binaries built from wrapper modules and cached together under its own folder, with
+ * its own key: the control plane and the real nodes (`cluster`), the S3 server (`s3`, see s3.ts).
+ * Keeping them apart means building one never invalidates, or prunes, the other.
+ */
+export interface Toolset<B> {
+  /** Folder under ${XDG_CACHE_HOME:-$HOME/.cache}/standby-operator/. */
+  name: string;
+  targets: readonly Target[];
+  downloadOnly: readonly { module: string; path: string }[];
+  /** The binaries' paths in a bin folder. */
+  binaries: (binDir: string) => B;
 }
+
+const CLUSTER: Toolset<Binaries> = { name: 'cluster', targets: TARGETS, downloadOnly: DOWNLOAD_ONLY, binaries: binariesIn };
+
+/** ${XDG_CACHE_HOME:-$HOME/.cache}/standby-operator/<toolset> */
+export function cacheRoot(toolset = 'cluster'): string {
+  const xdg = process.env.XDG_CACHE_HOME;
+  return join(xdg !== undefined && xdg !== '' ? xdg : join(homedir(), '.cache'), 'standby-operator', toolset);
+}
+
+const setOf = (t: Target): 'control-plane' | 'node' => t.set ?? 'control-plane';
 
 function goEnv(): NodeJS.ProcessEnv {
   return { ...process.env, ...GO_ENV };
@@ -150,9 +211,9 @@ function ldflags(stamp: readonly string[], version: string): string[] {
   return [`-ldflags=${[LINKER_FLAGS, ...xs].join(' ')}`];
 }
 
-async function cacheKey(go: string): Promise<string> {
+async function cacheKey<B>(ts: Toolset<B>, go: string): Promise<string> {
   const h = createHash('sha256');
-  const modules = new Set([...TARGETS.map((t) => t.module), ...DOWNLOAD_ONLY.map((d) => d.module)]);
+  const modules = new Set([...ts.targets.map((t) => t.module), ...ts.downloadOnly.map((d) => d.module)]);
   for (const module of [...modules].sort()) {
     for (const file of ['go.mod', 'go.sum']) {
       h.update(`${module}/${file}\0`);
@@ -160,7 +221,8 @@ async function cacheKey(go: string): Promise<string> {
       h.update('\0');
     }
   }
-  h.update(JSON.stringify({ TARGETS, DOWNLOAD_ONLY, GO_BUILD_FLAGS, LINKER_FLAGS, GO_ENV, go, platform: process.platform, arch: process.arch }));
+  // The property names are part of the key: unchanged, an existing control plane cache stays valid.
+  h.update(JSON.stringify({ TARGETS: ts.targets, DOWNLOAD_ONLY: ts.downloadOnly, GO_BUILD_FLAGS, LINKER_FLAGS, GO_ENV, go, platform: process.platform, arch: process.arch }));
   return h.digest('hex').slice(0, 16);
 }
 
@@ -174,6 +236,10 @@ function binariesIn(binDir: string): Binaries {
     kwok: join(binDir, 'kwok'),
     helm: join(binDir, 'helm'),
   };
+}
+
+function nodeBinariesIn(binDir: string): NodeBinaries {
+  return { kubelet: join(binDir, 'kubelet'), kubeProxy: join(binDir, 'kube-proxy'), coredns: join(binDir, 'coredns'), kubeRouter: join(binDir, 'kube-router') };
 }
 
 /** Output name of a main package: its last path element, or `etcd` for the etcd server module. */
@@ -198,6 +264,8 @@ function runLogged(cmd: string, args: string[], cwd: string, logFile: string): P
 export interface BuildOptions {
   /** Print progress (default true). */
   verbose?: boolean;
+  /** Also build the real nodes' binaries: kubelet, kube-proxy, coredns. */
+  nodes?: boolean;
 }
 
 /**
@@ -207,25 +275,62 @@ export interface BuildOptions {
 export async function buildBinaries(opts: BuildOptions = {}): Promise<BuildResult> {
   const say = opts.verbose === false ? () => undefined : log;
   const go = await goVersion();
-  const key = await cacheKey(go);
-  const dir = join(cacheRoot(), key);
+  const key = await cacheKey(CLUSTER, go);
+  const dir = join(cacheRoot(CLUSTER.name), key);
   const binDir = join(dir, 'bin');
   const bin = binariesIn(binDir);
+  const nodeBin = nodeBinariesIn(binDir);
   const kubernetesVersion = await requiredVersion('kubernetes', 'k8s.io/kubernetes');
+  const result = (reused: boolean): BuildResult => ({ binDir, bin, ...(opts.nodes === true ? { nodeBin } : {}), reused, kubernetesVersion });
 
-  const complete = (): boolean => existsSync(join(dir, MANIFEST)) && Object.values<string>({ ...bin }).every((p) => existsSync(p));
+  const has = (manifest: string, files: object): boolean => existsSync(join(dir, manifest)) && Object.values<string>({ ...files }).every((p) => existsSync(p));
+  const complete = (): boolean => has(MANIFEST, bin) && (opts.nodes !== true || has(NODE_MANIFEST, nodeBin));
   if (complete()) {
     say(`reusing cached binaries in ${binDir} (nothing to build)`);
-    return { binDir, bin, reused: true, kubernetesVersion };
+    await touch(dir);
+    return result(true);
   }
   return withLock(`${dir}.lock`, say, async () => {
     if (complete()) { // built by the process we waited for
       say(`reusing cached binaries in ${binDir} (built by another process)`);
-      return { binDir, bin, reused: true, kubernetesVersion };
+      return result(true);
     }
-    await build(dir, go, key, say);
-    return { binDir, bin, reused: false, kubernetesVersion };
+    if (!has(MANIFEST, bin)) await build(CLUSTER, dir, go, key, 'control-plane', MANIFEST, bin, say);
+    if (opts.nodes === true && !has(NODE_MANIFEST, nodeBin)) await build(CLUSTER, dir, go, key, 'node', NODE_MANIFEST, nodeBin, say);
+    await touch(dir);
+    await pruneOldEntries(CLUSTER.name, key, say);
+    return result(false);
   });
+}
+
+/** Builds a toolset other than the cluster's unless its cache entry for the current inputs is complete. */
+export async function buildToolset<B extends object>(ts: Toolset<B>, opts: BuildOptions = {}): Promise<{ binDir: string; bin: B; reused: boolean }> {
+  const say = opts.verbose === false ? () => undefined : log;
+  const go = await goVersion();
+  const key = await cacheKey(ts, go);
+  const dir = join(cacheRoot(ts.name), key);
+  const binDir = join(dir, 'bin');
+  const bin = ts.binaries(binDir);
+  const complete = (): boolean => existsSync(join(dir, MANIFEST)) && Object.values(bin).every((p) => typeof p === 'string' && existsSync(p));
+  if (complete()) {
+    say(`reusing cached binaries in ${binDir} (nothing to build)`);
+    await touch(dir);
+    return { binDir, bin, reused: true };
+  }
+  return withLock(`${dir}.lock`, say, async () => {
+    if (complete()) {
+      say(`reusing cached binaries in ${binDir} (built by another process)`);
+      return { binDir, bin, reused: true };
+    }
+    await build(ts, dir, go, key, 'control-plane', MANIFEST, bin, say);
+    await touch(dir);
+    await pruneOldEntries(ts.name, key, say);
+    return { binDir, bin, reused: false };
+  });
+}
+
+async function touch(dir: string): Promise<void> {
+  await writeFile(join(dir, LAST_USED), new Date().toISOString()).catch(() => undefined);
 }
 
 /** Runs `fn` holding a lock folder, so that concurrent runs do not build into one folder at once. */
@@ -257,24 +362,35 @@ export async function withLock<T>(lockDir: string, say: (m: string) => void, fn:
   }
 }
 
-async function build(dir: string, go: string, key: string, say: (m: string) => void): Promise<void> {
+async function build<B>(
+  ts: Toolset<B>,
+  dir: string,
+  go: string,
+  key: string,
+  set: 'control-plane' | 'node',
+  manifest: string,
+  files: object,
+  say: (m: string) => void,
+): Promise<void> {
   const binDir = join(dir, 'bin');
-  const bin = binariesIn(binDir);
   await mkdir(binDir, { recursive: true });
-  const logFile = join(dir, 'build.log');
+  const logFile = join(dir, set === 'node' ? 'build-node.log' : 'build.log');
   await writeFile(logFile, `# ${go}\n# cache key ${key}\n`);
   const parallel = String(Math.max(1, availableParallelism()));
   const started = Date.now();
-  say(`building the control plane binaries into ${binDir} (cold builds take a while; log: ${logFile})`);
+  const what = ts.name !== 'cluster' ? ts.name : set === 'node' ? "real nodes'" : 'control plane';
+  say(`building the ${what} binaries into ${binDir} (cold builds take a while; log: ${logFile})`);
 
-  for (const { module, path } of DOWNLOAD_ONLY) {
-    const cwd = join(goModulesDir, module);
-    await appendFile(logFile, `\n$ (cd ${cwd} && go mod download ${path})\n`);
-    const code = await runLogged('go', ['mod', 'download', path], cwd, logFile);
-    if (code !== 0) throw await buildFailure(`go mod download ${path} (test/cluster/go/${module})`, logFile);
+  if (set === 'control-plane') {
+    for (const { module, path } of ts.downloadOnly) {
+      const cwd = join(goModulesDir, module);
+      await appendFile(logFile, `\n$ (cd ${cwd} && go mod download ${path})\n`);
+      const code = await runLogged('go', ['mod', 'download', path], cwd, logFile);
+      if (code !== 0) throw await buildFailure(`go mod download ${path} (test/cluster/go/${module})`, logFile);
+    }
   }
 
-  for (const t of TARGETS) {
+  for (const t of ts.targets.filter((x) => setOf(x) === set)) {
     const cwd = join(goModulesDir, t.module);
     const version = await requiredVersion(t.module, t.versionOf);
     const outputs = t.packages.map(binName);
@@ -289,9 +405,8 @@ async function build(dir: string, go: string, key: string, say: (m: string) => v
   }
 
   const seconds = Math.round((Date.now() - started) / 1000);
-  await writeFile(join(dir, MANIFEST), `${JSON.stringify({ key, go, builtAt: new Date().toISOString(), buildSeconds: seconds, bin }, null, 2)}\n`);
+  await writeFile(join(dir, manifest), `${JSON.stringify({ key, go, set, builtAt: new Date().toISOString(), buildSeconds: seconds, bin: files }, null, 2)}\n`);
   say(`built in ${seconds}s`);
-  await pruneOldEntries(key, say);
 }
 
 /** Prints the end of the build log and returns the one-line error to throw. */
@@ -301,11 +416,17 @@ async function buildFailure(what: string, logFile: string): Promise<ClusterError
   return new ClusterError(`${what} failed (last lines above, full log: ${logFile}); fix the cause (network to the Go module proxy? disk space? a changed go.mod?) and run \`npm run cluster:build\` again`);
 }
 
-/** Removes cache entries of other keys: each holds ~1 GB of binaries that nothing uses any more. */
-async function pruneOldEntries(keep: string, say: (m: string) => void): Promise<void> {
-  const root = cacheRoot();
+/**
+ * Removes cache entries of other keys that nothing used for PRUNE_AFTER_MS: each holds ~0.5 GB
+ * of binaries, but a branch with other wrapper modules (or a control plane still running from
+ * one) may use an entry for a while, so recent ones stay.
+ */
+async function pruneOldEntries(toolset: string, keep: string, say: (m: string) => void): Promise<void> {
+  const root = cacheRoot(toolset);
   for (const name of await readdir(root).catch(() => [])) {
     if (name === keep || !/^[0-9a-f]{16}$/.test(name)) continue;
+    const used = await stat(join(root, name, LAST_USED)).catch(() => stat(join(root, name)).catch(() => undefined));
+    if (used && Date.now() - used.mtimeMs < PRUNE_AFTER_MS) continue;
     say(`removing stale cache entry ${join(root, name)}`);
     await rm(join(root, name), { recursive: true, force: true });
   }
@@ -332,7 +453,7 @@ export async function moduleDir(wrapper: string, modulePath: string): Promise<st
 
 if (import.meta.main) {
   runMain(async () => {
-    const res = await buildBinaries();
+    const res = await buildBinaries({ nodes: process.argv.includes('--real-nodes') });
     process.stdout.write(`${res.binDir}\n`);
   });
 }

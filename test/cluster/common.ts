@@ -84,6 +84,9 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
         stderr: Buffer.concat(err).toString('utf8'),
       });
     });
+    // A program that exits without reading its input (go version) closes the pipe first: EPIPE
+    // here is not an error of the run, and unhandled it would be an uncaught exception.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }

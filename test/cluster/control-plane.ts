@@ -13,15 +13,18 @@ import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { join } from 'node:path';
-import { buildBinaries, moduleDir, type Binaries } from './build.ts';
+import { buildBinaries, moduleDir, type Binaries, type NodeBinaries } from './build.ts';
 import { ClusterError, freePort, isAlive, isNotFound, log, repoRoot, run, sleep, tail } from './common.ts';
+import { buildImages } from './images/build.ts';
+import { cleanupRealNodes, handOverLock, planRealNodes, startRealNodes, type RealNodesPlan, type RealNodesState } from './real-node.ts';
 
 export const STATE_FILE = 'state.json';
 /** Names of the fake nodes kwok manages. */
 export const NODE_NAMES = ['kwok-node-0', 'kwok-node-1'] as const;
 /** Annotation that tells kwok to manage a node. */
 const KWOK_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
-const SERVICE_CIDR = '10.96.0.0/16';
+const SERVICE_CIDR = '10.96.0.0/16'; // real-node.ts routes it
+const LOOPBACK = '127.0.0.1';
 const POD_CIDR = '10.244.0.1/16';
 
 /** kwok stage files, read from the kwok module download (the same set `kwokctl` uses by default). */
@@ -46,6 +49,10 @@ export interface ProcessRecord {
   /** The program that was started; checked before signalling a recorded pid. */
   program: string;
   log: string;
+  /** Its arguments, so that a stopped site can be started again (`restartControlPlane`). */
+  args?: string[];
+  /** The network namespace it runs in (`ip netns exec`), if not the caller's. */
+  netns?: string;
 }
 
 export interface ClusterState {
@@ -62,8 +69,18 @@ export interface ClusterState {
   ports: Record<string, number>;
   processes: ProcessRecord[];
   nodes: string[];
+  /** Real nodes (kubelet + containerd), when started with them. */
+  realNodes?: RealNodesState;
+  nodeBin?: NodeBinaries;
   startedAt: string;
+  /** `full` (every component) or `api` (etcd and kube-apiserver only); absent = full. */
+  profile?: Profile;
+  /** The network namespace the processes run in, if any. */
+  netns?: string;
 }
+
+/** What a control plane runs: everything, or just an API server (e.g. a witness). */
+export type Profile = 'full' | 'api';
 
 /** Just enough to call the API server. */
 interface Conn {
@@ -171,7 +188,7 @@ interface Credentials {
   tokens: Record<'admin' | 'controllerManager' | 'scheduler' | 'kwok' | 'storage', string>;
 }
 
-async function makeCredentials(stateDir: string): Promise<Credentials> {
+async function makeCredentials(stateDir: string, address: string, real?: RealNodesPlan): Promise<Credentials> {
   const pki = join(stateDir, 'pki');
   await mkdir(pki, { recursive: true });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
@@ -179,8 +196,8 @@ async function makeCredentials(stateDir: string): Promise<Credentials> {
     '-subj', '/CN=standby-operator-test-ca',
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature'], pki);
   await openssl(['req', ...ec, '-keyout', 'apiserver.key', '-out', 'apiserver.csr', '-subj', '/CN=kube-apiserver'], pki);
-  const sans = ['IP:127.0.0.1', 'IP:10.96.0.1', 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default',
-    'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local'];
+  const sans = ['IP:127.0.0.1', ...(address === LOOPBACK ? [] : [`IP:${address}`]), 'IP:10.96.0.1', 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default',
+    'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local', ...(real?.sans ?? [])];
   await writeFile(join(pki, 'apiserver.ext'), [
     `subjectAltName=${sans.join(',')}`,
     'basicConstraints=critical,CA:FALSE',
@@ -206,6 +223,7 @@ async function makeCredentials(stateDir: string): Promise<Credentials> {
     `${tokens.scheduler},system:kube-scheduler,system:kube-scheduler,`,
     `${tokens.kwok},kwok-controller,kwok-controller,"system:masters"`,
     `${tokens.storage},fake-storage,fake-storage,"system:masters"`,
+    ...Object.values(real?.tokens ?? {}).map((t) => `${t.token},${t.user},${t.user},"${t.groups}"`),
     '',
   ].join('\n'), { mode: 0o600 });
   return { ca: await readFile(join(pki, 'ca.crt'), 'utf8'), tokens };
@@ -244,18 +262,21 @@ interface Started {
   exit?: { code: number | null; signal: NodeJS.Signals | null };
 }
 
-function startProcess(stateDir: string, name: string, program: string, args: string[], env?: NodeJS.ProcessEnv): Started {
+function startProcess(stateDir: string, name: string, program: string, args: string[], netns?: string, env?: NodeJS.ProcessEnv): Started {
   const logFile = join(stateDir, 'logs', `${name}.log`);
   const fd = openSync(logFile, 'a');
   let child: ChildProcess;
   try {
     // detached: its own process group, so it outlives `cluster:up` and can be signalled as a group.
-    child = spawn(program, args, { cwd: stateDir, detached: true, stdio: ['ignore', fd, fd], env: env ?? process.env });
+    // `ip netns exec` enters the namespace and execs the program (same pid, same cmdline).
+    const [cmd, argv] = netns === undefined ? [program, args] : ['ip', ['netns', 'exec', netns, program, ...args]];
+    child = spawn(cmd, argv, { cwd: stateDir, detached: true, stdio: ['ignore', fd, fd], env: env ?? process.env });
   } finally {
     closeSync(fd);
   }
   if (child.pid === undefined) throw new ClusterError(`could not start ${name} (${program}): check that the file exists and is executable, or run \`npm run cluster:build\``);
-  const started: Started = { record: { name, pid: child.pid, program, log: logFile }, child };
+  const record: ProcessRecord = { name, pid: child.pid, program, log: logFile, args, ...(netns === undefined ? {} : { netns }) };
+  const started: Started = { record, child };
   child.on('exit', (code, signal) => { started.exit = { code, signal }; });
   child.unref();
   return started;
@@ -351,10 +372,37 @@ export async function stopProcesses(records: readonly ProcessRecord[], graceMs =
 /** Stops what the state folder records and removes the folder. */
 export async function stopControlPlane(stateDir: string): Promise<{ stopped: string[]; hadState: boolean }> {
   const state = await readState(stateDir);
-  const stopped = state ? await stopProcesses(state.processes) : [];
+  const real = state?.realNodes;
+  let stopped: string[] = [];
+  if (state && real) {
+    // The kubelets first (they would restart what is killed), then every pod's processes while
+    // containerd still answers for their namespaces, then the rest; then what pods left behind.
+    stopped = await stopProcesses(state.processes.filter((p) => p.name.startsWith('kubelet-')));
+    await cleanupRealNodes(stateDir, real.count);
+    stopped.push(...await stopProcesses(state.processes.filter((p) => !p.name.startsWith('kubelet-'))));
+    await cleanupRealNodes(stateDir, real.count, state.nodeBin);
+  } else if (state) {
+    stopped = await stopProcesses(state.processes);
+  }
   const hadState = existsSync(stateDir);
   await rm(stateDir, { recursive: true, force: true });
   return { stopped, hadState };
+}
+
+async function etcdHealthy(address: string, port: number): Promise<boolean> {
+  const res = await fetch(`http://${address}:${port}/health`, { signal: AbortSignal.timeout(2_000) });
+  return res.ok && ((await res.json()) as { health?: string }).health === 'true';
+}
+
+async function apiReady(conn: Conn): Promise<boolean> {
+  return (await apiRequest(conn, 'GET', '/readyz', undefined, 3_000)).status === 200;
+}
+
+async function nodesReady(conn: Conn): Promise<boolean> {
+  for (const name of NODE_NAMES) {
+    if (!nodeReady(await apiGetJson(conn, `/api/v1/nodes/${name}`))) return false;
+  }
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -364,6 +412,19 @@ export interface StartOptions {
   stateDir: string;
   /** Recorded in state.json: `cluster:up` or `vitest`. */
   owner: string;
+  /**
+   * Run every process inside this network namespace (`ip netns exec`), which must exist and hold
+   * `address` on an interface that is up. Default: the caller's namespace.
+   */
+  netns?: string;
+  /** The address etcd and kube-apiserver listen on and kubeconfigs name. Default 127.0.0.1. */
+  address?: string;
+  /** Default `full`; `api` starts etcd and kube-apiserver only (enough for Leases: a witness). */
+  profile?: Profile;
+  /** Real nodes to start beside the kwok nodes (default 0: none, nothing of them is built). */
+  realNodes?: number;
+  /** How long to wait for another control plane's real nodes to stop (one set per machine). */
+  realNodesWaitMs?: number;
 }
 
 /**
@@ -371,9 +432,16 @@ export interface StartOptions {
  * it started, keeps the logs and throws a ClusterError with a one-line message.
  */
 export async function startControlPlane(opts: StartOptions): Promise<ClusterState> {
-  const { stateDir } = opts;
-  const build = await buildBinaries();
+  const { stateDir, netns } = opts;
+  const address = opts.address ?? LOOPBACK;
+  const profile = opts.profile ?? 'full';
+  const realCount = opts.realNodes ?? 0;
+  if (realCount > 0 && (netns !== undefined || address !== LOOPBACK)) {
+    throw new ClusterError('real nodes run beside a control plane on this host only, not inside a site\'s network namespace');
+  }
+  const build = await buildBinaries({ nodes: realCount > 0 });
   const { bin } = build;
+  const images = realCount > 0 ? await buildImages() : undefined;
   const [kwokDir, snapshotterDir] = await Promise.all([
     moduleDir('kwok', 'sigs.k8s.io/kwok'),
     moduleDir('snapshotter', 'github.com/kubernetes-csi/external-snapshotter/client/v8'),
@@ -386,7 +454,16 @@ export async function startControlPlane(opts: StartOptions): Promise<ClusterStat
 
   await rm(stateDir, { recursive: true, force: true });
   for (const d of ['logs', 'kubeconfigs', 'etcd', 'volumes']) await mkdir(join(stateDir, d), { recursive: true });
-  const creds = await makeCredentials(stateDir);
+  const real = realCount > 0
+    ? await planRealNodes(stateDir, realCount, () => randomBytes(24).toString('hex'), opts.realNodesWaitMs ?? 0)
+    : undefined;
+  let creds: Credentials;
+  try {
+    creds = await makeCredentials(stateDir, address, real);
+  } catch (err) {
+    if (real) await cleanupRealNodes(stateDir, real.count);
+    throw err;
+  }
 
   const ports = {
     etcdClient: await freePort(),
@@ -396,7 +473,7 @@ export async function startControlPlane(opts: StartOptions): Promise<ClusterStat
     scheduler: await freePort(),
     kwok: await freePort(),
   };
-  const server = `https://127.0.0.1:${ports.apiserver}`;
+  const server = `https://${address}:${ports.apiserver}`;
   const kubeconfig = join(stateDir, 'kubeconfig');
   const kcPath = (name: string): string => join(stateDir, 'kubeconfigs', `${name}.kubeconfig`);
   await writeFile(kubeconfig, kubeconfigText(server, creds.ca, 'admin', creds.tokens.admin), { mode: 0o600 });
@@ -419,16 +496,19 @@ export async function startControlPlane(opts: StartOptions): Promise<ClusterStat
     bin,
     ports,
     processes: [],
-    nodes: [...NODE_NAMES],
+    nodes: profile === 'full' ? [...NODE_NAMES] : [],
+    ...(build.nodeBin ? { nodeBin: build.nodeBin } : {}),
     startedAt: new Date().toISOString(),
+    ...(profile === 'full' ? {} : { profile }),
+    ...(netns === undefined ? {} : { netns }),
   };
   const saveState = async (): Promise<void> => {
     state.processes = procs.map((p) => p.record);
     await writeFile(join(stateDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
   };
-  const launch = async (name: string, program: string, args: string[]): Promise<void> => {
+  const launch = async (name: string, program: string, args: string[], env?: NodeJS.ProcessEnv): Promise<void> => {
     log(`starting ${name}`);
-    procs.push(startProcess(stateDir, name, program, args));
+    procs.push(startProcess(stateDir, name, program, args, netns, env));
     await saveState(); // so that cluster:down can stop a half-started control plane
   };
 
@@ -436,23 +516,21 @@ export async function startControlPlane(opts: StartOptions): Promise<ClusterStat
     await launch('etcd', bin.etcd, [
       '--name=standby-test',
       `--data-dir=${join(stateDir, 'etcd')}`,
-      `--listen-client-urls=http://127.0.0.1:${ports.etcdClient}`,
-      `--advertise-client-urls=http://127.0.0.1:${ports.etcdClient}`,
-      `--listen-peer-urls=http://127.0.0.1:${ports.etcdPeer}`,
-      `--initial-advertise-peer-urls=http://127.0.0.1:${ports.etcdPeer}`,
-      `--initial-cluster=standby-test=http://127.0.0.1:${ports.etcdPeer}`,
+      `--listen-client-urls=http://${address}:${ports.etcdClient}`,
+      `--advertise-client-urls=http://${address}:${ports.etcdClient}`,
+      `--listen-peer-urls=http://${address}:${ports.etcdPeer}`,
+      `--initial-advertise-peer-urls=http://${address}:${ports.etcdPeer}`,
+      `--initial-cluster=standby-test=http://${address}:${ports.etcdPeer}`,
       '--unsafe-no-fsync', // test data: durability is not worth the fsync latency
       '--log-level=warn',
     ]);
-    await waitUntil('etcd to be healthy', 30_000, procs, async () => {
-      const res = await fetch(`http://127.0.0.1:${ports.etcdClient}/health`, { signal: AbortSignal.timeout(2_000) });
-      return res.ok && ((await res.json()) as { health?: string }).health === 'true';
-    });
+    await waitUntil('etcd to be healthy', 30_000, procs, () => etcdHealthy(address, ports.etcdClient));
 
     await launch('kube-apiserver', bin.kubeApiserver, [
-      `--etcd-servers=http://127.0.0.1:${ports.etcdClient}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
+      `--etcd-servers=http://${address}:${ports.etcdClient}`,
+      // Real nodes: pods reach it on the bridge's address (see real-node.ts).
+      `--bind-address=${real ? '0.0.0.0' : address}`,
+      ...(real ? real.apiserverArgs : [`--advertise-address=${address}`]),
       `--secure-port=${ports.apiserver}`,
       `--cert-dir=${join(stateDir, 'pki')}`,
       `--tls-cert-file=${pki('apiserver.crt')}`,
@@ -468,10 +546,11 @@ export async function startControlPlane(opts: StartOptions): Promise<ClusterStat
       '--profiling=false',
       '--event-ttl=1h',
     ]);
-    await waitUntil('kube-apiserver to be ready (/readyz)', 90_000, procs, async () => {
-      const res = await apiRequest(conn, 'GET', '/readyz', undefined, 3_000);
-      return res.status === 200;
-    });
+    await waitUntil('kube-apiserver to be ready (/readyz)', 90_000, procs, () => apiReady(conn));
+    if (profile === 'api') {
+      await saveState();
+      return state;
+    }
 
     await launch('kube-controller-manager', bin.kubeControllerManager, [
       `--kubeconfig=${kcPath('kube-controller-manager')}`,
@@ -553,12 +632,7 @@ export async function startControlPlane(opts: StartOptions): Promise<ClusterStat
       `--volumes-dir=${join(stateDir, 'volumes')}`,
     ]);
 
-    await waitUntil('the fake nodes to be Ready', 60_000, procs, async () => {
-      for (const name of NODE_NAMES) {
-        if (!nodeReady(await apiGetJson(conn, `/api/v1/nodes/${name}`))) return false;
-      }
-      return true;
-    });
+    await waitUntil('the fake nodes to be Ready', 60_000, procs, () => nodesReady(conn));
     await waitUntil('the default ServiceAccount in namespace default', 60_000, procs, async () => {
       return (await apiRequest(conn, 'GET', '/api/v1/namespaces/default/serviceaccounts/default')).status === 200;
     });
@@ -567,10 +641,34 @@ export async function startControlPlane(opts: StartOptions): Promise<ClusterStat
       const vsc = await apiRequest(conn, 'GET', '/apis/snapshot.storage.k8s.io/v1/volumesnapshotclasses/fake-snapclass');
       return sc.status === 200 && vsc.status === 200;
     });
+    if (real && images && build.nodeBin) {
+      state.realNodes = await startRealNodes({
+        stateDir,
+        plan: real,
+        nodeBin: build.nodeBin,
+        kubectl: bin.kubectl,
+        images,
+        server,
+        kubeconfigFor: async (user: string) => {
+          const t = real.tokens[user];
+          if (!t) throw new ClusterError(`no token planned for ${user}`);
+          const path = kcPath(user);
+          await writeFile(path, kubeconfigText(server, creds.ca, t.user, t.token), { mode: 0o600 });
+          return path;
+        },
+        launch,
+        waitUntil: (what, timeoutMs, check) => waitUntil(what, timeoutMs, procs, check),
+        nodeReady: async (name) => nodeReady(await apiGetJson(conn, `/api/v1/nodes/${name}`)),
+      });
+      state.nodes.push(...state.realNodes.nodes);
+      await handOverLock(stateDir);
+    }
     await saveState();
     return state;
   } catch (err) {
+    if (real) await cleanupRealNodes(stateDir, real.count, build.nodeBin);
     await stopProcesses(procs.map((p) => p.record));
+    if (real) await cleanupRealNodes(stateDir, real.count, build.nodeBin);
     await rm(join(stateDir, STATE_FILE), { force: true });
     throw err;
   }
@@ -594,7 +692,7 @@ export async function restartProcess(stateDir: string, name: string, downMs = 0)
   if (program === undefined) throw new ClusterError(`cannot read how ${name} was started`);
   await stopProcesses([record]);
   if (downMs > 0) await sleep(downMs);
-  const started = startProcess(stateDir, name, program, args);
+  const started = startProcess(stateDir, name, program, args, record.netns);
   record.pid = started.record.pid;
   await writeFile(join(stateDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
   const deadline = Date.now() + 90_000;
@@ -603,5 +701,41 @@ export async function restartProcess(stateDir: string, name: string, downMs = 0)
     if ((await checkHealth(state)).ok) return;
     if (Date.now() > deadline) throw new ClusterError(`${name} did not come back within 90s; see ${record.log}`);
     await sleep(300);
+  }
+}
+
+/**
+ * Starts every recorded process of a stopped control plane again, with the arguments, network
+ * namespace and data (etcd, certificates, tokens) it had: what a site coming back after a power
+ * loss looks like. Waits until it is healthy (and, for a full one, its nodes are Ready).
+ */
+export async function restartControlPlane(stateDir: string): Promise<ClusterState> {
+  const state = await readState(stateDir);
+  if (!state) throw new ClusterError(`no control plane recorded in ${stateDir}`);
+  const running = state.processes.filter(isOurs);
+  if (running.length > 0) throw new ClusterError(`${running.map((p) => p.name).join(', ')} of ${stateDir} still run: stop the site first`);
+  const conn = connFromState(state);
+  const procs: Started[] = [];
+  try {
+    for (const record of state.processes) {
+      if (record.args === undefined) throw new ClusterError(`${stateDir} does not record how ${record.name} was started (made by an older harness): run \`npm run cluster:down\` and start again`);
+      const started = startProcess(stateDir, record.name, record.program, record.args, record.netns);
+      procs.push(started);
+      record.pid = started.record.pid;
+      await writeFile(join(stateDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+      if (record.name === 'etcd') {
+        const port = state.ports.etcdClient ?? 0;
+        const address = new URL(state.server).hostname;
+        await waitUntil('etcd to be healthy', 30_000, procs, () => etcdHealthy(address, port));
+      } else if (record.name === 'kube-apiserver') {
+        await waitUntil('kube-apiserver to be ready (/readyz)', 90_000, procs, () => apiReady(conn));
+      }
+    }
+    if (state.profile !== 'api') await waitUntil('the fake nodes to be Ready', 60_000, procs, () => nodesReady(conn));
+    await waitUntil('the control plane to be healthy', 30_000, procs, async () => (await checkHealth(state)).ok);
+    return state;
+  } catch (err) {
+    await stopProcesses(procs.map((p) => p.record));
+    throw err;
   }
 }

@@ -3,6 +3,11 @@
 // installs the CRD, runs the operator, applies examples/, shows the sites
 // turning Protected, then makes the hot example's primary fail and prints
 // the promotion's timeline. The control plane stays up for exploring.
+//
+// npm run demo -- --real: the same on a real node (kubelet + containerd): a PostgreSQL primary
+// in the test image, its hot standby streaming synchronously, a client writing numbered rows
+// through the traffic Service; the primary's container is killed until the operator promotes,
+// and the rows are counted before and after on the promoted standby.
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,21 +20,23 @@ import { snapshotSite } from '../../src/snapshot/command.ts';
 import { syncSite } from '../../src/sync/command.ts';
 import type { StandbySiteObject } from '../../src/api/site.ts';
 import { SITE_RESOURCE } from '../../src/api/resource.ts';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Pod, V1Service } from '@kubernetes/client-node';
+import { hotSiteYaml, postgresPrimary, query, RowWriter } from '../realpods/workload.ts';
+import { REAL_NAMESPACE_ANNOTATIONS } from './real-node.ts';
 import { defaultStateDir, log, repoRoot, run, runMain } from './common.ts';
 import { checkHealth, readState, startControlPlane, stopControlPlane, type ClusterState } from './control-plane.ts';
 
 const NS = 'demo';
 
-async function controlPlane(): Promise<ClusterState> {
+async function controlPlane(realNodes = 0): Promise<ClusterState> {
   const existing = await readState(defaultStateDir);
-  if (existing && (await checkHealth(existing)).ok) {
+  if (existing && (existing.realNodes?.count ?? 0) >= realNodes && (await checkHealth(existing)).ok) {
     log(`reusing the control plane at ${existing.server}`);
     return existing;
   }
   if (existing) await stopControlPlane(defaultStateDir);
   log('starting a local control plane (the first run builds it from source: see test/cluster/README.md)');
-  return startControlPlane({ stateDir: defaultStateDir, owner: 'cluster:up' });
+  return startControlPlane({ stateDir: defaultStateDir, owner: 'cluster:up', realNodes });
 }
 
 function say(text: string): void {
@@ -37,6 +44,10 @@ function say(text: string): void {
 }
 
 runMain(async () => {
+  if (process.argv.includes('--real')) {
+    await realDemo();
+    return;
+  }
   const cluster = await controlPlane();
   const kubectl = async (args: string[], input?: string) => {
     const res = await run(cluster.bin.kubectl, ['--kubeconfig', cluster.kubeconfig, ...args], input === undefined ? {} : { input });
@@ -112,3 +123,102 @@ runMain(async () => {
   if (p?.state !== 'Promoted') throw new Error(`the promotion did not complete: ${JSON.stringify(p)}`);
 });
 
+
+/** npm run demo -- --real: a real PostgreSQL failover on a real node, rows counted before and after. */
+async function realDemo(): Promise<void> {
+  const cluster = await controlPlane(1);
+  const real = cluster.realNodes;
+  if (!real) throw new Error('the control plane has no real nodes');
+  const kubectl = async (args: string[], input?: string): Promise<string> => {
+    const res = await run(cluster.bin.kubectl, ['--kubeconfig', cluster.kubeconfig, ...args], input === undefined ? {} : { input });
+    if (res.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${res.stderr.trim()}`);
+    return res.stdout;
+  };
+  const ns = 'demo-real';
+  const site = 'db';
+  await kubectl(['apply', '--server-side', '--force-conflicts', '-f', join(repoRoot, 'crds')]);
+  await kubectl(['wait', '--for=condition=Established', 'crd/standbysites.standby.dev', '--timeout=60s']);
+  await kubectl(['delete', 'namespace', ns, '--ignore-not-found', '--wait=true', '--timeout=120s']).catch(() => '');
+  await kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, annotations: REAL_NAMESPACE_ANNOTATIONS } }));
+
+  say(`a PostgreSQL primary on ${real.nodes[0] ?? 'the real node'} (${real.images.postgres})`);
+  process.stdout.write(await kubectl(['apply', '-n', ns, '-f', '-'], postgresPrimary(site, real.images.postgres)));
+  const connection = await loadConnection(cluster.kubeconfig);
+  const client = new KubeClient(connection);
+  const readyPod = async (name: string): Promise<V1Pod> => {
+    for (let i = 0; i < 600; i++) {
+      const p = await client.get<V1Pod>(R.pod, ns, name);
+      if (p?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) return p;
+      await sleep(1000);
+    }
+    throw new Error(`pod ${ns}/${name} did not become Ready`);
+  };
+  const primary = await readyPod(`${site}-0`);
+  await query(primary.status?.podIP ?? '', 'CREATE TABLE rows (n integer PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())');
+
+  say('the operator (its JSON log goes to .cluster/logs/operator-real.log) and a hot StandbySite, synchronous');
+  mkdirSync(join(defaultStateDir, 'logs'), { recursive: true });
+  const logger = pino({ level: 'info' }, pino.destination({ dest: join(defaultStateDir, 'logs', 'operator-real.log'), sync: true }));
+  const operator = await startOperator({ connection, log: logger, operatorImage: real.images.operator, namespaces: [ns] });
+  try {
+    process.stdout.write(await kubectl(['apply', '-n', ns, '-f', '-'], hotSiteYaml(site)));
+    let s: StandbySiteObject | undefined;
+    for (let i = 0; i < 600 && s?.status?.phase !== 'Protected'; i++) {
+      await sleep(1000);
+      s = await client.get<StandbySiteObject>(SITE_RESOURCE, ns, site);
+    }
+    if (s?.status?.phase !== 'Protected') throw new Error(`the site did not become Protected: ${JSON.stringify(s?.status?.conditions)}`);
+    process.stdout.write(await kubectl(['get', 'pods,standbysites', '-n', ns, '-o', 'wide']));
+
+    const traffic = await client.get<V1Service>(R.service, ns, `${site}-active`);
+    const writer = new RowWriter(traffic?.spec?.clusterIP ?? '');
+    say(`a client writes numbered rows through the traffic Service ${site}-active (${traffic?.spec?.clusterIP ?? '?'})`);
+    writer.start();
+    await writer.waitForMore(200, 120_000);
+    const before = writer.acked.length;
+    const failedAt = new Date();
+    say(`${before} rows acknowledged; killing the primary's postgres container (SIGKILL through containerd) until the operator promotes`);
+    const sock = real.containerd[primary.spec?.nodeName ?? ''] ?? '';
+    for (let i = 0; i < 300; i++) {
+      const p = await client.get<V1Pod>(R.pod, ns, `${site}-0`);
+      const id = p?.status?.containerStatuses?.[0]?.containerID?.replace(/^containerd:\/\//, '');
+      if (id) await run('ctr', ['--address', sock, '--namespace', 'k8s.io', 'tasks', 'kill', '--signal', 'SIGKILL', id]);
+      s = await client.get<StandbySiteObject>(SITE_RESOURCE, ns, site);
+      if (s?.status?.promotion?.startedAt) break;
+      await sleep(1000);
+    }
+    for (let i = 0; i < 600 && s?.status?.promotion?.state !== 'Promoted' && s?.status?.promotion?.state !== 'Failed'; i++) {
+      await sleep(500);
+      s = await client.get<StandbySiteObject>(SITE_RESOURCE, ns, site);
+    }
+    await writer.waitForMore(100, 120_000).catch(() => undefined);
+    await writer.stop();
+    const p = s?.status?.promotion;
+    say('timeline');
+    const line = (t: string | undefined, what: string): void => {
+      if (t) process.stdout.write(`${t}  +${((new Date(t).getTime() - failedAt.getTime()) / 1000).toFixed(3)}s  ${what}\n`);
+    };
+    line(failedAt.toISOString(), 'first kill of the primary container');
+    line(p?.startedAt, `promotion started: ${p?.reason ?? ''}`);
+    line(p?.fencedAt, `primary fenced (NetworkPolicy ${site}-fence, enforced by kube-router)`);
+    line(p?.promotedAt, 'standby promoted by the pg_promote Job');
+    line(p?.switchedAt, `traffic Service ${site}-active switched to the standby`);
+    line(p?.completedAt, `promotion ${p?.state ?? 'unknown'} in ${p?.durationSeconds ?? '?'}s`);
+
+    const standby = await client.get<V1Pod>(R.pod, ns, `${site}-standby-0`);
+    const have = new Set((await query<{ n: number }>(standby?.status?.podIP ?? '', 'SELECT n FROM rows')).map((r) => r.n));
+    const missing = writer.acked.filter((n) => !have.has(n));
+    say('rows');
+    process.stdout.write(`acknowledged before the failure:        ${before}\n`);
+    process.stdout.write(`acknowledged in all:                    ${writer.acked.length} (${writer.errors.length} client errors while it failed over)\n`);
+    process.stdout.write(`rows on the promoted standby:           ${have.size}\n`);
+    process.stdout.write(`acknowledged rows missing there:        ${missing.length}${missing.length > 0 ? ` (${missing.slice(0, 10).join(', ')})` : ''}\n`);
+    process.stdout.write(await kubectl(['get', 'pods,jobs,networkpolicies,standbysites', '-n', ns, '-o', 'wide']));
+    if (p?.state !== 'Promoted') throw new Error(`the promotion did not complete: ${JSON.stringify(p)}`);
+    if (missing.length > 0) throw new Error(`${missing.length} acknowledged rows are missing on the promoted standby`);
+  } finally {
+    await operator.stop();
+  }
+  say('done. The control plane (with its real node) is still up:');
+  process.stdout.write(`export KUBECONFIG=${cluster.kubeconfig}\nalias kubectl=${cluster.bin.kubectl}\nnpm run cluster:down   # stop it\n`);
+}

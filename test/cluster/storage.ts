@@ -3,14 +3,18 @@
 //
 // - StorageClass `standard` (the default class) and VolumeSnapshotClass `fake-snapclass`
 //   (the default snapshot class), both for the driver `fake.standby.dev`.
-// - Provisioner: for every Pending PVC of a class of this driver it creates a hostPath PV
-//   (under --volumes-dir; nothing is written there) whose claimRef points at the PVC, and the
-//   PV controller binds the two. A PVC with a `dataSource` (VolumeSnapshot or PVC) waits until
-//   its source is ready, as a CSI provisioner does, and the PV records the source in the
+// - Provisioner: for every Pending PVC of a class of this driver it creates a folder under
+//   --volumes-dir (mode 0777: kubelets apply no fsGroup to hostPath volumes) and a hostPath PV
+//   on it whose claimRef points at the PVC, and the PV controller binds the two. On real nodes
+//   pods use these folders, so the volumes hold data. A PVC with a `dataSource` (VolumeSnapshot
+//   or PVC) waits until its source is ready, as a CSI provisioner does, gets a copy of the
+//   source's folder (the snapshot's, or the source PV's), and the PV records the source in the
 //   annotation `fake.standby.dev/data-source` (`VolumeSnapshot/<ns>/<name>`). Released PVs of
-//   this driver with reclaim policy Delete are deleted.
+//   this driver with reclaim policy Delete are deleted, with their folders.
 // - Snapshotter: for every VolumeSnapshot of a class of this driver (or with no class) whose
-//   source PVC is Bound it creates a VolumeSnapshotContent and fills in the VolumeSnapshot's
+//   source PVC is Bound it copies the source PV's folder to <snapshots-dir>/<content name>
+//   (`cp -a`: crash-consistent only if nothing writes meanwhile, as with a real volume without
+//   a filesystem freeze), creates a VolumeSnapshotContent and fills in the VolumeSnapshot's
 //   status (boundVolumeSnapshotContentName, creationTime, readyToUse, restoreSize). Annotations
 //   on the VolumeSnapshot steer it in tests:
 //     fake.standby.dev/snapshot-delay: "10s"   readyToUse only after this long (ms, s, m)
@@ -22,7 +26,7 @@
 // serial reconcile of everything after each change and every few seconds. A failed list or
 // watch is retried with exponential backoff (re-listing), so it survives API server restarts.
 //
-//   node test/cluster/storage.ts --kubeconfig=FILE [--volumes-dir=DIR]
+//   node test/cluster/storage.ts --kubeconfig=FILE [--volumes-dir=DIR] [--snapshots-dir=DIR]
 // or import { startFakeStorage } from './storage.ts'.
 import {
   ApiException,
@@ -35,7 +39,10 @@ import {
   Watch,
   setHeaderOptions,
 } from '@kubernetes/client-node';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 export const DRIVER = 'fake.standby.dev';
@@ -78,6 +85,7 @@ interface Pv extends Obj {
     storageClassName?: string;
     persistentVolumeReclaimPolicy?: string;
     capacity?: Record<string, unknown>;
+    hostPath?: { path?: string };
     claimRef?: { namespace?: string; name?: string; uid?: string };
   };
   status?: { phase?: string };
@@ -102,8 +110,10 @@ interface StorageClassView extends Obj { provisioner?: string }
 
 export interface FakeStorageOptions {
   kubeconfig?: string;
-  /** hostPath base of the fake PVs (nothing is written there). */
+  /** hostPath base of the fake PVs: one folder per PV. */
   volumesDir?: string;
+  /** Where snapshots' copies go (default: `snapshots` beside volumesDir). */
+  snapshotsDir?: string;
   log?: (message: string) => void;
 }
 
@@ -258,6 +268,16 @@ function quantityString(q: unknown): string | undefined {
   return undefined;
 }
 
+/** `cp -a SRC/. DST/`: a folder's files with owners and modes (a snapshot, a restore, a clone). */
+function copyTree(src: string, dst: string): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    execFile('cp', ['-a', `${src}/.`, `${dst}/`], (err, _out, stderr) => {
+      if (err) reject(new Error(`cp -a ${src} ${dst} failed: ${stderr.trim() || err.message}`));
+      else resolvePromise();
+    });
+  });
+}
+
 /** Starts the fake provisioner and snapshotter. Resolves once it runs (caches filling). */
 export async function startFakeStorage(opts: FakeStorageOptions = {}): Promise<FakeStorage> {
   const log = opts.log ?? ((m: string) => { process.stdout.write(`${new Date().toISOString()} ${m}\n`); });
@@ -265,6 +285,7 @@ export async function startFakeStorage(opts: FakeStorageOptions = {}): Promise<F
   if (opts.kubeconfig !== undefined) kc.loadFromFile(opts.kubeconfig);
   else kc.loadFromDefault();
   const volumesDir = opts.volumesDir ?? '/tmp/standby-fake-volumes';
+  const snapshotsDir = opts.snapshotsDir ?? join(dirname(volumesDir), 'snapshots');
   const core = kc.makeApiClient(CoreV1Api);
   const storage = kc.makeApiClient(StorageV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
@@ -361,7 +382,7 @@ export async function startFakeStorage(opts: FakeStorageOptions = {}): Promise<F
 
   // -- provisioner -----------------------------------------------------------------------------
   /** Why a PVC's data source is not usable yet, or its description when it is. */
-  function dataSourceOf(pvc: Pvc): { ready: true; text?: string; minBytes: number } | { ready: false; why: string } {
+  function dataSourceOf(pvc: Pvc): { ready: true; text?: string; minBytes: number; folder?: string } | { ready: false; why: string } {
     const ns = pvc.metadata?.namespace ?? '';
     const src = pvc.spec?.dataSourceRef ?? pvc.spec?.dataSource;
     if (src?.name === undefined || src.kind === undefined) return { ready: true, minBytes: 0 };
@@ -370,12 +391,15 @@ export async function startFakeStorage(opts: FakeStorageOptions = {}): Promise<F
       const vs = snapshots.items.get(`${srcNs}/${src.name}`);
       if (!vs) return { ready: false, why: `VolumeSnapshot ${srcNs}/${src.name} not found` };
       if (vs.status?.readyToUse !== true) return { ready: false, why: `VolumeSnapshot ${srcNs}/${src.name} is not ready to use` };
-      return { ready: true, text: `VolumeSnapshot/${srcNs}/${src.name}`, minBytes: quantityBytes(vs.status.restoreSize) };
+      const content = vs.status.boundVolumeSnapshotContentName;
+      return { ready: true, text: `VolumeSnapshot/${srcNs}/${src.name}`, minBytes: quantityBytes(vs.status.restoreSize), ...(content ? { folder: join(snapshotsDir, content) } : {}) };
     }
     if (src.kind === 'PersistentVolumeClaim' && (src.apiGroup ?? '') === '') {
       const source = pvcs.items.get(`${srcNs}/${src.name}`);
       if (source?.status?.phase !== 'Bound') return { ready: false, why: `PersistentVolumeClaim ${srcNs}/${src.name} is not Bound` };
-      return { ready: true, text: `PersistentVolumeClaim/${srcNs}/${src.name}`, minBytes: quantityBytes(source.spec?.resources?.requests?.storage) };
+      const pv = source.spec?.volumeName === undefined ? undefined : pvs.items.get(`/${source.spec.volumeName}`);
+      const folder = pv?.spec?.hostPath?.path;
+      return { ready: true, text: `PersistentVolumeClaim/${srcNs}/${src.name}`, minBytes: quantityBytes(source.spec?.resources?.requests?.storage), ...(folder ? { folder } : {}) };
     }
     return { ready: false, why: `data source kind ${src.kind} is not supported by ${DRIVER}` };
   }
@@ -400,6 +424,14 @@ export async function startFakeStorage(opts: FakeStorageOptions = {}): Promise<F
       return;
     }
     waitingLogged.delete(pvcKey);
+    const folder = join(volumesDir, pvName);
+    await rm(folder, { recursive: true, force: true }); // a copy interrupted before its PV existed
+    await mkdir(folder, { recursive: true });
+    await chmod(folder, 0o777);
+    if (source.folder !== undefined && existsSync(source.folder)) {
+      await copyTree(source.folder, folder);
+      log(`copied ${source.text ?? source.folder} into ${folder}`);
+    }
     const annotations: Record<string, string> = { 'pv.kubernetes.io/provisioned-by': DRIVER };
     if (source.text !== undefined) annotations[ANNOTATION_DATA_SOURCE] = source.text;
     try {
@@ -414,7 +446,7 @@ export async function startFakeStorage(opts: FakeStorageOptions = {}): Promise<F
             persistentVolumeReclaimPolicy: 'Delete',
             storageClassName: pvc.spec?.storageClassName ?? STORAGE_CLASS,
             claimRef: { apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: meta.namespace ?? '', name: meta.name ?? '', uid: meta.uid ?? '' },
-            hostPath: { path: join(volumesDir, pvName), type: 'DirectoryOrCreate' },
+            hostPath: { path: folder, type: 'Directory' },
           },
       });
       log(`provisioned PV ${pvName} for PVC ${pvcKey}${source.text === undefined ? '' : ` from ${source.text}`}`);
@@ -428,7 +460,8 @@ export async function startFakeStorage(opts: FakeStorageOptions = {}): Promise<F
     try {
       const ref = { apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name } };
       await objects.delete(ref);
-      log(`deleted released PV ${name}`);
+      await rm(join(volumesDir, name), { recursive: true, force: true });
+      log(`deleted released PV ${name} and its folder`);
     } catch (err) {
       if (!isCode(err, 404)) log(`deleting PV ${name} failed: ${describe(err)}`);
     }
@@ -476,6 +509,11 @@ export async function startFakeStorage(opts: FakeStorageOptions = {}): Promise<F
         return failure === undefined ? Date.now() + RESYNC_MS : undefined;
       }
       const restoreBytes = quantityBytes(pv?.spec?.capacity?.storage ?? pvc?.spec?.resources?.requests?.storage);
+      const sourceFolder = pv?.spec?.hostPath?.path;
+      const copy = join(snapshotsDir, contentName);
+      await rm(copy, { recursive: true, force: true });
+      await mkdir(copy, { recursive: true });
+      if (sourceFolder !== undefined && existsSync(sourceFolder)) await copyTree(sourceFolder, copy);
       const body: Record<string, unknown> = {
         apiVersion: `${SNAP_GROUP}/${SNAP_VERSION}`,
         kind: 'VolumeSnapshotContent',
@@ -533,7 +571,8 @@ export async function startFakeStorage(opts: FakeStorageOptions = {}): Promise<F
     const name = c.metadata?.name ?? '';
     try {
       await custom.deleteClusterCustomObject({ group: SNAP_GROUP, version: SNAP_VERSION, plural: 'volumesnapshotcontents', name });
-      log(`deleted VolumeSnapshotContent ${name} (its VolumeSnapshot is gone)`);
+      await rm(join(snapshotsDir, name), { recursive: true, force: true });
+      log(`deleted VolumeSnapshotContent ${name} and its copy (its VolumeSnapshot is gone)`);
     } catch (err) {
       if (!isCode(err, 404)) log(`deleting VolumeSnapshotContent ${name} failed: ${describe(err)}`);
     }
@@ -604,9 +643,9 @@ export async function startFakeStorage(opts: FakeStorageOptions = {}): Promise<F
 
 if (import.meta.main) {
   const { values } = parseArgs({
-    options: { kubeconfig: { type: 'string' }, 'volumes-dir': { type: 'string' } },
+    options: { kubeconfig: { type: 'string' }, 'volumes-dir': { type: 'string' }, 'snapshots-dir': { type: 'string' } },
   });
-  const handle = await startFakeStorage({ kubeconfig: values.kubeconfig, volumesDir: values['volumes-dir'] });
+  const handle = await startFakeStorage({ kubeconfig: values.kubeconfig, volumesDir: values['volumes-dir'], snapshotsDir: values['snapshots-dir'] });
   const shutdown = (): void => {
     void handle.stop().then(() => process.exit(0));
   };

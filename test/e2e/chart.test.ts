@@ -1,16 +1,17 @@
 // The Helm chart (charts/standby-operator) with the helm and kubectl built with the test control
 // plane: it lints, renders, applies to the real API server (server-side dry run), and its RBAC,
 // installed for real, lets the operator's ServiceAccount do exactly what the operator does.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { CRD_FILE } from '../../src/api/crd.ts';
 import { validateSpec, type StandbySite } from '../../src/api/site.ts';
 import { buildCopierIdentity } from '../../src/tiers/jobs.ts';
 import { repoRoot, run } from '../cluster/common.ts';
 import { clusterInfo, createNamespace, deleteNamespace, kubectl } from '../cluster/helpers.ts';
+import { requireTool } from '../tools/support/tools.ts';
 
 const CHART = join(repoRoot, 'charts', 'standby-operator');
 /** The Lease a release uses (the chart names it after the release). */
@@ -54,6 +55,9 @@ interface Deployment extends Obj {
   };
 }
 interface Rule { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] }
+interface AlertRule { alert: string; expr: string; labels?: Record<string, string>; annotations?: Record<string, string> }
+interface RuleGroup { name: string; rules: AlertRule[] }
+interface PrometheusRule extends Obj { spec: { groups: RuleGroup[] } }
 
 let helmHome = '';
 const unique = `${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
@@ -174,7 +178,8 @@ afterAll(async () => {
 
 describe('helm lint and helm template', () => {
   test('helm lint --strict passes, with the default values and with the options set', async () => {
-    for (const set of [[], ['--set', 'watchNamespaces={shop,billing}'], ['--set', 'metrics.serviceMonitor.enabled=true'], ['--set', 'admissionPolicy.enabled=false']]) {
+    const all = ['--set', 'metrics.serviceMonitor.enabled=true', '--set', 'metrics.prometheusRule.enabled=true', '--set', 'metrics.grafanaDashboard.enabled=true'];
+    for (const set of [[], ['--set', 'watchNamespaces={shop,billing}'], all, ['--set', 'admissionPolicy.enabled=false']]) {
       const res = await helm(['lint', '--strict', CHART, ...set]);
       expect(res.code, `helm lint ${set.join(' ')}: ${res.stdout}${res.stderr}`).toBe(0);
       expect(res.stdout).toContain('0 chart(s) failed');
@@ -308,6 +313,69 @@ describe('helm lint and helm template', () => {
     expect(sm?.spec.endpoints).toMatchObject([{ port: 'http-metrics', path: '/metrics' }]);
     const [svc] = find(objs, 'Service');
     expect(svc?.metadata.labels).toMatchObject(sm?.spec.selector.matchLabels ?? { missing: 'selector' });
+    // The site metrics' own namespace label must survive the scrape (not become exported_namespace).
+    expect(sm?.spec.endpoints[0]).toMatchObject({ honorLabels: true });
+  });
+
+  test('metrics.prometheusRule.enabled renders files/prometheus-rules.yaml as a PrometheusRule that promtool accepts', async () => {
+    const file = parse(await readFile(join(CHART, 'files', 'prometheus-rules.yaml'), 'utf8')) as { groups: RuleGroup[] };
+    const [plain] = find(objects(await template('std', 'standby-system', ['--set', 'metrics.prometheusRule.enabled=true'])), 'PrometheusRule') as PrometheusRule[];
+    expect(plain?.apiVersion).toBe('monitoring.coreos.com/v1');
+    expect(plain?.spec.groups).toEqual(file.groups);
+    expect(find(objects(await template('std', 'standby-system')), 'PrometheusRule')).toEqual([]);
+
+    const [custom] = find(
+      objects(
+        await template('std', 'standby-system', [
+          '--set', 'metrics.prometheusRule.enabled=true',
+          '--set', 'metrics.prometheusRule.labels.release=prometheus',
+          '--set', 'metrics.prometheusRule.additionalRuleLabels.team=platform',
+          '--set', 'metrics.prometheusRule.runbookBaseURL=https://wiki.example/dr/',
+        ]),
+      ),
+      'PrometheusRule',
+    ) as PrometheusRule[];
+    expect(custom?.metadata.labels?.release).toBe('prometheus');
+    const rules = custom!.spec.groups.flatMap((g) => g.rules);
+    expect(rules.length).toBe(file.groups.flatMap((g) => g.rules).length);
+    for (const r of rules) {
+      expect(r.labels, r.alert).toMatchObject({ team: 'platform', severity: expect.stringMatching(/^(warning|critical)$/) as unknown });
+      expect(r.annotations?.runbook_url, r.alert).toBe(`https://wiki.example/dr#${r.alert.toLowerCase()}`);
+    }
+    const dir = await mkdtemp(join(tmpdir(), 'standby-rules-'));
+    try {
+      await writeFile(join(dir, 'rendered.yaml'), JSON.stringify({ groups: custom!.spec.groups }));
+      const checked = await run(requireTool('promtool', 'prometheus'), ['check', 'rules', join(dir, 'rendered.yaml')]);
+      expect(checked.code, checked.stdout + checked.stderr).toBe(0);
+      expect(checked.stdout).toContain(`SUCCESS: ${rules.length} rules found`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('metrics.grafanaDashboard.enabled renders the dashboard as a ConfigMap for the Grafana sidecar', async () => {
+    const [cm] = find(
+      objects(await template('std', 'standby-system', ['--set', 'metrics.grafanaDashboard.enabled=true', '--set', 'metrics.grafanaDashboard.annotations.grafana_folder=DR'])),
+      'ConfigMap',
+    ) as (Obj & { data: Record<string, string>; metadata: { annotations?: Record<string, string> } })[];
+    expect(cm?.metadata.labels?.grafana_dashboard).toBe('1');
+    expect(cm?.metadata.annotations).toEqual({ grafana_folder: 'DR' });
+    const dashboard = JSON.parse(cm!.data['standby-operator.json']!) as { uid: string };
+    expect(dashboard).toEqual(JSON.parse(await readFile(join(CHART, 'files', 'grafana-dashboard.json'), 'utf8')));
+    expect(dashboard.uid).toBe('standby-operator');
+    expect(find(objects(await template('std', 'standby-system')), 'ConfigMap')).toEqual([]);
+  });
+
+  test("the chart's NOTES warn while the image is the unpublished default, and not once an image is set", async () => {
+    const notes = async (args: string[]) => {
+      const res = await helm(['install', 'std', CHART, '--namespace', 'standby-system', '--dry-run=client', ...args]);
+      expect(res.code, res.stderr).toBe(0);
+      return res.stdout.slice(res.stdout.indexOf('NOTES:'));
+    };
+    const warned = await notes([]);
+    expect(warned).toContain('WARNING: image.repository is the chart\'s default, ghcr.io/standby-operator/standby-operator, and no image is\npublished there yet');
+    expect(warned).toContain('kind load docker-image standby-operator:dev');
+    expect(await notes(['--set', 'image.repository=registry.example/standby-operator', '--set', 'image.tag=dev'])).not.toContain('WARNING');
   });
 
   test('--include-crds renders the generated CRD', async () => {

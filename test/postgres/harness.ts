@@ -183,19 +183,23 @@ export class PgHarness {
   private readonly user: { uid: number; gid: number };
   private readonly servers: PgServer[] = [];
   private readonly ports = new Set<number>();
+  /** The network namespace (a site of the multi-site harness) every program runs in, if any. */
+  readonly netns: string | undefined;
 
-  private constructor(bin: string, root: string, user: { uid: number; gid: number }) {
+  private constructor(bin: string, root: string, user: { uid: number; gid: number }, netns: string | undefined) {
     this.bin = bin;
     this.root = root;
     this.user = user;
+    this.netns = netns;
   }
 
-  static async create(): Promise<PgHarness> {
+  /** `netns`: run the servers and scripts inside that network namespace (`ip netns exec`). */
+  static async create(o: { netns?: string } = {}): Promise<PgHarness> {
     const bin = pgBin();
     const user = postgresUser();
     const root = await mkdtemp(join(tmpdir(), 'pg-engine-'));
     await chmod(root, 0o755);
-    const h = new PgHarness(bin, root, user);
+    const h = new PgHarness(bin, root, user, o.netns);
     await h.chownTree(root);
     return h;
   }
@@ -238,7 +242,9 @@ export class PgHarness {
     const envArgs = Object.entries({ ...base, ...env }).map(([k, v]) => `${k}=${v}`);
     const started = Date.now();
     return new Promise((resolve, reject) => {
-      const child = spawn('runuser', ['-u', 'postgres', '--', 'env', '-i', ...envArgs, ...argv], {
+      const asUser = ['runuser', '-u', 'postgres', '--', 'env', '-i', ...envArgs, ...argv];
+      const [cmd = '', ...args] = this.netns === undefined ? asUser : ['ip', 'netns', 'exec', this.netns, ...asUser];
+      const child = spawn(cmd, args, {
         cwd: this.root,
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -265,7 +271,7 @@ export class PgHarness {
    * REPLICATION, pg_monitor) with passwords, scram over TCP on loopback for
    * normal and replication connections.
    */
-  async primary(o: ServerOptions & { name?: string } = {}): Promise<PgServer> {
+  async primary(o: ServerOptions & { name?: string; host?: string } = {}): Promise<PgServer> {
     const name = o.name ?? 'primary';
     const data = join(this.root, name);
     const pwfile = join(this.root, `${name}.pw`);
@@ -302,9 +308,16 @@ export class PgHarness {
     );
     await writeFile(
       join(data, 'pg_hba.conf'),
-      ['local all all trust', 'host all all 127.0.0.1/32 scram-sha-256', 'host replication all 127.0.0.1/32 scram-sha-256', ''].join('\n'),
+      [
+        'local all all trust',
+        'host all all 127.0.0.1/32 scram-sha-256',
+        'host replication all 127.0.0.1/32 scram-sha-256',
+        // On a site's address: clients from any subnet the server is on (the other sites, the runner).
+        ...(o.host !== undefined && !o.host.startsWith('127.') ? ['host all all samenet scram-sha-256', 'host replication all samenet scram-sha-256'] : []),
+        '',
+      ].join('\n'),
     );
-    const server = await this.server(data);
+    const server = await this.server(data, o.host === undefined ? {} : { host: o.host });
     await server.query(`CREATE ROLE ${REPLICATION.username} LOGIN REPLICATION PASSWORD '${REPLICATION.password}'`);
     await server.query(`GRANT pg_monitor TO ${REPLICATION.username}`);
     return server;

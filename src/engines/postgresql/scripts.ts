@@ -55,8 +55,11 @@ const NO_SYNCHRONOUS_STANDBYS = [
   "synchronous_standby_names = ''",
 ];
 
-/** Empties the data directory (a partial earlier attempt) and gives it the mode postgres requires. */
-const EMPTY_DATA = ['mkdir -p "$data"', 'chmod 700 "$data"', 'find "$data" -mindepth 1 -delete'];
+/**
+ * Empties the data directory (a partial earlier attempt) and gives it the mode postgres requires.
+ * `-exec rm -rf {} +`, not `-delete`: Debian's busybox find has no -delete (found on real pods).
+ */
+const EMPTY_DATA = ['mkdir -p "$data"', 'chmod 700 "$data"', 'find "$data" -mindepth 1 -maxdepth 1 -exec rm -rf {} +'];
 
 export interface StandbyBootstrapOptions {
   primary: ServerAddress;

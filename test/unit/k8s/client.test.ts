@@ -55,3 +55,12 @@ describe('KubeClient writeGuard (the controller client of a replica that lost th
     expect(seen).toEqual(['GET /api/v1/namespaces/ns/pods/p', 'PATCH /api/v1/namespaces/ns/pods/p?fieldManager=standby-operator']);
   });
 });
+
+describe('KubeClient fieldManager', () => {
+  test('writes carry the given field manager (a CLI writes as itself, not as the operator)', async () => {
+    const client = new KubeClient(await loadConnection(kubeconfig), { fieldManager: 'kubectl-standby' });
+    seen.length = 0;
+    await client.mergePatch(R.pod, 'ns', 'p', { metadata: { annotations: { a: 'b' } } });
+    expect(seen).toEqual(['PATCH /api/v1/namespaces/ns/pods/p?fieldManager=kubectl-standby']);
+  });
+});

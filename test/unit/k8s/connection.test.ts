@@ -53,3 +53,59 @@ describe('loadConnection from a kubeconfig', () => {
     await expect(loadConnection(join(dir, 'config'))).rejects.toThrow('no current context ("gone")');
   });
 });
+
+describe('contexts and merged kubeconfigs, as kubectl finds them', () => {
+  function file(doc: Record<string, unknown>): string {
+    const dir = mkdtempSync(join(tmpdir(), 'kc-'));
+    writeFileSync(join(dir, 'config'), stringify(doc));
+    return join(dir, 'config');
+  }
+  const two = () =>
+    file({
+      'current-context': 'a',
+      clusters: [
+        { name: 'ka', cluster: { server: 'https://a.example:6443' } },
+        { name: 'kb', cluster: { server: 'https://b.example:6443' } },
+      ],
+      users: [
+        { name: 'ua', user: { token: 'ta' } },
+        { name: 'ub', user: { token: 'tb' } },
+      ],
+      contexts: [
+        { name: 'a', context: { cluster: 'ka', user: 'ua' } },
+        { name: 'b', context: { cluster: 'kb', user: 'ub', namespace: 'shop' } },
+      ],
+    });
+
+  test('--context picks another context than current-context', async () => {
+    const c = await loadConnection(two(), { context: 'b' });
+    expect(c.server).toBe('https://b.example:6443');
+    expect(c.namespace).toBe('shop');
+    expect(await c.headers(c.server)).toEqual([['Authorization', 'Bearer tb']]);
+  });
+
+  test('an unknown context is named in the error', async () => {
+    await expect(loadConnection(two(), { context: 'nope' })).rejects.toThrow('context "nope" not found');
+  });
+
+  test('$KUBECONFIG files are merged: the first current-context and the first entry of each name win', async () => {
+    const first = file({
+      'current-context': 'b',
+      users: [{ name: 'ub', user: { tokenFile: 'tok' } }],
+    });
+    writeFileSync(join(first, '..', 'tok'), 'from-first-file\n');
+    const saved = process.env.KUBECONFIG;
+    process.env.KUBECONFIG = `${first}:/does/not/exist:${two()}`;
+    try {
+      const c = await loadConnection();
+      expect(c.server).toBe('https://b.example:6443');
+      // ub comes from the first file, whose tokenFile is relative to that file.
+      expect(await c.headers(c.server)).toEqual([['Authorization', 'Bearer from-first-file']]);
+      const other = await loadConnection(undefined, { context: 'a' });
+      expect(other.server).toBe('https://a.example:6443');
+    } finally {
+      if (saved === undefined) delete process.env.KUBECONFIG;
+      else process.env.KUBECONFIG = saved;
+    }
+  });
+});
