@@ -160,7 +160,7 @@ export function leanWorkload<T extends Workload>(w: T): T {
   return lean(w, { spec: kept } as Omit<T, 'apiVersion' | 'kind' | 'metadata'>);
 }
 
-/** A pod: identity, labels, owners and its Ready condition (what readiness and the manager read). */
+/** A pod: identity, labels, the operator's annotations, owners and its Ready condition (what readiness, ownership and the manager read). */
 export function leanPod(p: V1Pod): V1Pod {
   const ready = p.status?.conditions?.find((c) => c.type === 'Ready');
   const m = p.metadata ?? {};
@@ -172,6 +172,8 @@ export function leanPod(p: V1Pod): V1Pod {
       namespace: m.namespace,
       resourceVersion: m.resourceVersion,
       labels: m.labels,
+      // Pods are never written, but ownership reads the same marks on every kind.
+      annotations: operatorKeys(m.annotations),
       ownerReferences: ownerRefs(m.ownerReferences),
       deletionTimestamp: m.deletionTimestamp,
     },
