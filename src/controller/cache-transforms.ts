@@ -4,12 +4,16 @@
 // - metadata: identity (name, namespace, uid, resourceVersion, timestamps), the labels and
 //   annotations the ownership rules read (site/ownership.ts); a pod's labels whole (selectors);
 //   owner references whole on the operator's objects (needsApply compares them, alignDataOwnership
-//   writes them back), the fields ownershipOf and the manager read on others.
+//   writes them back) and finalizers (a replace, fencing/fence.ts, must not drop them), the fields
+//   ownershipOf and the manager read on others; a claim's labels whole (a failback re-creates the
+//   primary's claim with them, failback/restore.ts).
 // - the operator's own objects keep every field its builders set, so that needsApply
 //   (k8s/apply.ts) finds the desired fields in the cached object and a converged site costs no
 //   write; and their annotations whole (switchTraffic writes the traffic Service's back).
-// - status only where it is read: a pod's Ready condition, a claim's capacity, a Job's outcome,
-//   a snapshot's readiness, and the site's own (written back as a patch against it).
+// - status only where it is read: a pod's Ready condition and IP (a drill's checks reach its
+//   scratch pod there), a claim's phase (a copy is complete only Bound) and capacity, a Job's
+//   outcome, a snapshot's readiness and restore size (cost), the operator's workloads' rollout
+//   (the Growing step), and the site's own (written back as a patch against it).
 //
 // The result is compacted (k8s/compact.ts): fresh plain objects, every string shared.
 import type {
@@ -63,7 +67,7 @@ function ownerRefs(refs: V1OwnerReference[] | undefined): V1OwnerReference[] | u
 }
 
 interface MetaOptions {
-  /** Every label (a pod's: the primary's selector may name any). Else the operator's only. */
+  /** Every label (a claim's: a failback re-creates the primary's claim with them). Else the operator's only. */
   allLabels?: boolean;
   /** metadata.generation (sites: observedGeneration). */
   generation?: boolean;
@@ -88,6 +92,7 @@ export function leanMeta(o: KubeObject, opts: MetaOptions = {}): V1ObjectMeta {
     labels: opts.allLabels || managed ? m.labels : operatorKeys(m.labels),
     annotations: managed ? m.annotations : operatorKeys(m.annotations),
     ownerReferences: managed ? m.ownerReferences : ownerRefs(m.ownerReferences),
+    ...(managed && m.finalizers?.length ? { finalizers: m.finalizers } : {}),
   };
 }
 
@@ -130,7 +135,9 @@ export function leanSite(s: StandbySiteObject): StandbySiteObject {
 
 /**
  * A StatefulSet or Deployment: the primary's pod template (copied into the standby), selector,
- * replicas and claim templates; the standby's every field its builder sets. No status.
+ * replicas and claim templates; the standby's every field its builder sets, its generation and
+ * the rollout its controller reports (promotion/grow.ts: observedGeneration, a StatefulSet's
+ * updateRevision, a Deployment's updatedReplicas). No status of others' workloads.
  */
 export function leanWorkload<T extends Workload>(w: T): T {
   const spec = (w.spec ?? {}) as Record<string, unknown> & NonNullable<V1StatefulSet['spec'] & V1Deployment['spec']>;
@@ -145,7 +152,17 @@ export function leanWorkload<T extends Workload>(w: T): T {
       volumeMode: t.spec?.volumeMode,
     },
   }));
-  const kept = isManaged(w)
+  const managed = isManaged(w);
+  const st = (w.status ?? {}) as { observedGeneration?: number; updateRevision?: string; updatedReplicas?: number };
+  const rollout = managed
+    ? {
+        status: {
+          observedGeneration: st.observedGeneration,
+          ...(w.kind === 'StatefulSet' ? { updateRevision: st.updateRevision } : { updatedReplicas: st.updatedReplicas }),
+        },
+      }
+    : {};
+  const kept = managed
     ? {
         replicas: spec.replicas,
         selector: spec.selector,
@@ -157,10 +174,13 @@ export function leanWorkload<T extends Workload>(w: T): T {
         strategy: spec.strategy,
       }
     : { replicas: spec.replicas, selector: spec.selector, template: spec.template, volumeClaimTemplates: claimTemplates };
-  return lean(w, { spec: kept } as Omit<T, 'apiVersion' | 'kind' | 'metadata'>);
+  return lean(w, { spec: kept, ...rollout } as Omit<T, 'apiVersion' | 'kind' | 'metadata'>, { generation: managed });
 }
 
-/** A pod: identity, labels, the operator's annotations, owners and its Ready condition (what readiness, ownership and the manager read). */
+/**
+ * A pod: identity, labels, the operator's annotations, owners, its Ready condition and its IP
+ * (what readiness, ownership, the manager and a drill's checks, controller/drill-steps.ts, read).
+ */
 export function leanPod(p: V1Pod): V1Pod {
   const ready = p.status?.conditions?.find((c) => c.type === 'Ready');
   const m = p.metadata ?? {};
@@ -177,7 +197,10 @@ export function leanPod(p: V1Pod): V1Pod {
       ownerReferences: ownerRefs(m.ownerReferences),
       deletionTimestamp: m.deletionTimestamp,
     },
-    status: { conditions: ready ? [{ type: ready.type, status: ready.status, lastTransitionTime: ready.lastTransitionTime }] : [] },
+    status: {
+      ...(p.status?.podIP ? { podIP: p.status.podIP } : {}),
+      conditions: ready ? [{ type: ready.type, status: ready.status, lastTransitionTime: ready.lastTransitionTime }] : [],
+    },
   });
 }
 
@@ -190,11 +213,17 @@ export function leanService(s: V1Service): V1Service {
   return lean(s, { spec: kept });
 }
 
-/** A claim: what a copy of it needs (size, class, access and volume modes) and its capacity. */
+/**
+ * A claim: what a copy of it needs (size, class, access and volume modes), its labels, its phase
+ * (copies/inventory.ts: a copy is complete only Bound; failback/restore.ts) and capacity (cost).
+ */
 export function leanClaim(c: V1PersistentVolumeClaim): V1PersistentVolumeClaim {
   const spec = c.spec ?? {};
   const storage = c.status?.capacity?.storage;
-  return lean(c, {
+  const phase = c.status?.phase;
+  return lean(
+    c,
+    {
     spec: {
       accessModes: spec.accessModes,
       resources: spec.resources,
@@ -202,8 +231,10 @@ export function leanClaim(c: V1PersistentVolumeClaim): V1PersistentVolumeClaim {
       volumeMode: spec.volumeMode,
       dataSource: spec.dataSource,
     },
-    ...(storage ? { status: { capacity: { storage } } } : {}),
-  });
+    ...(storage || phase ? { status: { ...(phase ? { phase } : {}), ...(storage ? { capacity: { storage } } : {}) } } : {}),
+    },
+    { allLabels: true },
+  );
 }
 
 /** A copy Job: its outcome (k8s/jobs.ts reads the conditions and times). Jobs are created, never applied. */
@@ -218,11 +249,16 @@ export function leanJob(j: V1Job): V1Job {
   });
 }
 
-/** A snapshot: readiness, time and error (snapshot/sets.ts). */
+/** A snapshot: readiness, time and error (snapshot/sets.ts), restore size (cost/site-cost.ts). */
 export function leanSnapshot(s: VolumeSnapshot): VolumeSnapshot {
   const st = s.status ?? {};
   return lean(s, {
-    status: { readyToUse: st.readyToUse, creationTime: st.creationTime, ...(st.error?.message ? { error: { message: st.error.message } } : {}) },
+    status: {
+      readyToUse: st.readyToUse,
+      creationTime: st.creationTime,
+      ...(st.restoreSize ? { restoreSize: st.restoreSize } : {}),
+      ...(st.error?.message ? { error: { message: st.error.message } } : {}),
+    },
   });
 }
 

@@ -359,17 +359,20 @@ describe('what each transform keeps', () => {
     const site = validSite({ tier: 'hot' });
     const want = stamped(desiredObjects(buildContext(VARIANTS[0]!, primaryStatefulSet(), primaryService(), primaryClaim())).find((o) => o.kind === 'StatefulSet')!) as V1StatefulSet;
     const live = stored(want);
+    live.status = { replicas: 1, readyReplicas: 1, currentRevision: 'orders-standby-abc', updateRevision: 'orders-standby-abc', observedGeneration: 1, availableReplicas: 1 };
     const kept = leanWorkload(live);
     expect(Object.keys(kept.spec ?? {}).sort()).toEqual(['persistentVolumeClaimRetentionPolicy', 'podManagementPolicy', 'replicas', 'selector', 'serviceName', 'template', 'volumeClaimTemplates']);
     expect(kept.metadata?.labels).toEqual(live.metadata?.labels);
     expect(kept.metadata?.annotations).toEqual(live.metadata?.annotations);
     expect(kept.metadata?.ownerReferences).toEqual(live.metadata?.ownerReferences);
     expect(kept.metadata?.ownerReferences?.[0]?.uid).toBe(site.metadata.uid);
-    expect((kept as Obj).status).toBeUndefined();
+    // Of its status the rollout only (promotion/grow.ts), with the generation it is compared with.
+    expect((kept as Obj).status).toEqual({ observedGeneration: 1, updateRevision: 'orders-standby-abc' });
+    expect(kept.metadata?.generation).toBe(live.metadata?.generation);
     expect(kept.metadata?.managedFields).toBeUndefined();
   });
 
-  test("a pod: name, namespace, version, labels, the operator's annotations, owners, deletion, the Ready condition", () => {
+  test("a pod: name, namespace, version, labels, the operator's annotations, owners, deletion, the Ready condition, its IP", () => {
     const p = stored(primaryPod(true));
     expect(leanPod(p)).toEqual({
       apiVersion: 'v1',
@@ -381,7 +384,7 @@ describe('what each transform keeps', () => {
         labels: p.metadata?.labels,
         ownerReferences: [{ kind: 'StatefulSet', name: 'db', uid: 'uid-db', controller: true }],
       },
-      status: { conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: '2026-03-01T11:00:00Z' }] },
+      status: { podIP: '10.0.0.7', conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: '2026-03-01T11:00:00Z' }] },
     });
   });
 
@@ -397,14 +400,14 @@ describe('what each transform keeps', () => {
     expect(Object.keys(leanService(ours).spec ?? {}).sort()).toEqual(['clusterIP', 'ports', 'selector', 'type']);
   });
 
-  test('a claim: access and volume modes, size, class, data source, and its capacity', () => {
+  test('a claim: access and volume modes, size, class, data source, its labels, its phase and capacity', () => {
     const c = stored(primaryClaim());
     expect(leanClaim(c)).toEqual({
       apiVersion: 'v1',
       kind: 'PersistentVolumeClaim',
-      metadata: { name: 'data-db-0', namespace: NS, uid: c.metadata?.uid, resourceVersion: c.metadata?.resourceVersion, creationTimestamp: '2026-03-01T10:00:00Z' },
+      metadata: { name: 'data-db-0', namespace: NS, uid: c.metadata?.uid, resourceVersion: c.metadata?.resourceVersion, creationTimestamp: '2026-03-01T10:00:00Z', labels: { app: 'db' } },
       spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } }, storageClassName: 'standard', volumeMode: 'Filesystem' },
-      status: { capacity: { storage: '1Gi' } },
+      status: { phase: 'Bound', capacity: { storage: '1Gi' } },
     });
   });
 
@@ -418,11 +421,11 @@ describe('what each transform keeps', () => {
     expect(kept.metadata?.labels).toEqual(j.metadata?.labels);
   });
 
-  test('a snapshot: readiness, creation time and error message, no spec', () => {
+  test('a snapshot: readiness, creation time, restore size and error message, no spec', () => {
     const site = validSite({ tier: 'cold', cold: { schedule: '0 2 * * *', method: 'volumeSnapshot' } });
     const s = stored(buildSnapshot(site, primaryVolumes(primaryStatefulSet())[0]!, 'r1', undefined)) as VolumeSnapshot & Obj;
     s.status = { readyToUse: true, creationTime: '2026-03-01T09:30:00Z', restoreSize: '1Gi', boundVolumeSnapshotContentName: 'c' };
-    expect(leanSnapshot(s)).toEqual({ apiVersion: s.apiVersion, kind: s.kind, metadata: expect.objectContaining({ labels: s.metadata?.labels }) as unknown, status: { readyToUse: true, creationTime: '2026-03-01T09:30:00Z' } });
+    expect(leanSnapshot(s)).toEqual({ apiVersion: s.apiVersion, kind: s.kind, metadata: expect.objectContaining({ labels: s.metadata?.labels }) as unknown, status: { readyToUse: true, creationTime: '2026-03-01T09:30:00Z', restoreSize: '1Gi' } });
   });
 
   test("kinds the site applies by name keep someone else's object as a stub: identity and the ownership fields", () => {

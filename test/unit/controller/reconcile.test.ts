@@ -155,12 +155,15 @@ describe('reconcile: the primary fails past the threshold', () => {
       'create events/Promoted',
       'create events/PromotionStarted',
       'jsonpatch services/orders-active',
+      // The traffic Service loses the site's owner reference while the promotion runs (traffic/switch.ts holdTraffic).
+      'patch services/orders-active',
       'patch standbysites/status/orders',
       'patch standbysites/status/orders',
       'patch standbysites/status/orders',
       'patch standbysites/status/orders',
       'patch standbysites/status/orders',
     ]);
+    expect(body(find(writes, 'patch services/orders-active')).metadata).toMatchObject({ ownerReferences: null });
     const statusWrites = writes.filter((x) => x.resource === 'standbysites/status');
     const start = statusWrites[0]!;
     expect(body(start).metadata.resourceVersion).toBe(before);
@@ -172,7 +175,7 @@ describe('reconcile: the primary fails past the threshold', () => {
     // Released from the site: deleting the site must not lift the fence.
     expect(body(fence).metadata.ownerReferences).toBeUndefined();
     const standbySelector = { [LABEL_SITE]: 'orders', [LABEL_ROLE]: 'standby' };
-    expect(body(find(writes, 'jsonpatch services/orders-active'))).toContainEqual({ op: 'replace', path: '/spec/selector', value: standbySelector });
+    expect(body(find(writes, 'jsonpatch services/orders-active'))).toContainEqual({ op: 'add', path: '/spec/selector', value: standbySelector });
     // Traffic moves only once the fence is up and the start is on record.
     expect(indexOf(writes, 'apply networkpolicies/orders-fence')).toBeLessThan(indexOf(writes, 'jsonpatch services/orders-active'));
     expect(writes.indexOf(start)).toBeLessThan(indexOf(writes, 'jsonpatch services/orders-active'));
@@ -206,10 +209,15 @@ describe('reconcile: the primary fails past the threshold', () => {
     expect(summary(fencing.writes).sort()).toEqual([
       'apply statefulsets/orders-standby',
       'create events/PromotionStarted',
+      // The traffic Service released (holdTraffic), by the Fencing step and by the convergence
+      // that follows it, each against the version it read: the second finds it changed (409) or released.
+      'patch services/orders-active',
+      'patch services/orders-active',
       'patch standbysites/status/orders',
       'patch standbysites/status/orders',
       'patch statefulsets/db',
     ]);
+    expect(w.get<V1Service>(R.service, 'orders-active')?.metadata?.ownerReferences).toBeUndefined();
     // The scale-down waits for the start's record; nothing moves traffic while the primary's pod exists.
     expect(indexOf(fencing.writes, 'patch standbysites/status/orders')).toBe(0);
     expect(body(fencing.writes[0]).metadata.resourceVersion).toBe(before);
@@ -295,6 +303,10 @@ describe('reconcile: a warm site after a newer copy', () => {
     expect(summary(pruned.writes)).toEqual(['delete persistentvolumeclaims/orders-data-run-a']);
     expect(w.get(R.pvc, 'orders-data-run-a')).toBeUndefined();
     expect(w.get(R.pvc, 'orders-data-run-b')).toBeDefined();
+    // The cache shows it gone: status.cost counts one copy's storage less, then nothing moves.
+    const counted = await w.reconcile('orders');
+    expect(summary(counted.writes)).toEqual(['patch standbysites/status/orders']);
+    expect(body(counted.writes[0]).status).toEqual({ cost: { storage: 1024 ** 3 } });
     expect((await w.reconcile('orders')).writes).toEqual([]);
   });
 });
