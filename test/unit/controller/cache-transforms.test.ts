@@ -7,6 +7,9 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { validateSpec, type StandbySite, type StandbySiteObject } from '../../../src/api/site.ts';
 import { buildCopyClaim } from '../../../src/copies/claim.ts';
 import { copyRuns } from '../../../src/copies/inventory.ts';
+import { siteCost, storageNow } from '../../../src/cost/site-cost.ts';
+import { drillEnv } from '../../../src/drill/objects.ts';
+import { shapeOf } from '../../../src/failback/restore.ts';
 import {
   leanClaim,
   leanCronJob,
@@ -29,6 +32,7 @@ import { needsApply, stamped } from '../../../src/k8s/apply.ts';
 import { jobOutcome } from '../../../src/k8s/jobs.ts';
 import type { KubeObject } from '../../../src/k8s/types.ts';
 import { assessPrimary } from '../../../src/promotion/detect.ts';
+import { growthPlan } from '../../../src/promotion/grow.ts';
 import { released } from '../../../src/promotion/release.ts';
 import {
   ANNOTATION_COMPLETE,
@@ -50,7 +54,7 @@ import type { VolumeSnapshot } from '../../../src/snapshot/types.ts';
 import type { BuildContext } from '../../../src/tiers/context.ts';
 import { desiredObjects } from '../../../src/tiers/desired.ts';
 import { buildJob } from '../../../src/tiers/jobs.ts';
-import { asKubernetesStoresIt, primaryClaim, primaryPod, primaryService, primaryStatefulSet, site as siteObject } from './support/objects.ts';
+import { asKubernetesStoresIt, pod, primaryClaim, primaryPod, primaryService, primaryStatefulSet, site as siteObject } from './support/objects.ts';
 import { NS } from './support/world.ts';
 
 type Obj = KubeObject & Record<string, unknown>;
@@ -269,7 +273,7 @@ describe("the primary's objects keep what the builders, observe, fencing and the
       expect(c.spec?.replicas).toBe(w.spec?.replicas);
       const site = validSite({ tier: 'hot' });
       expect(fenceFor(site, { primary: c, primaryService: undefined })).toEqual(fenceFor(site, { primary: w, primaryService: undefined }));
-      // No status: nothing reads a workload's status.
+      // No status: nothing reads the status of someone else's workload (the standby's rollout is kept, see below).
       expect((c as Obj).status).toBeUndefined();
     }
   });
@@ -450,5 +454,132 @@ describe('what each transform keeps', () => {
         },
       });
     }
+  });
+});
+
+// Fields read by code written after the transforms: each reader is run on the cached copy and on
+// the stored object, so that a transform that drops what it reads fails here.
+describe('what the later readers read keeps its value in the cache', () => {
+  test("a drill's checks reach the scratch pod at the IP the cache keeps (controller/drill-steps.ts)", () => {
+    const site = validSite({ tier: 'hot' });
+    const scratch = stored(pod('orders-drill-1-0', { [LABEL_SITE]: 'orders', [LABEL_ROLE]: 'drill' }, { kind: 'StatefulSet', name: 'orders-drill-1' }, true));
+    const env = (p: typeof scratch) => drillEnv({ site, id: 'd1', host: p.status?.podIP });
+    expect(env(cached(scratch))).toEqual(env(scratch));
+    expect(env(cached(scratch)).find((e) => e.name === 'DRILL_HOST')?.value).toBe('10.0.0.7');
+  });
+
+  test('a copy run is complete only while its claims are Bound, in the cache too (copies/inventory.ts)', () => {
+    const site = validSite({ tier: 'warm', warm: { schedule: '0 3 * * *' } });
+    const vol = primaryVolumes(primaryStatefulSet())[0]!;
+    const copy = stored(
+      buildCopyClaim({
+        site,
+        name: names.copyClaim('orders', 'data', 'run-a'),
+        run: 'run-a',
+        volume: vol,
+        primaryClaim: primaryClaim(),
+        annotations: { [ANNOTATION_DATA_TIME]: '2026-03-01T09:00:00.000Z', [ANNOTATION_COMPLETE]: 'true' },
+      }),
+    );
+    for (const phase of ['Bound', 'Pending', 'Lost']) {
+      const c = { ...copy, status: { ...copy.status, phase } };
+      expect({ phase, runs: copyRuns([cached(c)], ['data']) }).toEqual({ phase, runs: copyRuns([c], ['data']) });
+      expect({ phase, complete: copyRuns([cached(c)], ['data'])[0]?.complete }).toEqual({ phase, complete: phase === 'Bound' });
+    }
+  });
+
+  test("a failback re-creates the primary's claim in the same shape from the cache, its labels included (failback/restore.ts)", () => {
+    const claim = stored(primaryClaim());
+    claim.metadata!.labels = { ...claim.metadata!.labels, 'example.com/backup': 'daily' };
+    claim.status = { ...claim.status, capacity: { storage: '2Gi' } };
+    expect(shapeOf(cached(claim))).toEqual(shapeOf(claim));
+    expect(shapeOf(cached(claim))).toMatchObject({ storage: '2Gi', labels: { app: 'db', 'example.com/backup': 'daily' } });
+  });
+
+  test("status.cost counts the same storage and reservations from the cache: claims' capacity, snapshots' restore size, templates' requests (cost/site-cost.ts)", () => {
+    const site = validSite({ tier: 'cold', cold: { schedule: '0 2 * * *', method: 'volumeSnapshot' } });
+    const vol = primaryVolumes(primaryStatefulSet())[0]!;
+    const snap = stored(buildSnapshot(site, vol, 'r1', undefined)) as VolumeSnapshot & Obj;
+    snap.status = { readyToUse: true, creationTime: '2026-03-01T09:30:00Z', restoreSize: '3Gi', boundVolumeSnapshotContentName: 'c' };
+    const claim = stored(primaryClaim());
+    claim.status = { ...claim.status, capacity: { storage: '2Gi' } };
+    expect(storageNow([cached(claim)], [cached(snap)])).toBe(storageNow([claim], [snap]));
+    expect(storageNow([], [cached(snap)])).toBe(3 * 1024 ** 3);
+
+    const sts = primaryStatefulSet();
+    sts.spec!.template.spec!.containers[0]!.resources = { requests: { cpu: '500m', memory: '1Gi' }, limits: { memory: '2Gi' } };
+    const primary = stored(sts);
+    const hot = validSite({ tier: 'hot' });
+    const standby = stored(
+      stamped(desiredObjects(buildContext(VARIANTS[0]!, primary, primaryService(), claim)).find((o) => o.kind === 'StatefulSet')!) as V1StatefulSet,
+    );
+    const input = (c: <T extends KubeObject>(o: T) => T) => ({
+      spec: hot.spec,
+      now: new Date('2026-03-01T12:00:00Z'),
+      primary: c(primary),
+      volumes: primaryVolumes(c(primary)),
+      primaryClaims: new Map([[claim.metadata?.name ?? '', c(claim)]]),
+      standby: c(standby),
+      claims: [c(claim)],
+      snapshots: [c(snap)],
+    });
+    expect(siteCost(input(cached))).toEqual(siteCost(input((o) => o)));
+    expect(siteCost(input(cached))).toMatchObject({ cpu: 0.5, memory: 1024 ** 3 });
+  });
+
+  describe('the Growing step plans the same from the cached standby and pods (promotion/grow.ts)', () => {
+    const site = validSite({ tier: 'hot', standby: { resources: { main: { requests: { cpu: '100m', memory: '128Mi' } } } } });
+    const grownPrimary = () => {
+      const sts = primaryStatefulSet();
+      sts.spec!.template.spec!.containers[0]!.resources = { requests: { cpu: '1', memory: '1Gi' } };
+      return sts;
+    };
+    // The standby's template already has the primary's resources (the patch is done): what is left is the rollout.
+    const standbyOf = (primary: Workload, generation: number, status: Record<string, unknown>) => {
+      const v = primary.kind === 'Deployment' ? VARIANTS[2]! : VARIANTS[0]!;
+      const built = desiredObjects(buildContext(v, primary, primaryService(), primaryClaim())).find((o) => o.kind === primary.kind)! as Workload;
+      built.spec!.replicas = 1;
+      const live = stored(stamped(built)) as Workload & Obj;
+      live.metadata!.generation = generation;
+      live.status = { ...(live.status as object), ...status };
+      return live;
+    };
+    const standbyPod = (hash: string, ready: boolean, owner: { kind: string; name: string }) =>
+      stored(pod('orders-standby-0', { [LABEL_SITE]: 'orders', [LABEL_ROLE]: 'standby', 'controller-revision-hash': hash }, owner, ready));
+
+    test('StatefulSet: the controller to see the template, the pods of the old revision, then done', () => {
+      const primary = stored(grownPrimary());
+      const owner = { kind: 'StatefulSet', name: 'orders-standby' };
+      const states = [
+        { standby: standbyOf(primary, 2, { observedGeneration: 1, updateRevision: 'orders-standby-old' }), pods: [standbyPod('orders-standby-old', true, owner)] },
+        { standby: standbyOf(primary, 2, { observedGeneration: 2, updateRevision: 'orders-standby-new' }), pods: [standbyPod('orders-standby-old', true, owner)] },
+        { standby: standbyOf(primary, 2, { observedGeneration: 2, updateRevision: 'orders-standby-new' }), pods: [standbyPod('orders-standby-new', false, owner)] },
+        { standby: standbyOf(primary, 2, { observedGeneration: 2, updateRevision: 'orders-standby-new' }), pods: [standbyPod('orders-standby-new', true, owner)] },
+      ];
+      const plans = states.map((x) => growthPlan({ site, primary: cached(primary), standby: cached(x.standby), standbyPods: x.pods.map(cached) }));
+      expect(plans).toEqual(states.map((x) => growthPlan({ site, primary, standby: x.standby, standbyPods: x.pods })));
+      expect(plans.map((p) => p.kind)).toEqual(['wait', 'wait', 'wait', 'done']);
+    });
+
+    test('Deployment: the updated replicas its controller reports, then done', () => {
+      const dep = primaryDeployment();
+      dep.spec!.template.spec!.containers[0]!.resources = { requests: { cpu: '1', memory: '1Gi' } };
+      const primary = stored(dep);
+      const owner = { kind: 'ReplicaSet', name: 'orders-standby-abc' };
+      const states = [
+        { standby: standbyOf(primary, 2, { observedGeneration: 2, updatedReplicas: 0 }), pods: [standbyPod('abc', true, owner)] },
+        { standby: standbyOf(primary, 2, { observedGeneration: 2, updatedReplicas: 1 }), pods: [standbyPod('def', true, owner)] },
+      ];
+      const plans = states.map((x) => growthPlan({ site, primary: cached(primary), standby: cached(x.standby), standbyPods: x.pods.map(cached) }));
+      expect(plans).toEqual(states.map((x) => growthPlan({ site, primary, standby: x.standby, standbyPods: x.pods })));
+      expect(plans.map((p) => p.kind)).toEqual(['wait', 'done']);
+    });
+  });
+
+  test("the operator's objects keep their finalizers: the fence is replaced whole from its cached identity (controller/actuator.ts)", () => {
+    const site = validSite({ tier: 'hot' });
+    const fence = stored(stamped(fenceFor(site, { primary: primaryStatefulSet(), primaryService: undefined })!));
+    fence.metadata!.finalizers = ['example.com/audit'];
+    expect(cached(fence).metadata?.finalizers).toEqual(['example.com/audit']);
   });
 });
