@@ -93,7 +93,13 @@ async function installCrd(state: ClusterState, crdDir: string): Promise<void> {
   const kubectl = (args: string[]) => run(state.bin.kubectl, ['--kubeconfig', state.kubeconfig, ...args], { timeoutMs: 120_000 });
   const applied = await kubectl(['apply', '--server-side', '--force-conflicts', '-f', crdDir]);
   if (applied.code !== 0) throw new Error(`installing the StandbySite CRD failed: ${tail(applied.stderr, 3)}`);
-  const established = await kubectl(['wait', '--for=condition=Established', 'crd/standbysites.standby.dev', '--timeout=60s']);
+  // kubectl wait fails at once on a CRD whose status has no conditions yet (".status.conditions
+  // accessor error"), which a loaded API server shows for a moment: asked again.
+  let established = await kubectl(['wait', '--for=condition=Established', 'crd/standbysites.standby.dev', '--timeout=60s']);
+  for (let i = 0; i < 5 && established.code !== 0 && /accessor error/.test(established.stderr); i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    established = await kubectl(['wait', '--for=condition=Established', 'crd/standbysites.standby.dev', '--timeout=60s']);
+  }
   if (established.code !== 0) throw new Error(`the StandbySite CRD was not established: ${tail(established.stderr, 3)}`);
 }
 

@@ -13,7 +13,7 @@ import { primaryVolumes } from '../src/site/workload.ts';
 import { buildSnapshot } from '../src/snapshot/take.ts';
 import type { VolumeSnapshot } from '../src/snapshot/types.ts';
 import { buildCopyClaim } from '../src/copies/claim.ts';
-import { log, mapLimit, now, waitUntil } from './common.ts';
+import { log, mapLimit, now, sleep, waitUntil } from './common.ts';
 
 export type Tier = 'hot' | 'warm' | 'cold';
 
@@ -180,13 +180,23 @@ export function seedObject(p: SitePlan, schedule: Schedule, dataTime: Date): Kub
 
 // ---- creating -------------------------------------------------------------------------------
 
-/** Creates an object; an existing one (409) counts as created. */
+/**
+ * Creates an object; an existing one (409) counts as created. An overloaded API server's timeout
+ * (504, or 500/429 while etcd is slow) is retried: on a shared machine one slow create among
+ * thousands otherwise ended the whole run (results-5000-70e00f7-aborted.json). A create that took
+ * effect before its timeout answers 409 on the retry.
+ */
 export async function createObject(client: KubeClient, obj: KubeObject): Promise<void> {
-  try {
-    await client.create(resourceOfKind(obj.kind ?? '', [SITE_RESOURCE]), obj);
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 409) return;
-    throw err;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.create(resourceOfKind(obj.kind ?? '', [SITE_RESOURCE]), obj);
+      return;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 409) return;
+      const overloaded = err instanceof ApiError && (err.status === 504 || err.status === 500 || err.status === 429);
+      if (!overloaded || attempt >= 6) throw err;
+      await sleep(1000 * attempt);
+    }
   }
 }
 

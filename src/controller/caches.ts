@@ -20,8 +20,22 @@ import type { KubeClient } from '../k8s/client.ts';
 import { Informer } from '../k8s/informer.ts';
 import { R } from '../k8s/resources.ts';
 import type { KubeObject } from '../k8s/types.ts';
-import { ANNOTATION_RELEASED, ANNOTATION_SITE_UID, LABEL_MANAGED_BY, LABEL_SITE, MANAGER } from '../site/names.ts';
+import { LABEL_MANAGED_BY, LABEL_SITE, MANAGER } from '../site/names.ts';
 import type { VolumeSnapshot } from '../snapshot/types.ts';
+import {
+  leanClaim,
+  leanCronJob,
+  leanJob,
+  leanNetworkPolicy,
+  leanPod,
+  leanRole,
+  leanRoleBinding,
+  leanService,
+  leanServiceAccount,
+  leanSite,
+  leanSnapshot,
+  leanWorkload,
+} from './cache-transforms.ts';
 
 export interface Caches {
   sites: Informer<StandbySiteObject>;
@@ -47,54 +61,6 @@ export function ownerSiteKey(o: KubeObject): string | undefined {
   return site && o.metadata?.namespace ? `${o.metadata.namespace}/${site}` : undefined;
 }
 
-function pick(m: Record<string, string> | undefined, keys: readonly string[]): Record<string, string> | undefined {
-  if (!m) return undefined;
-  const out: Record<string, string> = {};
-  for (const k of keys) if (m[k] !== undefined) out[k] = m[k];
-  return Object.keys(out).length ? out : undefined;
-}
-
-/**
- * Objects of kinds the operator creates by name, that it did not make, are kept as stubs: enough
- * to know that the name is taken and by whom (site/ownership.ts), nothing else.
- */
-function stubUnlessManaged<T extends KubeObject>(o: T): T {
-  if (o.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGER) return o;
-  const m = o.metadata ?? {};
-  return {
-    apiVersion: o.apiVersion,
-    kind: o.kind,
-    metadata: {
-      name: m.name,
-      namespace: m.namespace,
-      uid: m.uid,
-      resourceVersion: m.resourceVersion,
-      labels: pick(m.labels, [LABEL_MANAGED_BY, LABEL_SITE]),
-      annotations: pick(m.annotations, [ANNOTATION_SITE_UID, ANNOTATION_RELEASED]),
-      ownerReferences: m.ownerReferences,
-    },
-  } as T;
-}
-
-/** Pods are kept lean: the controller reads only identity, owners, labels and readiness. */
-function leanPod(p: V1Pod): V1Pod {
-  const ready = p.status?.conditions?.find((c) => c.type === 'Ready');
-  return {
-    apiVersion: p.apiVersion,
-    kind: p.kind,
-    metadata: {
-      name: p.metadata?.name,
-      namespace: p.metadata?.namespace,
-      uid: p.metadata?.uid,
-      resourceVersion: p.metadata?.resourceVersion,
-      labels: p.metadata?.labels,
-      ownerReferences: p.metadata?.ownerReferences,
-      deletionTimestamp: p.metadata?.deletionTimestamp,
-    },
-    status: { phase: p.status?.phase, podIP: p.status?.podIP, conditions: ready ? [ready] : [] },
-  };
-}
-
 export function createCaches(
   client: KubeClient,
   log: Logger,
@@ -107,22 +73,23 @@ export function createCaches(
   ) =>
     new Informer<T>(client, { resource, namespaces, log, ...(onError ? { onError } : {}), ...extra });
   const caches: Caches = {
-    sites: make(SITE_RESOURCE),
-    statefulSets: make(R.statefulSet),
-    deployments: make(R.deployment),
-    pods: make<V1Pod>(R.pod, { transform: leanPod }),
-    services: make(R.service),
-    pvcs: make(R.pvc),
+    // Each cache keeps only what the controller reads (cache-transforms.ts).
+    sites: make(SITE_RESOURCE, { transform: leanSite }),
+    statefulSets: make<V1StatefulSet>(R.statefulSet, { transform: leanWorkload }),
+    deployments: make<V1Deployment>(R.deployment, { transform: leanWorkload }),
+    pods: make(R.pod, { transform: leanPod }),
+    services: make(R.service, { transform: leanService }),
+    pvcs: make(R.pvc, { transform: leanClaim }),
     // Kinds the site applies by name are watched whole (others' objects as stubs), so a name
     // taken by someone else is seen before the first apply. Jobs are created, never applied: a
     // taken name shows as AlreadyExists and is checked then.
-    cronJobs: make(R.cronJob, { transform: stubUnlessManaged }),
-    jobs: make(R.job, { labelSelector: OWNED }),
-    snapshots: make(R.volumeSnapshot, { labelSelector: OWNED, optional: true }),
-    networkPolicies: make(R.networkPolicy, { transform: stubUnlessManaged }),
-    serviceAccounts: make(R.serviceAccount, { transform: stubUnlessManaged }),
-    roles: make(R.role, { transform: stubUnlessManaged }),
-    roleBindings: make(R.roleBinding, { transform: stubUnlessManaged }),
+    cronJobs: make(R.cronJob, { transform: leanCronJob }),
+    jobs: make(R.job, { labelSelector: OWNED, transform: leanJob }),
+    snapshots: make(R.volumeSnapshot, { labelSelector: OWNED, optional: true, transform: leanSnapshot }),
+    networkPolicies: make(R.networkPolicy, { transform: leanNetworkPolicy }),
+    serviceAccounts: make(R.serviceAccount, { transform: leanServiceAccount }),
+    roles: make(R.role, { transform: leanRole }),
+    roleBindings: make(R.roleBinding, { transform: leanRoleBinding }),
   };
   for (const inf of Object.values(caches) as Informer<KubeObject>[]) {
     inf.addIndex('site', (o) => {

@@ -163,13 +163,17 @@ export class KubeClient {
     }
   }
 
-  /** Lists every object, page by page, and returns the list's resourceVersion to watch from. */
-  async list<T extends KubeObject>(
+  /**
+   * Lists every object, page by page, and returns the list's resourceVersion to watch from.
+   * `transform` maps each item as its page arrives, so that a large list never holds more than
+   * one page of whole objects (an informer keeps only what it reads).
+   */
+  async list<T extends KubeObject, U = T>(
     res: Resource,
     namespace: string | undefined,
-    opts: ListOptions = {},
-  ): Promise<{ items: T[]; resourceVersion: string }> {
-    const items: T[] = [];
+    opts: ListOptions & { transform?: (item: T) => U } = {},
+  ): Promise<{ items: U[]; resourceVersion: string }> {
+    const items: U[] = [];
     let cont: string | undefined;
     let resourceVersion = '';
     do {
@@ -187,7 +191,7 @@ export class KubeClient {
         // Items of a list carry no apiVersion/kind; add them so cached objects are whole.
         item.apiVersion = apiVersionOf(res);
         item.kind = res.kind;
-        items.push(item);
+        items.push(opts.transform ? opts.transform(item) : (item as unknown as U));
       }
       cont = page.metadata.continue || undefined;
       resourceVersion = page.metadata.resourceVersion ?? resourceVersion;

@@ -44,7 +44,8 @@ export class Informer<T extends KubeObject> {
   private readonly store = new Map<string, T>();
   private readonly handlers: ChangeHandler<T>[] = [];
   private readonly indexFns = new Map<string, IndexFn<T>>();
-  private readonly indexes = new Map<string, Map<string, Set<string>>>();
+  /** Per index, per value: the key of the one object with that value, or a Set of several (a Set costs ~250 bytes). */
+  private readonly indexes = new Map<string, Map<string, string | Set<string>>>();
   private readonly syncedNamespaces = new Set<string>();
   private syncWaiters: (() => void)[] = [];
   /** Counts re-lists and watch restarts, for tests and metrics. */
@@ -59,7 +60,7 @@ export class Informer<T extends KubeObject> {
 
   addIndex(name: string, fn: IndexFn<T>): void {
     this.indexFns.set(name, fn);
-    const index = new Map<string, Set<string>>();
+    const index = new Map<string, string | Set<string>>();
     this.indexes.set(name, index);
     for (const [key, obj] of this.store) for (const v of fn(obj)) addTo(index, v, key);
   }
@@ -82,7 +83,11 @@ export class Informer<T extends KubeObject> {
 
   byIndex(name: string, value: string): T[] {
     const keys = this.indexes.get(name)?.get(value);
-    if (!keys) return [];
+    if (keys === undefined) return [];
+    if (typeof keys === 'string') {
+      const o = this.store.get(keys);
+      return o ? [o] : [];
+    }
     const out: T[] = [];
     for (const k of keys) {
       const o = this.store.get(k);
@@ -126,12 +131,7 @@ export class Informer<T extends KubeObject> {
     while (!signal.aborted) {
       try {
         if (!resourceVersion) {
-          const listed = await this.client.list<T>(this.resource, namespace, this.selector());
-          this.stats.lists++;
-          this.installed = true;
-          this.replace(namespace, listed.items);
-          resourceVersion = listed.resourceVersion;
-          this.markSynced(namespace);
+          resourceVersion = await this.relist(namespace);
           backoff = min;
         }
         this.stats.watches++;
@@ -195,6 +195,20 @@ export class Informer<T extends KubeObject> {
     }
   }
 
+  /**
+   * Lists into the store and returns the resourceVersion to watch from. A method of its own: a
+   * list held in runScope's frame would stay alive (V8 keeps the suspended frame's registers)
+   * for as long as the watch after it runs, every raw object of it next to the cached copy.
+   */
+  private async relist(namespace: string | undefined): Promise<string> {
+    const listed = await this.client.list<T>(this.resource, namespace, { ...this.selector(), transform: (o) => this.transform(o) });
+    this.stats.lists++;
+    this.installed = true;
+    this.replace(namespace, listed.items);
+    this.markSynced(namespace);
+    return listed.resourceVersion;
+  }
+
   private selector(): { labelSelector?: string } {
     return this.opts.labelSelector ? { labelSelector: this.opts.labelSelector } : {};
   }
@@ -208,11 +222,10 @@ export class Informer<T extends KubeObject> {
     }
   }
 
-  /** Replaces the store's view of one scope with a fresh list, emitting the differences. */
+  /** Replaces the store's view of one scope with a fresh (transformed) list, emitting the differences. */
   private replace(namespace: string | undefined, items: T[]): void {
     const seen = new Set<string>();
-    for (const raw of items) {
-      const obj = this.transform(raw);
+    for (const obj of items) {
       const key = keyOf(obj);
       seen.add(key);
       const old = this.store.get(key);
@@ -245,14 +258,17 @@ export class Informer<T extends KubeObject> {
   private transform(obj: T): T {
     // Fields the operator never reads but that make up much of an object's size: managedFields
     // (every field manager's field set) and kubectl's last-applied copy of the whole object.
-    // The object is fresh from the wire, not yet shared, so it may be trimmed in place.
+    // The object is fresh from the wire, not yet shared, so it may be trimmed in place; by
+    // copying the rest, not with `delete`, which would turn metadata into a dictionary of its
+    // properties, several times larger, for as long as the object is cached.
     const meta = obj.metadata;
-    if (meta) {
-      delete meta.managedFields;
-      if (meta.annotations && LAST_APPLIED in meta.annotations) {
-        const { [LAST_APPLIED]: _dropped, ...rest } = meta.annotations;
-        meta.annotations = rest;
+    if (meta && (meta.managedFields !== undefined || (meta.annotations && LAST_APPLIED in meta.annotations))) {
+      const { managedFields: _fields, ...rest } = meta;
+      if (rest.annotations && LAST_APPLIED in rest.annotations) {
+        const { [LAST_APPLIED]: _dropped, ...annotations } = rest.annotations;
+        rest.annotations = annotations;
       }
+      obj.metadata = rest;
     }
     return this.opts.transform ? this.opts.transform(obj) : obj;
   }
@@ -277,11 +293,7 @@ export class Informer<T extends KubeObject> {
   private unindex(key: string, obj: T): void {
     for (const [name, fn] of this.indexFns) {
       const index = this.indexes.get(name)!;
-      for (const v of fn(obj)) {
-        const set = index.get(v);
-        set?.delete(key);
-        if (set?.size === 0) index.delete(v);
-      }
+      for (const v of fn(obj)) removeFrom(index, v, key);
     }
   }
 
@@ -296,8 +308,22 @@ export class Informer<T extends KubeObject> {
   }
 }
 
-function addTo(index: Map<string, Set<string>>, value: string, key: string): void {
-  let set = index.get(value);
-  if (!set) index.set(value, (set = new Set()));
-  set.add(key);
+function addTo(index: Map<string, string | Set<string>>, value: string, key: string): void {
+  const have = index.get(value);
+  if (have === undefined) index.set(value, key);
+  else if (typeof have === 'string') {
+    if (have !== key) index.set(value, new Set([have, key]));
+  } else have.add(key);
+}
+
+function removeFrom(index: Map<string, string | Set<string>>, value: string, key: string): void {
+  const have = index.get(value);
+  if (have === undefined) return;
+  if (typeof have === 'string') {
+    if (have === key) index.delete(value);
+    return;
+  }
+  have.delete(key);
+  if (have.size === 1) index.set(value, have.values().next().value!);
+  else if (have.size === 0) index.delete(value);
 }

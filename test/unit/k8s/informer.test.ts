@@ -1,6 +1,8 @@
 // The informer against a fake API server (in-process HTTP, list/watch with bookmarks, 410 and
 // injected errors) and a fake clock: what it caches, when it lists again, how it backs off.
 import { getEventListeners } from 'node:events';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext, runInThisContext } from 'node:vm';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { Informer, type ChangeType } from '../../../src/k8s/informer.ts';
@@ -260,5 +262,87 @@ describe('Informer: errors', () => {
     expect(getEventListeners(abort.signal, 'abort').length).toBeLessThanOrEqual(2);
     abort.abort();
     await Promise.all(running);
+  });
+});
+
+// What a cache costs: V8 keeps what it is asked to keep, so the informer must hold no more than
+// the objects it caches. `gc` and `%HasFastProperties` are V8's own, switched on for this file.
+setFlagsFromString('--expose-gc');
+setFlagsFromString('--allow-natives-syntax');
+const gc = runInNewContext('gc') as () => void;
+const hasFastProperties = runInThisContext('(o) => %HasFastProperties(o)') as (o: object) => boolean;
+
+describe('Informer: memory', () => {
+  test('a list transforms each page as it arrives: no more than one page of whole objects at a time', async () => {
+    for (let i = 0; i < 1_201; i++) api.create(CM, cm('a', `cm-${String(i).padStart(4, '0')}`, { i: String(i) }));
+    const pagesAsked: number[] = [];
+    const listed = await api.client().list<ConfigMap, string>(CM, 'a', {
+      transform: (o) => {
+        pagesAsked.push(api.count('list'));
+        return o.metadata?.name ?? '';
+      },
+    });
+    expect(listed.items).toHaveLength(1_201);
+    expect(listed.items[42]).toBe('cm-0042');
+    // Items of page p (500 each) are transformed while only p pages have been asked for.
+    expect(pagesAsked.map((asked, i) => asked - Math.floor(i / 500))).toEqual(Array.from({ length: 1_201 }, () => 1));
+  });
+
+  test('keeps no raw listed object once it is transformed, not even while the watch after the list runs', async () => {
+    for (let i = 0; i < 1_200; i++) api.create(CM, cm('a', `cm-${i}`, { big: 'x'.repeat(200) }));
+    const raw: WeakRef<object>[] = [];
+    const { informer } = start({
+      transform: (o) => {
+        raw.push(new WeakRef(o));
+        return { apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace, resourceVersion: o.metadata?.resourceVersion } };
+      },
+    });
+    await informer.waitSynced();
+    await until(() => api.openWatches === 1, 'the watch to open');
+    expect(raw).toHaveLength(1_200);
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    expect(raw.filter((r) => r.deref() !== undefined)).toHaveLength(0);
+    expect(informer.size).toBe(1_200);
+  });
+
+  test('metadata stripped of managedFields keeps fast properties (a `delete` would turn it into a dictionary)', async () => {
+    api.create(CM, {
+      ...cm('a', 'x'),
+      metadata: { name: 'x', namespace: 'a', labels: { app: 'x' }, managedFields: [{ manager: 'kubectl' }], annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{}' } },
+    });
+    api.create(CM, { ...cm('a', 'y'), metadata: { name: 'y', namespace: 'a', managedFields: [{ manager: 'kubectl' }] } });
+    const { informer } = start();
+    await informer.waitSynced();
+    for (const key of ['a/x', 'a/y']) {
+      const meta = informer.get(key)?.metadata;
+      expect(meta?.managedFields).toBeUndefined();
+      expect(hasFastProperties(meta!)).toBe(true);
+    }
+    expect(informer.get('a/x')?.metadata?.annotations).toEqual({});
+  });
+
+  test('an index keeps one key or a set of keys per value, and answers the same through adds, moves and deletes', async () => {
+    const { informer } = start();
+    informer.addIndex('team', (o) => (o.metadata?.labels?.team ? [o.metadata.labels.team] : []));
+    await informer.waitSynced();
+    const team = (t: string) => informer.byIndex('team', t).map((o) => o.metadata?.name).sort();
+    api.create(CM, cm('a', 'x', {}, { team: 'red' }));
+    await until(() => team('red').length === 1, 'x indexed');
+    api.create(CM, cm('a', 'y', {}, { team: 'red' }));
+    api.create(CM, cm('a', 'z', {}, { team: 'blue' }));
+    await until(() => team('red').length === 2 && team('blue').length === 1, 'y and z indexed');
+    expect(team('red')).toEqual(['x', 'y']);
+    api.update(CM, cm('a', 'x', {}, { team: 'blue' }));
+    await until(() => team('blue').length === 2, 'x moved to blue');
+    expect(team('red')).toEqual(['y']);
+    expect(team('blue')).toEqual(['x', 'z']);
+    api.remove(CM, 'a', 'y');
+    api.remove(CM, 'a', 'z');
+    await until(() => team('red').length === 0 && team('blue').length === 1, 'y and z gone');
+    expect(team('blue')).toEqual(['x']);
+    api.update(CM, cm('a', 'x', {}, {}));
+    await until(() => team('blue').length === 0, 'x left the index');
+    expect(informer.byIndex('team', 'red')).toEqual([]);
   });
 });

@@ -1,9 +1,9 @@
 // A fake Kubernetes API server for the runtime's unit tests: an in-process HTTP
 // server (node:http) that keeps objects in memory and speaks what the operator's
 // client uses — get, list (paged), create, replace (with resourceVersion
-// preconditions), merge and apply patches, delete, and watch with bookmarks —
+// preconditions), merge, JSON and apply patches, delete, and watch with bookmarks —
 // and lets a test expire old resourceVersions (410 Gone), end watches, and make
-// requests fail. Every request is recorded.
+// requests fail. Every request is recorded, with its path, content type and body.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -23,6 +23,11 @@ export interface ApiRequest {
   name: string | undefined;
   subresource: string | undefined;
   query: URLSearchParams;
+  /** The URL path, e.g. /apis/apps/v1/namespaces/db/statefulsets/orders-standby. */
+  path: string;
+  contentType: string | undefined;
+  /** The parsed JSON body (undefined for GET). */
+  body: unknown;
 }
 
 type Obj = KubeObject & Record<string, unknown>;
@@ -67,6 +72,11 @@ export class FakeApi {
   readonly requests: ApiRequest[] = [];
   /** How a watch from an expired resourceVersion is refused: an ERROR event (as the watch cache does) or HTTP 410. */
   goneAs: 'event' | 'status' = 'event';
+  /**
+   * Changes every object before it is stored, as the API server's defaulting and other
+   * controllers would (defaulted fields, status, managedFields, others' annotations).
+   */
+  defaulting: ((plural: string, obj: KubeObject & Record<string, unknown>) => void) | undefined;
   private readonly server: Server;
   private readonly agent = new Agent();
   private rv = 100;
@@ -112,6 +122,11 @@ export class FakeApi {
 
   get<T extends KubeObject>(res: Resource, namespace: string | undefined, name: string): T | undefined {
     return this.coll(res.group, res.plural).get(keyOf(namespace, name)) as T | undefined;
+  }
+
+  /** Every object of a resource (in one namespace): what another client would list. */
+  objects<T extends KubeObject>(res: Resource, namespace?: string): T[] {
+    return [...this.coll(res.group, res.plural).values()].filter((o) => namespace === undefined || o.metadata?.namespace === namespace) as T[];
   }
 
   create<T extends KubeObject>(res: Resource, obj: T): T {
@@ -176,13 +191,14 @@ export class FakeApi {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const r = this.parse(req);
+      const body = req.method === 'GET' ? undefined : await readBody(req);
+      r.body = body;
       this.requests.push(r);
       const fault = this.faults.find((f) => f.remaining > 0 && f.match(r));
       if (fault) {
         fault.remaining--;
         throw new HttpError(fault.status, fault.status === 410 ? 'Expired' : 'InternalError', `injected ${fault.status}`);
       }
-      const body = req.method === 'GET' ? undefined : await readBody(req);
       if (r.verb === 'watch') {
         this.watch(r, res);
         return;
@@ -256,7 +272,8 @@ export class FakeApi {
               : method === 'DELETE'
                 ? 'delete'
                 : method;
-    return { method, verb, group, plural, namespace, name, subresource, query: url.searchParams };
+    const contentType = req.headers['content-type'];
+    return { method, verb, group, plural, namespace, name, subresource, query: url.searchParams, path: url.pathname, contentType, body: undefined };
   }
 
   private coll(group: string, plural: string): Map<string, Obj> {
@@ -344,6 +361,7 @@ export class FakeApi {
       creationTimestamp: new Date().toISOString() as unknown as Date, // the API sends strings; client-node types Date
       resourceVersion: String(++this.rv),
     };
+    this.defaulting?.(plural, obj);
     m.set(keyOf(namespace, name), obj);
     this.record(group, plural, 'ADDED', obj, undefined);
     return obj;
@@ -368,6 +386,7 @@ export class FakeApi {
       generation: (old.metadata?.generation ?? 1) + (specChanged ? 1 : 0),
       resourceVersion: String(++this.rv),
     };
+    this.defaulting?.(plural, next);
     m.set(keyOf(namespace, name), next);
     this.record(group, plural, 'MODIFIED', next, old);
     return next;
@@ -376,15 +395,25 @@ export class FakeApi {
   private doPatch(r: ApiRequest, contentType: string, body: unknown): Obj {
     const m = this.coll(r.group, r.plural);
     const old = m.get(keyOf(r.namespace, r.name ?? ''));
+    // A uid or resourceVersion in the patch's metadata is a precondition, as on the real API server.
+    const meta = (body as Obj | undefined)?.metadata;
+    if (old && !Array.isArray(body) && meta?.uid !== undefined && meta.uid !== old.metadata?.uid) {
+      throw new HttpError(409, 'Conflict', `Precondition failed: UID in precondition: ${meta.uid}, UID in object meta: ${old.metadata?.uid ?? ''}`);
+    }
+    if (old && !Array.isArray(body) && meta?.resourceVersion !== undefined && meta.resourceVersion !== old.metadata?.resourceVersion) {
+      throw new HttpError(409, 'Conflict', 'the object has been modified; please apply your changes to the latest version and try again');
+    }
     if (contentType.startsWith('application/apply-patch')) {
       if (!old) return this.doCreate(r.group, r.plural, r.namespace, body as Obj);
       return this.doReplace(r.group, r.plural, r.namespace, r.name ?? '', mergePatch(old, body) as Obj, r.subresource);
     }
-    if (!contentType.startsWith('application/merge-patch+json')) throw new HttpError(415, 'UnsupportedMediaType', contentType);
     if (!old) throw notFound(r);
-    const patched = mergePatch(old, body) as Obj;
-    const { resourceVersion: _rv, ...meta } = patched.metadata ?? {};
-    return this.doReplace(r.group, r.plural, r.namespace, r.name ?? '', { ...patched, metadata: meta }, r.subresource);
+    let patched: Obj;
+    if (contentType.startsWith('application/merge-patch+json')) patched = mergePatch(old, body) as Obj;
+    else if (contentType.startsWith('application/json-patch+json')) patched = jsonPatch(old, body);
+    else throw new HttpError(415, 'UnsupportedMediaType', contentType);
+    const { resourceVersion: _rv, ...rest } = patched.metadata ?? {};
+    return this.doReplace(r.group, r.plural, r.namespace, r.name ?? '', { ...patched, metadata: rest }, r.subresource);
   }
 
   private doDelete(group: string, plural: string, namespace: string | undefined, name: string): unknown {
@@ -411,6 +440,47 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
   for await (const c of req) chunks.push(c as Buffer);
   const text = Buffer.concat(chunks).toString('utf8');
   return text ? JSON.parse(text) : undefined;
+}
+
+/** RFC 6902 (add, replace, remove, test) on objects and arrays; a failed test answers 422. */
+function jsonPatch(target: Obj, ops: unknown): Obj {
+  if (!Array.isArray(ops)) throw new HttpError(400, 'BadRequest', 'a JSON patch is an array of operations');
+  const doc = structuredClone(target) as Record<string, unknown>;
+  for (const op of ops as { op: string; path: string; value?: unknown }[]) {
+    const parts = op.path.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const last = parts.pop();
+    if (last === undefined) throw new HttpError(422, 'Invalid', `path ${op.path}`);
+    let parent: unknown = doc;
+    for (const p of parts) {
+      parent = (parent as Record<string, unknown> | undefined)?.[p];
+      if (parent === null || typeof parent !== 'object') throw new HttpError(422, 'Invalid', `path ${op.path} does not exist`);
+    }
+    const holder = parent as Record<string, unknown> & unknown[];
+    const index = Array.isArray(holder) ? (last === '-' ? holder.length : Number(last)) : undefined;
+    switch (op.op) {
+      case 'add':
+        if (index !== undefined) holder.splice(index, 0, op.value);
+        else holder[last] = op.value;
+        break;
+      case 'replace':
+        if (!(index !== undefined ? index < holder.length : last in holder)) throw new HttpError(422, 'Invalid', `replace: ${op.path} does not exist`);
+        if (index !== undefined) holder[index] = op.value;
+        else holder[last] = op.value;
+        break;
+      case 'remove':
+        if (index !== undefined) holder.splice(index, 1);
+        else Reflect.deleteProperty(holder, last);
+        break;
+      case 'test':
+        if (JSON.stringify(index !== undefined ? holder[index] : holder[last]) !== JSON.stringify(op.value)) {
+          throw new HttpError(422, 'Invalid', `test failed at ${op.path}`);
+        }
+        break;
+      default:
+        throw new HttpError(422, 'Invalid', `op ${op.op} not supported`);
+    }
+  }
+  return doc;
 }
 
 function mergePatch(target: unknown, patch: unknown): unknown {
