@@ -26,6 +26,7 @@ import {
   type SiteOperator,
   type Tools,
 } from './site-ops.ts';
+import { netnsUnavailable } from './network.ts';
 import { heal, partition, readSites, site, sitesHealth, startSite, startSites, stopSite, teardownSites, type SiteRecord, type SitesState } from './sites.ts';
 import { waitFor } from './wait.ts';
 
@@ -120,6 +121,9 @@ export async function sitesDemo(opts: SitesDemoOptions = {}): Promise<void> {
 
   try {
     say('building the control plane binaries (cached after the first run) and the sites primary and standby');
+    // Before a first build that takes minutes: without network namespaces (not root) nothing can run.
+    const why = opts.sitesDir === undefined ? await netnsUnavailable() : undefined;
+    if (why !== undefined) throw new ClusterError(why);
     const { bin } = await buildBinaries();
     const tools: Tools = { kubectl: bin.kubectl, helm: bin.helm };
     let dir: string;
