@@ -11,6 +11,10 @@
 // in the test image, its hot standby streaming synchronously, a client writing numbered rows
 // through the traffic Service; the primary's container is killed until the operator promotes,
 // and the rows are counted before and after on the promoted standby.
+//
+// npm run demo -- --sites: a standby site in another cluster (demo-sites.ts): two sites in their own
+// network namespaces, a partition, a site loss, a site failover confirmed by a person, the old
+// site fenced when it returns; everything it started is stopped at the end.
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,7 +31,8 @@ import { SITE_RESOURCE } from '../../src/api/resource.ts';
 import type { V1Pod, V1Service } from '@kubernetes/client-node';
 import { hotSiteYaml, postgresPrimary, query, RowWriter } from '../realpods/workload.ts';
 import { REAL_NAMESPACE_ANNOTATIONS } from './real-node.ts';
-import { defaultStateDir, log, repoRoot, run, runMain } from './common.ts';
+import { ClusterError, defaultStateDir, log, repoRoot, run, runMain } from './common.ts';
+import { sitesDemo } from './demo-sites.ts';
 import { checkHealth, readState, startControlPlane, stopControlPlane, type ClusterState } from './control-plane.ts';
 
 const NS = 'demo';
@@ -48,6 +53,14 @@ function say(text: string): void {
 }
 
 runMain(async () => {
+  const args = process.argv.slice(2);
+  if (args.includes('--sites')) {
+    const at = args.indexOf('--sites-dir');
+    const sitesDir = at >= 0 ? args[at + 1] : undefined;
+    if (at >= 0 && (sitesDir === undefined || sitesDir.startsWith('--'))) throw new ClusterError('--sites-dir needs the folder of running sites (sites.json)');
+    await sitesDemo(sitesDir === undefined ? {} : { sitesDir });
+    return;
+  }
   if (process.argv.includes('--real')) {
     await realDemo();
     return;

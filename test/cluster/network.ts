@@ -219,6 +219,9 @@ export async function netnsExists(netns: string): Promise<boolean> {
 export async function removeNetwork(plan: NetworkPlan): Promise<void> {
   await tool('nft', ['delete', 'table', 'bridge', plan.table]);
   for (const s of plan.sites) await tool('ip', ['netns', 'del', s.netns]);
+  // A namespace something still refers to outlives `netns del`, and its veth pair with it (seen
+  // after a Ctrl-C of the demo): deleting the host's end removes the pair either way.
+  for (const s of plan.sites) await tool('ip', ['link', 'del', s.hostVeth]);
   await tool('ip', ['link', 'del', plan.bridge]);
 }
 
