@@ -7,6 +7,7 @@ import type {
   V1NetworkPolicy,
   V1PersistentVolumeClaim,
   V1Pod,
+  V1ResourceRequirements,
   V1Role,
   V1RoleBinding,
   V1Service,
@@ -76,9 +77,20 @@ function stubUnlessManaged<T extends KubeObject>(o: T): T {
   } as T;
 }
 
-/** Pods are kept lean: the controller reads only identity, owners, labels and readiness. */
+/** Only a container's name and resources (what the Growing step compares; promotion/grow.ts). */
+const sized = <T extends { name: string; resources?: V1ResourceRequirements | undefined }>(cs: T[] | undefined) =>
+  cs?.map((c) => ({ name: c.name, ...(c.resources ? { resources: c.resources } : {}) }));
+
+/** The pod conditions the controller reads: readiness, and the kubelet's word on an in-place resize. */
+const KEPT_CONDITIONS = new Set(['Ready', 'PodResizePending', 'PodResizeInProgress']);
+
+/**
+ * Pods are kept lean: the controller reads only identity, owners, labels, readiness and, for the
+ * in-place growth of a promoted standby, the containers' resources asked (spec) and applied
+ * (containerStatuses[].resources) and the resize conditions.
+ */
 function leanPod(p: V1Pod): V1Pod {
-  const ready = p.status?.conditions?.find((c) => c.type === 'Ready');
+  const conditions = (p.status?.conditions ?? []).filter((c) => KEPT_CONDITIONS.has(c.type));
   return {
     apiVersion: p.apiVersion,
     kind: p.kind,
@@ -91,7 +103,14 @@ function leanPod(p: V1Pod): V1Pod {
       ownerReferences: p.metadata?.ownerReferences,
       deletionTimestamp: p.metadata?.deletionTimestamp,
     },
-    status: { phase: p.status?.phase, podIP: p.status?.podIP, conditions: ready ? [ready] : [] },
+    ...(p.spec ? { spec: { containers: sized(p.spec.containers) ?? [], ...(p.spec.initContainers ? { initContainers: sized(p.spec.initContainers) } : {}) } } : {}),
+    status: {
+      phase: p.status?.phase,
+      podIP: p.status?.podIP,
+      conditions,
+      ...(p.status?.containerStatuses ? { containerStatuses: p.status.containerStatuses.map((c) => ({ name: c.name, ready: c.ready, restartCount: c.restartCount, image: c.image, imageID: c.imageID, ...(c.resources ? { resources: c.resources } : {}) })) } : {}),
+      ...(p.status?.initContainerStatuses ? { initContainerStatuses: p.status.initContainerStatuses.map((c) => ({ name: c.name, ready: c.ready, restartCount: c.restartCount, image: c.image, imageID: c.imageID, ...(c.resources ? { resources: c.resources } : {}) })) } : {}),
+    },
   };
 }
 
