@@ -382,7 +382,8 @@ const standby = section('the standby while it stands by: {resources}', {
       description:
         "Requests and limits of the standby's containers while it stands by, by container name (a container not named keeps the primary's), e.g. {db: {requests: {cpu: 250m, memory: 256Mi}}}. " +
         'Hot: the running standby; warm: what it starts with. Less than the primary is allowed: on promotion, after traffic switches, the standby grows back to the ' +
-        "primary's requests and limits (a rolling update of its pods; the Growing step, within promotion.stepTimeout). Not for the cold tier (no standby runs), nor yet with engine.type postgresql. " +
+        "primary's requests and limits (the Growing step, within promotion.stepTimeout): in place through the pods' resize subresource where the cluster allows it (no restart), else by a rolling update of its pods (status.promotion.growth says which). " +
+        'Not for the cold tier (no standby runs), nor yet with engine.type postgresql. ' +
         'The number of standby pods stays hot.replicas.',
     }),
 }).meta({ description: "How the standby differs from the primary while it stands by: a smaller standby costs less, and grows to the primary's capacity on promotion." });
@@ -536,11 +537,12 @@ export const siteSpecSchema = withRules(
       path: ['standby', 'resources'],
     },
     {
-      // Growth on promotion is a rolling update, which restarts the promoted pod: the PostgreSQL
-      // engine's start of a just-promoted data directory is not proven safe yet (no test of it).
+      // Growth on promotion is in place where the cluster allows it, else a rolling update, which
+      // restarts the promoted pod: which one is known only at promotion, and the PostgreSQL engine's
+      // start of a just-promoted data directory is not proven safe yet (no test of it).
       rule: "self.engine.type != 'postgresql' || !has(self.standby) || !has(self.standby.resources)",
       message:
-        'cannot be used with engine.type postgresql yet: growing the promoted standby to the primary\'s resources restarts its pod (a rolling update; in-place resize is not used yet), ' +
+        'cannot be used with engine.type postgresql yet: growing the promoted standby to the primary\'s resources restarts its pod where in-place pod resize is refused (a rolling update), ' +
         'and restarting a just-promoted PostgreSQL standby is not tested yet; leave standby.resources out (the standby gets the primary\'s resources)',
       fieldPath: '.standby.resources',
       reason: 'FieldValueForbidden',

@@ -5,6 +5,9 @@ import { siteCost } from './cost-status.ts';
 import { FENCING_METHODS, TIERS } from './spec.ts';
 
 export const PHASES = ['Pending', 'Protected', 'Degraded', 'Promoting', 'Promoted', 'Reprotecting', 'FailingBack', 'Failed'] as const;
+/** How a promotion's Growing step grows the standby (status.promotion.growth). */
+export const GROWTH_METHODS = ['InPlace', 'RollingUpdate'] as const;
+export type GrowthMethod = (typeof GROWTH_METHODS)[number];
 export const PROMOTION_STATES = ['Fencing', 'CatchingUp', 'Promoting', 'Switching', 'Growing', 'Promoted', 'Failed'] as const;
 export const REPROTECTION_STATES = ['Preserving', 'Seeding', 'Following', 'Protected', 'Failed'] as const;
 /** What started a promotion: siteLost is a person's confirmation (a site-lost-... token) that the primary's site is gone. */
@@ -108,6 +111,18 @@ const promotionStatus = z
       .boolean()
       .optional()
       .meta({ description: "The standby stood by at reduced capacity (spec.standby.resources) when the promotion began: after the switch it grows to the primary's (the Growing step)." }),
+    growth: z
+      .enum(GROWTH_METHODS)
+      .optional()
+      .meta({
+        description:
+          "How the Growing step grows the promoted standby: InPlace (each pod's resize subresource: no container restarts; the workload's pod template keeps the reduced resources, see growthNote) " +
+          'or RollingUpdate (the pod template gets the primary\'s resources and its controller replaces the pods: they restart once).',
+      }),
+    growthNote: z
+      .string()
+      .optional()
+      .meta({ description: 'Why the Growing step grows this way: what refused or lacked in-place resize (RollingUpdate), or what InPlace leaves as is.' }),
     grownAt: time.optional().meta({ description: "When the Growing step ended: the promoted standby's pods had the primary's requests and limits, or growth was given up (growthFailed)." }),
     growthFailed: z
       .string()

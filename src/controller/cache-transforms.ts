@@ -10,13 +10,14 @@
 // - the operator's own objects keep every field its builders set, so that needsApply
 //   (k8s/apply.ts) finds the desired fields in the cached object and a converged site costs no
 //   write; and their annotations whole (switchTraffic writes the traffic Service's back).
-// - status only where it is read: a pod's Ready condition and IP (a drill's checks reach its
-//   scratch pod there), a claim's phase (a copy is complete only Bound) and capacity, a Job's
+// - status only where it is read: a pod's Ready and resize conditions, IP (a drill's checks reach
+//   its scratch pod there) and containers' applied resources (in-place growth), a claim's phase (a copy is complete only Bound) and capacity, a Job's
 //   outcome, a snapshot's readiness and restore size (cost), the operator's workloads' rollout
 //   (the Growing step), and the site's own (written back as a patch against it).
 //
 // The result is compacted (k8s/compact.ts): fresh plain objects, every string shared.
 import type {
+  V1ContainerStatus,
   V1CronJob,
   V1Deployment,
   V1Job,
@@ -25,6 +26,7 @@ import type {
   V1OwnerReference,
   V1PersistentVolumeClaim,
   V1Pod,
+  V1ResourceRequirements,
   V1Role,
   V1RoleBinding,
   V1Service,
@@ -177,12 +179,25 @@ export function leanWorkload<T extends Workload>(w: T): T {
   return lean(w, { spec: kept, ...rollout } as Omit<T, 'apiVersion' | 'kind' | 'metadata'>, { generation: managed });
 }
 
+/** Only a container's name and resources (what the Growing step compares; promotion/grow.ts). */
+const sized = <T extends { name: string; resources?: V1ResourceRequirements | undefined }>(cs: T[] | undefined) =>
+  cs?.map((c) => ({ name: c.name, ...(c.resources ? { resources: c.resources } : {}) }));
+
+/** The pod conditions the controller reads: readiness, and the kubelet's word on an in-place resize. */
+const KEPT_CONDITIONS = new Set(['Ready', 'PodResizePending', 'PodResizeInProgress']);
+
 /**
- * A pod: identity, labels, the operator's annotations, owners, its Ready condition and its IP
- * (what readiness, ownership, the manager and a drill's checks, controller/drill-steps.ts, read).
+ * A pod: identity (the uid too: an in-place resize is guarded by it), labels, the operator's
+ * annotations, owners, its Ready and resize conditions and its IP (what readiness, ownership, the
+ * manager and a drill's checks, controller/drill-steps.ts, read), and for the in-place growth of a
+ * promoted standby (promotion/grow.ts) its containers' resources asked (spec) and applied
+ * (containerStatuses[].resources).
  */
 export function leanPod(p: V1Pod): V1Pod {
-  const ready = p.status?.conditions?.find((c) => c.type === 'Ready');
+  const conditions = (p.status?.conditions ?? [])
+    .filter((c) => KEPT_CONDITIONS.has(c.type))
+    .map((c) => ({ type: c.type, status: c.status, ...(c.reason ? { reason: c.reason } : {}), ...(c.message ? { message: c.message } : {}), lastTransitionTime: c.lastTransitionTime }));
+  const statuses = (cs: V1ContainerStatus[] | undefined) => cs?.map((c) => ({ name: c.name, ready: c.ready, restartCount: c.restartCount, image: c.image, imageID: c.imageID, ...(c.resources ? { resources: c.resources } : {}) }));
   const m = p.metadata ?? {};
   return compact({
     apiVersion: p.apiVersion,
@@ -190,6 +205,7 @@ export function leanPod(p: V1Pod): V1Pod {
     metadata: {
       name: m.name,
       namespace: m.namespace,
+      uid: m.uid,
       resourceVersion: m.resourceVersion,
       labels: m.labels,
       // Pods are never written, but ownership reads the same marks on every kind.
@@ -197,9 +213,13 @@ export function leanPod(p: V1Pod): V1Pod {
       ownerReferences: ownerRefs(m.ownerReferences),
       deletionTimestamp: m.deletionTimestamp,
     },
+    ...(p.spec ? { spec: { containers: sized(p.spec.containers) ?? [], ...(p.spec.initContainers ? { initContainers: sized(p.spec.initContainers) } : {}) } } : {}),
     status: {
+      ...(p.status?.phase ? { phase: p.status.phase } : {}),
       ...(p.status?.podIP ? { podIP: p.status.podIP } : {}),
-      conditions: ready ? [{ type: ready.type, status: ready.status, lastTransitionTime: ready.lastTransitionTime }] : [],
+      conditions,
+      ...(p.status?.containerStatuses ? { containerStatuses: statuses(p.status.containerStatuses) } : {}),
+      ...(p.status?.initContainerStatuses ? { initContainerStatuses: statuses(p.status.initContainerStatuses) } : {}),
     },
   });
 }

@@ -226,6 +226,7 @@ export function buildContext(
     fences: fencesFor(lifecycle, promo?.fencing ?? rc.site.spec.promotion.fencing),
     epoch: standbyEpoch(rc.current.status ?? {}, liveEpoch(obs.standby)),
     keepPods: standbyCopiesUnkept(lifecycle),
+    growth: promo?.growth,
   };
 }
 

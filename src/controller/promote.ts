@@ -12,7 +12,9 @@ import { promotionCopy } from '../promotion/copy.ts';
 import { begin, fail, inProgress, promotionId } from '../promotion/machine.ts';
 import { released } from '../promotion/release.ts';
 import { takeOver } from '../promotion/take-over.ts';
-import { growStandby } from '../promotion/grow.ts';
+import { growStandby, keepGrown, type PodResizer } from '../promotion/grow.ts';
+import { offersResource } from '../k8s/discovery.ts';
+import { R } from '../k8s/resources.ts';
 import { hasReducedStandby } from '../tiers/reduced.ts';
 import { ANNOTATION_ABANDON, ANNOTATION_PROMOTE, names, standbySelector } from '../site/names.ts';
 import { desiredReplicas } from '../site/workload.ts';
@@ -204,7 +206,8 @@ export async function runPromotion(
           },
           act,
         ),
-      Growing: () => growStandby({ site, primary: obs.primary, standby: obs.standby, standbyPods: obs.standbyPods }, act),
+      Growing: async () =>
+        growStandby({ site, primary: obs.primary, standby: obs.standby, standbyPods: obs.standbyPods, promotion: driven }, act, await podResizer(rc)),
     };
     const result = await drive(promo, steps, {
       now: () => rc.now(),
@@ -226,7 +229,38 @@ export async function runPromotion(
   }
   // Promoted before this reconcile (the Switching step of this one would look reverted in the cache).
   const traffic = prev.promotion?.state === 'Promoted' && promo?.state === 'Promoted' && !frozen ? await holdSwitch(rc, obs, engine, engineCtx) : undefined;
+  if (prev.promotion?.state === 'Promoted' && promo?.state === 'Promoted' && promo.growth === 'InPlace' && !frozen && d.isLeader()) await holdGrown(rc, obs, promo);
   return { decision, promotion: promo, handledToken, fenceWritten, traffic };
+}
+
+/** The pods' resize subresource, when the API server offers it (discovery, asked once per client). */
+async function podResizer(rc: ReconcileContext): Promise<PodResizer | undefined> {
+  const client = rc.deps.client;
+  const offered = await offersResource(client, 'v1', 'pods/resize').catch((err: unknown) => {
+    rc.log.warn({ err: (err as Error).message }, 'API discovery failed: in-place pod resize taken as not offered');
+    return false;
+  });
+  if (!offered) return undefined;
+  return {
+    resize: async (ns, name, ops) => {
+      await client.jsonPatch(R.pod, ns, name, ops, 'resize');
+    },
+  };
+}
+
+/** After an in-place growth: a standby pod recreated from the (reduced) template is resized to the primary's. */
+async function holdGrown(rc: ReconcileContext, obs: Observed, promo: PromotionStatus): Promise<void> {
+  const resizer = await podResizer(rc);
+  if (!resizer) return;
+  try {
+    const resized = await keepGrown({ site: rc.site, primary: obs.primary, standby: obs.standby, standbyPods: obs.standbyPods, promotion: promo }, resizer);
+    if (resized.length > 0) {
+      await rc.deps.events.record(rc.current, 'Normal', 'Grown', `standby pods ${resized.join(', ')} (recreated from the reduced template) resized in place to the primary's requests and limits`);
+    }
+  } catch (err) {
+    rc.log.warn({ err: (err as Error).message }, "could not resize the promoted standby's pods in place");
+    rc.errors.push(`could not resize the promoted standby's pods in place: ${(err as Error).message}`);
+  }
 }
 
 /** After the promotion: a reverted selector of the clients' Service is restored, with an Event each time. */

@@ -106,6 +106,12 @@ export async function drive<P extends ProcedureRecord = PromotionStatus>(
     if (!result.done) {
       // What was done so far must be on record before this reconcile ends.
       if (!(await chain)) return conflict();
+      if (result.note && Object.entries(result.note).some(([k, v]) => (p as Record<string, unknown>)[k] !== v)) {
+        // A decision the step made (its note) is on record before it waits: a resumed run follows it.
+        const noted = { ...p, ...result.note };
+        if (!(await opts.write(noted))) return conflict();
+        p = noted;
+      }
       let next: P | undefined;
       if (result.failed) next = failOf(p, opts.now(), result.failed);
       else if (overdueOf(p, opts.now(), opts.stepTimeoutMs, opts.resumedAt?.(p))) {

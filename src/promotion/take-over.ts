@@ -94,7 +94,7 @@ async function startStandby(i: TakeOverInput, act: ObjectActions, claims: Record
     if (Object.keys(mounted).length === 0 && i.volumes.length > 0) return failed('no standby copy exists to start the standby on');
     const { site, engine, operatorImage, primary, primaryService, volumes } = i;
     // It starts as it stood by (reduced, if so): it grows after the switch (the Growing step).
-    const reduced = standsByReduced(site.spec, site.status.active ?? 'primary', i.promotion?.state);
+    const reduced = standsByReduced(site.spec, site.status.active ?? 'primary', i.promotion?.state, i.promotion?.growth);
     const workload = standbyFor({ site, engine, operatorImage, primary, primaryService, volumes, avoidLabels: i.serviceLabelKeys, reduced }, 1, { kind: 'claims', claims: mounted });
     if (run) workload.metadata = { ...workload.metadata, annotations: { ...workload.metadata?.annotations, [ANNOTATION_RUN]: run } };
     await act.apply(workload);

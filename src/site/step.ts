@@ -7,7 +7,14 @@ export type StepResult =
    * `overrun`: a step whose failure must not fail its procedure (a promotion's Growing) says what
    * to record if its deadline passes; the procedure then moves on instead of failing.
    */
-  | { done: false; waitingFor: string; failed?: string; overrun?: Readonly<Record<string, unknown>> };
+  | {
+      done: false;
+      waitingFor: string;
+      failed?: string;
+      overrun?: Readonly<Record<string, unknown>>;
+      /** What the step decided and a later run must know (e.g. how the Growing step grows): written before it waits on. */
+      note?: Readonly<Record<string, unknown>>;
+    };
 
 export const DONE: StepResult = { done: true };
 

@@ -3,7 +3,7 @@
 // promotion state, which copy the standby uses). Builders are pure.
 import type { V1PersistentVolumeClaim, V1Service } from '@kubernetes/client-node';
 import type { StandbySite } from '../api/site.ts';
-import type { PromotionState, Side } from '../api/status.ts';
+import type { GrowthMethod, PromotionState, Side } from '../api/status.ts';
 import type { Engine } from '../engines/engine.ts';
 import type { PrimaryVolume, Workload } from '../site/workload.ts';
 import type { KubeObject } from '../k8s/types.ts';
@@ -37,6 +37,8 @@ export interface BuildContext {
    * restart its pods, so it keeps the size it served at (and its epoch label, see `epoch`).
    */
   keepPods?: boolean | undefined;
+  /** How the promotion in effect grows a reduced standby (status.promotion.growth), once chosen. */
+  growth?: GrowthMethod | undefined;
 }
 
 export type FenceShape = 'closed' | 'narrow';

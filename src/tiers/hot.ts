@@ -9,7 +9,7 @@ import { standsByReduced } from './reduced.ts';
 export function hotObjects(ctx: BuildContext): Desired[] {
   const { site } = ctx;
   const hot = site.spec.hot ?? { replicas: 1, maxLag: '30s' };
-  const src = { ...ctx, reduced: !ctx.keepPods && standsByReduced(site.spec, ctx.active, ctx.promotion) };
+  const src = { ...ctx, reduced: !ctx.keepPods && standsByReduced(site.spec, ctx.active, ctx.promotion, ctx.growth) };
   if (isStatefulSet(ctx.primary)) return [standbyFor(src, hot.replicas, { kind: 'templates' })];
   // A Deployment's PVCs are shared by its pods: the standby gets one PVC per volume of its own.
   const out: Desired[] = [];

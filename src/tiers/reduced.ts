@@ -3,7 +3,7 @@
 // again (the promotion's Growing step). Pure.
 import type { V1Container, V1PodTemplateSpec, V1ResourceRequirements } from '@kubernetes/client-node';
 import type { ContainerResources, SiteSpec } from '../api/spec.ts';
-import type { PromotionState, Side } from '../api/status.ts';
+import type { GrowthMethod, PromotionState, Side } from '../api/status.ts';
 import { parseQuantity } from '../k8s/quantity.ts';
 
 const RESOURCES = ['cpu', 'memory'] as const;
@@ -14,14 +14,25 @@ export function hasReducedStandby(spec: Pick<SiteSpec, 'tier' | 'standby'>): boo
 }
 
 /**
- * Whether the standby is built at reduced capacity now: while it stands by, and through a
- * promotion up to its Growing step (traffic switches to the standby as it stood by); from Growing
- * on, and once a promotion ended Promoted, it has the primary's. A promotion that Failed keeps it
- * as it stood by. Without a promotion in effect, the active side says whether it serves.
+ * Whether the standby's template is built at reduced capacity now: while it stands by, and
+ * through a promotion up to its Growing step (traffic switches to the standby as it stood by).
+ * From Growing on it has the primary's when the growth is a rolling update (`growth`
+ * RollingUpdate, or a record from before the choice was recorded, once Promoted); grown in place
+ * (InPlace, and while Growing has not chosen yet) the template keeps the reduced resources,
+ * because changing it would replace the pods that were just resized (promotion/grow.ts). A
+ * promotion that Failed keeps it as it stood by. Without a promotion in effect, the active side
+ * says whether it serves.
  */
-export function standsByReduced(spec: Pick<SiteSpec, 'tier' | 'standby'>, active: Side, promotion: PromotionState | undefined): boolean {
+export function standsByReduced(
+  spec: Pick<SiteSpec, 'tier' | 'standby'>,
+  active: Side,
+  promotion: PromotionState | undefined,
+  growth?: GrowthMethod,
+): boolean {
   if (!hasReducedStandby(spec)) return false;
-  if (promotion !== undefined) return promotion !== 'Growing' && promotion !== 'Promoted';
+  if (promotion === 'Growing') return growth !== 'RollingUpdate';
+  if (promotion === 'Promoted') return growth === 'InPlace';
+  if (promotion !== undefined) return true;
   return active !== 'standby';
 }
 

@@ -23,6 +23,6 @@ export function warmObjects(ctx: BuildContext): Desired[] {
       operatorPod(site, ctx.operatorImage, 'copy', ['sync', '--site', key, '--image', ctx.operatorImage]),
     ),
   ];
-  if (ctx.copyClaims) out.push(standbyFor({ ...ctx, reduced: !ctx.keepPods && standsByReduced(site.spec, ctx.active, ctx.promotion) }, standbyMustRun(ctx) ? 1 : 0, { kind: 'claims', claims: ctx.copyClaims }));
+  if (ctx.copyClaims) out.push(standbyFor({ ...ctx, reduced: !ctx.keepPods && standsByReduced(site.spec, ctx.active, ctx.promotion, ctx.growth) }, standbyMustRun(ctx) ? 1 : 0, { kind: 'claims', claims: ctx.copyClaims }));
   return out;
 }

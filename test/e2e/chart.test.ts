@@ -451,6 +451,8 @@ describe('against the API server', () => {
       { verb: 'patch', resource: 'statefulsets.apps', namespace: appNs },
       { verb: 'create', resource: 'deployments.apps', namespace: appNs },
       { verb: 'watch', resource: 'pods', namespace: 'all' },
+      // A promoted reduced standby grows in place: only the resize subresource (requests and limits).
+      { verb: 'patch', resource: 'pods', subresource: 'resize', namespace: appNs },
       { verb: 'patch', resource: 'services', namespace: appNs },
       { verb: 'delete', resource: 'persistentvolumeclaims', namespace: appNs },
       { verb: 'create', resource: 'serviceaccounts', namespace: appNs },
@@ -481,6 +483,7 @@ describe('against the API server', () => {
       // Pods are read, never run or entered.
       { verb: 'create', resource: 'pods', namespace: appNs },
       { verb: 'delete', resource: 'pods', namespace: appNs },
+      { verb: 'patch', resource: 'pods', namespace: appNs },
       { verb: 'create', resource: 'pods', subresource: 'exec', namespace: appNs },
       { verb: 'update', resource: 'jobs.batch', namespace: appNs },
       { verb: 'list', resource: 'configmaps', namespace: appNs },

@@ -1,7 +1,10 @@
 // A standby at reduced capacity (spec.standby.resources, issue #20) against the real control plane
 // (kwok nodes): a hot standby of a 1 CPU / 1Gi primary stands by at 250m / 256Mi, which its pods
 // and status.cost show; the primary fails; the promotion switches traffic, then grows the
-// standby's template and pods to the primary's requests (a rolling update), and ends Promoted.
+// standby's template and pods to the primary's requests, and ends Promoted. The API server offers
+// in-place pod resize (pods/resize) but refuses it for a pod on a kwok node ("Pod running on node
+// without support for resize"): this is the fallback to the rolling update, recorded as such.
+// The in-place growth itself is tested on a real kubelet (test/realpods/resize.test.ts).
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { apply, createNamespace, deleteNamespace, kubectl, kubectlJson, waitFor } from '../cluster/helpers.ts';
 import { installCrd, podNames, setPodReady, startOperator, waitForSite, type OperatorProcess, type SiteObject } from './support/operator.ts';
@@ -95,9 +98,9 @@ describe('a hot standby at reduced capacity', () => {
     expect(s.status?.cost).toMatchObject({ cpu: 0.25, memory: 256 * Mi, storage: 0 });
     expect(s.status?.cost?.whatIf?.hot).toMatchObject({ cpu: 0.25, memory: 256 * Mi });
     measured.standingBy = { template: mainOf(sts.spec.template), cost: s.status?.cost };
-    // Whether the API server offers in-place pod resize (not used yet: the growth is a rolling update).
+    // The API server offers in-place pod resize: the operator tries it first (then falls back, below).
     const core = JSON.parse(await kubectl(['get', '--raw', '/api/v1'])) as { resources: { name: string }[] };
-    measured.podsResizeSubresource = core.resources.some((r) => r.name === 'pods/resize');
+    expect(core.resources.some((r) => r.name === 'pods/resize')).toBe(true);
   });
 
   test("the primary fails: promoted, traffic switched, then the standby's template and pods grow to the primary's requests", async () => {
@@ -111,6 +114,9 @@ describe('a hot standby at reduced capacity', () => {
     const p = s.status!.promotion!;
     expect(p.growthFailed, p.message).toBeUndefined();
     expect(p.grow).toBe(true);
+    // Tried in place, refused by the API server for a pod on a kwok node: grown by a rolling update.
+    expect(p.growth).toBe('RollingUpdate');
+    expect(p.growthNote).toContain('node without support for resize');
     // Growing came after the switch.
     expect(new Date(p.grownAt!).getTime()).toBeGreaterThanOrEqual(new Date(p.switchedAt!).getTime());
     expect(s.status?.active).toBe('standby');
@@ -132,6 +138,8 @@ describe('a hot standby at reduced capacity', () => {
       failedToPromotedSeconds: (new Date(p.completedAt!).getTime() - failedAt) / 1000,
       switchedToGrownSeconds: (new Date(p.grownAt!).getTime() - new Date(p.switchedAt!).getTime()) / 1000,
       durationSeconds: p.durationSeconds,
+      growth: p.growth,
+      growthNote: p.growthNote,
       template: mainOf(sts.spec.template),
       cost: { cpu: after.status?.cost?.cpu, memory: after.status?.cost?.memory },
     };

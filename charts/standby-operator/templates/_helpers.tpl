@@ -100,10 +100,15 @@ It holds neither `escalate` nor `bind`.
 - apiGroups: ["apps"]
   resources: ["statefulsets", "deployments"]
   verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
-# The primary's and the standby's pods: readiness only.
+# The primary's and the standby's pods: readiness and resources only.
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["get", "list", "watch"]
+# A promoted standby at reduced capacity grows in place (the pods' resize subresource changes
+# only their requests and limits).
+- apiGroups: [""]
+  resources: ["pods/resize"]
+  verbs: ["patch"]
 # The traffic Service, the standby's claims and the copy Jobs' ServiceAccount.
 - apiGroups: [""]
   resources: ["services", "persistentvolumeclaims", "serviceaccounts"]

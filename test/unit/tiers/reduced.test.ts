@@ -94,8 +94,14 @@ describe('the override (pure)', () => {
     const spec = site({ tier: 'hot', standby: { resources: { main: small } } }).spec;
     expect(standsByReduced(spec, 'primary', undefined)).toBe(true);
     for (const st of ['Fencing', 'Promoting', 'Switching', 'Failed'] as const) expect(standsByReduced(spec, 'primary', st)).toBe(true);
-    expect(standsByReduced(spec, 'primary', 'Growing')).toBe(false);
+    // Growing by a rolling update (or a record from before the method was recorded, once Promoted): the primary's.
+    expect(standsByReduced(spec, 'primary', 'Growing', 'RollingUpdate')).toBe(false);
+    expect(standsByReduced(spec, 'primary', 'Promoted', 'RollingUpdate')).toBe(false);
     expect(standsByReduced(spec, 'primary', 'Promoted')).toBe(false);
+    // Grown in place, or Growing before the method is chosen: the template keeps the reduced size (a change would replace the pods).
+    expect(standsByReduced(spec, 'primary', 'Growing')).toBe(true);
+    expect(standsByReduced(spec, 'primary', 'Growing', 'InPlace')).toBe(true);
+    expect(standsByReduced(spec, 'primary', 'Promoted', 'InPlace')).toBe(true);
     // The controller's build context says active standby from Switching on: the promotion decides.
     expect(standsByReduced(spec, 'standby', 'Switching')).toBe(true);
     expect(standsByReduced(spec, 'standby', undefined)).toBe(false);
@@ -116,7 +122,7 @@ describe('the standby workload (builders)', () => {
 
   test("hot: from the Growing step on (and once the standby serves), the primary's resources", () => {
     expect(containers(standbyOf(desiredObjects(ctx(s, { promotion: 'Switching', active: 'standby' })))).main).toEqual({ requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '2', memory: '1Gi' } });
-    expect(containers(standbyOf(desiredObjects(ctx(s, { promotion: 'Growing' })))).main).toEqual(full);
+    expect(containers(standbyOf(desiredObjects(ctx(s, { promotion: 'Growing', growth: 'RollingUpdate' })))).main).toEqual(full);
     expect(containers(standbyOf(desiredObjects(ctx(s, { promotion: 'Promoted' })))).main).toEqual(full);
   });
 
@@ -197,7 +203,7 @@ describe('growth on promotion (the Growing step)', () => {
   const reducedStandby = standbyOf(desiredObjects(ctx(s)));
   const seen = (w: V1StatefulSet | V1Deployment, generation: number, observed: number, updateRevision: string) =>
     ({ ...w, metadata: { ...w.metadata, generation }, status: { observedGeneration: observed, updateRevision, replicas: 1 } }) as V1StatefulSet;
-  const grownStandby = seen(standbyOf(desiredObjects(ctx(s, { promotion: 'Growing' }))), 2, 2, 'rev-2');
+  const grownStandby = seen(standbyOf(desiredObjects(ctx(s, { promotion: 'Growing', growth: 'RollingUpdate' }))), 2, 2, 'rev-2');
   const reducedPod = pod('db-standby-0', 'rev-1');
   const grownPod = pod('db-standby-0', 'rev-2');
 
@@ -243,19 +249,19 @@ describe('growth on promotion (the Growing step)', () => {
 
   test('without the primary workload its resources are unknown: growth is given up at once, the step still ends', async () => {
     expect(growthPlan({ site: s, primary: undefined, standby: reducedStandby, standbyPods: [reducedPod] })).toMatchObject({ kind: 'giveUp' });
-    const r = await growStandby({ site: s, primary: undefined, standby: reducedStandby, standbyPods: [] }, actions([]));
+    const r = await growStandby({ site: s, primary: undefined, standby: reducedStandby, standbyPods: [] }, actions([]), undefined);
     expect(r.done).toBe(true);
     expect(String(r.done && r.note?.growthFailed)).toContain('primary workload is gone');
   });
 
   test('the step patches through the actions; a patch that fails waits, with what to record if the deadline passes', async () => {
     const calls: unknown[] = [];
-    const r = await growStandby({ site: s, primary: primarySts, standby: reducedStandby, standbyPods: [reducedPod] }, actions(calls));
+    const r = await growStandby({ site: s, primary: primarySts, standby: reducedStandby, standbyPods: [reducedPod] }, actions(calls), undefined);
     expect(calls).toHaveLength(1);
     expect((calls[0] as unknown[]).slice(0, 3)).toEqual(['StatefulSet', 'shop', 'db-standby']);
     expect(r.done).toBe(false);
     expect(String(!r.done && r.overrun?.growthFailed)).toContain('promotion.stepTimeout');
-    const bad = await growStandby({ site: s, primary: primarySts, standby: reducedStandby, standbyPods: [] }, actions(calls, new Error('422 the test failed')));
+    const bad = await growStandby({ site: s, primary: primarySts, standby: reducedStandby, standbyPods: [] }, actions(calls, new Error('422 the test failed')), undefined);
     expect(bad.done).toBe(false);
     expect(!bad.done && bad.waitingFor).toContain('422 the test failed');
     expect(String(!bad.done && bad.overrun?.growthFailed)).toContain('422');
