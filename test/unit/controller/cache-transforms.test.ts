@@ -314,7 +314,7 @@ describe("others' objects keep what ownership reads, whatever their kind", () =>
         const c = cached(o);
         expect({ what, own: ownershipOf(c, site) }).toEqual({ what, own: ownershipOf(o, site) });
         expect({ what, key: ownerSiteKey(c) }).toEqual({ what, key: ownerSiteKey(o) });
-        expect(c.metadata?.uid).toBe(kind === 'Pod' ? undefined : o.metadata?.uid);
+        expect(c.metadata?.uid).toBe(o.metadata?.uid);
       }
     });
   }
@@ -376,19 +376,31 @@ describe('what each transform keeps', () => {
     expect(kept.metadata?.managedFields).toBeUndefined();
   });
 
-  test("a pod: name, namespace, version, labels, the operator's annotations, owners, deletion, the Ready condition, its IP", () => {
+  test("a pod: name, namespace, uid, version, labels, the operator's annotations, owners, deletion, the Ready and resize conditions, its IP, its containers' resources", () => {
     const p = stored(primaryPod(true));
+    p.status!.conditions = [...(p.status!.conditions ?? []), { type: 'PodScheduled', status: 'True' }, { type: 'PodResizeInProgress', status: 'True', reason: 'Resizing' }];
     expect(leanPod(p)).toEqual({
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: {
         name: 'db-0',
         namespace: NS,
+        uid: p.metadata?.uid,
         resourceVersion: p.metadata?.resourceVersion,
         labels: p.metadata?.labels,
         ownerReferences: [{ kind: 'StatefulSet', name: 'db', uid: 'uid-db', controller: true }],
       },
-      status: { podIP: '10.0.0.7', conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: '2026-03-01T11:00:00Z' }] },
+      // The spec of the containers only as far as their resources (the Growing step compares them).
+      spec: { containers: [{ name: 'main' }] },
+      status: {
+        phase: 'Running',
+        podIP: '10.0.0.7',
+        conditions: [
+          { type: 'Ready', status: 'True', lastTransitionTime: '2026-03-01T11:00:00Z' },
+          { type: 'PodResizeInProgress', status: 'True', reason: 'Resizing' },
+        ],
+        containerStatuses: [{ name: 'main', ready: true, restartCount: 0, image: 'example.invalid/db:1', imageID: 'sha256:0' }],
+      },
     });
   });
 
