@@ -20,6 +20,7 @@ import { apiEngineIO } from './engine-io.ts';
 import type { Logger } from './log.ts';
 import { registerBuiltinEngines } from '../engines/builtin.ts';
 import { RemoteClusters } from '../remote/registry.ts';
+import { GuardController } from '../witness/guard-controller.ts';
 
 export interface OperatorOptions {
   connection: Connection;
@@ -104,14 +105,26 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
     exitAfterStep: o.exitAfterStep,
     remote,
   });
+  // The primary's side of automatic site failover: StandbySiteGuards in this cluster (if served).
+  const guards = new GuardController({
+    client,
+    acting,
+    events: new EventRecorder(acting, o.log, identity),
+    log: o.log.child({ controller: 'guard' }),
+    namespaces: o.namespaces,
+    registry: metrics.registry,
+    witnessClientOptions: { userAgent: clientOptions.userAgent, onRequest: clientOptions.onRequest },
+  });
   manager = new Manager({ caches, reconciler, log: o.log, metrics, concurrency: o.concurrency ?? 16 });
   const m = manager;
   let server: Server | undefined;
   if (o.health) server = await startHealthServer(o.health.port, o.health.host, { ready: () => m.synced, registry: metrics.registry });
   m.startInformers();
   await m.waitSynced();
-  o.log.info({ sites: caches.sites.size, identity }, 'caches synced');
   const abort = new AbortController();
+  const guardsDone = guards.run(abort.signal);
+  await guards.informer.waitSynced();
+  o.log.info({ sites: caches.sites.size, identity }, 'caches synced');
   let electorDone: Promise<void> | undefined;
   if (o.leaderElection) {
     elector = new LeaderElector(client, {
@@ -121,16 +134,19 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
       onStartedLeading: () => {
         metrics.leader.set(1);
         m.lead();
+        guards.lead();
       },
       onStoppedLeading: () => {
         metrics.leader.set(0);
         m.stopLeading();
+        void guards.stopLeading();
       },
     });
     electorDone = elector.run(abort.signal);
   } else {
     metrics.leader.set(1);
     m.lead();
+    guards.lead();
   }
   const address = server?.address();
   return {
@@ -142,7 +158,9 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
     async stop() {
       o.log.info('shutting down: finishing the reconciles in flight');
       await m.shutdown();
+      await guards.stopLeading();
       abort.abort();
+      await guardsDone;
       await electorDone;
       await elector?.release();
       await remote.stop();

@@ -96,6 +96,15 @@ It holds neither `escalate` nor `bind`.
 - apiGroups: ["standby.dev"]
   resources: ["standbysites/finalizers"]
   verbs: ["update"]
+# Automatic site failover, the primary's side: StandbySiteGuards are written by the standby's
+# operator; this one reads them and writes only their status (the self-fence is a NetworkPolicy
+# and the witness's kubeconfig a Secret, both below).
+- apiGroups: ["standby.dev"]
+  resources: ["standbysiteguards"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["standby.dev"]
+  resources: ["standbysiteguards/status"]
+  verbs: ["get", "patch", "update"]
 # The primary (read, fenced by scaling to 0) and the standby workload (server-side apply).
 - apiGroups: ["apps"]
   resources: ["statefulsets", "deployments"]
