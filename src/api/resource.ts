@@ -1,5 +1,9 @@
 // The StandbySite as an API resource, for the generic client and informers (src/k8s/).
 import { resource, type Resource } from '../k8s/resources.ts';
+import { GUARD_KIND, GUARD_PLURAL } from './guard.ts';
 import { GROUP, KIND, PLURAL, VERSION } from './site.ts';
 
 export const SITE_RESOURCE: Resource = resource(GROUP, VERSION, PLURAL, KIND);
+
+/** The StandbySiteGuard (api/guard.ts), in a primary's cluster. */
+export const GUARD_RESOURCE: Resource = resource(GROUP, VERSION, GUARD_PLURAL, GUARD_KIND);
