@@ -25,6 +25,7 @@ let witness: SiteRecord;
 let operator: SiteOperator | undefined;
 let store: WitnessStore;
 let uid = '';
+let remoteUser = '';
 /** The test's renewals, as the primary's guard would make them. */
 let renewing: { stop: () => Promise<void>; lastSentAt: () => number; renewals: () => number } | undefined;
 const figures: Record<string, number> = {};
@@ -114,6 +115,7 @@ beforeAll(async () => {
   );
   const identity = await operatorIdentity(standby);
   const access = await remoteAccess(primary, [ns]);
+  remoteUser = `system:serviceaccount:standby-remote:${access.docs.find((d) => d.kind === 'ServiceAccount')!.metadata.name}`;
   await kubectl(standby, ['create', 'namespace', ns]);
   await kubectl(witness, ['create', 'namespace', ns]);
   await apply(standby, JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'primary-cluster' }, stringData: { kubeconfig: access.kubeconfig } }), ns);
@@ -179,6 +181,54 @@ describe('automatic site failover, the standby side', () => {
       { timeoutMs: 30_000, description: 'spec.ack.ping 1' },
     );
     expect(Date.parse(ack!.at)).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  it("never adopts a guard it did not create; deletes the one it created with its site; may write guards but not their status", async () => {
+    // A guard of the name a site wants, made by someone else: left exactly as it is, and kept when that site goes.
+    const theirs = `
+apiVersion: standby.dev/v1alpha1
+kind: StandbySiteGuard
+metadata: {name: ledger, labels: {team: ledger}}
+spec:
+  site: {name: ledger, namespace: elsewhere, uid: not-this-one}
+  workload: {kind: StatefulSet, name: ledger}
+  witness: {kubeconfigSecret: {name: w, key: k}, namespace: x, leaseName: x}
+  holder: someone
+  epoch: 7
+  timing: {leaseDuration: 30s, renewInterval: 10s, acquireAfter: 30s, safetyMargin: 5s, requestTimeout: 5s, fenceWithin: 10s}
+`;
+    await apply(primary, theirs, ns);
+    const before = await kubectlJson<{ metadata: { resourceVersion: string } }>(primary, ['-n', ns, 'get', 'standbysiteguard', 'ledger']);
+    await apply(standby, SITE.replace(/name: orders\}/, 'name: ledger}'), ns);
+    await waitForSite(standby, ns, 'ledger', (x) => condition(x, 'WitnessLease') !== undefined, 'the ledger site read the witness');
+    // Another reconcile or two.
+    await new Promise((r) => setTimeout(r, 4_000));
+    const after = await kubectlJson<{ metadata: { resourceVersion: string }; spec: { epoch: number } }>(primary, ['-n', ns, 'get', 'standbysiteguard', 'ledger']);
+    expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+    expect(after.spec.epoch).toBe(7);
+    await kubectl(standby, ['-n', ns, 'delete', 'standbysite', 'ledger', '--wait=true']);
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect((await kubectlJson<{ metadata: { resourceVersion: string } }>(primary, ['-n', ns, 'get', 'standbysiteguard', 'ledger'])).metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+
+    // A site's own guard goes with the site.
+    await apply(standby, SITE.replace(/name: orders\}/, 'name: stock}'), ns);
+    await waitFor(async () => (await kubectl(primary, ['-n', ns, 'get', 'standbysiteguard', 'stock', '--ignore-not-found'])).trim() !== '', {
+      timeoutMs: 60_000,
+      description: 'the stock guard created',
+    });
+    await kubectl(standby, ['-n', ns, 'delete', 'standbysite', 'stock', '--wait=true']);
+    await waitFor(async () => (await kubectl(primary, ['-n', ns, 'get', 'standbysiteguard', 'stock', '--ignore-not-found'])).trim() === '', {
+      timeoutMs: 60_000,
+      description: 'the stock guard deleted with its site',
+    });
+
+    // The chart's remoteAccess Role: the guards' metadata and spec, not their status.
+    const can = (verb: string, ...more: string[]) =>
+      kubectl(primary, ['auth', 'can-i', verb, 'standbysiteguards.standby.dev', ...more, '-n', ns, '--as', remoteUser]).then((o) => o.trim(), () => 'no');
+    for (const verb of ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete']) expect(await can(verb), verb).toBe('yes');
+    for (const verb of ['update', 'patch']) expect(await can(verb, '--subresource=status'), `${verb} status`).toBe('no');
+    const forbidden = operator!.logLines().filter((l) => /forbidden|HTTP 403/i.test(JSON.stringify(l)));
+    expect(forbidden).toEqual([]);
   });
 
   it('a partition while the lease is renewed takes nothing over: the primary Unreachable, no promotion', async () => {
