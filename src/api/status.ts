@@ -10,8 +10,11 @@ export const GROWTH_METHODS = ['InPlace', 'RollingUpdate'] as const;
 export type GrowthMethod = (typeof GROWTH_METHODS)[number];
 export const PROMOTION_STATES = ['Fencing', 'CatchingUp', 'Promoting', 'Switching', 'Growing', 'Promoted', 'Failed'] as const;
 export const REPROTECTION_STATES = ['Preserving', 'Seeding', 'Following', 'Protected', 'Failed'] as const;
-/** What started a promotion: siteLost is a person's confirmation (a site-lost-... token) that the primary's site is gone. */
-export const TRIGGERS = ['automatic', 'manual', 'forced', 'siteLost'] as const;
+/**
+ * What started a promotion: siteLost is a person's confirmation (a site-lost-... token) that the
+ * primary's site is gone; siteFailover is automatic site failover, by taking over the witness's lease.
+ */
+export const TRIGGERS = ['automatic', 'manual', 'forced', 'siteLost', 'siteFailover'] as const;
 export const PRIMARY_STATES = ['Ready', 'NotReady', 'Missing', 'Fenced', 'Unreachable'] as const;
 /** The two sides of a site: which one serves clients. */
 export const SIDES = ['primary', 'standby'] as const;
@@ -34,6 +37,9 @@ export const CONDITION_TYPES = [
   'DrillPassed',
   'TrafficHolds',
   'FailbackReady',
+  // Automatic site failover (promotion.siteFailover.mode automatic): the witness and its lease.
+  'WitnessReachable',
+  'WitnessLease',
   // kstatus (sigs.k8s.io/cli-utils), as Flux and kpt judge resources: Stalled=True is Failed
   // (nothing improves until a person acts), Reconciling=True is InProgress.
   'Stalled',
@@ -82,7 +88,7 @@ const promotionStatus = z
       .optional()
       .meta({
         description:
-          "automatic (the primary failed), manual (the standby.dev/promote annotation), forced (a force-... token) or siteLost (a site-lost-... token while the primary's cluster did not answer: fencing could not be confirmed).",
+          "automatic (the primary failed), manual (the standby.dev/promote annotation), forced (a force-... token) siteLost (a site-lost-... token while the primary's cluster did not answer: fencing could not be confirmed) or siteFailover (automatic site failover: the standby's site took the witness's lease over).",
       }),
     token: z.string().optional().meta({ description: 'The standby.dev/promote annotation value that started it, if any.' }),
     reason: z.string().optional().meta({ description: 'Why the promotion began, or why it failed.' }),
@@ -197,7 +203,7 @@ export const promotionRecordSchema = z
     startedAt: time.meta({ description: 'When the promotion began.' }),
     completedAt: time.optional().meta({ description: 'When it ended.' }),
     durationSeconds: z.number().optional().meta({ description: 'Seconds from start to end.' }),
-    trigger: z.enum(TRIGGERS).meta({ description: 'automatic, manual, forced or siteLost.' }),
+    trigger: z.enum(TRIGGERS).meta({ description: 'automatic, manual, forced, siteLost or siteFailover.' }),
     result: z.enum(['Promoted', 'Protected', 'Failed']).meta({ description: 'Promoted or Failed (promotion, failback); Protected or Failed (reprotect).' }),
     reason: z.string().optional().meta({ description: 'Why it began, or why it failed.' }),
   })

@@ -49,4 +49,6 @@ export interface ReconcileContext {
   now(): Date;
   /** The primary's cluster, when it is another one (controller/remote.ts); set before the promotion runs. */
   remote?: RemotePrimary | undefined;
+  /** Automatic site failover decided to promote: the witness's lease is this site's (controller/site-failover.ts). */
+  takeover?: { epoch: number; reason: string } | undefined;
 }

@@ -23,6 +23,9 @@ export class SiteMemory {
   /** Per site and kind: the things reported while they last (an Event when each begins). */
   private readonly reported = new Map<string, Set<string>>();
 
+  /** Per site: what the standby side of automatic site failover counts with (controller/site-failover.ts). */
+  readonly witness = new Map<string, unknown>();
+
   /** Called when a put-off reconcile may run: how long it waited for the cache to show our write (ms). */
   private readonly onCacheWait: ((ms: number, timedOut: boolean) => void) | undefined;
 
@@ -37,6 +40,7 @@ export class SiteMemory {
     this.readySeen.delete(key);
     this.written.delete(key);
     this.deferred.delete(key);
+    this.witness.delete(key);
     for (const k of this.stepsDriven.keys()) if (k.startsWith(`${key}/`)) this.stepsDriven.delete(k);
     for (const k of this.reported.keys()) if (k.startsWith(`${key}|`)) this.reported.delete(k);
   }

@@ -11,6 +11,10 @@ export interface ControllerMetrics {
   failbackSeconds: { observe(labels: { tier: string }, seconds: number): void };
   reprotections: { inc(labels: { tier: string; result: string }): void };
   reprotectSeconds: { observe(labels: { tier: string }, seconds: number): void };
+  /** Automatic site failover: whether the witness answered the last read (1) or not (0). */
+  witnessReachable?: { set(labels: { namespace: string; site: string }, value: number): void };
+  /** Automatic site failover: the witness's lease taken over by this site. */
+  leaseTakeovers?: { inc(labels: { namespace: string; site: string }): void };
   /** How long a key waited in the work queue before a worker took it, by lane (urgent, routine). */
   queueWaitSeconds?: { observe(labels: { lane: 'urgent' | 'routine' }, seconds: number): void };
   /** How long a reconcile was put off until the cache showed this process's own status write. */

@@ -62,7 +62,9 @@ export async function runPromotion(
   }
   const request = promoteRequest(site.metadata.annotations?.[ANNOTATION_PROMOTE], prev.handledPromoteToken);
   // A primary in another cluster that may not answer (promotion/site-lost.ts), else the usual decision.
-  const gate = siteLostDecision({
+  const gate: Decision | undefined = rc.takeover && !inProgress(prev.promotion) && prev.promotion?.state !== 'Promoted' && (prev.active ?? 'primary') === 'primary'
+    ? { action: 'start', trigger: 'siteFailover', token: undefined, reason: rc.takeover.reason, epoch: rc.takeover.epoch }
+    : siteLostDecision({
     primarySite: rc.remote?.site,
     request,
     current: prev.promotion,
@@ -116,7 +118,7 @@ export async function runPromotion(
       dataTime: facts.dataTime,
     });
     // The epoch grows with every promotion; the fence carries it (controller/remote-fencing.ts).
-    const epoch = (prev.epoch ?? 0) + 1;
+    const epoch = decision.epoch ?? (prev.epoch ?? 0) + 1;
     const began = {
       ...begin(
         now,

@@ -28,6 +28,7 @@ import { remoteAssessment, remotePrimaryOf, remoteReferenceProblems, type Remote
 import { convergeRemote, remoteNameConflicts } from './remote-converge.ts';
 import { ensureRemoteFence } from './remote-fencing.ts';
 import { withRemoteStatus } from './remote-status.ts';
+import { deleteGuardOf, withWitnessStatus, witnessStep, type WitnessOutcome } from './site-failover.ts';
 import { runPromotion, type PromotionOutcome } from './promote.ts';
 import { recloneLostCopy } from './reclone.ts';
 import { drillView, runDrill, type DrillView } from './drill.ts';
@@ -63,6 +64,8 @@ export class Reconciler {
   async reconcile(key: string): Promise<ReconcileResult> {
     const cached = this.d.caches.sites.get(key);
     if (!cached?.metadata) {
+      // Before the primary's cluster is let go: the guard this site made there goes with it.
+      await deleteGuardOf({ memory: this.memory, log: this.d.log }, key, this.d.isLeader());
       this.memory.forget(key);
       this.d.remote?.release(key);
       return {};
@@ -118,6 +121,9 @@ class SiteRun implements ReconcileContext {
   remote: RemotePrimary | undefined;
   /** The fence is confirmed in the primary's cluster (remote-fencing.ts). */
   private fenceConfirmed = false;
+  /** Automatic site failover decided to promote (site-failover.ts). */
+  takeover: { epoch: number; reason: string } | undefined;
+  private witness: WitnessOutcome | undefined;
 
   constructor(deps: ReconcilerDeps, memory: SiteMemory, site: StandbySite, cached: StandbySiteObject, now: () => Date) {
     this.deps = deps;
@@ -157,6 +163,15 @@ class SiteRun implements ReconcileContext {
     if (this.remote) facts.primary = remoteAssessment(facts.primary, this.remote, site.status);
     // Fence first: once a promotion began, the old primary's cluster gets its fence before anything else.
     if (this.remote) this.fenceConfirmed = (await ensureRemoteFence(this, obs)) === 'confirmed';
+    // Automatic site failover: the guard there, the witness's lease, and whether to take it over.
+    if (this.remote) {
+      this.witness = await witnessStep(this, {
+        primaryServes: this.remote.site.reachable && facts.primary.ready,
+        usability: facts.usability,
+        fenceConfirmed: this.fenceConfirmed,
+      });
+      this.takeover = this.witness?.takeover;
+    }
 
     // A site that is not the one to protect its workload, or whose names are taken, does nothing
     // but say so; a procedure already under way (a promotion, a failback, a re-protection) is
@@ -210,13 +225,14 @@ class SiteRun implements ReconcileContext {
       failback: failback?.decision,
       reverseDataTime,
     });
-    const status = withRemoteStatus(computed, {
+    const remoteStatus = withRemoteStatus(computed, {
       site,
       latest: this.current.status ?? {},
       primarySite: this.remote?.site,
       fenceConfirmed: this.fenceConfirmed,
       now: this.now(),
     });
+    const status = withWitnessStatus(remoteStatus, this.witness, this.current.status ?? {}, site.metadata.generation ?? 0, this.now());
     // Bad references and taken names are usually fixed by creating or deleting an object, which the
     // watches see; look again now and then anyway, for what no watch covers (a Secret, a CRD installed later).
     if (problems.length > 0 || this.errors.length > 0 || blocked) this.after(30_000);

@@ -44,7 +44,7 @@ async function writeFence(rc: ReconcileContext, obs: Observed, epoch: number | u
 export async function fenceRemote(rc: ReconcileContext, obs: Observed, promo: PromotionStatus): Promise<StepResult> {
   const r = rc.remote!;
   if (!r.site.reachable) {
-    if (promo.trigger === 'siteLost') {
+    if (promo.trigger === 'siteLost' || promo.trigger === 'siteFailover') {
       rc.log.warn({ remote: r.site.server }, "site-lost promotion: the primary's cluster does not answer; fencing could not be confirmed");
       return DONE;
     }

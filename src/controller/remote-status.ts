@@ -43,7 +43,7 @@ export function withRemoteStatus(status: SiteStatus, i: RemoteStatusInput): Site
   const began = promo?.state !== undefined;
   const fencedAt = began ? (prev?.fencedAt ?? (i.fenceConfirmed ? i.now.toISOString() : undefined)) : undefined;
   // The site came back after a promotion it did not see: once, when it first answers again.
-  const siteLost = promo?.trigger === 'siteLost';
+  const siteLost = promo?.trigger === 'siteLost' || promo?.trigger === 'siteFailover';
   const returnedAt = siteLost ? (prev?.returnedAt ?? (s.reachable ? i.now.toISOString() : undefined)) : undefined;
   out.primarySite = {
     ...(s.server ? { cluster: s.server } : {}),

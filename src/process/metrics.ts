@@ -47,6 +47,8 @@ export class Metrics {
   readonly queueWaitSeconds: Histogram<'lane'>;
   readonly cacheWaitSeconds: Histogram<'outcome'>;
   readonly watchErrors: Counter<'resource' | 'kind'>;
+  readonly witnessReachable: Gauge<'namespace' | 'site'>;
+  readonly leaseTakeovers: Counter<'namespace' | 'site'>;
 
   constructor(sources: { queue: () => { depth: number; delayed: number; inFlight: number }; sites: () => SiteSample[] }) {
     const r = this.registry;
@@ -131,6 +133,18 @@ export class Metrics {
       help: 'Time a re-protection took, from its start to the other side following.',
       labelNames: ['tier'],
       buckets: [1, 5, 10, 30, 60, 300, 900, 3600, 14400],
+      registers: [r],
+    });
+    this.witnessReachable = new Gauge({
+      name: 'standby_site_witness_reachable',
+      help: "Automatic site failover: 1 when the witness answered this site's last read of its lease, 0 when it did not.",
+      labelNames: ['namespace', 'site'],
+      registers: [r],
+    });
+    this.leaseTakeovers = new Counter({
+      name: 'standby_site_lease_takeovers_total',
+      help: "Automatic site failover: the witness's lease taken over by this (the standby's) site.",
+      labelNames: ['namespace', 'site'],
       registers: [r],
     });
     this.leader = new Gauge({ name: 'standby_leader', help: '1 when this replica holds the leader lease.', registers: [r] });

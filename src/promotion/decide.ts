@@ -4,7 +4,7 @@
 import type { PromotionRecord, PromotionStatus, Side } from '../api/status.ts';
 import { formatDuration } from '../api/duration.ts';
 
-export type Trigger = 'automatic' | 'manual' | 'forced' | 'siteLost';
+export type Trigger = 'automatic' | 'manual' | 'forced' | 'siteLost' | 'siteFailover';
 
 export interface PromoteRequest {
   /** The standby.dev/promote annotation value. */
@@ -54,7 +54,8 @@ export type Decision =
   | { action: 'none'; reason: string }
   | { action: 'wait'; afterMs: number; reason: string }
   | { action: 'refuse'; reason: RefusalReason; message: string; retryAfterMs?: number }
-  | { action: 'start'; trigger: Trigger; token: string | undefined; reason: string }
+  /** `epoch`: the epoch the promotion serves at, when something else set it (the witness's lease); else the next one. */
+  | { action: 'start'; trigger: Trigger; token: string | undefined; reason: string; epoch?: number }
   | { action: 'continue'; reason: string };
 
 export type RefusalReason =

@@ -42,6 +42,8 @@ export const ANNOTATION_RUN = 'standby.dev/copy-run';
 /** What an owned object is for. */
 export type Role =
   | 'standby'
+  /** The StandbySiteGuard written into the primary's cluster (automatic site failover). */
+  | 'guard'
   | 'copy'
   | 'transfer'
   | 'snapshot'
