@@ -23,6 +23,7 @@ import { writeRecord } from './records.ts';
 import { trafficState, type TrafficState } from '../traffic/holds.ts';
 import { holdTraffic, keepTraffic, switchTraffic } from '../traffic/switch.ts';
 import { siteLostDecision } from '../promotion/site-lost.ts';
+import { outstandingPromise } from './site-failover.ts';
 import { actuator } from './actuator.ts';
 import { fenceRemote } from './remote-fencing.ts';
 import type { ReconcileContext } from './context.ts';
@@ -73,7 +74,9 @@ export async function runPromotion(
     isLeader: d.isLeader(),
     standby: facts.usability,
   });
-  const decision = gate ?? decide({
+  // A site-lost token while this site's failsafe answer still lets the primary's guard serve: wait.
+  const promised = gate?.action === 'start' && gate.trigger === 'siteLost' ? outstandingPromise(rc) : undefined;
+  const decision = (promised !== undefined ? { action: 'wait' as const, afterMs: promised + 50, reason: `this site's failsafe answer lets the primary's guard serve for another ${Math.ceil(promised / 1000)}s: the site-lost promotion waits it out` } : gate) ?? decide({
     now,
     mode: spec.promotion.mode,
     failureThresholdMs: parseDuration(spec.promotion.failureThreshold) ?? 30_000,

@@ -47,6 +47,10 @@ export interface WitnessState {
   guard: { cluster: RemoteCluster; namespace: string; name: string; uid: string | undefined } | undefined;
   /** Why the witness cannot be used at all (its Secret): a person must act. */
   problem: string | undefined;
+  /** Whether this process has seen a lease record for the pair: a record gone after that is never recreated. */
+  everSeen: boolean;
+  /** Monotonic ms of this state's last witness step: a long gap (not leading, stopped) resets the count. */
+  steppedAt: number;
 }
 
 /** What the witness step tells the reconcile. */
@@ -67,17 +71,40 @@ function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * How long this site has still promised the primary's guard not to take over (a failsafe answer),
+ * in ms; undefined when nothing is outstanding. A person's site-lost token waits it out too: the
+ * guard may serve until then.
+ */
+export function outstandingPromise(rc: Pick<ReconcileContext, 'memory' | 'key'>): number | undefined {
+  const st = rc.memory.witness.get(rc.key) as WitnessState | undefined;
+  const left = st ? st.watcher.promisedUntil - mono() : 0;
+  return left > 0 ? left : undefined;
+}
+
 export function isAutomaticSiteFailover(rc: ReconcileContext): boolean {
   return rc.site.spec.promotion.siteFailover.mode === 'automatic' && rc.remote !== undefined;
 }
 
 function stateOf(rc: ReconcileContext, t: WitnessTiming): WitnessState {
   const key = JSON.stringify(t);
+  const now = mono();
   const have = rc.memory.witness.get(rc.key) as WitnessState | undefined;
-  if (have && have.timingKey === key) return have;
+  // A gap of several renewIntervals without a step (leadership lost and regained, a stall): another
+  // replica may have answered pings meanwhile, so count as a restarted operator does.
+  const stale = have !== undefined && now - have.steppedAt > 3 * t.renewInterval + t.requestTimeout * 3;
+  if (have && have.timingKey === key && !stale) {
+    have.steppedAt = now;
+    return have;
+  }
+  const fresh = startWatcher(now, t);
+  // A change of timing keeps every promise already given (the guard still counts by its old numbers).
+  const watcher = have && !stale ? { ...fresh, promisedUntil: Math.max(fresh.promisedUntil, have.watcher.promisedUntil, have.watcher.observedAt + (JSON.parse(have.timingKey) as WitnessTiming).leaseDuration + (JSON.parse(have.timingKey) as WitnessTiming).acquireAfter) } : fresh;
   const st: WitnessState = {
     timingKey: key,
-    watcher: startWatcher(mono(), t),
+    watcher,
+    everSeen: have?.everSeen ?? false,
+    steppedAt: now,
     lastReadAt: undefined,
     goneSince: have?.goneSince,
     reachable: undefined,
@@ -165,7 +192,8 @@ async function keepGuard(rc: ReconcileContext, st: WitnessState, t: WitnessTimin
     const ping = pingToAnswer(live);
     if (ping === undefined) return;
     // The promise is kept from the read, and recorded before the answer is written.
-    const answer = confirm(st.watcher, mono(), t, promoting);
+    // Once this side holds the lease (a takeover whose promotion is not recorded yet), never promise.
+    const answer = confirm(st.watcher, mono(), t, promoting || st.record?.holder === standbyHolder(uid ?? ''));
     if (!answer.ok) return;
     st.watcher = answer.watcher;
     await c.writer.mergePatch(GUARD_RESOURCE, c.namespace, name, { spec: { ack: { ping, at: rc.now().toISOString() } } });
@@ -176,12 +204,16 @@ async function keepGuard(rc: ReconcileContext, st: WitnessState, t: WitnessTimin
 }
 
 /** Reads the lease (every renewInterval), creating the first record when the pair has none. */
-async function readLease(rc: ReconcileContext, st: WitnessState, t: WitnessTiming, store: WitnessStore): Promise<void> {
+async function readLease(rc: ReconcileContext, st: WitnessState, t: WitnessTiming, store: WitnessStore, promoting: boolean): Promise<void> {
   const now = mono();
   if (st.lastReadAt !== undefined && now - st.lastReadAt < t.renewInterval * 0.9) return;
   st.lastReadAt = now;
   try {
     let rec = await within(t.requestTimeout, store.read(), "reading the witness's lease");
+    // The first record only for a pair that never had one: a lease gone after a takeover (deleted,
+    // a witness rebuilt) recreated as the primary's would let a restarted old primary serve again.
+    const pristine = !st.everSeen && !promoting && (rc.current.status?.epoch ?? 1) <= 1;
+    if (!rec && !pristine) throw new Error("the witness's lease is gone: it is not recreated once the pair has had one (a person must restore it or recreate the site)");
     if (!rec && rc.deps.isLeader()) {
       const first = firstRecord(primaryHolder(rc.site.metadata.uid ?? ''));
       const made = await within(t.requestTimeout, store.create(first.holder, first.epoch, Date.now()), "creating the witness's lease");
@@ -190,6 +222,7 @@ async function readLease(rc: ReconcileContext, st: WitnessState, t: WitnessTimin
     st.reachable = true;
     st.lastError = undefined;
     if (rec) {
+      st.everSeen = true;
       st.record = rec;
       st.readAt = rc.now().toISOString();
       st.watcher = observe(st.watcher, rec, mono());
@@ -208,6 +241,11 @@ export async function witnessStep(
   i: { primaryServes: boolean; usability: StandbyUsability; fenceConfirmed: boolean },
 ): Promise<WitnessOutcome | undefined> {
   if (!isAutomaticSiteFailover(rc)) {
+    rc.memory.witness.delete(rc.key);
+    return undefined;
+  }
+  // Only the leader counts: a replica that did not lead may not know the promises the leader gave.
+  if (!rc.deps.isLeader()) {
     rc.memory.witness.delete(rc.key);
     return undefined;
   }
@@ -230,11 +268,15 @@ export async function witnessStep(
   let note: string | undefined;
   if (client) {
     const store = new WitnessStore(client, sf.witness.namespace, leaseNameOf(rc.site.metadata.namespace, rc.site.metadata.name), Math.ceil(t.leaseDuration / 1000));
-    await readLease(rc, st, t, store);
+    await readLease(rc, st, t, store, promoting);
     rc.deps.metrics?.witnessReachable?.set({ namespace: rc.site.metadata.namespace, site: rc.site.metadata.name }, st.reachable ? 1 : 0);
     // Promotion disabled: nothing is taken over (the lease stays the primary's).
-    if (!promoting && st.record && st.goneSince !== undefined && rc.site.spec.promotion.mode !== 'disabled') {
-      if (st.record.holder === self) {
+    // Only with promotion.mode automatic: manual means a person decides every promotion.
+    if (!promoting && st.record && st.goneSince !== undefined && rc.site.spec.promotion.mode === 'automatic') {
+      if (st.record.holder === self && mono() < st.watcher.promisedUntil) {
+        note = `this site holds the lease but promised the primary's site not to take over for another ${ms(st.watcher.promisedUntil - mono())}`;
+        rc.after(st.watcher.promisedUntil - mono() + 50);
+      } else if (st.record.holder === self) {
         // Taken over before, and the promotion's start was not recorded (a conflict, a restart).
         takeover = { epoch: st.record.epoch, reason: `this site holds the witness's lease (epoch ${st.record.epoch}): automatic site failover by the witness's lease` };
       } else if (!i.usability.usableIfForced) {

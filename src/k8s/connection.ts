@@ -10,6 +10,14 @@ import { readFileSync, existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { Agent, type Dispatcher } from 'undici';
+
+/**
+ * HTTP/1.1 only. undici 8 speaks HTTP/2 by default (ALPN), and its HTTP/2 client can destroy an
+ * idle session while a stream is still attached, which then emits 'error' with no listener and
+ * kills the process ("InformationalError: socket idle timeout" from client-h2.js, seen when a
+ * request to a cut-off witness was given up). HTTP/1.1 connections are pooled per origin.
+ */
+const HTTP1 = { allowH2: false } as const;
 import { parse, stringify } from 'yaml';
 
 export interface Connection {
@@ -85,7 +93,7 @@ function inCluster(): Connection {
     server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
     namespace,
     headers: () => Promise.resolve([['Authorization', `Bearer ${token()}`]]),
-    dispatcher: new Agent({ connect: { ca: readFileSync(join(SA_DIR, 'ca.crt')) } }),
+    dispatcher: new Agent({ ...HTTP1, connect: { ca: readFileSync(join(SA_DIR, 'ca.crt')) } }),
   };
 }
 
@@ -210,6 +218,7 @@ async function fromKubeconfig(doc: Kubeconfig, where: string, context: string | 
     namespace: ctx.namespace ?? 'default',
     headers: () => Promise.resolve([...auth(), ...impersonation]),
     dispatcher: new Agent({
+      ...HTTP1,
       connect: {
         ...(ca ? { ca } : {}),
         ...(cert ? { cert } : {}),
@@ -236,7 +245,7 @@ async function viaClientNode(doc: Kubeconfig, context: string, namespace: string
   };
   // The dispatcher carries the TLS settings; one call gives it before the first real request.
   await headers(`${server}/version`);
-  return { server, namespace: namespace ?? 'default', headers, dispatcher: dispatcher ?? new Agent() };
+  return { server, namespace: namespace ?? 'default', headers, dispatcher: dispatcher ?? new Agent(HTTP1) };
 }
 
 export interface ConnectionOptions {

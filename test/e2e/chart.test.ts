@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { CRD_FILE } from '../../src/api/crd.ts';
+import { CRD_FILE, GUARD_CRD_FILE } from '../../src/api/crd.ts';
 import { validateSpec, type StandbySite } from '../../src/api/site.ts';
 import { buildCopierIdentity } from '../../src/tiers/jobs.ts';
 import { repoRoot, run } from '../cluster/common.ts';
@@ -378,12 +378,14 @@ describe('helm lint and helm template', () => {
     expect(await notes(['--set', 'image.repository=registry.example/standby-operator', '--set', 'image.tag=dev'])).not.toContain('WARNING');
   });
 
-  test('--include-crds renders the generated CRD', async () => {
+  test('--include-crds renders the generated CRDs: StandbySite, and StandbySiteGuard for a primary site', async () => {
     const objs = objects(await template('std', 'standby-system', ['--include-crds']));
-    const [crd] = find(objs, 'CustomResourceDefinition');
-    expect(crd?.metadata.name).toBe('standbysites.standby.dev');
-    const generated = objects(await readFile(join(repoRoot, CRD_FILE), 'utf8'));
-    expect(crd).toEqual(generated[0]);
+    const crds = find(objs, 'CustomResourceDefinition');
+    expect(crds.map((c) => c.metadata.name).sort()).toEqual(['standbysiteguards.standby.dev', 'standbysites.standby.dev']);
+    for (const file of [CRD_FILE, GUARD_CRD_FILE]) {
+      const [generated] = objects(await readFile(join(repoRoot, file), 'utf8'));
+      expect(crds.find((c) => c.metadata.name === generated?.metadata.name)).toEqual(generated);
+    }
   });
 
   test('the schema refuses wrong values and replicas without leader election', async () => {

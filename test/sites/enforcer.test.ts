@@ -42,7 +42,7 @@ afterAll(async () => {
 describe('the partition suite parts', () => {
   it('a fence in the primary cluster stops the primary PostgreSQL acknowledging writes, for real (nftables in its site), and its removal lets them through', async () => {
     const gate = primaryGate(primary, await clientFor(primary), ns, 'orders', servers.get('primary')!.port);
-    const enforcer = enforce([gate]);
+    const enforcer = await enforce([gate]);
     const writers = startWriters([target(primary)], 1);
     await waitFor(() => Promise.resolve(enforcer.changes.some((c) => c.open)), { timeoutMs: 10_000, description: 'the gate opened (no fence yet)' });
     await new Promise((r) => setTimeout(r, 1_000));
@@ -69,7 +69,7 @@ describe('the partition suite parts', () => {
 
   it('control: with both sites accepting writes at once, the checker finds overlapping writers', async () => {
     const open: Gate[] = [primary, standby].map((s) => ({ site: s, port: servers.get(s.name)!.port, open: () => Promise.resolve(true) }));
-    const enforcer = enforce(open);
+    const enforcer = await enforce(open);
     const writers = startWriters([target(primary), target(standby)], 2);
     await waitFor(() => Promise.resolve(enforcer.changes.filter((c) => c.open).length === 2), { timeoutMs: 10_000, description: 'both gates open' });
     await new Promise((r) => setTimeout(r, 2_000));

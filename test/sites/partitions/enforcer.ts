@@ -78,15 +78,16 @@ export interface Enforcer {
  * Polls every gate every `intervalMs` and sets its rule. A gate whose cluster does not answer
  * keeps its last state: a CNI keeps enforcing the policies it has when its API server is gone.
  */
-export function enforce(gates: readonly Gate[], intervalMs = 100): Enforcer {
+export async function enforce(gates: readonly Gate[], intervalMs = 100): Promise<Enforcer> {
   let stopped = false;
   const changes: Enforcer['changes'] = [];
   const state = new Map<Gate, boolean>();
+  // Closed before this returns: a writer started next must not get in before the first poll.
+  for (const g of gates) {
+    await setGate(g.site, g.port, false);
+    state.set(g, false);
+  }
   const loop = (async () => {
-    for (const g of gates) {
-      await setGate(g.site, g.port, false);
-      state.set(g, false);
-    }
     while (!stopped) {
       await Promise.all(
         gates.map(async (g) => {
