@@ -241,9 +241,11 @@ export async function runPromotion(
 /** The pods' resize subresource, when the API server offers it (discovery, asked once per client). */
 async function podResizer(rc: ReconcileContext): Promise<PodResizer | undefined> {
   const client = rc.deps.client;
+  // Discovery failing says nothing about resize: try it in place (a 404 from the API server then
+  // falls back to the rolling update), rather than restart pods an in-place growth kept running.
   const offered = await offersResource(client, 'v1', 'pods/resize').catch((err: unknown) => {
-    rc.log.warn({ err: (err as Error).message }, 'API discovery failed: in-place pod resize taken as not offered');
-    return false;
+    rc.log.warn({ err: (err as Error).message }, 'API discovery failed: in-place pod resize is tried (a refusal falls back to a rolling update)');
+    return true;
   });
   if (!offered) return undefined;
   return {

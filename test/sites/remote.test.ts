@@ -216,7 +216,11 @@ spec:
     const startedAt = Date.now();
     const back = await waitForSite(standby, ns, 'orders', (x) => x.status?.primarySite?.fencedAt !== undefined && x.status.primarySite.returnedAt !== undefined, 'the returning site fenced', 120_000);
     figures.fencedAfterSiteBackSeconds = since(startedAt);
-    expect(condition(back, 'FencingHolds')).toMatchObject({ status: 'True' });
+    // The condition follows once the fence is seen in that cluster's cache (a reconcile later at most).
+    const holds = condition(back, 'FencingHolds')?.status === 'True'
+      ? back
+      : await waitForSite(standby, ns, 'orders', (x) => condition(x, 'FencingHolds')?.status === 'True', 'FencingHolds True after the return', 30_000);
+    expect(condition(holds, 'FencingHolds')).toMatchObject({ status: 'True' });
     const fence = await kubectlJson<{ metadata: { annotations?: Record<string, string>; ownerReferences?: unknown[] }; spec: { podSelector: unknown; policyTypes: string[] } }>(primary, ['-n', ns, 'get', 'networkpolicy', 'orders-fence']);
     expect(fence.spec).toMatchObject({ podSelector: { matchLabels: { app: 'orders' } }, policyTypes: ['Ingress', 'Egress'] });
     expect(fence.metadata.annotations?.['standby.dev/epoch']).toBe('1');
