@@ -119,11 +119,15 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorHandle>
   const m = manager;
   let server: Server | undefined;
   if (o.health) server = await startHealthServer(o.health.port, o.health.host, { ready: () => m.synced, registry: metrics.registry });
-  m.startInformers();
-  await m.waitSynced();
   const abort = new AbortController();
+  // The guard first, before the site caches: a restarted primary-site operator must fence its
+  // primary within the timing rule's fenceWithin, and syncing the caches of many namespaces took
+  // 16 s in the partition suite (50 namespaces), longer than its slack.
   const guardsDone = guards.run(abort.signal);
+  m.startInformers();
   await guards.informer.waitSynced();
+  if (!o.leaderElection) guards.lead();
+  await m.waitSynced();
   o.log.info({ sites: caches.sites.size, identity }, 'caches synced');
   let electorDone: Promise<void> | undefined;
   if (o.leaderElection) {
