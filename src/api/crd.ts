@@ -85,18 +85,31 @@ const printerColumns: JsonObject[] = [
   { name: 'Copy Storage', type: 'integer', jsonPath: '.status.cost.storage', description: 'Bytes held by the copies, snapshots and dumps the site keeps', priority: 1 },
 ];
 
-/** The CustomResourceDefinition object for StandbySite. */
-export function buildCrd(): JsonObject {
+interface CrdShape {
+  kind: string;
+  plural: string;
+  singular: string;
+  shortNames?: string[];
+  categories: string[];
+  columns: JsonObject[];
+  description: string;
+  spec: z.ZodType;
+  status: z.ZodType;
+  validations?: JsonObject[];
+}
+
+/** One CustomResourceDefinition of the operator's group: served and stored at VERSION, with the status subresource. */
+function crdOf(c: CrdShape): JsonObject {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
     metadata: {
-      name: `${PLURAL}.${GROUP}`,
+      name: `${c.plural}.${GROUP}`,
       labels: { 'app.kubernetes.io/name': 'standby-operator', 'app.kubernetes.io/part-of': 'standby-operator' },
     },
     spec: {
       group: GROUP,
-      names: { kind: KIND, listKind: `${KIND}List`, plural: PLURAL, singular: SINGULAR, shortNames: SHORT_NAMES, categories: ['all', 'standby'] },
+      names: { kind: c.kind, listKind: `${c.kind}List`, plural: c.plural, singular: c.singular, ...(c.shortNames ? { shortNames: c.shortNames } : {}), categories: c.categories },
       scope: 'Namespaced',
       versions: [
         {
@@ -104,11 +117,11 @@ export function buildCrd(): JsonObject {
           served: true,
           storage: true,
           subresources: { status: {} },
-          additionalPrinterColumns: printerColumns,
+          additionalPrinterColumns: c.columns,
           schema: {
             openAPIV3Schema: {
               type: 'object',
-              description: 'A StandbySite gives one workload a disaster-recovery standby (cold, warm or hot) and promotes it when the primary fails.',
+              description: c.description,
               required: ['spec'],
               properties: {
                 // The texts Kubernetes' own types carry for these (kubectl explain shows them).
@@ -116,26 +129,42 @@ export function buildCrd(): JsonObject {
                   type: 'string',
                   description: `The versioned schema of this representation of an object: ${API_VERSION}.`,
                 },
-                kind: { type: 'string', description: `The REST resource this object represents: ${KIND}.` },
+                kind: { type: 'string', description: `The REST resource this object represents: ${c.kind}.` },
                 // The API server allows nothing here but type: kubectl explain shows ObjectMeta's own texts.
                 metadata: { type: 'object' },
-                spec: schemaOf(siteSpecSchema),
-                status: schemaOf(siteStatusSchema),
+                spec: schemaOf(c.spec),
+                status: schemaOf(c.status),
               },
-              'x-kubernetes-validations': [
-                {
-                  rule: `self.metadata.name.size() <= ${MAX_SITE_NAME}`,
-                  message: `metadata.name has at most ${MAX_SITE_NAME} characters, so the names of the objects a StandbySite owns stay valid`,
-                  reason: 'FieldValueInvalid',
-                },
-                ...siteCelRules(),
-              ],
+              ...(c.validations ? { 'x-kubernetes-validations': c.validations } : {}),
             },
           },
         },
       ],
     },
   };
+}
+
+/** The CustomResourceDefinition object for StandbySite. */
+export function buildCrd(): JsonObject {
+  return crdOf({
+    kind: KIND,
+    plural: PLURAL,
+    singular: SINGULAR,
+    shortNames: SHORT_NAMES,
+    categories: ['all', 'standby'],
+    columns: printerColumns,
+    description: 'A StandbySite gives one workload a disaster-recovery standby (cold, warm or hot) and promotes it when the primary fails.',
+    spec: siteSpecSchema,
+    status: siteStatusSchema,
+    validations: [
+      {
+        rule: `self.metadata.name.size() <= ${MAX_SITE_NAME}`,
+        message: `metadata.name has at most ${MAX_SITE_NAME} characters, so the names of the objects a StandbySite owns stay valid`,
+        reason: 'FieldValueInvalid',
+      },
+      ...siteCelRules(),
+    ],
+  });
 }
 
 export const CRD_FILE = 'crds/standby.dev_standbysites.yaml';
@@ -147,50 +176,24 @@ export function renderCrd(): string {
 
 /** The StandbySiteGuard CRD (src/api/guard.ts): installed in a primary's cluster by the same chart. */
 export function buildGuardCrd(): JsonObject {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: {
-      name: `${GUARD_PLURAL}.${GROUP}`,
-      labels: { 'app.kubernetes.io/name': 'standby-operator', 'app.kubernetes.io/part-of': 'standby-operator' },
-    },
-    spec: {
-      group: GROUP,
-      names: { kind: GUARD_KIND, listKind: `${GUARD_KIND}List`, plural: GUARD_PLURAL, singular: GUARD_SINGULAR, categories: ['standby'] },
-      scope: 'Namespaced',
-      versions: [
-        {
-          name: VERSION,
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          additionalPrinterColumns: [
-            { name: 'Workload', type: 'string', jsonPath: '.spec.workload.name' },
-            { name: 'Holder', type: 'string', jsonPath: '.status.lease.holder', description: 'The lease holder the witness last showed' },
-            { name: 'Epoch', type: 'integer', jsonPath: '.status.lease.epoch' },
-            { name: 'Renewed', type: 'date', jsonPath: '.status.lease.renewedAt' },
-            { name: 'Fenced', type: 'string', jsonPath: '.status.fenced.reason', priority: 1 },
-            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-          ],
-          schema: {
-            openAPIV3Schema: {
-              type: 'object',
-              description:
-                "Written by the standby site's operator into the primary's cluster: the operator here renews the witness's lease for the workload it names, and fences that workload's pods when it cannot.",
-              required: ['spec'],
-              properties: {
-                apiVersion: { type: 'string', description: `The versioned schema of this representation of an object: ${API_VERSION}.` },
-                kind: { type: 'string', description: `The REST resource this object represents: ${GUARD_KIND}.` },
-                metadata: { type: 'object' },
-                spec: schemaOf(guardSpecSchema),
-                status: schemaOf(guardStatusSchema),
-              },
-            },
-          },
-        },
-      ],
-    },
-  };
+  return crdOf({
+    kind: GUARD_KIND,
+    plural: GUARD_PLURAL,
+    singular: GUARD_SINGULAR,
+    categories: ['standby'],
+    columns: [
+      { name: 'Workload', type: 'string', jsonPath: '.spec.workload.name' },
+      { name: 'Holder', type: 'string', jsonPath: '.status.lease.holder', description: 'The lease holder the witness last showed' },
+      { name: 'Epoch', type: 'integer', jsonPath: '.status.lease.epoch' },
+      { name: 'Renewed', type: 'date', jsonPath: '.status.lease.renewedAt' },
+      { name: 'Fenced', type: 'string', jsonPath: '.status.fenced.reason', priority: 1 },
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ],
+    description:
+      "Written by the standby site's operator into the primary's cluster: the operator here renews the witness's lease for the workload it names, and fences that workload's pods when it cannot.",
+    spec: guardSpecSchema,
+    status: guardStatusSchema,
+  });
 }
 
 export const GUARD_CRD_FILE = 'crds/standby.dev_standbysiteguards.yaml';
