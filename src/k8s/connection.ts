@@ -11,6 +11,8 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { Agent, type Dispatcher } from 'undici';
 
+import { parse, stringify } from 'yaml';
+
 /**
  * HTTP/1.1 only. undici 8 speaks HTTP/2 by default (ALPN), and its HTTP/2 client can destroy an
  * idle session while a stream is still attached, which then emits 'error' with no listener and
@@ -18,7 +20,6 @@ import { Agent, type Dispatcher } from 'undici';
  * request to a cut-off witness was given up). HTTP/1.1 connections are pooled per origin.
  */
 const HTTP1 = { allowH2: false } as const;
-import { parse, stringify } from 'yaml';
 
 export interface Connection {
   server: string;
