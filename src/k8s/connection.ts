@@ -10,7 +10,6 @@ import { readFileSync, existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { Agent, type Dispatcher } from 'undici';
-
 import { parse, stringify } from 'yaml';
 
 /**
