@@ -3,6 +3,7 @@
 // Pure: what to do when, and what a correct system must show afterwards. The safety property
 // (never two writers) holds in every trial; which trials must, may or must not end in a takeover
 // follows from what the standby's site can see.
+import { rng } from '../../cluster/rng.ts';
 
 export type SiteName = 'primary' | 'standby' | 'witness';
 
@@ -67,18 +68,6 @@ export interface Trial {
   takeover: 'required' | 'forbidden' | 'allowed';
   /** Whether the primary must keep serving (a witness outage alone never fences a healthy primary). */
   primaryKeepsServing: boolean;
-}
-
-/** mulberry32: a small seeded generator, so a trial list is a function of its seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

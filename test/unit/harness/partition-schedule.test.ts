@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { KINDS, rng, trials, type TrialTiming } from '../../sites/partitions/schedule.ts';
+import { rng } from '../../cluster/rng.ts';
+import { KINDS, trials, type TrialTiming } from '../../sites/partitions/schedule.ts';
 
 const timing: TrialTiming = { leaseDuration: 6_000, safetyMargin: 1_500, acquireAfter: 5_000, failureThreshold: 2_000 };
 

@@ -7,18 +7,7 @@ import { confirm, decideAcquire, observe, startWatcher, type Watcher } from '../
 import { afterEvent, decide, initialGuard, type GuardState } from '../../../src/witness/guard.ts';
 import { renewalOf, takeoverOf, type LeaseRecord } from '../../../src/witness/lease.ts';
 import type { WitnessTiming } from '../../../src/witness/timing.ts';
-
-/** mulberry32: a small seeded generator, so that a failing seed can be replayed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../../cluster/rng.ts';
 
 type Link = 'PW' | 'SW' | 'SP';
 export type Scenario = 'none' | 'PW' | 'SW' | 'SP' | 'primaryIsolated' | 'standbyIsolated' | 'witnessIsolated' | 'all' | 'flapping' | 'siteLoss';
