@@ -2,7 +2,8 @@
 // operator through the /status subresource. Timestamps are RFC 3339 strings.
 import { z } from 'zod';
 import { siteCost } from './cost-status.ts';
-import { FENCING_METHODS, TIERS } from './spec.ts';
+import { FENCING_METHODS } from './promotion.ts';
+import { TIERS } from './tiers.ts';
 
 export const PHASES = ['Pending', 'Protected', 'Degraded', 'Promoting', 'Promoted', 'Reprotecting', 'FailingBack', 'Failed'] as const;
 /** How a promotion's Growing step grows the standby (status.promotion.growth). */

@@ -12,7 +12,7 @@ import { effectiveRpoMs } from '../controller/status.ts';
 import { validateSpec } from '../api/site.ts';
 import { lastPassed } from '../drill/record.ts';
 import { schedulePeriodMs } from '../api/cron.ts';
-import { TIERS } from '../api/spec.ts';
+import { TIERS } from '../api/tiers.ts';
 import { LeaderElector } from './leader.ts';
 import { startHealthServer } from './health.ts';
 import { Metrics, type SiteSample } from './metrics.ts';
