@@ -16,6 +16,9 @@ import {
   scheduleProblem,
 } from './cron.ts';
 
+/** A timestamp in status: an RFC 3339 string, as the API server sends it. */
+export const time = z.string().meta({ format: 'date-time' });
+
 /** A CEL validation rule as the API server takes it (a type, not an interface: it is JSON). */
 export type CelRule = {
   rule: string;

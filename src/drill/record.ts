@@ -3,7 +3,8 @@
 import { formatDuration } from '../api/duration.ts';
 import { schedulePeriodMs } from '../api/cron.ts';
 import type { DrillSpec } from '../api/spec.ts';
-import { DRILL_HISTORY_LIMIT, type DrillRecord, type SiteStatus } from '../api/status.ts';
+import { DRILL_HISTORY_LIMIT, type DrillRecord } from '../api/drill-status.ts';
+import type { SiteStatus } from '../api/status.ts';
 import { mergePatchFor } from '../k8s/merge-patch.ts';
 
 /** The status fields that belong to drills (controller/drill.ts writes them; status.ts carries them). */
