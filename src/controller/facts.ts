@@ -33,7 +33,7 @@ import { restorable, snapshotSets, type SnapshotSet } from '../snapshot/sets.ts'
 import { hostBindings, servicesSelectingBothSides, type BothSides } from '../tiers/standby-workload.ts';
 import type { VolumeSnapshot } from '../snapshot/types.ts';
 import type { Caches } from './caches.ts';
-import { effectiveRpoMs } from './status.ts';
+import { effectiveRpoMs } from './rpo.ts';
 
 export interface Observed {
   primary: Workload | undefined;

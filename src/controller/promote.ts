@@ -28,7 +28,7 @@ import { actuator } from './actuator.ts';
 import { fenceRemote } from './remote-fencing.ts';
 import type { ReconcileContext } from './context.ts';
 import { drillAbortForPromotion } from './drill.ts';
-import { conditionsForPhase } from './status.ts';
+import { conditionsForPhase } from './phase.ts';
 import type { Observed, SiteFacts } from './facts.ts';
 
 export interface PromotionOutcome {

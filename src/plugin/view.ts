@@ -2,8 +2,8 @@
 // is recomputed for now, as kubectl's DATA AGE column is, and "what next" follows the
 // conditions' own messages.
 import { validateSpec } from '../api/site.ts';
-import type { Condition, PromotionRecord, PromotionStatus, ReprotectionStatus, SiteCost, SiteStatus, TierCost } from '../api/status.ts';
-import { effectiveRpoMs } from '../controller/status.ts';
+import type { Condition, PromotionRecord, PromotionStatus, ReprotectionStatus, Side, SiteCost, SiteStatus, TierCost } from '../api/status.ts';
+import { effectiveRpoMs } from '../controller/rpo.ts';
 import { lifecycleOf, type Mode } from '../promotion/lifecycle.ts';
 import type { CapabilityName } from './capabilities.ts';
 
@@ -34,7 +34,7 @@ export interface SiteView {
   tier: string;
   phase: string | undefined;
   /** Which side serves clients. */
-  serving: 'primary' | 'standby';
+  serving: Side;
   trafficService: string | undefined;
   primary: { state: string | undefined; readyReplicas: number | undefined; replicas: number | undefined };
   standby: { workload: string | undefined; ready: boolean | undefined; readyReplicas: number | undefined; replicas: number | undefined };

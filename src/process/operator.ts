@@ -8,7 +8,7 @@ import { EventRecorder } from '../k8s/events.ts';
 import { allInformers, createCaches } from '../controller/caches.ts';
 import { Manager } from '../controller/manager.ts';
 import { Reconciler } from '../controller/reconciler.ts';
-import { effectiveRpoMs } from '../controller/status.ts';
+import { effectiveRpoMs } from '../controller/rpo.ts';
 import { validateSpec } from '../api/site.ts';
 import { lastPassed } from '../drill/record.ts';
 import { schedulePeriodMs } from '../api/cron.ts';

@@ -1,7 +1,9 @@
 import { describe, expect, test } from 'vitest';
 import { validateSpec } from '../../../src/api/site.ts';
 import type { SiteSpec } from '../../../src/api/spec.ts';
-import { computeStatus, conditionsForPhase, effectiveRpoMs, quantizeLag, type StatusInput } from '../../../src/controller/status.ts';
+import { conditionsForPhase } from '../../../src/controller/phase.ts';
+import { effectiveRpoMs, quantizeLag } from '../../../src/controller/rpo.ts';
+import { computeStatus, type StatusInput } from '../../../src/controller/status.ts';
 import { mergeConditions } from '../../../src/controller/conditions.ts';
 import { mergePatchFor } from '../../../src/k8s/merge-patch.ts';
 import { olderThan } from '../../../src/k8s/resource-version.ts';
