@@ -171,8 +171,11 @@ const primaryEndpoint = section('the primary\'s address across sites: {host, por
   }),
 }).meta({
   description:
-    "Where the standby's site reaches the primary's PostgreSQL when the primary is in another cluster (spec.primary.cluster): streaming, base backups, " +
-    'dumps and lag probes are to use this address, always over TLS. Not used yet: a PostgreSQL primary in another cluster is refused until that data path exists.',
+    "Where the standby's site reaches the primary's PostgreSQL when the primary is in another cluster (spec.primary.cluster), always over TLS " +
+    '(sslmode=verify-full, the CA from caSecret mounted read-only into the standby\'s bootstrap and postgres containers). The hot tier uses it for everything that ' +
+    "reaches the primary: creating the replica's physical slot and synchronous_standby_names (through this address, with the Secrets of the site's namespace: " +
+    "replicationSecret and superuserSecret live in the standby's cluster), pg_basebackup, streaming (primary_conninfo) and the operator's lag probes. " +
+    'Warm base backups and cold dumps across sites are not supported yet (refused).',
 });
 
 const postgresqlEngine = z
@@ -614,16 +617,16 @@ export const siteSpecSchema = withRules(
       path: ['promotion', 'fencing'],
     },
     {
-      // Refused until the data path exists: the PostgreSQL engine streams and copies from the
-      // primary's Service in this cluster, not yet from engine.postgresql.primaryEndpoint over TLS.
-      rule: "!has(self.primary.cluster) || self.engine.type != 'postgresql'",
+      // The hot tier streams across sites from engine.postgresql.primaryEndpoint over TLS; the warm
+      // tier's base backups and the cold tier's dumps still address the primary's Service here.
+      rule: "!has(self.primary.cluster) || self.engine.type != 'postgresql' || self.tier == 'hot'",
       message:
-        "postgresql cannot be used with spec.primary.cluster yet: streaming and copies from engine.postgresql.primaryEndpoint across sites are not supported yet; " +
-        "use engine.type generic (the workload replicates itself, or warm/cold method job runs your template in the standby's site)",
-      fieldPath: '.engine.type',
+        "postgresql with spec.primary.cluster supports only tier hot so far (streaming from engine.postgresql.primaryEndpoint over TLS): warm base backups and cold dumps across sites are not supported yet; " +
+        "use tier hot, or engine.type generic (warm/cold method job runs your template in the standby's site)",
+      fieldPath: '.tier',
       reason: 'FieldValueForbidden',
-      holds: (s) => s.primary.cluster === undefined || s.engine.type !== 'postgresql',
-      path: ['engine', 'type'],
+      holds: (s) => s.primary.cluster === undefined || s.engine.type !== 'postgresql' || s.tier === 'hot',
+      path: ['tier'],
     },
     {
       rule: "!has(self.primary.cluster) || self.engine.type != 'postgresql' || !has(self.engine.postgresql) || has(self.engine.postgresql.primaryEndpoint)",
