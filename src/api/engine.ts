@@ -62,8 +62,11 @@ const primaryEndpoint = section('the primary\'s address across sites: {host, por
   }),
 }).meta({
   description:
-    "Where the standby's site reaches the primary's PostgreSQL when the primary is in another cluster (spec.primary.cluster): streaming, base backups, " +
-    'dumps and lag probes are to use this address, always over TLS. Not used yet: a PostgreSQL primary in another cluster is refused until that data path exists.',
+    "Where the standby's site reaches the primary's PostgreSQL when the primary is in another cluster (spec.primary.cluster), always over TLS " +
+    '(sslmode=verify-full, the CA from caSecret mounted read-only into the standby\'s bootstrap and postgres containers). The hot tier uses it for everything that ' +
+    "reaches the primary: creating the replica's physical slot and synchronous_standby_names (through this address, with the Secrets of the site's namespace: " +
+    "replicationSecret and superuserSecret live in the standby's cluster), pg_basebackup, streaming (primary_conninfo) and the operator's lag probes. " +
+    'Warm base backups and cold dumps across sites are not supported yet (refused).',
 });
 
 const postgresqlEngine = z

@@ -194,16 +194,16 @@ export const siteSpecSchema = withRules(
       path: ['promotion', 'fencing'],
     },
     {
-      // Refused until the data path exists: the PostgreSQL engine streams and copies from the
-      // primary's Service in this cluster, not yet from engine.postgresql.primaryEndpoint over TLS.
-      rule: "!has(self.primary.cluster) || self.engine.type != 'postgresql'",
+      // The hot tier streams across sites from engine.postgresql.primaryEndpoint over TLS; the warm
+      // tier's base backups and the cold tier's dumps still address the primary's Service here.
+      rule: "!has(self.primary.cluster) || self.engine.type != 'postgresql' || self.tier == 'hot'",
       message:
-        "postgresql cannot be used with spec.primary.cluster yet: streaming and copies from engine.postgresql.primaryEndpoint across sites are not supported yet; " +
-        "use engine.type generic (the workload replicates itself, or warm/cold method job runs your template in the standby's site)",
-      fieldPath: '.engine.type',
+        "postgresql with spec.primary.cluster supports only tier hot so far (streaming from engine.postgresql.primaryEndpoint over TLS): warm base backups and cold dumps across sites are not supported yet; " +
+        "use tier hot, or engine.type generic (warm/cold method job runs your template in the standby's site)",
+      fieldPath: '.tier',
       reason: 'FieldValueForbidden',
-      holds: (s) => s.primary.cluster === undefined || s.engine.type !== 'postgresql',
-      path: ['engine', 'type'],
+      holds: (s) => s.primary.cluster === undefined || s.engine.type !== 'postgresql' || s.tier === 'hot',
+      path: ['tier'],
     },
     {
       rule: "!has(self.primary.cluster) || self.engine.type != 'postgresql' || !has(self.engine.postgresql) || has(self.engine.postgresql.primaryEndpoint)",

@@ -230,6 +230,7 @@ class SiteRun implements ReconcileContext {
       latest: this.current.status ?? {},
       primarySite: this.remote?.site,
       fenceConfirmed: this.fenceConfirmed,
+      fenceUnseen: this.fenceConfirmed && obs.fence === undefined,
       now: this.now(),
     });
     const status = withWitnessStatus(remoteStatus, this.witness, this.current.status ?? {}, site.metadata.generation ?? 0, this.now());

@@ -17,6 +17,8 @@ export interface RemoteStatusInput {
   primarySite: PrimarySiteView | undefined;
   /** The fence is confirmed in the primary's cluster (ensureRemoteFence) in this reconcile. */
   fenceConfirmed: boolean;
+  /** It was written there in this reconcile and that cluster's cache does not show it yet. */
+  fenceUnseen?: boolean;
   now: Date;
 }
 
@@ -53,25 +55,20 @@ export function withRemoteStatus(status: SiteStatus, i: RemoteStatusInput): Site
     ...(fencedAt ? { fencedAt } : {}),
     ...(returnedAt ? { returnedAt } : {}),
   };
-  // After a promotion began, the fence the primary's cluster holds is known only while it answers.
+  // After a promotion began, the fence the primary's cluster holds is known only while it answers,
+  // and only once its cache shows what was written there (until then the local view says it is missing).
+  const fence = names.fence(i.site.metadata.name);
   if (began && promo.state !== 'Fencing' && !fencedAt) {
-    const fence = names.fence(i.site.metadata.name);
-    const cond = mergeConditions(
-      i.latest.conditions,
-      [
-        {
-          type: 'FencingHolds',
-          status: 'Unknown',
-          reason: 'FenceNotConfirmed',
-          message: `${unreachableText(s)}: fencing could not be confirmed. The fence NetworkPolicy ${fence} is written there before anything else as soon as it answers; until then the old primary may still accept writes from clients in its own site`,
-        },
-      ],
-      i.site.metadata.generation ?? 0,
-      i.now,
-    )[0]!;
-    out.conditions = [...(out.conditions ?? []).filter((c) => c.type !== 'FencingHolds'), cond];
+    out.conditions = withFencingUnknown(out, i, 'FenceNotConfirmed', `${unreachableText(s)}: fencing could not be confirmed. The fence NetworkPolicy ${fence} is written there before anything else as soon as it answers; until then the old primary may still accept writes from clients in its own site`);
+  } else if (began && i.fenceUnseen && findCondition(out.conditions, 'FencingHolds')) {
+    out.conditions = withFencingUnknown(out, i, 'FenceWritten', `the fence NetworkPolicy ${fence} was written in the primary's cluster just now; whether it holds is known once that cluster's cache shows it (the next reconcile)`);
   }
   return out;
+}
+
+function withFencingUnknown(out: SiteStatus, i: RemoteStatusInput, reason: string, message: string): SiteStatus['conditions'] {
+  const cond = mergeConditions(i.latest.conditions, [{ type: 'FencingHolds', status: 'Unknown', reason, message }], i.site.metadata.generation ?? 0, i.now)[0]!;
+  return [...(out.conditions ?? []).filter((c) => c.type !== 'FencingHolds'), cond];
 }
 
 /** Events of the primary's cluster going away, coming back, and coming back promoted away from. */

@@ -36,6 +36,10 @@ export function reprotectUnsupported(i: SidesInput): string | undefined {
     if (site.spec.engine.type === 'generic' && !site.spec.engine.generic?.reprotectJobTemplate) {
       return 'the generic engine cannot make the old primary follow a hot standby by itself: set engine.generic.reprotectJobTemplate (a Job that makes your application follow the standby), then annotate standby.dev/reprotect=<token>';
     }
+    if (site.spec.engine.type === 'postgresql' && site.spec.primary.cluster !== undefined) {
+      // pg_rewind runs on the old primary's volumes, in its cluster, where the remote Role starts no Jobs.
+      return "re-protection of a PostgreSQL primary in another cluster is not supported yet: the old primary's volumes are in its cluster, where this operator runs no Jobs; rebuild it there as a standby of the promoted one yourself";
+    }
     if (site.spec.engine.type !== 'generic') {
       if (!byEngine(i)) return `re-protection of the hot tier is not supported by the ${site.spec.engine.type} engine`;
       // The old primary's volumes are rewound: a copy of them is kept first, or nothing starts.

@@ -89,7 +89,7 @@ describe('the API server refuses bad StandbySites with the schema and CEL messag
     ['a remote primary with primaryService traffic', { tier: 'hot', primary: remotePrimary, traffic: { mode: 'primaryService' } }, ['spec.traffic.mode', 'primaryService cannot be used with spec.primary.cluster']],
     ['a remote primary with scaleDown fencing', { tier: 'hot', primary: remotePrimary, promotion: { fencing: 'scaleDown' } }, ['spec.promotion.fencing', 'scaleDown cannot be used']],
     ['a remote PostgreSQL primary without primaryEndpoint', { tier: 'hot', primary: remotePrimary, engine: { type: 'postgresql', postgresql: { replicationSecret: 'r' } } }, ['spec.engine.postgresql.primaryEndpoint', 'is required with spec.primary.cluster']],
-    ['a remote PostgreSQL primary (not supported yet)', { tier: 'hot', primary: remotePrimary, engine: { type: 'postgresql', postgresql: { replicationSecret: 'r', primaryEndpoint: { host: 'db.example.com', caSecret: { name: 'ca' } } } } }, ['spec.engine.type', 'postgresql cannot be used with spec.primary.cluster yet']],
+    ['a remote PostgreSQL primary, warm (not supported yet)', { tier: 'warm', primary: remotePrimary, warm: { schedule: '@hourly', method: 'engine' }, engine: { type: 'postgresql', postgresql: { replicationSecret: 'r', primaryEndpoint: { host: 'db.example.com', caSecret: { name: 'ca' } } } } }, ['spec.tier', 'supports only tier hot so far']],
   ])('%s', async (_name, spec, words) => {
     const message = await refusal(site(spec));
     for (const w of words) expect(message).toContain(w);
@@ -168,6 +168,13 @@ describe('the API server refuses bad StandbySites with the schema and CEL messag
       promotion: { mode: 'automatic', failureThreshold: '30s', fencing: 'networkPolicy', maxPromotions: { count: 1, window: '1h' } },
       deletionPolicy: { snapshots: 'Retain', standbyVolumes: 'Retain' },
     });
+  });
+
+  test('a hot PostgreSQL standby of a primary in another cluster passes, primaryEndpoint defaulted', async () => {
+    const spec = { tier: 'hot', primary: remotePrimary, engine: { type: 'postgresql', postgresql: { replicationSecret: 'r', primaryEndpoint: { host: 'db.example.com', caSecret: { name: 'ca' } } } } };
+    const out = await kubectl(['apply', '--dry-run=server', '-o', 'json', '-f', '-'], { input: site(spec, 'remote-pg') });
+    const obj = JSON.parse(out) as { spec: { engine: { postgresql: { primaryEndpoint: unknown } } } };
+    expect(obj.spec.engine.postgresql.primaryEndpoint).toEqual({ host: 'db.example.com', port: 5432, caSecret: { name: 'ca', key: 'ca.crt' } });
   });
 });
 

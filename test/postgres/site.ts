@@ -80,13 +80,19 @@ export interface SiteOptions {
   /** Which side serves (after a failover: the standby). */
   serving?: Side;
   traffic?: 'operatorService' | 'primaryService';
+  /** The primary in another cluster, reached at this endpoint (engine.postgresql.primaryEndpoint). */
+  remote?: { host: string; port?: number; caSecret?: { name: string; key?: string } };
 }
 
 export function site(o: SiteOptions = {}): StandbySite {
   const tier = o.tier ?? 'hot';
   const spec = {
     tier,
-    primary: { workload: { kind: o.kind ?? 'StatefulSet', name: SITE }, service: SITE },
+    primary: {
+      workload: { kind: o.kind ?? 'StatefulSet', name: SITE },
+      service: SITE,
+      ...(o.remote ? { cluster: { kubeconfigSecret: { name: 'primary-cluster' } } } : {}),
+    },
     engine: {
       type: 'postgresql',
       postgresql: {
@@ -95,6 +101,7 @@ export function site(o: SiteOptions = {}): StandbySite {
         port: o.port ?? 5432,
         synchronous: o.synchronous ?? false,
         ...(o.database ? { database: o.database } : {}),
+        ...(o.remote ? { primaryEndpoint: { host: o.remote.host, port: o.remote.port ?? 5432, caSecret: o.remote.caSecret ?? { name: 'primary-ca' } } } : {}),
       },
     },
     ...(o.traffic ? { traffic: { mode: o.traffic } } : {}),

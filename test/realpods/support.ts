@@ -33,8 +33,8 @@ export async function createRealNamespace(prefix: string): Promise<string> {
 }
 
 /** The primary's manifests (workload.ts) in the test image built for this run. */
-export function postgresPrimary(name: string): string {
-  return primaryManifests(name, images().postgres);
+export function postgresPrimary(name: string, o: { tlsSecret?: string } = {}): string {
+  return primaryManifests(name, images().postgres, o);
 }
 
 interface PodView {

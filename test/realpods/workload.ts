@@ -15,7 +15,15 @@ export const FAIL_READINESS_FILE = 'fail-readiness';
  * replication role made by the image's entrypoint, and a readiness probe that asks the server
  * (pg_isready) and fails while FAIL_READINESS_FILE exists on the data volume.
  */
-export function postgresPrimary(name: string, image: string): string {
+export function postgresPrimary(name: string, image: string, o: { tlsSecret?: string } = {}): string {
+  // ssl = on with the server certificate and key of a kubernetes.io/tls Secret (key 0640 root:fsGroup, which postgres accepts).
+  const tls = o.tlsSecret
+    ? {
+        args: `\n          args: [-c, ssl=on, -c, ssl_cert_file=/etc/postgres-tls/tls.crt, -c, ssl_key_file=/etc/postgres-tls/tls.key]`,
+        mount: `, {name: tls, mountPath: /etc/postgres-tls, readOnly: true}`,
+        volume: `\n      volumes: [{name: tls, secret: {secretName: ${o.tlsSecret}, defaultMode: 384}}]`,
+      }
+    : { args: '', mount: '', volume: '' };
   return `
 apiVersion: v1
 kind: Secret
@@ -48,7 +56,7 @@ spec:
       securityContext: {runAsUser: 999, runAsGroup: 999, fsGroup: 999}
       containers:
         - name: postgres
-          image: ${image}
+          image: ${image}${tls.args}
           env:
             - {name: PGDATA, value: ${PGDATA}}
             - name: POSTGRES_PASSWORD
@@ -63,7 +71,7 @@ spec:
             periodSeconds: 1
             failureThreshold: 1
             timeoutSeconds: 5
-          volumeMounts: [{name: data, mountPath: /var/lib/postgresql/data}]
+          volumeMounts: [{name: data, mountPath: /var/lib/postgresql/data}${tls.mount}]${tls.volume}
   volumeClaimTemplates:
     - metadata: {name: data}
       spec:

@@ -3,6 +3,7 @@
 // volume of its data directory. Never throws.
 import { isStatefulSet, podTemplateOf } from '../../site/workload.ts';
 import type { EngineContext, EngineIO } from '../engine.ts';
+import { crossSiteEndpoint, readEndpointCa } from './endpoint.ts';
 import { readCredentials } from './secrets.ts';
 import { dataMount, pgSpec, postgresContainer, SECRET_FIELDS } from './settings.ts';
 
@@ -15,6 +16,12 @@ export async function checkSite(ctx: EngineContext, io: EngineIO): Promise<strin
   for (const [name, field] of secrets) {
     const c = await readCredentials(io, ns, name, field);
     if (!c.ok) problems.push(c.problem);
+  }
+  // Across sites the standby's pods mount the CA and verify the primary with it: a Secret that cannot be used stops the build.
+  const endpoint = crossSiteEndpoint(ctx.site);
+  if (endpoint) {
+    const ca = await readEndpointCa(io, ns, endpoint);
+    if (!ca.ok) problems.push(ca.problem);
   }
 
   const workload = `${ctx.primary.kind ?? 'workload'} ${ctx.primary.metadata?.name ?? ''}`;

@@ -25,11 +25,22 @@ export interface ServerAddress {
   host: string;
   port: number;
   database: string;
+  /**
+   * A server in another site (endpoint.ts): TLS with sslmode=verify-full against this CA file, so
+   * the certificate must chain to it and name `host`. pg_basebackup -R copies both into
+   * primary_conninfo, so the streaming standby verifies the same way.
+   */
+  tls?: { rootCert: string };
 }
 
 /** The connection string for a server; user, password and application name come from PGUSER, PGPASSWORD, PGAPPNAME. */
 export function serverConninfo(a: ServerAddress, database = a.database): string {
-  return conninfo({ host: a.host, port: a.port, dbname: database });
+  return conninfo({
+    host: a.host,
+    port: a.port,
+    dbname: database,
+    ...(a.tls ? { sslmode: 'verify-full', sslrootcert: a.tls.rootCert } : {}),
+  });
 }
 
 export interface PsqlOptions {

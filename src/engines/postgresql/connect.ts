@@ -12,11 +12,13 @@ export interface Login {
   database: string;
   port: number;
   timeoutMs: number;
+  /** A server across sites: TLS verified as sslmode=verify-full does (endpoint.ts), never in the clear. */
+  tls?: { ca: string; rejectUnauthorized: true; servername?: string; host?: string };
 }
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: PgErrorLike };
 
-async function withClientOnce<T>(host: string, l: Login, tls: boolean, fn: (c: pg.Client) => Promise<T>): Promise<Outcome<T>> {
+async function withClientOnce<T>(host: string, l: Login, tls: boolean | NonNullable<Login['tls']>, fn: (c: pg.Client) => Promise<T>): Promise<Outcome<T>> {
   const client = new pg.Client({
     host,
     port: l.port,
@@ -28,7 +30,7 @@ async function withClientOnce<T>(host: string, l: Login, tls: boolean, fn: (c: p
     query_timeout: l.timeoutMs,
     statement_timeout: l.timeoutMs,
     // Encryption without verification, as libpq's default sslmode=prefer does, for servers that require TLS.
-    ssl: tls ? { rejectUnauthorized: false } : false,
+    ssl: typeof tls === 'object' ? tls : tls ? { rejectUnauthorized: false } : false,
   });
   // A connection that breaks while idle emits 'error'; unhandled, it would end the operator.
   client.on('error', () => undefined);
@@ -43,6 +45,7 @@ async function withClientOnce<T>(host: string, l: Login, tls: boolean, fn: (c: p
 }
 
 export async function withClient<T>(host: string, l: Login, fn: (c: pg.Client) => Promise<T>): Promise<Outcome<T>> {
+  if (l.tls) return withClientOnce(host, l, l.tls, fn);
   const plain = await withClientOnce(host, l, false, fn);
   return !plain.ok && wantsTls(plain.error) ? withClientOnce(host, l, true, fn) : plain;
 }

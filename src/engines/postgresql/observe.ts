@@ -7,6 +7,7 @@
 // Never throws: anything wrong becomes a problem sentence.
 import type { EngineContext, EngineIO, EngineObservation } from '../engine.ts';
 import { hostPort, isUnreachable, withClient, type Login } from './connect.ts';
+import { crossSiteEndpoint, describeTlsError, readEndpointCa, verifyFullTls } from './endpoint.ts';
 import { describeError, isAuthError, type PgErrorLike } from './errors.ts';
 import { assessReplication, assessWithoutPrimary, type LastSeen, type ReplicationRow, type SlotRow, type StandbyRow } from './lag.ts';
 import { readCredentials } from './secrets.ts';
@@ -44,9 +45,16 @@ type PrimaryResult =
 async function readPrimary(ctx: EngineContext, io: EngineIO, login: Login, o: ObserveOptions, sides: Sides): Promise<PrimaryResult> {
   const ns = ctx.site.metadata.namespace;
   const service = sides.servingService;
+  // A primary in another cluster: its endpoint across sites, verify-full against the CA (endpoint.ts).
+  const endpoint = sides.serving === 'primary' ? crossSiteEndpoint(ctx.site) : undefined;
+  if (endpoint) {
+    const ca = await readEndpointCa(io, ns, endpoint);
+    if (!ca.ok) return { kind: 'problem', problem: ca.problem };
+    login = { ...login, port: endpoint.port, tls: verifyFullTls(ca.ca, endpoint.host) };
+  }
   let addresses: string[];
   try {
-    addresses = await io.endpoints(ns, service);
+    addresses = endpoint ? [endpoint.host] : await io.endpoints(ns, service);
   } catch (err) {
     return { kind: 'problem', problem: `cannot list the endpoints of the ${serviceRole(sides)} Service ${service}: ${(err as Error).message}` };
   }
@@ -77,6 +85,8 @@ async function readPrimary(ctx: EngineContext, io: EngineIO, login: Login, o: Ob
     return { kind: 'problem', problem: `no server behind Service ${service} is out of recovery (${standby ?? 'none'} is a standby): the standby has not been promoted` };
   }
   const e = first;
+  const tlsProblem = endpoint && describeTlsError(e.error, endpoint);
+  if (tlsProblem) return { kind: 'problem', problem: tlsProblem };
   const sentence = describeError(e.error, {
     address: hostPort(e.host, login.port),
     role: login.user,

@@ -10,6 +10,7 @@ import { names } from '../../site/names.ts';
 import { isStatefulSet, podTemplateOf, type Workload } from '../../site/workload.ts';
 import type { EngineContext } from '../engine.ts';
 import type { ServerAddress } from './commands.ts';
+import { crossSiteEndpoint, endpointAddress } from './endpoint.ts';
 import { synchronousStandbyNames } from './sql.ts';
 import { slotName } from './scripts.ts';
 
@@ -75,9 +76,14 @@ export function servicePort(service: V1Service | undefined, container: V1Contain
   return port;
 }
 
-/** The primary, reached through its own Service's DNS name (the engine's Jobs and init containers). */
+/**
+ * The primary, reached through its own Service's DNS name (the engine's Jobs and init
+ * containers); a primary in another cluster through engine.postgresql.primaryEndpoint, over TLS.
+ */
 export function primaryAddress(ctx: EngineContext): ServerAddress {
   const spec = pgSpec(ctx.site);
+  const endpoint = crossSiteEndpoint(ctx.site);
+  if (endpoint) return endpointAddress(endpoint, spec.database);
   const ns = ctx.site.metadata.namespace;
   const container = postgresContainer(podTemplateOf(ctx.primary), spec.container);
   return {

@@ -32,6 +32,7 @@ import {
   type StandbyBootstrapOptions,
   type WarmCopyOptions,
 } from './scripts.ts';
+import { crossSiteEndpoint, withPrimaryCa } from './endpoint.ts';
 import {
   dataMount,
   jobUser,
@@ -237,7 +238,10 @@ export function standbyTemplate(ctx: EngineContext, template: V1PodTemplateSpec)
     ...(container.securityContext ? { securityContext: container.securityContext } : {}),
   };
   const others = (template.spec?.initContainers ?? []).filter((c) => c.name !== BOOTSTRAP_CONTAINER);
-  return { ...template, spec: { ...template.spec!, initContainers: [...others, init] } };
+  const built: V1PodTemplateSpec = { ...template, spec: { ...template.spec!, initContainers: [...others, init] } };
+  // Across sites both verify the primary with the CA: the bootstrap's connections and postgres's primary_conninfo.
+  const endpoint = crossSiteEndpoint(ctx.site);
+  return endpoint ? withPrimaryCa(built, endpoint, [BOOTSTRAP_CONTAINER, container.name]) : built;
 }
 
 /** warm, method engine: a verified base backup into the fresh volumes (mounted under the primary's volume names). */

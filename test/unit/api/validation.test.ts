@@ -98,7 +98,8 @@ const badSpecs: [string, Spec, string, string[]][] = [
   ['a remote primary with scaleDown fencing', { ...hot, primary: remotePrimary, promotion: { fencing: 'scaleDown' } }, 'spec.promotion.fencing', ['scaleDown cannot be used with spec.primary.cluster']],
   ['a remote PostgreSQL primary without primaryEndpoint', { ...hot, primary: remotePrimary, engine: { type: 'postgresql', postgresql: { replicationSecret: 'r' } } }, 'spec.engine.postgresql.primaryEndpoint', ['is required with spec.primary.cluster', 'over TLS']],
   ['primaryEndpoint without a CA', { ...hot, primary: remotePrimary, engine: { type: 'postgresql', postgresql: { replicationSecret: 'r', primaryEndpoint: { host: 'db.example.com' } } } }, 'spec.engine.postgresql.primaryEndpoint.caSecret', ['is required']],
-  ['a remote PostgreSQL primary (not supported yet)', { ...hot, primary: remotePrimary, engine: { type: 'postgresql', postgresql: { replicationSecret: 'r', primaryEndpoint: { host: '10.0.0.5', caSecret: { name: 'ca' } } } } }, 'spec.engine.type', ['postgresql cannot be used with spec.primary.cluster yet', 'use engine.type generic']],
+  ['a remote PostgreSQL primary, warm (not supported yet)', { ...warm, primary: remotePrimary, warm: { schedule: '@hourly', method: 'engine' }, engine: { type: 'postgresql', postgresql: { replicationSecret: 'r', primaryEndpoint: { host: '10.0.0.5', caSecret: { name: 'ca' } } } } }, 'spec.tier', ['supports only tier hot so far', 'warm base backups and cold dumps across sites are not supported yet']],
+  ['a remote PostgreSQL primary, cold (not supported yet)', { ...cold, primary: remotePrimary, cold: { schedule: '@daily', method: 'engine' }, engine: { type: 'postgresql', postgresql: { replicationSecret: 'r', primaryEndpoint: { host: '10.0.0.5', caSecret: { name: 'ca' } } } } }, 'spec.tier', ['supports only tier hot so far', 'use tier hot']],
   ['a bad externalDNS hostname', { ...hot, traffic: { externalDNS: { hostname: 'Orders DB' } } }, 'spec.traffic.externalDNS.hostname', ['"Orders DB" is not a DNS name']],
 ];
 
@@ -182,8 +183,8 @@ describe('good specs pass and get their defaults', () => {
     if (!result.ok) return;
     expect(result.spec.primary.cluster).toEqual({ kubeconfigSecret: { name: 'primary-cluster', key: 'kubeconfig' } });
     expect(result.spec.primary.namespace).toBe('shop');
-    // primaryEndpoint's defaults (the field is there for when PostgreSQL crosses sites; a remote PostgreSQL primary is refused now).
-    const pg = validateSpec({ ...hot, engine: { type: 'postgresql', postgresql: { replicationSecret: 'r', primaryEndpoint: { host: '10.0.0.5', caSecret: { name: 'ca' } } } } }, 'db');
+    // primaryEndpoint's defaults; a hot PostgreSQL standby of a primary in another cluster is accepted.
+    const pg = validateSpec({ ...hot, primary: remotePrimary, engine: { type: 'postgresql', postgresql: { replicationSecret: 'r', primaryEndpoint: { host: '10.0.0.5', caSecret: { name: 'ca' } } } } }, 'db');
     expect(pg.ok && pg.spec.engine.postgresql?.primaryEndpoint).toEqual({ host: '10.0.0.5', port: 5432, caSecret: { name: 'ca', key: 'ca.crt' } });
   });
 

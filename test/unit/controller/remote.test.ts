@@ -75,6 +75,28 @@ describe('a primary in another cluster: what the reconcile makes of it', () => {
     expect(remoteEvents({ primarySite: { reachable: true } }, { primarySite: { reachable: false, lastError: 'x' } }).map((e) => e.reason)).toEqual(['PrimarySiteUnreachable']);
   });
 
+  test('a fence written in the primary cluster in this reconcile, not yet in its cache: FencingHolds Unknown, then what the cache shows', () => {
+    const promotion = { state: 'Promoted' as const, trigger: 'manual' as const, startedAt: since.toISOString(), epoch: 2 };
+    const s = site({}, {});
+    const missing = { type: 'FencingHolds', status: 'False' as const, reason: 'FenceMissing', message: 'the fence NetworkPolicy orders-fence was removed; the operator re-creates it', lastTransitionTime: since.toISOString() };
+    const latest: SiteStatus = { epoch: 2, promotion, primarySite: { cluster: up.server, reachable: true, since: since.toISOString(), fencedAt: since.toISOString() } };
+    // The fence was removed there and re-created now: the local view (from the cache) says missing.
+    const written = withRemoteStatus({ active: 'standby', promotion, conditions: [missing] }, { site: s, latest, primarySite: up, fenceConfirmed: true, fenceUnseen: true, now });
+    const fh = written.conditions?.find((c) => c.type === 'FencingHolds');
+    expect(fh).toMatchObject({ status: 'Unknown', reason: 'FenceWritten', observedGeneration: 3 });
+    expect(fh?.message).toContain("written in the primary's cluster just now");
+    expect(written.conditions?.filter((c) => c.type === 'FencingHolds')).toHaveLength(1);
+    // The next reconcile's cache shows it: what status.ts computed stands.
+    const held = { ...missing, status: 'True' as const, reason: 'Fenced', message: 'NetworkPolicy orders-fence isolates the old primary' };
+    const seen = withRemoteStatus({ active: 'standby', promotion, conditions: [held] }, { site: s, latest: written, primarySite: up, fenceConfirmed: true, fenceUnseen: false, now });
+    expect(seen.conditions?.find((c) => c.type === 'FencingHolds')).toMatchObject({ status: 'True', reason: 'Fenced' });
+    // A fence missing with nothing written now stays False (it was removed, loudly).
+    const removed = withRemoteStatus({ active: 'standby', promotion, conditions: [missing] }, { site: s, latest, primarySite: up, fenceConfirmed: false, now });
+    expect(removed.conditions?.find((c) => c.type === 'FencingHolds')).toMatchObject({ status: 'False', reason: 'FenceMissing' });
+    // No promotion: nothing to say about a fence.
+    expect(withRemoteStatus({ conditions: [] }, { site: s, latest: {}, primarySite: up, fenceConfirmed: false, fenceUnseen: true, now }).conditions).toEqual([]);
+  });
+
   test('objects written in the primary cluster: its namespace, no owner references (the garbage collector there would delete them)', () => {
     const o = forPrimaryCluster({ kind: 'NetworkPolicy', metadata: { name: 'orders-fence', namespace: 'shop', ownerReferences: [{ apiVersion: 'v1', kind: 'X', name: 'y', uid: 'u1' }], annotations: { 'standby.dev/site-uid': 'u1' } } }, 'shop-eu');
     expect(o.metadata).toEqual({ name: 'orders-fence', namespace: 'shop-eu', annotations: { 'standby.dev/site-uid': 'u1' } });
