@@ -176,6 +176,15 @@ describe('which sites re-protect by the engine', () => {
     const generic = site({ tier: 'hot', engine: { type: 'generic' } });
     expect(reprotectUnsupported(sides({ site: generic, engine: genericEngine }))).toMatch(/set engine.generic.reprotectJobTemplate/);
   });
+
+  test('hot PostgreSQL with the primary in another cluster is refused: its volumes are there, where the operator runs no Jobs', () => {
+    const remote = site({
+      tier: 'hot',
+      primary: { workload: { kind: 'StatefulSet', name: 'db' }, service: 'db', cluster: { kubeconfigSecret: { name: 'primary-cluster' } } },
+      engine: { type: 'postgresql', postgresql: { replicationSecret: 'db-repl', superuserSecret: 'db-super', primaryEndpoint: { host: 'pg.example.com', caSecret: { name: 'ca' } } } },
+    });
+    expect(reprotectUnsupported(sides({ site: remote }))).toMatch(/re-protection of a PostgreSQL primary in another cluster is not supported yet/);
+  });
 });
 
 describe('planSeed: the old primary stopped, the Job, the replicas given back', () => {
