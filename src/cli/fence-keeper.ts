@@ -24,11 +24,20 @@ export async function fenceKeeper(argv: string[]): Promise<number> {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+  const impersonate = env.STANDBY_IMPERSONATE;
   const keeper = await startFenceKeeper({
     connection: await loadConnection(values.kubeconfig),
     log,
     namespaces: namespaces.length ? namespaces : undefined,
     identity: env.POD_NAME ?? `${hostname()}-${process.pid}`,
+    ...(impersonate
+      ? {
+          impersonate: {
+            user: impersonate,
+            groups: impersonate.startsWith('system:serviceaccount:') ? ['system:serviceaccounts', `system:serviceaccounts:${impersonate.split(':')[2] ?? ''}`] : [],
+          },
+        }
+      : {}),
     health: { port: Number(values['health-port'] ?? env.HEALTH_PORT ?? 8081), host: values['health-host'] ?? env.HEALTH_HOST ?? '0.0.0.0' },
   });
   log.info({ healthPort: keeper.healthPort }, 'fence keeper running');

@@ -27,6 +27,8 @@ export interface FenceKeeperOptions {
   health?: { port: number; host: string } | undefined;
   clock?: Clock;
   resyncMs?: number;
+  /** Act as this user (the chart's ServiceAccount, in tests that run the keeper outside a pod). */
+  impersonate?: { user: string; groups?: string[] } | undefined;
 }
 
 export interface FenceKeeperHandle {
@@ -48,7 +50,7 @@ export async function startFenceKeeper(o: FenceKeeperOptions): Promise<FenceKeep
   });
   for (const r of ['renewal', 'failsafe', 'creation', 'lost', 'conflict', 'failed']) fences.inc({ result: r }, 0);
   const guarded = new Gauge({ name: 'standby_fence_keeper_guards', help: 'StandbySiteGuards the fence keeper watches.', registers: [registry] });
-  const client = new KubeClient(o.connection, { userAgent: `standby-operator-fence-keeper/${o.identity}` });
+  const client = new KubeClient(o.connection, { userAgent: `standby-operator-fence-keeper/${o.identity}`, ...(o.impersonate ? { impersonate: o.impersonate } : {}) });
   const events = new EventRecorder(client, o.log, `fence-keeper-${o.identity}`);
   const keeper = new FenceKeeper({
     clock: o.clock ?? systemClock,

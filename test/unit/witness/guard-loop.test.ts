@@ -122,7 +122,7 @@ describe('the guard loop', () => {
     expect(world.w.record?.writes).toBe(10);
     // One write per renewal, and only renewedAt changes: the fence keeper counts from it.
     expect(world.statuses.length - writes).toBe(10);
-    expect(Date.parse(world.status!.lease!.renewedAt!)).toBe(Date.parse(world.w.record!.renewTime));
+    expect(Date.parse(world.status!.lease!.renewedAt!)).toBe(Date.parse(world.w.record!.renewTime!));
     expect(world.statuses.slice(writes).every((x) => JSON.stringify(x.conditions) === JSON.stringify(world.statuses[writes - 1]!.conditions))).toBe(true);
     expect(world.fence).toBeUndefined();
   });
