@@ -91,7 +91,7 @@ export class FenceKeeper {
     this.stopped = true;
     this.stopResync?.();
     for (const e of this.entries.values()) e.cancel?.();
-    await Promise.all([...this.entries.values()].map((e) => e.running));
+    await Promise.all([...this.entries.values()].map((e) => e.running).filter((p): p is Promise<void> => p !== undefined));
   }
 
   private scheduleResync(): void {

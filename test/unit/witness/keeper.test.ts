@@ -42,7 +42,7 @@ describe("the keeper's deadline (keeperPlan)", () => {
   test("from the recorded renewal: renewedAt + leaseDuration − safetyMargin, while the status shows this side's lease", () => {
     const p = keeperPlan(makeGuard(held(R)), new Map());
     expect(p).toMatchObject({ carry: true, deadline: R + TERM, basis: 'renewal' });
-    expect(keeperAction(p, R + TERM - 1, undefined, 'orders-self-fence')).toEqual({ do: 'wait', at: R + TERM, reason: expect.any(String) });
+    expect(keeperAction(p, R + TERM - 1, undefined, 'orders-self-fence')).toMatchObject({ do: 'wait', at: R + TERM });
     expect(keeperAction(p, R + TERM, 'absent', 'orders-self-fence')).toMatchObject({ do: 'fence', basis: 'renewal' });
   });
 
@@ -78,7 +78,9 @@ describe("the keeper's deadline (keeperPlan)", () => {
   test('past the deadline: nothing when the fence is there; a conflict (never adopted) when the policy is not the guard\'s', () => {
     const p = keeperPlan(makeGuard(held(R)), new Map());
     expect(keeperAction(p, R + TERM + 5, 'ours', 'orders-self-fence')).toMatchObject({ do: 'nothing' });
-    expect(keeperAction(p, R + TERM + 5, 'foreign', 'orders-self-fence')).toMatchObject({ do: 'conflict', message: expect.stringMatching(/orders-self-fence .*did not create/) });
+    const conflict = keeperAction(p, R + TERM + 5, 'foreign', 'orders-self-fence');
+    expect(conflict.do).toBe('conflict');
+    expect(conflict.do === 'conflict' ? conflict.message : '').toMatch(/orders-self-fence .*did not create/);
   });
 
   test('a timing that does not parse: carries nothing (the guard does not guard it either)', () => {
