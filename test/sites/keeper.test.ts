@@ -26,6 +26,8 @@ import {
 
 const dir = inject('sitesDir');
 const ns = `keeper-${Date.now().toString(36)}`;
+// A witness namespace of its own: the only lease there is this test's.
+const witnessNs = `${ns}-witness`;
 let primary: SiteRecord;
 let standby: SiteRecord;
 let witness: SiteRecord;
@@ -49,7 +51,7 @@ spec:
     maxPromotions: {count: 1, window: 1h}
     siteFailover:
       mode: automatic
-      witness: {kubeconfigSecret: {name: witness}, namespace: standby-witness}
+      witness: {kubeconfigSecret: {name: witness}, namespace: ${witnessNs}}
       leaseDuration: 6s
       renewInterval: 1500ms
       requestTimeout: 1s
@@ -72,7 +74,7 @@ interface Lease {
 
 const guard = () => kubectlJson<Guard>(primary, ['-n', ns, 'get', 'standbysiteguard', 'orders']);
 const fence = async () => (await kubectlJson<{ items: Policy[] }>(primary, ['-n', ns, 'get', 'networkpolicies'])).items.find((p) => p.metadata.name === 'orders-self-fence');
-const leases = async () => (await kubectlJson<{ items: Lease[] }>(witness, ['-n', 'standby-witness', 'get', 'leases'])).items;
+const leases = async () => (await kubectlJson<{ items: Lease[] }>(witness, ['-n', witnessNs, 'get', 'leases'])).items;
 
 beforeAll(async () => {
   const state = await useSites();
@@ -83,7 +85,7 @@ beforeAll(async () => {
   const idPrimary = await operatorIdentity(primary);
   const idStandby = await operatorIdentity(standby);
   const access = await remoteAccess(primary, [ns]);
-  await kubectl(witness, ['create', 'namespace', 'standby-witness']).catch(() => '');
+  await kubectl(witness, ['create', 'namespace', witnessNs]);
   await kubectl(standby, ['create', 'namespace', ns]);
   const witnessKubeconfig = readFileSync(witness.kubeconfig, 'utf8');
   for (const s of [primary, standby]) {
@@ -103,6 +105,7 @@ afterAll(async () => {
   await opStandby?.stop();
   await kubectl(standby, ['-n', ns, 'delete', 'standbysite', 'orders', '--wait=false']).catch(() => '');
   for (const s of [primary, standby]) await kubectl(s, ['delete', 'namespace', ns, '--wait=false']).catch(() => '');
+  await kubectl(witness, ['delete', 'namespace', witnessNs, '--wait=false']).catch(() => '');
 });
 
 describe("the primary site's fence keeper", () => {
