@@ -18,7 +18,7 @@ export async function fenceKeeper(argv: string[]): Promise<number> {
     strict: true,
   });
   const env = process.env;
-  const log = createLogger().child({ component: 'fence-keeper' });
+  const log = createLogger().child({ role: 'fence-keeper' });
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection (a bug, please report it); continuing'));
   const namespaces = (values.namespaces ?? env.WATCH_NAMESPACES ?? '')
     .split(',')

@@ -74,7 +74,7 @@ export function keeperPlan(g: GuardObject, pings: ReadonlyMap<number, number>): 
   return {
     carry: true,
     ...best,
-    reason: `${best.reason}; no renewal or confirmation recorded for ${Math.round(term / 1000)}s (leaseDuration − safetyMargin): fenced by the fence keeper so that the standby's site may take over safely`,
+    reason: `${best.reason}; no renewal or confirmation recorded for ${+(term / 1000).toFixed(3)}s (leaseDuration − safetyMargin): fenced by the fence keeper so that the standby's site may take over safely`,
   };
 }
 
