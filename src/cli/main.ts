@@ -5,9 +5,11 @@
 //   verify-copy  check that a new copy's volumes are mounted (the sync's check Job runs this)
 //   mover     back a volume up into / restore it from a restic repository in S3 (mover Jobs run this)
 //   gen-crd   write crds/ from the schema
+//   fence-keeper  fence a primary at its guard's deadline while the operator cannot (site failover)
 //   remote-kubeconfig  print the kubeconfig of a primary's cluster for a standby's cluster (remoteAccess)
 import { genCrd } from './gen-crd.ts';
 import { run } from './run.ts';
+import { fenceKeeper } from './fence-keeper.ts';
 import { snapshot, sync } from './copy.ts';
 import { verifyCopy } from './verify-copy.ts';
 import { mover } from './mover.ts';
@@ -20,6 +22,10 @@ const commands: Record<string, { summary: string; run: (args: string[]) => Promi
   'gen-crd': { summary: 'write the CRD generated from the schema to crds/ and the chart (--check: only check)', run: genCrd },
   'verify-copy': { summary: "check that a new copy's volumes are mounted (the sync's check Job runs this)", run: verifyCopy },
   mover: { summary: 'back a volume up into S3 or restore it (the volume mover Jobs): backup|restore ...', run: mover },
+  'fence-keeper': {
+    summary: "fence the primary at its StandbySiteGuard's deadline while the operator cannot (the chart's fenceKeeper Deployment in the primary's cluster)",
+    run: fenceKeeper,
+  },
   'remote-kubeconfig': {
     summary: "print the kubeconfig for a standby cluster's Secret from the chart's remoteAccess token (run against the primary's cluster)",
     run: remoteKubeconfigCommand,

@@ -13,7 +13,7 @@ import { witnessTimingOf } from '../api/site-failover.ts';
 import type { Workload } from '../site/workload.ts';
 import { afterEvent, decide, initialGuard, type GuardDecision, type GuardEvent, type GuardState } from './guard.ts';
 import { firstRecord, renewalOf } from './lease.ts';
-import { buildSelfFence, selfFenceOwnedBy } from './self-fence.ts';
+import { ANNOTATION_FENCE_REASON, ANNOTATION_FENCED_AT, ANNOTATION_FENCED_BY, buildSelfFence, FENCE_KEEPER, selfFenceOwnedBy } from './self-fence.ts';
 import { guardStatus, sameStatus } from './guard-status.ts';
 import type { StoredRecord } from './store.ts';
 import { selfFenceAfter, type WitnessTiming } from './timing.ts';
@@ -279,6 +279,13 @@ export class GuardLoop {
     }
     const now = this.o.clock.now();
     const d = decide(this.state, now, t);
+    // renewedAt: the send time of the last renewal, on every renewal. The fence keeper
+    // (keeper.ts) counts the guard's term from it while this process is down, so it must not lag
+    // (one status write per renewInterval); a restarted guard reads it too.
+    if (this.renewedWall !== undefined && this.renewedWall !== this.renewedAtWritten) this.renewedAtWritten = this.renewedWall;
+    if (this.lease) {
+      this.lease = { holder: this.lease.holder, epoch: this.lease.epoch, ...(this.renewedAtWritten !== undefined ? { renewedAt: new Date(this.renewedAtWritten).toISOString() } : {}) };
+    }
     let fenceProblem: string | undefined;
     const live = await this.o.ports.getFence(g);
     const ours = live ? selfFenceOwnedBy(live, g) : false;
@@ -296,11 +303,19 @@ export class GuardLoop {
           await this.o.ports.event(g, 'Warning', 'SelfFenced', d.reason).catch(() => undefined);
         }
       } else {
-        this.fenced ??= { since: live.metadata?.creationTimestamp ? new Date(live.metadata.creationTimestamp).toISOString() : new Date(this.o.clock.wall()).toISOString(), reason: d.reason };
+        // A fence the keeper wrote while this process was down says so (keeper-loop.ts).
+        const byKeeper = live.metadata?.annotations?.[ANNOTATION_FENCED_BY] === FENCE_KEEPER ? live.metadata.annotations[ANNOTATION_FENCE_REASON] : undefined;
+        this.fenced ??= {
+          since: live.metadata?.annotations?.[ANNOTATION_FENCED_AT] ?? (live.metadata?.creationTimestamp ? new Date(live.metadata.creationTimestamp).toISOString() : new Date(this.o.clock.wall()).toISOString()),
+          reason: byKeeper ? `fenced by the fence keeper: ${byKeeper}` : d.reason,
+        };
       }
     } else if (live) {
       // Lifted only on a renewal of its own lease (same holder and epoch), not on the failsafe alone.
       if (d.by === 'lease') {
+        // The renewal recorded before the fence goes: the fence keeper, which finds the fence
+        // gone, then reads a guard that shows why (and does not fence again on the old deadline).
+        await this.writeIfChanged(g, t, d, now, fenceProblem);
         await this.o.ports.deleteFence(g);
         this.fenced = undefined;
         this.o.log.info({ guard: g.metadata.name }, 'guard: fence lifted, the lease is renewed');
@@ -308,24 +323,21 @@ export class GuardLoop {
       } else this.fenced ??= { since: new Date(this.o.clock.wall()).toISOString(), reason: d.reason };
     } else this.fenced = undefined;
     this.o.onFenced?.(this.fenced !== undefined);
-    // renewedAt is for a restart and for people: refreshed once it is half a term old, not on
-    // every renewal, so a healthy guard writes its status rarely (an older value is only safer).
-    if (this.renewedWall !== undefined && (this.renewedAtWritten === undefined || this.renewedWall - this.renewedAtWritten >= selfFenceAfter(t) / 2)) {
-      this.renewedAtWritten = this.renewedWall;
-    }
-    if (this.lease) {
-      this.lease = { holder: this.lease.holder, epoch: this.lease.epoch, ...(this.renewedAtWritten !== undefined ? { renewedAt: new Date(this.renewedAtWritten).toISOString() } : {}) };
-    }
-    const leaseFresh = !this.state.lost && this.state.renewedSentAt !== undefined && now < this.state.renewedSentAt + selfFenceAfter(t);
+    await this.writeIfChanged(g, t, d, now, fenceProblem);
+    return d;
+  }
+
+  private async writeIfChanged(g: GuardObject, t: WitnessTiming, d: GuardDecision, now: number, fenceProblem: string | undefined): Promise<void> {
+    const state = this.state!;
+    const leaseFresh = !state.lost && state.renewedSentAt !== undefined && now < state.renewedSentAt + selfFenceAfter(t);
     const status = guardStatus(
       { ...g, status: this.written ?? g.status },
-      { state: this.state, decision: d, leaseFresh, lease: this.lease, ping: this.ping, fenced: this.fenced, fenceProblem, configProblem: this.configProblem },
+      { state, decision: d, leaseFresh, lease: this.lease, ping: this.ping, fenced: this.fenced, fenceProblem, configProblem: this.configProblem },
       new Date(this.o.clock.wall()).toISOString(),
     );
     if (!sameStatus(status, this.written)) {
       await this.o.ports.writeStatus(g, status);
       this.written = status;
     }
-    return d;
   }
 }

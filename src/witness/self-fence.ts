@@ -8,6 +8,12 @@ import { podSelectorOf } from '../fencing/network-policy.ts';
 import { LABEL_MANAGED_BY, LABEL_ROLE, LABEL_SITE, MANAGER } from '../site/names.ts';
 import { selectorOf, type Workload } from '../site/workload.ts';
 
+/** On a fence the keeper wrote: who, why and when (the guard's own fences do not carry them). */
+export const ANNOTATION_FENCED_BY = 'standby.dev/fenced-by';
+export const ANNOTATION_FENCE_REASON = 'standby.dev/fence-reason';
+export const ANNOTATION_FENCED_AT = 'standby.dev/fenced-at';
+export const FENCE_KEEPER = 'fence-keeper';
+
 export function guardOwnerReference(g: GuardObject): V1OwnerReference {
   return { apiVersion: `${GROUP}/${VERSION}`, kind: GUARD_KIND, name: g.metadata.name, uid: g.metadata.uid ?? '', controller: true };
 }

@@ -66,16 +66,26 @@ export interface Identity {
   user: string;
   namespace: string;
   lease: string;
+  /** The fence keeper's ServiceAccount (the chart's fenceKeeper), for impersonation. */
+  keeper: string;
 }
 
-/** The chart's operator ServiceAccount and RBAC in a site (all namespaces), for impersonation; one set per release name. */
+const isKeeper = (o: ChartObject) => (o.metadata as { labels?: Record<string, string> }).labels?.['app.kubernetes.io/component'] === 'fence-keeper';
+
+/** The chart's operator and fence keeper ServiceAccounts and RBAC in a site (all namespaces), for impersonation; one set per release name. */
 export async function installOperatorIdentity(tools: Tools, s: SiteRecord, release = 'sites'): Promise<Identity> {
   const kinds = new Set(['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
   const docs = (await renderChart(tools, release, 'standby-system')).filter((o) => kinds.has(o.kind));
   await siteKubectl(tools, s, ['create', 'namespace', 'standby-system']).catch(() => '');
   await applyObjects(tools, s, docs);
-  const sa = docs.find((d) => d.kind === 'ServiceAccount')!.metadata.name;
-  return { user: `system:serviceaccount:standby-system:${sa}`, namespace: 'standby-system', lease: `${release}-standby-operator-leader` };
+  const sa = docs.find((d) => d.kind === 'ServiceAccount' && !isKeeper(d))!.metadata.name;
+  const keeper = docs.find((d) => d.kind === 'ServiceAccount' && isKeeper(d))!.metadata.name;
+  return {
+    user: `system:serviceaccount:standby-system:${sa}`,
+    namespace: 'standby-system',
+    lease: `${release}-standby-operator-leader`,
+    keeper: `system:serviceaccount:standby-system:${keeper}`,
+  };
 }
 
 /**
@@ -126,27 +136,41 @@ export interface OperatorOptions {
 
 /** `standby-operator run` inside a site's network namespace, as the chart's ServiceAccount there. */
 export async function startSiteOperator(s: SiteRecord, identity: Identity, namespaces: readonly string[], opts: OperatorOptions = {}): Promise<SiteOperator> {
+  return startSiteProcess(s, 'run', 'operator', opts, {
+    KUBECONFIG: s.kubeconfig,
+    WATCH_NAMESPACES: namespaces.join(','),
+    OPERATOR_IMAGE: 'example.invalid/standby-operator:sites',
+    LOG_LEVEL: 'debug',
+    STANDBY_IMPERSONATE: identity.user,
+    POD_NAMESPACE: identity.namespace,
+    LEASE_NAME: identity.lease,
+    REMOTE_PROBE_INTERVAL_MS: '1000',
+    REMOTE_PROBE_TIMEOUT_MS: '1500',
+  });
+}
+
+/**
+ * `standby-operator fence-keeper` inside a site's network namespace, as the chart's fenceKeeper
+ * ServiceAccount there: a process of its own beside the operator (its own kill()), as the chart's
+ * Deployment runs it.
+ */
+export async function startSiteKeeper(s: SiteRecord, identity: Identity, namespaces: readonly string[], opts: OperatorOptions = {}): Promise<SiteOperator> {
+  return startSiteProcess(s, 'fence-keeper', 'keeper', opts, {
+    KUBECONFIG: s.kubeconfig,
+    WATCH_NAMESPACES: namespaces.join(','),
+    LOG_LEVEL: 'debug',
+    STANDBY_IMPERSONATE: identity.keeper,
+  });
+}
+
+async function startSiteProcess(s: SiteRecord, command: string, label: string, opts: OperatorOptions, env: Record<string, string>): Promise<SiteOperator> {
   const port = await freePort();
   const logDir = join(repoRoot, '.cluster', 'e2e-logs');
   mkdirSync(logDir, { recursive: true });
-  const logFile = opts.logFile ?? join(logDir, `sites-operator-${s.name}-${Date.now()}.log`);
+  const logFile = opts.logFile ?? join(logDir, `sites-${label}-${s.name}-${Date.now()}.log`);
   const out = createWriteStream(logFile);
-  const child = spawnInSite(s, process.execPath, [join(repoRoot, 'src/cli/main.ts'), 'run'], {
-    env: {
-      ...process.env,
-      KUBECONFIG: s.kubeconfig,
-      WATCH_NAMESPACES: namespaces.join(','),
-      HEALTH_PORT: String(port),
-      HEALTH_HOST: s.address,
-      OPERATOR_IMAGE: 'example.invalid/standby-operator:sites',
-      LOG_LEVEL: 'debug',
-      STANDBY_IMPERSONATE: identity.user,
-      POD_NAMESPACE: identity.namespace,
-      LEASE_NAME: identity.lease,
-      REMOTE_PROBE_INTERVAL_MS: '1000',
-      REMOTE_PROBE_TIMEOUT_MS: '1500',
-      ...opts.env,
-    },
+  const child = spawnInSite(s, process.execPath, [join(repoRoot, 'src/cli/main.ts'), command], {
+    env: { ...process.env, ...env, HEALTH_PORT: String(port), HEALTH_HOST: s.address, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.pipe(out);
@@ -161,10 +185,10 @@ export async function startSiteOperator(s: SiteRecord, identity: Identity, names
   const healthUrl = `http://${s.address}:${port}`;
   await waitFor(
     async () => {
-      if (dead) throw new Error(`the operator exited during start-up; see ${logFile}`);
+      if (dead) throw new Error(`the ${label} exited during start-up; see ${logFile}`);
       return (await fetch(`${healthUrl}/readyz`).catch(() => undefined))?.status === 200;
     },
-    { timeoutMs: 60_000, description: `operator /readyz (log: ${logFile})` },
+    { timeoutMs: 60_000, description: `${label} /readyz (log: ${logFile})` },
   ).catch(async (err: unknown) => {
     if (!dead) child.kill('SIGKILL');
     await exited;

@@ -82,10 +82,22 @@ async function template(release: string, namespace: string, args: readonly strin
   return res.stdout;
 }
 
-function objects(manifest: string): Obj[] {
+function allObjects(manifest: string): Obj[] {
   return parseAllDocuments(manifest)
     .map((d) => d.toJS() as Obj | null)
     .filter((o): o is Obj => o !== null);
+}
+
+const isKeeper = (o: Obj) => o.metadata.labels?.['app.kubernetes.io/component'] === 'fence-keeper';
+
+/** The operator's objects (the fence keeper's, fenceKeeper.enabled, have their own tests). */
+function objects(manifest: string): Obj[] {
+  return allObjects(manifest).filter((o) => !isKeeper(o));
+}
+
+/** The fence keeper's objects only. */
+function keeperObjects(manifest: string): Obj[] {
+  return allObjects(manifest).filter(isKeeper);
 }
 
 function toYaml(objs: readonly Obj[]): string {
@@ -409,7 +421,8 @@ describe('against the API server', () => {
     const ns = await newNamespace('chart-dry');
     await kubectl(['label', 'namespace', ns, 'pod-security.kubernetes.io/enforce=restricted', 'pod-security.kubernetes.io/warn=restricted']);
     const release = `dry-${unique}`;
-    const objs = objects(await template(release, ns, ['--include-crds'])).filter((o) => o.kind !== 'ServiceMonitor');
+    const objs = allObjects(await template(release, ns, ['--include-crds'])).filter((o) => o.kind !== 'ServiceMonitor');
+    expect(objs.filter(isKeeper).map((o) => o.kind)).toContain('Deployment');
     const res = await kubectlResult(['apply', '--server-side', '--dry-run=server', '-f', '-'], toYaml(objs));
     expect(res.code, res.stderr).toBe(0);
     expect(res.stderr).not.toMatch(/violate PodSecurity/);
@@ -422,7 +435,7 @@ describe('against the API server', () => {
 
     // With watchNamespaces, too.
     const watched = await newNamespace('chart-dry-watched');
-    const nsObjs = objects(await template(release, ns, ['--set', `watchNamespaces={${watched}}`]));
+    const nsObjs = allObjects(await template(release, ns, ['--set', `watchNamespaces={${watched}}`]));
     const nsRes = await kubectlResult(['apply', '--server-side', '--dry-run=server', '-f', '-'], toYaml(nsObjs));
     expect(nsRes.code, nsRes.stderr).toBe(0);
     expect(nsRes.stdout).toContain(`role.rbac.authorization.k8s.io/${release}-standby-operator serverside-applied (server dry run)`);
@@ -596,6 +609,113 @@ describe('against the API server', () => {
         const res = await kubectlResult(['create', `--as=${sa}`, '-f', '-'], JSON.stringify({ ...role, metadata: { ...role.metadata, ownerReferences: undefined } }));
         expect(res.code === 0, `${ns}: ${res.stderr}`).toBe(ok);
       }
+    });
+  });
+});
+
+describe('the fence keeper (fenceKeeper)', () => {
+  test('the defaults render its own Deployment: one replica, `fence-keeper`, away from the operator pods and never selected by them', async () => {
+    const manifest = await template('std', 'standby-system');
+    const keeper = keeperObjects(manifest);
+    expect(keeper.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'ServiceAccount']);
+    const d = deployment(keeper);
+    const op = deployment(objects(manifest));
+    expect(d.metadata.name).toBe('std-standby-operator-fence-keeper');
+    expect(d.spec.replicas).toBe(1);
+    const pod = d.spec.template.spec;
+    expect(pod.serviceAccountName).toBe(find(keeper, 'ServiceAccount')[0]?.metadata.name);
+    expect(pod.serviceAccountName).not.toBe(op.spec.template.spec.serviceAccountName);
+    const c = pod.containers[0]!;
+    expect(c.args).toEqual(['fence-keeper']);
+    expect(c.image).toBe(op.spec.template.spec.containers[0]!.image);
+    expect(envOf(c, 'HEALTH_PORT')?.value).toBe('8081');
+    expect(c.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'http-metrics' });
+    // Its pods are not the operator's: neither selector matches the other's pods.
+    const labels = (d as unknown as { spec: { template: { metadata: { labels: Record<string, string> } } } }).spec.template.metadata.labels;
+    const opLabels = (op as unknown as { spec: { template: { metadata: { labels: Record<string, string> } } } }).spec.template.metadata.labels;
+    const matches = (sel: Record<string, string>, l: Record<string, string>) => Object.entries(sel).every(([k, v]) => l[k] === v);
+    expect(matches(op.spec.selector.matchLabels, labels)).toBe(false);
+    expect(matches(d.spec.selector.matchLabels, opLabels)).toBe(false);
+    expect(matches(d.spec.selector.matchLabels, labels)).toBe(true);
+    // Anti-affinity to the operator's pods (soft by default).
+    type Term = { labelSelector?: { matchLabels?: Record<string, string> }; topologyKey?: string };
+    const [term] = (pod.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? []) as { podAffinityTerm: Term }[];
+    expect(term?.podAffinityTerm.labelSelector?.matchLabels).toEqual(op.spec.selector.matchLabels);
+    expect(term?.podAffinityTerm.topologyKey).toBe('kubernetes.io/hostname');
+    const hard = deployment(keeperObjects(await template('std', 'standby-system', ['--set', 'fenceKeeper.podAntiAffinityPreset=hard']))).spec.template.spec;
+    const [required] = (hard.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []) as Term[];
+    expect(required?.labelSelector?.matchLabels).toEqual(op.spec.selector.matchLabels);
+    // Its rules: read guards and workloads, get and create NetworkPolicies, Events; nothing more.
+    const [role] = find(keeper, 'ClusterRole') as (Obj & { rules: Rule[] })[];
+    expect(role?.rules).toEqual([
+      { apiGroups: ['standby.dev'], resources: ['standbysiteguards'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['apps'], resources: ['statefulsets', 'deployments'], verbs: ['get'] },
+      { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['get', 'create'] },
+      { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+    ]);
+  });
+
+  test('off with fenceKeeper.enabled=false and with remoteAccess; with watchNamespaces a Role per namespace', async () => {
+    expect(keeperObjects(await template('std', 'standby-system', ['--set', 'fenceKeeper.enabled=false']))).toEqual([]);
+    expect(keeperObjects(await template('std', 'standby-system', ['--set', 'remoteAccess.enabled=true', '--set', 'remoteAccess.namespaces={shop}']))).toEqual([]);
+    const ns = keeperObjects(await template('std', 'standby-system', ['--set', 'watchNamespaces={shop,billing}']));
+    expect(ns.map((o) => o.kind).sort()).toEqual(['Deployment', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'ServiceAccount']);
+    expect(find(ns, 'Role').map((r) => r.metadata.namespace).sort()).toEqual(['billing', 'shop']);
+    expect(envOf(deployment(ns).spec.template.spec.containers[0]!, 'WATCH_NAMESPACES')?.value).toBe('shop,billing');
+    const bad = await helm(['template', 'std', CHART, '--set', 'fenceKeeper.podAntiAffinityPreset=always']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('fenceKeeper');
+  });
+
+  describe('its RBAC, installed for real', () => {
+    const release = `keeper-${unique}`;
+    let opNs = '';
+    let appNs = '';
+    let sa = '';
+
+    beforeAll(async () => {
+      opNs = await newNamespace('chart-keeper');
+      appNs = await newNamespace('chart-keeper-app');
+      releases.push(release);
+      const objs = identityObjects(keeperObjects(await template(release, opNs)));
+      expect(objs.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'ServiceAccount']);
+      await kubectl(['apply', '--server-side', '-f', '-'], { input: toYaml(objs) });
+      sa = `system:serviceaccount:${opNs}:${find(objs, 'ServiceAccount')[0]!.metadata.name}`;
+    });
+
+    test('the keeper can read the guards and the primary workloads, create the fence and record Events', async () => {
+      const denied: string[] = [];
+      for (const a of [
+        { verb: 'list', resource: 'standbysiteguards.standby.dev', namespace: 'all' },
+        { verb: 'watch', resource: 'standbysiteguards.standby.dev', namespace: 'all' },
+        { verb: 'get', resource: 'standbysiteguards.standby.dev', namespace: appNs },
+        { verb: 'get', resource: 'statefulsets.apps', namespace: appNs },
+        { verb: 'get', resource: 'deployments.apps', namespace: appNs },
+        { verb: 'get', resource: 'networkpolicies.networking.k8s.io', namespace: appNs },
+        { verb: 'create', resource: 'networkpolicies.networking.k8s.io', namespace: appNs },
+        { verb: 'create', resource: 'events', namespace: appNs },
+        { verb: 'patch', resource: 'events', namespace: appNs },
+      ] satisfies Access[]) if (!(await canI(sa, a))) denied.push(describeAccess(a));
+      expect(denied).toEqual([]);
+    });
+
+    test('the keeper cannot lift or change a fence, write a guard, read Secrets or change workloads', async () => {
+      const allowed: string[] = [];
+      for (const a of [
+        { verb: 'delete', resource: 'networkpolicies.networking.k8s.io', namespace: appNs },
+        { verb: 'update', resource: 'networkpolicies.networking.k8s.io', namespace: appNs },
+        { verb: 'patch', resource: 'networkpolicies.networking.k8s.io', namespace: appNs },
+        { verb: 'update', resource: 'standbysiteguards.standby.dev', namespace: appNs },
+        { verb: 'patch', resource: 'standbysiteguards.standby.dev', subresource: 'status', namespace: appNs },
+        { verb: 'delete', resource: 'standbysiteguards.standby.dev', namespace: appNs },
+        { verb: 'get', resource: 'secrets', namespace: appNs },
+        { verb: 'patch', resource: 'statefulsets.apps', namespace: appNs },
+        { verb: 'list', resource: 'statefulsets.apps', namespace: appNs },
+        { verb: 'get', resource: 'standbysites.standby.dev', namespace: appNs },
+        { verb: 'create', resource: 'leases.coordination.k8s.io', namespace: opNs },
+        { verb: 'list', resource: 'pods', namespace: appNs },
+      ] satisfies Access[]) if (await canI(sa, a)) allowed.push(describeAccess(a));
+      expect(allowed).toEqual([]);
     });
   });
 });

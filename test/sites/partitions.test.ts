@@ -27,6 +27,7 @@ import {
   kubectlJson,
   operatorIdentity,
   remoteAccess,
+  startKeeperIn,
   startOperatorIn,
   statefulPrimary,
   waitForSite,
@@ -60,6 +61,8 @@ let idPrimary: Identity;
 let idStandby: Identity;
 let opPrimary: SiteOperator | undefined;
 let opStandby: SiteOperator | undefined;
+/** The primary site's fence keeper (the chart's fenceKeeper): a process of its own, never killed with the operator. */
+let keeperPrimary: SiteOperator | undefined;
 const pgs: PgHarness[] = [];
 const servers = new Map<string, PgServer>();
 const results: Record<string, unknown>[] = [];
@@ -68,6 +71,10 @@ async function startOperators(which: ('primary' | 'standby')[]): Promise<void> {
   const namespaces = listed.map(nsOf);
   if (which.includes('primary')) opPrimary = await startOperatorIn(primary, idPrimary, namespaces);
   if (which.includes('standby')) opStandby = await startOperatorIn(standby, idStandby, namespaces);
+}
+
+async function startKeeper(): Promise<void> {
+  keeperPrimary = await startKeeperIn(primary, idPrimary, listed.map(nsOf));
 }
 
 async function startPostgres(s: SiteRecord): Promise<void> {
@@ -102,6 +109,7 @@ beforeAll(async () => {
   await startPostgres(primary);
   await startPostgres(standby);
   await startOperators(['primary', 'standby']);
+  await startKeeper();
 }, 600_000);
 
 afterAll(async () => {
@@ -110,11 +118,12 @@ afterAll(async () => {
     writeFileSync(join(repoRoot, RESULTS), `${JSON.stringify({ date: new Date().toISOString(), commit, seed: SEED, trials: results.length, timing: TIMING, results }, null, 2)}\n`);
   }
   await opPrimary?.stop();
+  await keeperPrimary?.stop();
   await opStandby?.stop();
   for (const h of pgs) await h.cleanup();
   await heal(dir);
   const s = (await readSites(dir))!;
-  if (site(s, 'primary').stoppedAt !== undefined) await startSite(dir, 'primary');
+  for (const n of ['primary', 'standby']) if (site(s, n).stoppedAt !== undefined) await startSite(dir, n);
   for (const ns of listed.map(nsOf)) for (const x of [primary, standby]) await kubectl(x, ['delete', 'namespace', ns, '--wait=false']).catch(() => '');
 });
 
@@ -165,7 +174,8 @@ async function act(a: Action): Promise<void> {
       await stopSite(dir, a.site);
       return;
     case 'killOperator': {
-      // A crash, and the restart a Deployment would make.
+      // A crash, and the restart a Deployment would make. Only the operator: the fence keeper is
+      // another Deployment and runs on.
       const op = a.side === 'primary' ? opPrimary : opStandby;
       await op?.kill();
       await startOperators([a.side]);
@@ -203,13 +213,21 @@ async function runTrial(t: Trial): Promise<{ check: WriterCheck; tookOver: boole
   const history = await writers.stop();
   await enforcer.stop();
   await heal(dir);
+  const after = (await readSites(dir))!;
+  // A lost standby site's API server back first (its etcd kept): its site's status says whether it promoted.
+  if (site(after, 'standby').stoppedAt !== undefined) await startSite(dir, 'standby');
   const s = await kubectlJson<{ status?: { phase?: string; promotion?: { trigger?: string } } }>(standby, ['-n', ns, 'get', 'standbysite', 'orders']);
   const tookOver = s.status?.promotion !== undefined;
   const primaryClosed = enforcer.changes.some((c) => c.site === 'primary' && !c.open);
-  if ((await readSites(dir))!.sites.find((x) => x.name === 'primary')!.stoppedAt !== undefined) {
+  if (site(after, 'primary').stoppedAt !== undefined) {
     await startSite(dir, 'primary');
     await startPostgres(primary);
     await startOperators(['primary']);
+    await startKeeper();
+  }
+  if (site(after, 'standby').stoppedAt !== undefined) {
+    await startPostgres(standby);
+    await startOperators(['standby']);
   }
   // Out of the next trials' way: their faults would otherwise act on this pair too.
   await kubectl(standby, ['-n', ns, 'delete', 'standbysite', 'orders', '--wait=false']).catch(() => '');

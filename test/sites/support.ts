@@ -43,6 +43,11 @@ export function remoteAccess(primary: SiteRecord, namespaces: readonly string[],
   return ops.installRemoteAccess(tools(), primary, namespaces, o);
 }
 
+/** `standby-operator fence-keeper` inside a site's network namespace, as the chart's fenceKeeper ServiceAccount there. */
+export function startKeeperIn(s: SiteRecord, identity: ops.Identity, namespaces: readonly string[], env: Record<string, string> = {}): Promise<ops.SiteOperator> {
+  return ops.startSiteKeeper(s, identity, namespaces, { env });
+}
+
 /** `standby-operator run` inside a site's network namespace, as the chart's ServiceAccount there. */
 export function startOperatorIn(s: SiteRecord, identity: ops.Identity, namespaces: readonly string[], env: Record<string, string> = {}): Promise<ops.SiteOperator> {
   return ops.startSiteOperator(s, identity, namespaces, { env });

@@ -12,7 +12,7 @@ export type Action =
   | { do: 'oneWay'; from: SiteName; to: SiteName }
   | { do: 'isolate'; site: SiteName }
   | { do: 'heal' }
-  | { do: 'stopSite'; site: 'primary' }
+  | { do: 'stopSite'; site: 'primary' | 'standby' }
   | { do: 'killOperator'; side: 'primary' | 'standby' };
 
 export interface Step {
@@ -31,6 +31,7 @@ export type Kind =
   | 'flapping'
   | 'cut and heal in the windows'
   | 'site loss'
+  | 'standby site loss'
   | 'operator killed';
 
 export const KINDS: readonly Kind[] = [
@@ -43,8 +44,22 @@ export const KINDS: readonly Kind[] = [
   'flapping',
   'cut and heal in the windows',
   'site loss',
+  'standby site loss',
   'operator killed',
 ];
+
+/**
+ * The ten slots of the layout (trial i is of slot i % 10). The site-loss slot alternates between
+ * the primary's site (even rounds) and the standby's (odd rounds), so that 50 trials keep the
+ * layout and the random stream of every other trial (the operator-killed trials 39 and 49 are the
+ * same trials as before the standby's site loss was added) and every kind appears.
+ */
+const SLOTS: readonly Kind[] = KINDS.filter((k) => k !== 'standby site loss');
+
+export function kindOf(index: number): Kind {
+  const slot = SLOTS[index % SLOTS.length]!;
+  return slot === 'site loss' && Math.floor(index / SLOTS.length) % 2 === 1 ? 'standby site loss' : slot;
+}
 
 /** The timing the trials are built around (ms), as promotion.siteFailover and failureThreshold set it. */
 export interface TrialTiming {
@@ -71,7 +86,7 @@ export interface Trial {
 }
 
 /**
- * `count` trials from `seed`: the kinds in turn (so every kind appears once count ≥ 10), each with
+ * `count` trials from `seed`: the kinds in turn (kindOf: every kind appears once count ≥ 20), each with
  * random start offsets, lengths and, for the windows, heal times just before and after the two
  * deadlines that matter (the primary's self-fence, the standby's earliest takeover).
  */
@@ -84,7 +99,7 @@ export function trials(seed: number, count: number, t: TrialTiming): Trial[] {
   const selfFence = t.leaseDuration - t.safetyMargin;
   const out: Trial[] = [];
   for (let i = 0; i < count; i++) {
-    const kind = KINDS[i % KINDS.length]!;
+    const kind = kindOf(i);
     const start = between(500, 2_500);
     const base = { index: i, kind };
     switch (kind) {
@@ -180,8 +195,20 @@ export function trials(seed: number, count: number, t: TrialTiming): Trial[] {
           primaryKeepsServing: false,
         });
         break;
+      case 'standby site loss':
+        // Every process of the standby's site stopped: the primary keeps renewing the lease on
+        // the witness, so it keeps serving, and nothing takes over.
+        out.push({
+          ...base,
+          steps: [{ at: start, action: { do: 'stopSite', site: 'standby' } }],
+          duration: start + takeoverBy,
+          takeover: 'forbidden',
+          primaryKeepsServing: true,
+        });
+        break;
       case 'operator killed': {
-        // An operator killed at a random moment of a primary isolation.
+        // An operator (only the operator: the primary's fence keeper runs on) killed at a random
+        // moment of a primary isolation.
         const side = pick(['primary', 'standby'] as const);
         out.push({
           ...base,

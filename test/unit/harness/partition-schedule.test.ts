@@ -14,10 +14,13 @@ describe('the partition suite schedule', () => {
     expect(Math.max(...xs)).toBeLessThan(1);
   });
 
-  it('50 trials hold every kind at least five times, steps in time order within the trial', () => {
+  it('50 trials hold every kind (five of each but the two site losses, which share a slot: three and two), steps in time order within the trial', () => {
     const ts = trials(2026, 50, timing);
     expect(ts).toHaveLength(50);
-    for (const k of KINDS) expect(ts.filter((t) => t.kind === k).length, k).toBeGreaterThanOrEqual(5);
+    for (const k of KINDS) expect(ts.filter((t) => t.kind === k).length, k).toBe(k === 'site loss' ? 3 : k === 'standby site loss' ? 2 : 5);
+    // The slots: trial i is of slot i % 10, so the operator-killed trials stay 9, 19, 29, 39, 49.
+    expect(ts.filter((t) => t.kind === 'operator killed').map((t) => t.index)).toEqual([9, 19, 29, 39, 49]);
+    expect(ts.filter((t) => t.kind === 'standby site loss').map((t) => t.index)).toEqual([18, 38]);
     for (const t of ts) {
       const ats = t.steps.map((s) => s.at);
       expect(ats).toEqual([...ats].sort((a, b) => a - b));
@@ -29,6 +32,10 @@ describe('the partition suite schedule', () => {
     const ts = trials(3, 10, timing);
     const by = (k: string) => ts.find((t) => t.kind === k)!;
     expect(by('site loss').takeover).toBe('required');
+    const lost = trials(3, 20, timing).find((t) => t.kind === 'standby site loss')!;
+    expect(lost.steps[0]?.action).toEqual({ do: 'stopSite', site: 'standby' });
+    expect(lost.takeover).toBe('forbidden');
+    expect(lost.primaryKeepsServing).toBe(true);
     expect(by('primary isolated').takeover).toBe('required');
     for (const k of ['primary|standby', 'primary|witness', 'standby|witness', 'witness isolated']) {
       expect(by(k).takeover, k).toBe('forbidden');

@@ -120,8 +120,10 @@ describe('the guard loop', () => {
     const writes = world.statuses.length;
     await clock.advance(20_000);
     expect(world.w.record?.writes).toBe(10);
-    // Only renewedAt refreshes (every quarter term), not a write per renewal.
-    expect(world.statuses.length - writes).toBeLessThan(10);
+    // One write per renewal, and only renewedAt changes: the fence keeper counts from it.
+    expect(world.statuses.length - writes).toBe(10);
+    expect(Date.parse(world.status!.lease!.renewedAt!)).toBe(Date.parse(world.w.record!.renewTime!));
+    expect(world.statuses.slice(writes).every((x) => JSON.stringify(x.conditions) === JSON.stringify(world.statuses[writes - 1]!.conditions))).toBe(true);
     expect(world.fence).toBeUndefined();
   });
 
@@ -209,5 +211,41 @@ describe('the guard loop', () => {
     expect(world.fence).toBeUndefined();
     await clock.advance(1_000);
     expect(world.fence).toBeDefined();
+  });
+
+  test("a fence the keeper wrote while the operator was down: the restarted guard reports it, records its renewal and only then lifts it", async () => {
+    const clock = new FakeClock();
+    const world = new World();
+    world.w.record = { holder: HOLDER, epoch: 1, resourceVersion: '5', renewTime: undefined, writes: 0 };
+    world.guard!.status = { lease: { holder: HOLDER, epoch: 1, renewedAt: new Date(clock.wall() - 60_000).toISOString() } };
+    world.guard!.metadata.uid = 'guard-uid';
+    world.fence = {
+      metadata: {
+        name: 'orders-self-fence',
+        uid: 'np-keeper',
+        annotations: { 'standby.dev/fenced-by': 'fence-keeper', 'standby.dev/fence-reason': 'no renewal recorded', 'standby.dev/fenced-at': new Date(clock.wall() - 30_000).toISOString() },
+        ownerReferences: [{ apiVersion: 'standby.dev/v1alpha1', kind: 'StandbySiteGuard', name: 'orders', uid: 'guard-uid', controller: true }],
+      },
+    };
+    // The order of what the guard does: each status (with the fence still there or not), then the lift.
+    const seen: { fence: boolean; renewedAt: string | undefined }[] = [];
+    const write = world.writeStatus;
+    world.writeStatus = (g, st) => {
+      seen.push({ fence: world.fence !== undefined, renewedAt: st.lease?.renewedAt });
+      return write(g, st);
+    };
+    world.w.down = true;
+    start(world, clock);
+    await clock.advance(1_500);
+    expect(world.fence?.metadata?.uid).toBe('np-keeper');
+    expect(world.status?.fenced?.reason).toBe('fenced by the fence keeper: no renewal recorded');
+    world.w.down = false;
+    await clock.advance(2_000);
+    expect(world.fence).toBeUndefined();
+    expect(world.events.some((e) => e.reason === 'SelfFenceLifted')).toBe(true);
+    // The renewal that lifts the fence was in the status while the fence was still there.
+    const renewed = seen.findIndex((x) => x.renewedAt !== undefined && Date.parse(x.renewedAt) > clock.wall() - 10_000);
+    expect(renewed).toBeGreaterThanOrEqual(0);
+    expect(seen[renewed]!.fence).toBe(true);
   });
 });

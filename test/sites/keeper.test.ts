@@ -1,0 +1,175 @@
+// The fence keeper, for real: both operators and the primary site's fence keeper run as processes
+// in their sites' network namespaces (as the chart's ServiceAccounts), the witness site's API
+// server holds the lease. The primary's site is cut from the witness and the standby's site and
+// its operator is killed and not restarted: nobody renews and the guard cannot fence. The keeper
+// fences the primary from what the guard recorded (status.lease.renewedAt), and the fence is there
+// while the witness's lease is still the primary's, before the standby's site takes it over.
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { waitFor } from '../cluster/helpers.ts';
+import { useSites } from '../cluster/site-helpers.ts';
+import { heal, isolate, site, type SiteRecord } from '../cluster/sites.ts';
+import {
+  apply,
+  eventsOf,
+  installCrd,
+  kubectl,
+  kubectlJson,
+  operatorIdentity,
+  remoteAccess,
+  startKeeperIn,
+  startOperatorIn,
+  statefulPrimary,
+  waitForSite,
+  type SiteOperator,
+} from './support.ts';
+
+const dir = inject('sitesDir');
+const ns = `keeper-${Date.now().toString(36)}`;
+// A witness namespace of its own: the only lease there is this test's.
+const witnessNs = `${ns}-witness`;
+let primary: SiteRecord;
+let standby: SiteRecord;
+let witness: SiteRecord;
+let opPrimary: SiteOperator | undefined;
+let opStandby: SiteOperator | undefined;
+let keeper: SiteOperator | undefined;
+
+const SITE = `
+apiVersion: standby.dev/v1alpha1
+kind: StandbySite
+metadata: {name: orders}
+spec:
+  tier: hot
+  primary:
+    workload: {kind: StatefulSet, name: orders}
+    service: orders
+    cluster: {kubeconfigSecret: {name: primary-cluster}}
+  promotion:
+    mode: automatic
+    failureThreshold: 2s
+    maxPromotions: {count: 1, window: 1h}
+    siteFailover:
+      mode: automatic
+      witness: {kubeconfigSecret: {name: witness}, namespace: ${witnessNs}}
+      leaseDuration: 6s
+      renewInterval: 1500ms
+      requestTimeout: 1s
+      safetyMargin: 1500ms
+      acquireAfter: 5s
+      fenceWithin: 2s
+`;
+
+interface Guard {
+  metadata: { uid: string };
+  status?: { conditions?: { type: string; status: string; reason: string }[]; lease?: { holder: string; epoch: number; renewedAt?: string }; fenced?: { reason: string } };
+}
+interface Policy {
+  metadata: { name: string; annotations?: Record<string, string>; ownerReferences?: { kind: string; uid: string }[] };
+}
+interface Lease {
+  metadata: { annotations?: Record<string, string> };
+  spec: { holderIdentity: string; renewTime?: string };
+}
+
+const guard = () => kubectlJson<Guard>(primary, ['-n', ns, 'get', 'standbysiteguard', 'orders']);
+const fence = async () => (await kubectlJson<{ items: Policy[] }>(primary, ['-n', ns, 'get', 'networkpolicies'])).items.find((p) => p.metadata.name === 'orders-self-fence');
+const leases = async () => (await kubectlJson<{ items: Lease[] }>(witness, ['-n', witnessNs, 'get', 'leases'])).items;
+
+beforeAll(async () => {
+  const state = await useSites();
+  primary = site(state, 'primary');
+  standby = site(state, 'standby');
+  witness = site(state, 'witness');
+  for (const s of [primary, standby]) await installCrd(s);
+  const idPrimary = await operatorIdentity(primary);
+  const idStandby = await operatorIdentity(standby);
+  const access = await remoteAccess(primary, [ns]);
+  await kubectl(witness, ['create', 'namespace', witnessNs]);
+  await kubectl(standby, ['create', 'namespace', ns]);
+  const witnessKubeconfig = readFileSync(witness.kubeconfig, 'utf8');
+  for (const s of [primary, standby]) {
+    await apply(s, JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'witness' }, stringData: { kubeconfig: witnessKubeconfig } }), ns);
+  }
+  await apply(standby, JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'primary-cluster' }, stringData: { kubeconfig: access.kubeconfig } }), ns);
+  await apply(primary, statefulPrimary('orders'), ns);
+  opPrimary = await startOperatorIn(primary, idPrimary, [ns]);
+  keeper = await startKeeperIn(primary, idPrimary, [ns]);
+  opStandby = await startOperatorIn(standby, idStandby, [ns]);
+}, 600_000);
+
+afterAll(async () => {
+  await heal(dir).catch(() => undefined);
+  await opPrimary?.stop();
+  await keeper?.stop();
+  await opStandby?.stop();
+  await kubectl(standby, ['-n', ns, 'delete', 'standbysite', 'orders', '--wait=false']).catch(() => '');
+  for (const s of [primary, standby]) await kubectl(s, ['delete', 'namespace', ns, '--wait=false']).catch(() => '');
+  await kubectl(witness, ['delete', 'namespace', witnessNs, '--wait=false']).catch(() => '');
+});
+
+describe("the primary site's fence keeper", () => {
+  it("fences the primary when its operator dies during an isolation, before the standby's site takes the lease over", async () => {
+    await apply(standby, SITE, ns);
+    await waitForSite(standby, ns, 'orders', (x) => x.status?.phase === 'Protected', 'Protected', 120_000);
+    const held = await waitFor(
+      async () => {
+        const g = await guard().catch(() => undefined);
+        return g?.status?.conditions?.some((c) => c.type === 'LeaseHeld' && c.status === 'True') && g.status.lease?.renewedAt ? g : undefined;
+      },
+      { timeoutMs: 60_000, description: 'the guard holds the lease and recorded a renewal' },
+    );
+    // A live guard records every renewal: renewedAt moves on while nothing is cut.
+    await waitFor(async () => ((await guard()).status?.lease?.renewedAt ?? '') > held.status!.lease!.renewedAt!, { timeoutMs: 20_000, description: 'renewedAt refreshed' });
+    expect(await fence()).toBeUndefined();
+
+    await isolate(dir, 'primary');
+    await opPrimary!.kill();
+    const killedAt = Date.now();
+    // Poll the fence and the witness's lease together (the runner reaches every site).
+    let fencedWhile: Lease | undefined;
+    const np = await waitFor(
+      async () => {
+        const p = await fence();
+        if (p) fencedWhile = (await leases())[0];
+        return p;
+      },
+      { timeoutMs: 60_000, intervalMs: 200, description: "the keeper's fence" },
+    );
+    console.log(`keeper's fence seen ${((Date.now() - killedAt) / 1000).toFixed(1)}s after the operator was killed`);
+    expect(np.metadata.annotations?.['standby.dev/fenced-by']).toBe('fence-keeper');
+    expect(np.metadata.annotations?.['standby.dev/fence-reason']).toMatch(/renewal of the lease sent at/);
+    expect(np.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'StandbySiteGuard', uid: held.metadata.uid })]);
+    // Still the primary's lease when the fence was already there.
+    expect(fencedWhile?.spec.holderIdentity).toMatch(/^primary:/);
+    await waitFor(async () => (await eventsOf(primary, ns, 'orders')).some((e) => e.reason === 'FencedByKeeper'), { timeoutMs: 30_000, description: 'a FencedByKeeper Event' });
+
+    // The standby's site takes over (the primary is cut from it and from the witness), after the fence.
+    const after = await waitFor(
+      async () => {
+        const l = (await leases())[0];
+        return l && !l.spec.holderIdentity.startsWith('primary:') ? l : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 300, description: "the standby's takeover of the lease" },
+    );
+    expect(Date.parse(after.spec.renewTime!)).toBeGreaterThan(Date.parse(np.metadata.annotations!['standby.dev/fenced-at']!));
+    // The keeper never lifts: the fence is still there.
+    expect(await fence()).toBeDefined();
+  }, 300_000);
+
+  it('the restarted operator, healed, sees the lease lost and keeps the fence; its status says the keeper fenced', async () => {
+    await heal(dir);
+    const idPrimary = await operatorIdentity(primary);
+    opPrimary = await startOperatorIn(primary, idPrimary, [ns]);
+    const g = await waitFor(
+      async () => {
+        const x = await guard();
+        return x.status?.conditions?.some((c) => c.type === 'LeaseHeld' && c.reason === 'Lost') ? x : undefined;
+      },
+      { timeoutMs: 60_000, description: 'LeaseHeld reason Lost' },
+    );
+    expect(g.status?.conditions?.find((c) => c.type === 'SelfFenced')?.status).toBe('True');
+    expect(g.status?.fenced?.reason).toMatch(/^fenced by the fence keeper: /);
+    expect((await fence())?.metadata.annotations?.['standby.dev/fenced-by']).toBe('fence-keeper');
+  }, 120_000);
+});
