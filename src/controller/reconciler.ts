@@ -19,7 +19,8 @@ import { remoteAssessment, remotePrimaryOf, remoteReferenceProblems, type Remote
 import { convergeRemote } from './remote-converge.ts';
 import { ensureRemoteFence } from './remote-fencing.ts';
 import { withRemoteStatus } from './remote-status.ts';
-import { deleteGuardOf, withWitnessStatus, witnessStep, type WitnessOutcome } from './site-failover.ts';
+import { isAutomaticSiteFailover, withWitnessStatus, witnessStep, type WitnessOutcome } from './site-failover.ts';
+import { finishDeletion, hasGuardFinalizer, releaseGuard } from './site-guard-cleanup.ts';
 import { runPromotion, type PromotionOutcome } from './promote.ts';
 import { recloneLostCopy } from './reclone.ts';
 import { drillView, runDrill } from './drill.ts';
@@ -57,8 +58,6 @@ export class Reconciler {
   async reconcile(key: string): Promise<ReconcileResult> {
     const cached = this.d.caches.sites.get(key);
     if (!cached?.metadata) {
-      // Before the primary's cluster is let go: the guard this site made there goes with it.
-      await deleteGuardOf({ memory: this.memory, log: this.d.log }, key, this.d.isLeader());
       this.memory.forget(key);
       this.d.remote?.release(key);
       return {};
@@ -66,8 +65,9 @@ export class Reconciler {
     // Acting on a site older than what this process last wrote could undo a promotion's steps:
     // wait for the watch to deliver it; its event requeues.
     if (this.memory.cacheIsBehind(key, cached)) return { requeueAfterMs: 1000 };
-    // No finalizers: owner references let the garbage collector remove what the site owns.
-    if (cached.metadata.deletionTimestamp) return {};
+    // Owner references let the garbage collector remove what the site owns in this cluster; the
+    // guard in the primary's cluster is deleted first (the site's one finalizer, site-guard-cleanup.ts).
+    if (cached.metadata.deletionTimestamp) return hasGuardFinalizer(cached) ? this.finishDeletion(key, cached) : {};
     const { name } = cached.metadata;
     const namespace = cached.metadata.namespace ?? '';
     const validation = validateSpec(cached.spec, name);
@@ -78,6 +78,18 @@ export class Reconciler {
       await this.d.events.record(cached, 'Warning', 'SpecChangeIgnored', pinned.ignored);
     }
     return new SiteRun(this.d, this.memory, site, cached, this.now).run(pinned.frozen, this.selectorKeys.keys(namespace));
+  }
+
+  private async finishDeletion(key: string, cached: StandbySiteObject): Promise<ReconcileResult> {
+    const v = validateSpec(cached.spec, cached.metadata?.name);
+    const site: StandbySite | undefined = v.ok ? { metadata: { ...cached.metadata!, name: cached.metadata?.name ?? '', namespace: cached.metadata?.namespace ?? '' }, spec: v.spec, status: cached.status ?? {} } : undefined;
+    const w = { deps: this.d, memory: this.memory, key, current: cached, site, remote: site ? await remotePrimaryOf(this.d, site) : undefined, log: this.d.log };
+    return finishDeletion({
+      ...w,
+      warn: async (reason, message) => {
+        if (this.memory.newlyReported(key, 'guardNotDeleted', [reason]).length > 0) await this.d.events.record(cached, 'Warning', reason, message);
+      },
+    });
   }
 
   private async reportInvalid(cached: StandbySiteObject, message: string): Promise<ReconcileResult> {
@@ -165,6 +177,8 @@ class SiteRun implements ReconcileContext {
       });
       this.takeover = this.witness?.takeover;
     }
+    // No longer automatic (or never was): a guard the site wrote before is taken away.
+    if (!isAutomaticSiteFailover(this)) await releaseGuard(this);
 
     // A site that is not the one to protect its workload, or whose names are taken, does nothing
     // but say so; a procedure already under way (a promotion, a failback, a re-protection) is

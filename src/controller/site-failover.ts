@@ -19,7 +19,6 @@ import { connectionFromKubeconfig } from '../k8s/connection.ts';
 import { R } from '../k8s/resources.ts';
 import { inProgress } from '../promotion/machine.ts';
 import type { StandbyUsability } from '../promotion/decide.ts';
-import type { RemoteCluster } from '../remote/cluster.ts';
 import { ownershipOf } from '../site/ownership.ts';
 import { confirm, decideAcquire, observe, startWatcher, type Watcher } from '../witness/acquire.ts';
 import { firstRecord } from '../witness/lease.ts';
@@ -28,6 +27,7 @@ import { WitnessStore, type StoredRecord } from '../witness/store.ts';
 import type { WitnessTiming } from '../witness/timing.ts';
 import { mergeConditions, type ConditionInput } from './conditions.ts';
 import type { ReconcileContext } from './context.ts';
+import { ensureGuardFinalizer } from './site-guard-cleanup.ts';
 
 /** What this process remembers of one site's witness between reconciles. */
 export interface WitnessState {
@@ -43,8 +43,6 @@ export interface WitnessState {
   record: StoredRecord | undefined;
   readAt: string | undefined;
   client: { id: string; client: KubeClient; at: number } | undefined;
-  /** The guard this process created or found its own, to delete with the site. */
-  guard: { cluster: RemoteCluster; namespace: string; name: string; uid: string | undefined } | undefined;
   /** Why the witness cannot be used at all (its Secret): a person must act. */
   problem: string | undefined;
   /** Whether this process has seen a lease record for the pair: a record gone after that is never recreated. */
@@ -112,7 +110,6 @@ function stateOf(rc: ReconcileContext, t: WitnessTiming): WitnessState {
     record: undefined,
     readAt: undefined,
     client: have?.client,
-    guard: have?.guard,
     problem: undefined,
   };
   rc.memory.witness.set(rc.key, st);
@@ -176,8 +173,9 @@ async function keepGuard(rc: ReconcileContext, st: WitnessState, t: WitnessTimin
     const want = buildGuard(rc.site, epoch, live?.spec.ack)!;
     want.metadata.namespace = c.namespace;
     if (!live) {
-      const made = await c.writer.create<GuardObject>(GUARD_RESOURCE, want);
-      st.guard = { cluster: c, namespace: c.namespace, name, uid: made.metadata.uid };
+      // The finalizer first: whichever process leads later deletes the guard (site-guard-cleanup.ts).
+      if (!(await ensureGuardFinalizer(rc))) return;
+      await c.writer.create<GuardObject>(GUARD_RESOURCE, want);
       rc.log.info({ guard: name, remote: c.server }, "created the StandbySiteGuard in the primary's cluster");
       return;
     }
@@ -186,7 +184,7 @@ async function keepGuard(rc: ReconcileContext, st: WitnessState, t: WitnessTimin
       rc.conflicts.push(`StandbySiteGuard ${name} in namespace ${c.namespace} of the primary's cluster already exists and ${own.why}`);
       return;
     }
-    st.guard = { cluster: c, namespace: c.namespace, name, uid: live.metadata.uid };
+    if (!(await ensureGuardFinalizer(rc))) return;
     const drift = guardDrift(want, live);
     if (drift) await c.writer.mergePatch(GUARD_RESOURCE, c.namespace, name, { metadata: drift.labels ? { labels: drift.labels } : {}, ...(drift.spec ? { spec: drift.spec } : {}) });
     const ping = pingToAnswer(live);
@@ -340,16 +338,4 @@ export function withWitnessStatus(status: SiteStatus, w: WitnessOutcome | undefi
   const merged = mergeConditions(latest.conditions, w.conditions, generation, now);
   const types = new Set(merged.map((c) => c.type));
   return { ...status, conditions: [...(status.conditions ?? []).filter((c) => !types.has(c.type)), ...merged] };
-}
-
-/** The site is gone: the guard this process created or owns there goes with it (by its uid). */
-export async function deleteGuardOf(rc: { memory: { witness: Map<string, unknown> }; log: { warn: (o: object, m: string) => void } }, key: string, isLeader: boolean): Promise<void> {
-  const st = rc.memory.witness.get(key) as WitnessState | undefined;
-  if (!st?.guard || !isLeader) return;
-  const g = st.guard;
-  try {
-    await g.cluster.writer.delete(GUARD_RESOURCE, g.namespace, g.name, g.uid ? { uid: g.uid } : {});
-  } catch (err) {
-    rc.log.warn({ guard: g.name, err: (err as Error).message }, "could not delete the StandbySiteGuard in the primary's cluster");
-  }
 }
