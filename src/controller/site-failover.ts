@@ -18,9 +18,9 @@ import { KubeClient } from '../k8s/client.ts';
 import { connectionFromKubeconfig } from '../k8s/connection.ts';
 import { R } from '../k8s/resources.ts';
 import { inProgress } from '../promotion/machine.ts';
-import type { StandbyUsability } from '../promotion/decide.ts';
+import { budgetFreesInMs, promotionsInWindow, type StandbyUsability } from '../promotion/decide.ts';
 import { ownershipOf } from '../site/ownership.ts';
-import { confirm, decideAcquire, observe, startWatcher, type Watcher } from '../witness/acquire.ts';
+import { confirm, decideAcquire, observe, startWatcher, type AcquireInput, type Watcher } from '../witness/acquire.ts';
 import { firstRecord } from '../witness/lease.ts';
 import { buildGuard, guardDrift, leaseNameOf, pingToAnswer, primaryHolder, standbyHolder } from '../witness/site-guard.ts';
 import { WitnessStore, type StoredRecord } from '../witness/store.ts';
@@ -264,6 +264,7 @@ export async function witnessStep(
   const self = standbyHolder(rc.site.metadata.uid ?? '');
   let takeover: WitnessOutcome['takeover'];
   let note: string | undefined;
+  let refused: string | undefined;
   if (client) {
     const store = new WitnessStore(client, sf.witness.namespace, leaseNameOf(rc.site.metadata.namespace, rc.site.metadata.name), Math.ceil(t.leaseDuration / 1000));
     await readLease(rc, st, t, store, promoting);
@@ -281,8 +282,13 @@ export async function witnessStep(
         note = `the standby is not usable, so the lease is not taken over: ${i.usability.reason}`;
       } else {
         const failureThreshold = parseDuration(rc.site.spec.promotion.failureThreshold) ?? 30_000;
-        const d = decideAcquire({ watcher: st.watcher, now: mono(), timing: t, self, primaryGoneSince: st.goneSince, failureThreshold, primaryFenced: false });
-        if (d.action === 'wait') {
+        const d = decideAcquire({ watcher: st.watcher, now: mono(), timing: t, self, primaryGoneSince: st.goneSince, failureThreshold, primaryFenced: false, budget: budgetOf(rc) });
+        if (d.action === 'refuse') {
+          note = d.message;
+          refused = d.reason;
+          rc.after(d.retryAfterMs + 1000);
+          if (rc.memory.newlyReported(rc.key, 'takeoverRefused', [d.reason]).length > 0) await rc.deps.events.record(rc.current, 'Warning', 'TakeoverRefused', d.message);
+        } else if (d.action === 'wait') {
           note = `waiting: ${d.reason}`;
           rc.after(Math.max(0, d.until - mono()) + 50);
         } else if (d.action === 'takeOver' && rc.deps.isLeader()) {
@@ -309,10 +315,20 @@ export async function witnessStep(
       }
     }
   }
-  return { takeover, conditions: witnessConditions(st, t, self, note) };
+  if (!refused) rc.memory.newlyReported(rc.key, 'takeoverRefused', []);
+  return { takeover, conditions: witnessConditions(st, t, self, note, refused) };
 }
 
-function witnessConditions(st: WitnessState, t: WitnessTiming, self: string, note: string | undefined): ConditionInput[] {
+/** promotion.maxPromotions as the ordinary automatic promotion counts it (promotion/decide.ts). */
+function budgetOf(rc: ReconcileContext): NonNullable<AcquireInput['budget']> {
+  const mp = rc.site.spec.promotion.maxPromotions;
+  const windowMs = parseDuration(mp.window) ?? 3_600_000;
+  const history = rc.current.status?.promotionHistory ?? [];
+  const now = rc.now();
+  return { count: mp.count, windowMs, used: promotionsInWindow(history, now, windowMs).length, freesInMs: budgetFreesInMs(history, now, windowMs) };
+}
+
+function witnessConditions(st: WitnessState, t: WitnessTiming, self: string, note: string | undefined, refused: string | undefined): ConditionInput[] {
   const reach: ConditionInput = st.problem
     ? { type: 'WitnessReachable', status: 'False', reason: 'WitnessSecretProblem', message: st.problem }
     : st.reachable === undefined
@@ -326,7 +342,8 @@ function witnessConditions(st: WitnessState, t: WitnessTiming, self: string, not
     : {
         type: 'WitnessLease',
         status: r.holder === self ? 'True' : 'False',
-        reason: r.holder === self ? 'HeldByStandby' : 'HeldByPrimary',
+        // A takeover refused (the promotion budget) says so in the reason: a person must decide.
+        reason: r.holder === self ? 'HeldByStandby' : refused ? 'TakeoverRefused' : 'HeldByPrimary',
         message: `holder ${r.holder}, epoch ${r.epoch}, observedAt ${st.readAt ?? '?'}${note ? `; ${note}` : ''}`,
       };
   return [reach, lease];
