@@ -60,12 +60,18 @@ export interface WitnessOutcome {
 
 const mono = (): number => performance.now();
 
-/** A request to the witness that takes longer than requestTimeout counts as failed. */
-function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
+/** A request that takes longer than requestTimeout counts as failed, and is aborted (its socket closed). */
+function within<T>(ms: number, call: (signal: AbortSignal) => Promise<T>, what: string): Promise<T> {
+  const abort = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within requestTimeout ${ms / 1000}s`)), ms);
+    timer = setTimeout(() => {
+      abort.abort();
+      reject(new Error(`${what}: no answer within requestTimeout ${ms / 1000}s`));
+    }, ms);
   });
+  const p = call(abort.signal);
+  p.catch(() => undefined);
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
@@ -169,7 +175,7 @@ async function keepGuard(rc: ReconcileContext, st: WitnessState, t: WitnessTimin
   const uid = rc.site.metadata.uid;
   const epoch = rc.current.status?.epoch ?? 1;
   try {
-    const live = await within(t.requestTimeout * 3, c.reader.get<GuardObject>(GUARD_RESOURCE, c.namespace, name), 'reading the StandbySiteGuard');
+    const live = await within(t.requestTimeout * 3, (signal) => c.reader.get<GuardObject>(GUARD_RESOURCE, c.namespace, name, { signal }), 'reading the StandbySiteGuard');
     const want = buildGuard(rc.site, epoch, live?.spec.ack)!;
     want.metadata.namespace = c.namespace;
     if (!live) {
@@ -207,15 +213,15 @@ async function readLease(rc: ReconcileContext, st: WitnessState, t: WitnessTimin
   if (st.lastReadAt !== undefined && now - st.lastReadAt < t.renewInterval * 0.9) return;
   st.lastReadAt = now;
   try {
-    let rec = await within(t.requestTimeout, store.read(), "reading the witness's lease");
+    let rec = await within(t.requestTimeout, (signal) => store.read(signal), "reading the witness's lease");
     // The first record only for a pair that never had one: a lease gone after a takeover (deleted,
     // a witness rebuilt) recreated as the primary's would let a restarted old primary serve again.
     const pristine = !st.everSeen && !promoting && (rc.current.status?.epoch ?? 1) <= 1;
     if (!rec && !pristine) throw new Error("the witness's lease is gone: it is not recreated once the pair has had one (a person must restore it or recreate the site)");
     if (!rec && rc.deps.isLeader()) {
       const first = firstRecord(primaryHolder(rc.site.metadata.uid ?? ''));
-      const made = await within(t.requestTimeout, store.create(first.holder, first.epoch, Date.now()), "creating the witness's lease");
-      rec = made === 'exists' ? await within(t.requestTimeout, store.read(), "reading the witness's lease") : made;
+      const made = await within(t.requestTimeout, (signal) => store.create(first.holder, first.epoch, Date.now(), signal), "creating the witness's lease");
+      rec = made === 'exists' ? await within(t.requestTimeout, (signal) => store.read(signal), "reading the witness's lease") : made;
     }
     st.reachable = true;
     st.lastError = undefined;
@@ -292,7 +298,7 @@ export async function witnessStep(
           note = `waiting: ${d.reason}`;
           rc.after(Math.max(0, d.until - mono()) + 50);
         } else if (d.action === 'takeOver' && rc.deps.isLeader()) {
-          const res = await within(t.requestTimeout, store.write(d.expect, d.holder, d.epoch, Date.now()), "taking the witness's lease over").catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+          const res = await within(t.requestTimeout, (signal) => store.write(d.expect, d.holder, d.epoch, Date.now(), signal), "taking the witness's lease over").catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
           if (res instanceof Error) {
             st.reachable = false;
             st.lastError = res.message;
