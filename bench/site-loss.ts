@@ -12,7 +12,7 @@
 //
 // Per site: the last renewal the witness saw (a watch on its Leases, from the runner; the lease's
 // renewTime as written), the takeover (holder changes to standby:<uid>, the watch event's time and
-// the acquireTime written) and the standby site's Promoted time (status.promotion.finishedAt).
+// the acquireTime written) and the standby site's Promoted time (status.promotion.completedAt).
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -198,8 +198,8 @@ export async function measureSiteLoss(o: { sites: number; timing: SiteLossTiming
     const promotedAt = new Map<string, string | undefined>();
     await waitFor(
       async () => {
-        const list = JSON.parse(await k(standby, ['get', 'standbysites', '-A', '-o', 'json'])) as { items: { metadata: { namespace: string }; status?: { phase?: string; promotion?: { state?: string; finishedAt?: string } } }[] };
-        for (const x of list.items) if (x.status?.promotion?.state === 'Promoted') promotedAt.set(x.metadata.namespace, x.status.promotion.finishedAt);
+        const list = JSON.parse(await k(standby, ['get', 'standbysites', '-A', '-o', 'json'])) as { items: { metadata: { namespace: string }; status?: { phase?: string; promotion?: { state?: string; completedAt?: string } } }[] };
+        for (const x of list.items) if (x.status?.promotion?.state === 'Promoted') promotedAt.set(x.metadata.namespace, x.status.promotion.completedAt);
         return promotedAt.size === o.sites;
       },
       { timeoutMs: 300_000, intervalMs: 1_000, description: 'every site Promoted' },
