@@ -291,7 +291,7 @@ async function runSiteLoss(o: ReturnType<typeof options>): Promise<void> {
   const runs = [];
   for (const timing of sets) runs.push(await measureSiteLoss({ sites: o.siteLoss.sites, timing }));
   const commit = (await runCommand('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot })).stdout.trim();
-  const dirty = (await runCommand('git', ['status', '--porcelain', '--', 'src', 'bench'], { cwd: repoRoot })).stdout.trim() !== '';
+  const dirty = (await runCommand('git', ['status', '--porcelain', '--', 'src', 'bench', ':!bench/results*.json', ':!bench/*.md'], { cwd: repoRoot })).stdout.trim() !== '';
   const out = join(benchDir, 'results-site-loss.json');
   const results = {
     date: new Date().toISOString(),
