@@ -16,12 +16,13 @@ import { parse as parseYaml } from 'yaml';
 import { measureClientLatency, type ClientLatency } from './client.ts';
 import { startCluster, type BenchCluster } from './cluster.ts';
 import { errorMessage, log, MiB, now, round, runCleanups } from './common.ts';
-import { repoRoot } from '../test/cluster/common.ts';
+import { repoRoot, run as runCommand } from '../test/cluster/common.ts';
 import { quantityBytes } from '../test/cluster/storage.ts';
 import { measureConvergence, type ConvergenceResult } from './convergence.ts';
 import { measureDrills, type DrillBenchResult } from './drill.ts';
 import { measureFailover, type FailoverResult } from './failover.ts';
 import { measureZoneFailure, type ZoneResult } from './zone.ts';
+import { DEFAULT_TIMING, measureSiteLoss, SHORT_TIMING, siteLossUnavailable } from './site-loss.ts';
 import { NAMESPACES, planSites, quietSchedule, setupFixtures, tierCounts } from './fixtures.ts';
 import { heapUsed, measureIdle, type IdleResult } from './idle.ts';
 import { metricValue, OperatorProcess } from './operator-process.ts';
@@ -29,7 +30,7 @@ import { prepareOperator, type OperatorSource } from './operator-source.ts';
 import { computeTargets, renderTable, type MemoryRow, type Results, type SizeRun } from './report.ts';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
-const SECTIONS = ['convergence', 'idle', 'failover', 'memory', 'drill', 'zone'] as const;
+const SECTIONS = ['convergence', 'idle', 'failover', 'memory', 'drill', 'zone', 'site-loss'] as const;
 type Section = (typeof SECTIONS)[number];
 const DEFAULT_IDLE_SECONDS = 300;
 
@@ -75,6 +76,8 @@ function options() {
       'operator-ref': { type: 'string', default: 'HEAD' },
       'operator-node-options': { type: 'string', default: chartNodeOptions(readFileSync(join(repoRoot, 'charts/standby-operator/values.yaml'), 'utf8')) },
       out: { type: 'string' },
+      'site-loss-sites': { type: 'string', default: '10' },
+      'site-loss-defaults': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -84,7 +87,9 @@ function options() {
       [
         'npm run bench -- [options]',
         '  --sizes 100,1000,5000        site counts, each on a fresh control plane and operator (default 100,1000,5000)',
-        '  --only SECTION               convergence | idle | failover | memory | drill | zone (repeat or comma-separate; default all)',
+        '  --only SECTION               convergence | idle | failover | memory | drill | zone | site-loss (repeat or comma-separate; default all)',
+        '  --site-loss-sites R          sites lost at once in the site-loss section (default 10), each its own lease and takeover',
+        '  --site-loss-defaults         site-loss also with the default timing (30s/10s/30s), after the short one',
         '  --main-size N                where idle, drill and failover run (default 1000 if in --sizes, else the largest size <= 1000)',
         '  --failover-reps N            failover repetitions (default 32, at least 30 for the report)',
         '  --failover-pause-ms MS       pause between repetitions (default 1000)',
@@ -137,6 +142,7 @@ function options() {
     operatorRef: values['operator-ref'],
     nodeOptions: values['operator-node-options'],
     out: values.out ?? join(benchDir, drillOnly ? 'results-drill.json' : 'results.json'),
+    siteLoss: { sites: positive('site-loss-sites'), defaults: values['site-loss-defaults'] },
     idleSeconds: envSeconds('BENCH_IDLE_SECONDS', DEFAULT_IDLE_SECONDS),
     setupTimeoutMs: envSeconds('BENCH_SETUP_TIMEOUT_S', 1200) * 1000,
     convergenceTimeoutMs: envSeconds('BENCH_CONVERGENCE_TIMEOUT_S', 1200) * 1000,
@@ -272,8 +278,44 @@ async function postgres(enabled: boolean, drillOnly: boolean): Promise<unknown> 
   }
 }
 
+/** bench/site-loss.ts on the multi-site harness; writes bench/results-site-loss.json. */
+async function runSiteLoss(o: ReturnType<typeof options>): Promise<void> {
+  const why = await siteLossUnavailable();
+  if (why !== undefined) {
+    log(`site-loss: skipped (it needs root and network namespaces for the multi-site harness: ${why})`);
+    return;
+  }
+  const loadStart = loadavg().map((x) => round(x, 2));
+  const started = now();
+  const sets = [SHORT_TIMING, ...(o.siteLoss.defaults ? [DEFAULT_TIMING] : [])];
+  const runs = [];
+  for (const timing of sets) runs.push(await measureSiteLoss({ sites: o.siteLoss.sites, timing }));
+  const commit = (await runCommand('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot })).stdout.trim();
+  const dirty = (await runCommand('git', ['status', '--porcelain', '--', 'src', 'bench', ':!bench/results*.json', ':!bench/*.md'], { cwd: repoRoot })).stdout.trim() !== '';
+  const out = join(benchDir, 'results-site-loss.json');
+  const results = {
+    date: new Date().toISOString(),
+    commit: dirty ? `${commit} (work tree with changes)` : commit,
+    machine: { cpus: cpus().length, model: cpus()[0]?.model.trim() ?? 'unknown', loadAverageAtStart: loadStart, loadAverageAtEnd: loadavg().map((x) => round(x, 2)) },
+    settings: {
+      sites: o.siteLoss.sites,
+      method: 'one site loss (the primary control plane stopped), R sites at once: R leases, R takeovers; the operators run from the work tree (src/cli/main.ts), not --operator-ref',
+      bound: 'leaseDuration + acquireAfter + 5 s',
+    },
+    runs,
+    targetMet: runs.every((r) => r.targetMet),
+    durationSeconds: round((now() - started) / 1000, 0),
+  };
+  await writeFile(out, `${JSON.stringify(results, null, 2)}\n`);
+  for (const r of runs) {
+    log(`site-loss (lease ${r.timing.leaseDuration}, acquireAfter ${r.timing.acquireAfter}, renew ${r.timing.renewInterval}): ${r.taken}/${r.sites} taken over; takeover − last renewal p50 ${r.figures?.p50 ?? '?'} s, p99 ${r.figures?.p99 ?? '?'} s, max ${r.figures?.max ?? '?'} s; bound ${r.boundSeconds} s: ${r.targetMet ? 'met' : 'NOT met'}${r.error ? `; error: ${r.error}` : ''}`);
+  }
+  log(`results written to ${out}`);
+}
+
 async function main(): Promise<void> {
   const o = options();
+  if (o.sections.size === 1 && o.sections.has('site-loss')) return runSiteLoss(o);
   const started = now();
   const date = new Date();
   const logsDir = join('/tmp', `standby-bench-logs-${date.toISOString().replace(/[:.]/g, '-')}`);
@@ -345,6 +387,7 @@ async function main(): Promise<void> {
   await rename(tmp, o.out);
   process.stdout.write(`${renderTable(results)}\n`);
   log(`results written to ${o.out}`);
+  if (o.sections.has('site-loss')) await runSiteLoss(o);
 }
 
 let interrupted = false;

@@ -129,7 +129,8 @@ export function leanSite(s: StandbySiteObject): StandbySiteObject {
   return compact({
     apiVersion: s.apiVersion,
     kind: s.kind,
-    metadata: { ...leanMeta(s, { generation: true }), labels: s.metadata?.labels },
+    // Finalizers too: the site's own (site-guard-cleanup.ts) is added and removed by precondition.
+    metadata: { ...leanMeta(s, { generation: true }), labels: s.metadata?.labels, ...(s.metadata?.finalizers?.length ? { finalizers: s.metadata.finalizers } : {}) },
     spec: s.spec,
     status: s.status,
   });

@@ -2,40 +2,34 @@
 // safety argument: facts first (facts.ts), then the promotion (promote.ts: fence before anything
 // moves), then the owned objects (converge.ts), then one status write (status-write.ts).
 import type { Logger } from 'pino';
-import { nextRun } from '../api/cron.ts';
 import { describeProblems, validateSpec, type StandbySite, type StandbySiteObject } from '../api/site.ts';
-import type { SiteStatus } from '../api/status.ts';
-import type { Engine, EngineContext, EngineObservation } from '../engines/engine.ts';
+import type { EngineContext, EngineObservation } from '../engines/engine.ts';
 import { engineFor } from '../engines/registry.ts';
-import { fencingState } from '../fencing/holds.ts';
-import { toDate } from '../k8s/types.ts';
-import { promoteRequest } from '../promotion/decide.ts';
 import { inProgress } from '../promotion/machine.ts';
-import { lifecycleOf, promotionInEffect, reprotected, type Lifecycle } from '../promotion/lifecycle.ts';
+import { lifecycleOf, promotionInEffect, reprotected } from '../promotion/lifecycle.ts';
 import { reprotecting } from '../reprotect/machine.ts';
-import type { SidesInput } from '../reprotect/sides.ts';
 import { pinToPromotion } from '../promotion/pinned.ts';
-import { ANNOTATION_PROMOTE, names } from '../site/names.ts';
-import { podTemplateOf } from '../site/workload.ts';
-import { unknownContainers } from '../tiers/reduced.ts';
 import type { ReconcileContext, ReconcilerDeps } from './context.ts';
-import { convergeSite, desiredFor, fencesFor, type ConvergeResult } from './converge.ts';
-import { observe, referenceProblems, siteFacts, type Observed, type ReferenceProblem, type SiteFacts } from './facts.ts';
-import { conflictAdvice, nameConflicts, protectingSite, type Blocked } from './ownership.ts';
+import { convergeSite, type ConvergeResult } from './converge.ts';
+import { observe, referenceProblems, siteFacts, type Observed } from './facts.ts';
+import { blockedBy, lateConflict, refuseBlocked } from './blocked.ts';
 import { SiteMemory } from './memory.ts';
 import { SelectorKeys } from './selector-keys.ts';
 import { remoteAssessment, remotePrimaryOf, remoteReferenceProblems, type RemotePrimary } from './remote.ts';
-import { convergeRemote, remoteNameConflicts } from './remote-converge.ts';
+import { convergeRemote } from './remote-converge.ts';
 import { ensureRemoteFence } from './remote-fencing.ts';
 import { withRemoteStatus } from './remote-status.ts';
-import { deleteGuardOf, withWitnessStatus, witnessStep, type WitnessOutcome } from './site-failover.ts';
+import { isAutomaticSiteFailover, withWitnessStatus, witnessStep, type WitnessOutcome } from './site-failover.ts';
+import { finishDeletion, hasGuardFinalizer, releaseGuard } from './site-guard-cleanup.ts';
 import { runPromotion, type PromotionOutcome } from './promote.ts';
 import { recloneLostCopy } from './reclone.ts';
-import { drillView, runDrill, type DrillView } from './drill.ts';
+import { drillView, runDrill } from './drill.ts';
 import { runFailback, type FailbackOutcome } from './failback.ts';
 import { keepReverseCopies, runReprotect, type ReprotectOutcome } from './reprotect.ts';
-import { computeStatus, invalidStatus } from './status.ts';
-import { siteCost } from '../cost/site-cost.ts';
+import { reportOnce } from './site-events.ts';
+import { sidesOf } from './sides.ts';
+import { observedStatus } from './observed-status.ts';
+import { invalidStatus } from './status.ts';
 import { writeInvalidStatus, writeStatus } from './status-write.ts';
 
 export type { ReconcilerDeps } from './context.ts';
@@ -64,8 +58,6 @@ export class Reconciler {
   async reconcile(key: string): Promise<ReconcileResult> {
     const cached = this.d.caches.sites.get(key);
     if (!cached?.metadata) {
-      // Before the primary's cluster is let go: the guard this site made there goes with it.
-      await deleteGuardOf({ memory: this.memory, log: this.d.log }, key, this.d.isLeader());
       this.memory.forget(key);
       this.d.remote?.release(key);
       return {};
@@ -73,8 +65,9 @@ export class Reconciler {
     // Acting on a site older than what this process last wrote could undo a promotion's steps:
     // wait for the watch to deliver it; its event requeues.
     if (this.memory.cacheIsBehind(key, cached)) return { requeueAfterMs: 1000 };
-    // No finalizers: owner references let the garbage collector remove what the site owns.
-    if (cached.metadata.deletionTimestamp) return {};
+    // Owner references let the garbage collector remove what the site owns in this cluster; the
+    // guard in the primary's cluster is deleted first (the site's one finalizer, site-guard-cleanup.ts).
+    if (cached.metadata.deletionTimestamp) return hasGuardFinalizer(cached) ? this.finishDeletion(key, cached) : {};
     const { name } = cached.metadata;
     const namespace = cached.metadata.namespace ?? '';
     const validation = validateSpec(cached.spec, name);
@@ -85,6 +78,18 @@ export class Reconciler {
       await this.d.events.record(cached, 'Warning', 'SpecChangeIgnored', pinned.ignored);
     }
     return new SiteRun(this.d, this.memory, site, cached, this.now).run(pinned.frozen, this.selectorKeys.keys(namespace));
+  }
+
+  private async finishDeletion(key: string, cached: StandbySiteObject): Promise<ReconcileResult> {
+    const v = validateSpec(cached.spec, cached.metadata?.name);
+    const site: StandbySite | undefined = v.ok ? { metadata: { ...cached.metadata!, name: cached.metadata?.name ?? '', namespace: cached.metadata?.namespace ?? '' }, spec: v.spec, status: cached.status ?? {} } : undefined;
+    const w = { deps: this.d, memory: this.memory, key, current: cached, site, remote: site ? await remotePrimaryOf(this.d, site) : undefined, log: this.d.log };
+    return finishDeletion({
+      ...w,
+      warn: async (reason, message) => {
+        if (this.memory.newlyReported(key, 'guardNotDeleted', [reason]).length > 0) await this.d.events.record(cached, 'Warning', reason, message);
+      },
+    });
   }
 
   private async reportInvalid(cached: StandbySiteObject, message: string): Promise<ReconcileResult> {
@@ -172,14 +177,16 @@ class SiteRun implements ReconcileContext {
       });
       this.takeover = this.witness?.takeover;
     }
+    // No longer automatic (or never was): a guard the site wrote before is taken away.
+    if (!isAutomaticSiteFailover(this)) await releaseGuard(this);
 
     // A site that is not the one to protect its workload, or whose names are taken, does nothing
     // but say so; a procedure already under way (a promotion, a failback, a re-protection) is
     // finished (its steps report what they cannot do).
     const before = lifecycleOf(site.status);
     const busy = inProgress(site.status.promotion) || inProgress(before.failback) || reprotecting(before.reprotection);
-    const blocked = busy ? undefined : this.blocked(obs, facts, engine, before, frozen);
-    let outcome: PromotionOutcome | undefined = blocked ? await this.refuseBlocked(blocked) : await runPromotion(this, obs, facts, engine, engineCtx, frozen);
+    const blocked = busy ? undefined : blockedBy(this, obs, facts, engine, before, frozen);
+    let outcome: PromotionOutcome | undefined = blocked ? await refuseBlocked(this, blocked) : await runPromotion(this, obs, facts, engine, engineCtx, frozen);
     if (!outcome) return { requeueAfterMs: 0 };
     // Drills (drill.ts) after the promotion: a promotion that began aborted any drill already.
     const drill = blocked ? drillView(this) : await runDrill(this, { obs, facts, engine, engineCtx, promotion: outcome.promotion });
@@ -189,10 +196,10 @@ class SiteRun implements ReconcileContext {
     let reprotect: ReprotectOutcome | undefined;
     // Not yet for a primary in another cluster: its steps would act on this cluster's objects.
     if (!blocked && !frozen && !inProgress(outcome.promotion) && !this.remote) {
-      failback = await runFailback(this, () => this.sides(obs, facts, engine), facts.serving);
+      failback = await runFailback(this, () => sidesOf(this, obs, facts, engine), facts.serving);
       if (!failback) return { requeueAfterMs: 0 };
       if (!failback.acted) {
-        reprotect = await runReprotect(this, this.sides(obs, facts, engine));
+        reprotect = await runReprotect(this, sidesOf(this, obs, facts, engine));
         if (!reprotect) return { requeueAfterMs: 0 };
       }
     }
@@ -209,17 +216,17 @@ class SiteRun implements ReconcileContext {
       // Re-protected after a failover (warm, cold): the serving standby's copies, on the tier's schedule.
       if (!frozen && lifecycle.mode === 'failover' && reprotected(lifecycle) && spec.tier !== 'hot') {
         try {
-          reverseDataTime = await keepReverseCopies(this, this.sides(obs, facts, engine));
+          reverseDataTime = await keepReverseCopies(this, sidesOf(this, obs, facts, engine));
         } catch (err) {
           this.errors.push(`could not keep the serving standby's copies: ${(err as Error).message}`);
         }
       }
     }
-    await this.reportOnce(obs, facts);
-    const late = this.lateConflict();
+    await reportOnce(this, obs, facts);
+    const late = lateConflict(this);
     if (!blocked && late) outcome = { ...outcome, decision: { action: 'refuse', reason: late.reason, message: late.message } };
 
-    const computed = this.status(latest, obs, facts, engine, engineObs, outcome, converged, problems, blocked ?? this.lateConflict(), drill, {
+    const computed = observedStatus(this, latest, obs, facts, engine, engineObs, outcome, converged, problems, blocked ?? lateConflict(this), drill, {
       lifecycle,
       reprotect: reprotect?.decision,
       failback: failback?.decision,
@@ -241,198 +248,9 @@ class SiteRun implements ReconcileContext {
     if (this.errors.length > 0) throw new ReconcileError(this.errors.join('; '));
     return { requeueAfterMs: this.requeue.length ? Math.min(...this.requeue) : undefined };
   }
-
-  /** Events for what holds now and did not before (the conditions say it while it lasts). */
-  private async reportOnce(obs: Observed, facts: SiteFacts): Promise<void> {
-    if (!this.deps.isLeader()) return;
-    const lost = facts.lostCopy;
-    if (lost && this.memory.newlyReported(this.key, 'lostCopy', lost.lost).length > 0) {
-      await this.deps.events.record(this.current, 'Warning', 'CopyClaimDeleted', lost.event);
-    } else if (!lost) this.memory.newlyReported(this.key, 'lostCopy', []);
-    if (this.memory.newlyReported(this.key, 'hostBindings', obs.hostBindings).length > 0) {
-      await this.deps.events.record(this.current, 'Normal', 'StandbyAdjusted', standbyAdjustedMessage(obs.hostBindings));
-    }
-    // spec.standby.resources naming a container the primary's pod template does not have changes nothing: say so.
-    const unmatched = obs.primary ? unknownContainers(podTemplateOf(obs.primary), this.site.spec.standby?.resources) : [];
-    if (this.memory.newlyReported(this.key, 'standbyResources', unmatched).length > 0) {
-      await this.deps.events.record(
-        this.current,
-        'Warning',
-        'StandbyResourcesUnmatched',
-        `spec.standby.resources names ${unmatched.join(', ')}, which the primary's pod template has no container of: those entries change nothing`,
-      );
-    }
-    const both = this.memory.newlyReported(this.key, 'bothSides', obs.bothSides.map((b) => b.service));
-    for (const b of obs.bothSides.filter((x) => both.includes(x.service))) {
-      await this.deps.events.record(
-        this.current,
-        'Warning',
-        'ServiceSelectsBothSides',
-        `Service ${b.service} selects both the primary's pods and the standby's (on ${b.keys.join(', ')}): its clients may reach the standby until the standby's pods are replaced without those labels`,
-      );
-    }
-  }
-
-  /** Both sides as observed, for the failback and re-protection steps, with the newest status. */
-  private sides(obs: Observed, facts: SiteFacts, engine: Engine): SidesInput {
-    return {
-      site: this.site,
-      status: this.current.status ?? {},
-      engine,
-      operatorImage: this.deps.operatorImage,
-      now: this.now(),
-      primary: obs.primary,
-      primaryPods: obs.primaryPods,
-      primaryService: obs.primaryService,
-      trafficService: obs.trafficService,
-      primaryClaims: obs.primaryClaims,
-      standby: obs.standby,
-      standbyPods: obs.standbyPods,
-      snapshots: obs.snapshots,
-      jobs: obs.jobs,
-      cronJobs: obs.cronJobs,
-      runs: facts.runs,
-      snapshotsInstalled: this.deps.caches.snapshots.installed,
-    };
-  }
-
-  /** Why the site must not act at all: its workload is another site's, or a name it writes is taken. */
-  private blocked(obs: Observed, facts: SiteFacts, engine: Engine, lifecycle: Lifecycle, frozen: boolean): Blocked | undefined {
-    const { site, deps: d } = this;
-    const rival = protectingSite(d.caches, site);
-    if (rival) {
-      return {
-        reason: 'WorkloadProtected',
-        message: `${site.spec.primary.workload.kind} ${site.spec.primary.workload.name} is already protected by StandbySite ${rival.metadata?.name ?? '?'} (the oldest site for a workload protects it); delete that site, or point this one at another workload`,
-      };
-    }
-    const wanted = desiredFor(this, obs, facts, engine, lifecycle, site.status.active ?? 'primary', frozen) ?? [];
-    const taken = [...nameConflicts(d.caches, site, wanted), ...remoteNameConflicts(this, obs)];
-    return taken.length ? { reason: 'NameConflict', message: `${taken.join('; ')}; ${conflictAdvice(site)}` } : undefined;
-  }
-
-  /** A blocked site promotes nothing; a promote token that comes meanwhile is refused once, saying why. */
-  private async refuseBlocked(blocked: Blocked): Promise<PromotionOutcome> {
-    const { site, deps: d } = this;
-    const request = promoteRequest(site.metadata.annotations?.[ANNOTATION_PROMOTE], site.status.handledPromoteToken);
-    if (request && d.isLeader()) {
-      await d.events.record(this.current, 'Warning', 'PromotionRefused', `standby.dev/promote=${request.token}: ${blocked.message}`);
-    }
-    return {
-      decision: { action: 'refuse', reason: blocked.reason, message: blocked.message },
-      promotion: site.status.promotion,
-      handledToken: request?.token ?? site.status.handledPromoteToken,
-      fenceWritten: false,
-    };
-  }
-
-  /** Names found taken while converging (between the check above and the write). */
-  private lateConflict(): Blocked | undefined {
-    return this.conflicts.length ? { reason: 'NameConflict', message: `${this.conflicts.join('; ')}; ${conflictAdvice(this.site)}` } : undefined;
-  }
-
-  /** The status this reconcile observed, computed by status.ts from the facts and the promotion's outcome. */
-  private status(
-    latest: SiteStatus,
-    obs: Observed,
-    facts: SiteFacts,
-    engine: Engine,
-    engineObs: EngineObservation,
-    outcome: PromotionOutcome,
-    converged: ConvergeResult,
-    problems: readonly ReferenceProblem[],
-    blocked: Blocked | undefined,
-    drill: DrillView,
-    cycle: { lifecycle: Lifecycle; reprotect: ReprotectOutcome['decision'] | undefined; failback: FailbackOutcome['decision'] | undefined; reverseDataTime: Date | undefined },
-  ): SiteStatus {
-    const { site } = this;
-    const { spec } = site;
-    const now = this.now();
-    const { lifecycle } = cycle;
-    // The failover whose effects hold (none after a failback); the record itself stays in status.
-    const promo = lifecycle.promotion;
-    const fencedSideLifted = lifecycle.mode === 'failback' && lifecycle.failback?.state === 'Switching';
-    const following = reprotecting(lifecycle.reprotection) || lifecycle.reprotection?.state === 'Protected';
-    // The fence is reported while it must hold: not once the old primary is scaled up again to follow.
-    const fenceReported = promo && promo.state !== 'Fencing' && !fencedSideLifted && !((promo.fencing ?? spec.promotion.fencing) === 'scaleDown' && following);
-    const scheduled = spec.tier === 'warm' ? spec.warm : spec.tier === 'cold' ? spec.cold : undefined;
-    const nextSyncTime = scheduled && !scheduled.suspend && !promo ? nextRun(scheduled.schedule, scheduled.timeZone, now) : undefined;
-    if (nextSyncTime) this.after(nextSyncTime.getTime() - now.getTime() + 1000);
-    const lastCopyJob = facts.lastCopyJob;
-    const { status, recheckInMs } = computeStatus({
-      now,
-      spec,
-      generation: site.metadata.generation ?? 0,
-      previous: latest,
-      // A promotion begun in this very run fenced the primary already.
-      primary: promo && facts.primary.state !== 'Missing' && facts.primary.state !== 'Unreachable' ? { ...facts.primary, state: 'Fenced' } : facts.primary,
-      problems: [...problems.map((p) => p.message), ...this.errors],
-      stalling: problems.filter((p) => p.stalls).map((p) => p.message),
-      blocked,
-      standby: {
-        name: obs.standby ? names.standby(site.metadata.name) : undefined,
-        exists: obs.standby !== undefined,
-        readyReplicas: facts.standbyReadyPods,
-        replicas: obs.standby?.spec?.replicas ?? 0,
-        created: toDate(obs.standby?.metadata?.creationTimestamp),
-        notReadySince: facts.serving.notReadySince,
-      },
-      measuresLag: engine.measuresLag,
-      lagSeconds: engineObs.lagSeconds,
-      engineProblem: engineObs.problem,
-      lostCopy: facts.lostCopy?.message,
-      standbyAdjusted: obs.hostBindings.length ? standbyAdjustedMessage(obs.hostBindings) : undefined,
-      // Re-protected after a failover (warm, cold): the serving standby's newest copy is what protects.
-      dataTime: cycle.reverseDataTime ?? facts.dataTime,
-      lastSnapshotTime: facts.lastSnapshotTime,
-      snapshots: facts.snapshotCount,
-      lastSync: facts.lastSync,
-      nextSyncTime,
-      lastCopyJob: lastCopyJob?.finished ? { succeeded: lastCopyJob.succeeded, finished: lastCopyJob.finished, message: lastCopyJob.message } : undefined,
-      usability: facts.usability,
-      decision: outcome.decision,
-      promotion: latest.promotion ?? outcome.promotion,
-      lifecycle,
-      reprotect: cycle.reprotect,
-      failback: cycle.failback,
-      history: latest.promotionHistory ?? [],
-      handledToken: outcome.handledToken,
-      handledAbandonToken: latest.handledAbandonToken,
-      active: latest.active ?? 'primary',
-      trafficService: spec.traffic.mode === 'operatorService' ? names.traffic(site.metadata.name, spec) : spec.primary.service,
-      traffic: outcome.traffic,
-      fencing: fenceReported
-        ? fencingState(site, {
-            ...obs,
-            fenceWritten: outcome.fenceWritten,
-            fenceReverted: converged.fenceReverted,
-            // Held as converge holds it: narrowed once the old primary follows the standby.
-            narrow: fencesFor(lifecycle, promo.fencing ?? spec.promotion.fencing).primary === 'narrow',
-          })
-        : undefined,
-      drill,
-      cost: siteCost({
-        spec,
-        now,
-        primary: obs.primary,
-        volumes: obs.volumes,
-        primaryClaims: obs.primaryClaims,
-        standby: obs.standby,
-        claims: [...obs.copyClaims, ...obs.keptClaims],
-        snapshots: obs.snapshots,
-      }),
-    });
-    this.after(recheckInMs);
-    return status;
-  }
 }
 
 function engineContextOf(site: StandbySite, obs: Observed, operatorImage: string): EngineContext | undefined {
   if (!obs.primary) return undefined;
   return { site, tier: site.spec.tier, primary: obs.primary, primaryService: obs.primaryService, volumes: obs.volumes, operatorImage };
-}
-
-/** Why the standby's pod template differs from the primary's beyond its labels. */
-function standbyAdjustedMessage(bindings: readonly string[]): string {
-  return `the standby does not copy the primary's ${bindings.join(', ')}: it runs on the pod network, so it can run on the primary's node; clients reach it through the Service`;
 }

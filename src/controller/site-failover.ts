@@ -18,16 +18,16 @@ import { KubeClient } from '../k8s/client.ts';
 import { connectionFromKubeconfig } from '../k8s/connection.ts';
 import { R } from '../k8s/resources.ts';
 import { inProgress } from '../promotion/machine.ts';
-import type { StandbyUsability } from '../promotion/decide.ts';
-import type { RemoteCluster } from '../remote/cluster.ts';
+import { budgetFreesInMs, promotionsInWindow, type StandbyUsability } from '../promotion/decide.ts';
 import { ownershipOf } from '../site/ownership.ts';
-import { confirm, decideAcquire, observe, startWatcher, type Watcher } from '../witness/acquire.ts';
+import { confirm, decideAcquire, observe, startWatcher, type AcquireInput, type Watcher } from '../witness/acquire.ts';
 import { firstRecord } from '../witness/lease.ts';
 import { buildGuard, guardDrift, leaseNameOf, pingToAnswer, primaryHolder, standbyHolder } from '../witness/site-guard.ts';
 import { WitnessStore, type StoredRecord } from '../witness/store.ts';
 import type { WitnessTiming } from '../witness/timing.ts';
 import { mergeConditions, type ConditionInput } from './conditions.ts';
 import type { ReconcileContext } from './context.ts';
+import { ensureGuardFinalizer } from './site-guard-cleanup.ts';
 
 /** What this process remembers of one site's witness between reconciles. */
 export interface WitnessState {
@@ -43,8 +43,6 @@ export interface WitnessState {
   record: StoredRecord | undefined;
   readAt: string | undefined;
   client: { id: string; client: KubeClient; at: number } | undefined;
-  /** The guard this process created or found its own, to delete with the site. */
-  guard: { cluster: RemoteCluster; namespace: string; name: string; uid: string | undefined } | undefined;
   /** Why the witness cannot be used at all (its Secret): a person must act. */
   problem: string | undefined;
   /** Whether this process has seen a lease record for the pair: a record gone after that is never recreated. */
@@ -62,12 +60,18 @@ export interface WitnessOutcome {
 
 const mono = (): number => performance.now();
 
-/** A request to the witness that takes longer than requestTimeout counts as failed. */
-function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
+/** A request that takes longer than requestTimeout counts as failed, and is aborted (its socket closed). */
+function within<T>(ms: number, call: (signal: AbortSignal) => Promise<T>, what: string): Promise<T> {
+  const abort = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within requestTimeout ${ms / 1000}s`)), ms);
+    timer = setTimeout(() => {
+      abort.abort();
+      reject(new Error(`${what}: no answer within requestTimeout ${ms / 1000}s`));
+    }, ms);
   });
+  const p = call(abort.signal);
+  p.catch(() => undefined);
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
@@ -112,7 +116,6 @@ function stateOf(rc: ReconcileContext, t: WitnessTiming): WitnessState {
     record: undefined,
     readAt: undefined,
     client: have?.client,
-    guard: have?.guard,
     problem: undefined,
   };
   rc.memory.witness.set(rc.key, st);
@@ -172,12 +175,13 @@ async function keepGuard(rc: ReconcileContext, st: WitnessState, t: WitnessTimin
   const uid = rc.site.metadata.uid;
   const epoch = rc.current.status?.epoch ?? 1;
   try {
-    const live = await within(t.requestTimeout * 3, c.reader.get<GuardObject>(GUARD_RESOURCE, c.namespace, name), 'reading the StandbySiteGuard');
+    const live = await within(t.requestTimeout * 3, (signal) => c.reader.get<GuardObject>(GUARD_RESOURCE, c.namespace, name, { signal }), 'reading the StandbySiteGuard');
     const want = buildGuard(rc.site, epoch, live?.spec.ack)!;
     want.metadata.namespace = c.namespace;
     if (!live) {
-      const made = await c.writer.create<GuardObject>(GUARD_RESOURCE, want);
-      st.guard = { cluster: c, namespace: c.namespace, name, uid: made.metadata.uid };
+      // The finalizer first: whichever process leads later deletes the guard (site-guard-cleanup.ts).
+      if (!(await ensureGuardFinalizer(rc))) return;
+      await c.writer.create<GuardObject>(GUARD_RESOURCE, want);
       rc.log.info({ guard: name, remote: c.server }, "created the StandbySiteGuard in the primary's cluster");
       return;
     }
@@ -186,7 +190,7 @@ async function keepGuard(rc: ReconcileContext, st: WitnessState, t: WitnessTimin
       rc.conflicts.push(`StandbySiteGuard ${name} in namespace ${c.namespace} of the primary's cluster already exists and ${own.why}`);
       return;
     }
-    st.guard = { cluster: c, namespace: c.namespace, name, uid: live.metadata.uid };
+    if (!(await ensureGuardFinalizer(rc))) return;
     const drift = guardDrift(want, live);
     if (drift) await c.writer.mergePatch(GUARD_RESOURCE, c.namespace, name, { metadata: drift.labels ? { labels: drift.labels } : {}, ...(drift.spec ? { spec: drift.spec } : {}) });
     const ping = pingToAnswer(live);
@@ -209,15 +213,15 @@ async function readLease(rc: ReconcileContext, st: WitnessState, t: WitnessTimin
   if (st.lastReadAt !== undefined && now - st.lastReadAt < t.renewInterval * 0.9) return;
   st.lastReadAt = now;
   try {
-    let rec = await within(t.requestTimeout, store.read(), "reading the witness's lease");
+    let rec = await within(t.requestTimeout, (signal) => store.read(signal), "reading the witness's lease");
     // The first record only for a pair that never had one: a lease gone after a takeover (deleted,
     // a witness rebuilt) recreated as the primary's would let a restarted old primary serve again.
     const pristine = !st.everSeen && !promoting && (rc.current.status?.epoch ?? 1) <= 1;
     if (!rec && !pristine) throw new Error("the witness's lease is gone: it is not recreated once the pair has had one (a person must restore it or recreate the site)");
     if (!rec && rc.deps.isLeader()) {
       const first = firstRecord(primaryHolder(rc.site.metadata.uid ?? ''));
-      const made = await within(t.requestTimeout, store.create(first.holder, first.epoch, Date.now()), "creating the witness's lease");
-      rec = made === 'exists' ? await within(t.requestTimeout, store.read(), "reading the witness's lease") : made;
+      const made = await within(t.requestTimeout, (signal) => store.create(first.holder, first.epoch, Date.now(), signal), "creating the witness's lease");
+      rec = made === 'exists' ? await within(t.requestTimeout, (signal) => store.read(signal), "reading the witness's lease") : made;
     }
     st.reachable = true;
     st.lastError = undefined;
@@ -266,6 +270,7 @@ export async function witnessStep(
   const self = standbyHolder(rc.site.metadata.uid ?? '');
   let takeover: WitnessOutcome['takeover'];
   let note: string | undefined;
+  let refused: string | undefined;
   if (client) {
     const store = new WitnessStore(client, sf.witness.namespace, leaseNameOf(rc.site.metadata.namespace, rc.site.metadata.name), Math.ceil(t.leaseDuration / 1000));
     await readLease(rc, st, t, store, promoting);
@@ -283,12 +288,17 @@ export async function witnessStep(
         note = `the standby is not usable, so the lease is not taken over: ${i.usability.reason}`;
       } else {
         const failureThreshold = parseDuration(rc.site.spec.promotion.failureThreshold) ?? 30_000;
-        const d = decideAcquire({ watcher: st.watcher, now: mono(), timing: t, self, primaryGoneSince: st.goneSince, failureThreshold, primaryFenced: false });
-        if (d.action === 'wait') {
+        const d = decideAcquire({ watcher: st.watcher, now: mono(), timing: t, self, primaryGoneSince: st.goneSince, failureThreshold, primaryFenced: false, budget: budgetOf(rc) });
+        if (d.action === 'refuse') {
+          note = d.message;
+          refused = d.reason;
+          rc.after(d.retryAfterMs + 1000);
+          if (rc.memory.newlyReported(rc.key, 'takeoverRefused', [d.reason]).length > 0) await rc.deps.events.record(rc.current, 'Warning', 'TakeoverRefused', d.message);
+        } else if (d.action === 'wait') {
           note = `waiting: ${d.reason}`;
           rc.after(Math.max(0, d.until - mono()) + 50);
         } else if (d.action === 'takeOver' && rc.deps.isLeader()) {
-          const res = await within(t.requestTimeout, store.write(d.expect, d.holder, d.epoch, Date.now()), "taking the witness's lease over").catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+          const res = await within(t.requestTimeout, (signal) => store.write(d.expect, d.holder, d.epoch, Date.now(), signal), "taking the witness's lease over").catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
           if (res instanceof Error) {
             st.reachable = false;
             st.lastError = res.message;
@@ -311,10 +321,20 @@ export async function witnessStep(
       }
     }
   }
-  return { takeover, conditions: witnessConditions(st, t, self, note) };
+  if (!refused) rc.memory.newlyReported(rc.key, 'takeoverRefused', []);
+  return { takeover, conditions: witnessConditions(st, t, self, note, refused) };
 }
 
-function witnessConditions(st: WitnessState, t: WitnessTiming, self: string, note: string | undefined): ConditionInput[] {
+/** promotion.maxPromotions as the ordinary automatic promotion counts it (promotion/decide.ts). */
+function budgetOf(rc: ReconcileContext): NonNullable<AcquireInput['budget']> {
+  const mp = rc.site.spec.promotion.maxPromotions;
+  const windowMs = parseDuration(mp.window) ?? 3_600_000;
+  const history = rc.current.status?.promotionHistory ?? [];
+  const now = rc.now();
+  return { count: mp.count, windowMs, used: promotionsInWindow(history, now, windowMs).length, freesInMs: budgetFreesInMs(history, now, windowMs) };
+}
+
+function witnessConditions(st: WitnessState, t: WitnessTiming, self: string, note: string | undefined, refused: string | undefined): ConditionInput[] {
   const reach: ConditionInput = st.problem
     ? { type: 'WitnessReachable', status: 'False', reason: 'WitnessSecretProblem', message: st.problem }
     : st.reachable === undefined
@@ -328,7 +348,8 @@ function witnessConditions(st: WitnessState, t: WitnessTiming, self: string, not
     : {
         type: 'WitnessLease',
         status: r.holder === self ? 'True' : 'False',
-        reason: r.holder === self ? 'HeldByStandby' : 'HeldByPrimary',
+        // A takeover refused (the promotion budget) says so in the reason: a person must decide.
+        reason: r.holder === self ? 'HeldByStandby' : refused ? 'TakeoverRefused' : 'HeldByPrimary',
         message: `holder ${r.holder}, epoch ${r.epoch}, observedAt ${st.readAt ?? '?'}${note ? `; ${note}` : ''}`,
       };
   return [reach, lease];
@@ -340,16 +361,4 @@ export function withWitnessStatus(status: SiteStatus, w: WitnessOutcome | undefi
   const merged = mergeConditions(latest.conditions, w.conditions, generation, now);
   const types = new Set(merged.map((c) => c.type));
   return { ...status, conditions: [...(status.conditions ?? []).filter((c) => !types.has(c.type)), ...merged] };
-}
-
-/** The site is gone: the guard this process created or owns there goes with it (by its uid). */
-export async function deleteGuardOf(rc: { memory: { witness: Map<string, unknown> }; log: { warn: (o: object, m: string) => void } }, key: string, isLeader: boolean): Promise<void> {
-  const st = rc.memory.witness.get(key) as WitnessState | undefined;
-  if (!st?.guard || !isLeader) return;
-  const g = st.guard;
-  try {
-    await g.cluster.writer.delete(GUARD_RESOURCE, g.namespace, g.name, g.uid ? { uid: g.uid } : {});
-  } catch (err) {
-    rc.log.warn({ guard: g.name, err: (err as Error).message }, "could not delete the StandbySiteGuard in the primary's cluster");
-  }
 }

@@ -153,10 +153,10 @@ export class KubeClient {
     }
   }
 
-  /** Reads one object; undefined when it does not exist. */
-  async get<T extends KubeObject>(res: Resource, namespace: string | undefined, name: string): Promise<T | undefined> {
+  /** Reads one object; undefined when it does not exist. `signal` aborts the request (its socket closes). */
+  async get<T extends KubeObject>(res: Resource, namespace: string | undefined, name: string, opts: { signal?: AbortSignal | undefined } = {}): Promise<T | undefined> {
     try {
-      return await this.request<T>(HttpMethod.GET, objectPath(res, namespace, name), { verb: 'get', resource: res.plural });
+      return await this.request<T>(HttpMethod.GET, objectPath(res, namespace, name), { verb: 'get', resource: res.plural, ...(opts.signal ? { signal: opts.signal } : {}) });
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
@@ -199,12 +199,13 @@ export class KubeClient {
     return { items, resourceVersion };
   }
 
-  async create<T extends KubeObject>(res: Resource, obj: T): Promise<T> {
+  async create<T extends KubeObject>(res: Resource, obj: T, opts: { signal?: AbortSignal | undefined } = {}): Promise<T> {
     return this.request<T>(HttpMethod.POST, collectionPath(res, obj.metadata?.namespace), {
       verb: 'create',
       resource: res.plural,
       body: obj,
       query: { fieldManager: this.fieldManager },
+      ...(opts.signal ? { signal: opts.signal } : {}),
     });
   }
 
@@ -256,12 +257,13 @@ export class KubeClient {
     });
   }
 
-  async replace<T extends KubeObject>(res: Resource, obj: T, subresource?: string): Promise<T> {
+  async replace<T extends KubeObject>(res: Resource, obj: T, subresource?: string, opts: { signal?: AbortSignal | undefined } = {}): Promise<T> {
     return this.request<T>(HttpMethod.PUT, objectPath(res, obj.metadata?.namespace, nameOf(obj), subresource), {
       verb: 'update',
       resource: subresource ? `${res.plural}/${subresource}` : res.plural,
       body: obj,
       query: { fieldManager: this.fieldManager },
+      ...(opts.signal ? { signal: opts.signal } : {}),
     });
   }
 

@@ -83,7 +83,7 @@ export function promotionsInWindow(history: readonly PromotionRecord[], now: Dat
 }
 
 /** When the oldest promotion in the window leaves it, freeing budget. */
-function budgetFreesInMs(history: readonly PromotionRecord[], now: Date, windowMs: number): number {
+export function budgetFreesInMs(history: readonly PromotionRecord[], now: Date, windowMs: number): number {
   const times = promotionsInWindow(history, now, windowMs).map((h) => new Date(h.startedAt).getTime());
   return times.length ? Math.max(0, Math.min(...times) + windowMs - now.getTime()) : 0;
 }

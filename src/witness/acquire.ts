@@ -59,11 +59,20 @@ export interface AcquireInput {
    * primary's guard learns it lost.
    */
   primaryFenced: boolean;
+  /**
+   * promotion.maxPromotions, as the ordinary automatic promotion counts it (promotion/decide.ts):
+   * promotions started in the window, and when the oldest leaves it. A takeover is a promotion, so
+   * it is refused once the budget is used, before the lease is touched (a lease taken over and then
+   * not promoted would fence the primary and leave no site serving).
+   */
+  budget?: { count: number; windowMs: number; used: number; freesInMs: number } | undefined;
 }
 
 export type AcquireDecision =
   | { action: 'none'; reason: string }
   | { action: 'wait'; until: number; reason: string }
+  /** Everything else says take over, but the promotion budget is used: nothing is written. */
+  | { action: 'refuse'; reason: 'BudgetExhausted'; message: string; retryAfterMs: number }
   /** Update the record to this, only if it is still at `expect`; promote once that succeeds. */
   | { action: 'takeOver'; expect: string; holder: string; epoch: number; reason: string };
 
@@ -83,6 +92,15 @@ export function decideAcquire(i: AcquireInput): AcquireDecision {
   if (pending.length) {
     const until = Math.max(...pending.map(([at]) => at));
     return { action: 'wait', until, reason: pending.map(([, why]) => why).join('; ') };
+  }
+  const b = i.budget;
+  if (b && b.used >= b.count) {
+    return {
+      action: 'refuse',
+      reason: 'BudgetExhausted',
+      message: `the lease is not taken over: ${b.used} promotion(s) in the last ${sec(b.windowMs)} used the budget of ${b.count} (promotion.maxPromotions); the next is allowed in ${sec(b.freesInMs)}, or, once sure the primary's site is down, annotate standby.dev/promote=site-lost-<token>`,
+      retryAfterMs: b.freesInMs,
+    };
   }
   const next = takeoverOf(w.record, i.self);
   return {

@@ -20,9 +20,9 @@ import { selfFenceAfter, type WitnessTiming } from './timing.ts';
 
 /** The lease on the witness (WitnessStore). */
 export interface WitnessLease {
-  read(): Promise<StoredRecord | undefined>;
-  create(holder: string, epoch: number, wallMs: number): Promise<StoredRecord | 'exists'>;
-  write(expect: string, holder: string, epoch: number, wallMs: number): Promise<StoredRecord | 'conflict' | 'gone'>;
+  read(signal?: AbortSignal): Promise<StoredRecord | undefined>;
+  create(holder: string, epoch: number, wallMs: number, signal?: AbortSignal): Promise<StoredRecord | 'exists'>;
+  write(expect: string, holder: string, epoch: number, wallMs: number, signal?: AbortSignal): Promise<StoredRecord | 'conflict' | 'gone'>;
 }
 
 /** A kubeconfig Secret that cannot be used: a person must fix it (the message names the field). */
@@ -169,10 +169,12 @@ export class GuardLoop {
     const sentAt = this.o.clock.now();
     const sentWall = this.o.clock.wall();
     let outcome: GuardEvent;
+    const abort = new AbortController();
     try {
-      outcome = await this.withTimeout(this.renewOnce(g, sentAt, sentWall), t.requestTimeout);
+      outcome = await this.withTimeout(this.renewOnce(g, sentAt, sentWall, abort.signal), t.requestTimeout);
       this.configProblem = undefined;
     } catch (err) {
+      abort.abort();
       if (err instanceof WitnessConfigError) this.configProblem = err.message;
       const why = err instanceof Timeout ? `no answer from the witness within requestTimeout (${t.requestTimeout / 1000}s)` : (err as Error).message;
       outcome = { type: 'renewFailed', error: why };
@@ -196,16 +198,16 @@ export class GuardLoop {
 
   private createdNow = false;
 
-  private async renewOnce(g: GuardObject, sentAt: number, sentWall: number): Promise<GuardEvent> {
+  private async renewOnce(g: GuardObject, sentAt: number, sentWall: number, signal?: AbortSignal): Promise<GuardEvent> {
     const store = await this.o.ports.witness(g);
     const self = g.spec.holder;
-    let rec = await store.read();
+    let rec = await store.read(signal);
     if (!rec) {
       // Only a guard that never saw a lease creates the first record: one that vanished after
       // this guard held it may have been taken over (and deleted) since: never recreated.
       if (this.lease) return { type: 'renewFailed', error: `the lease ${g.spec.witness.namespace}/${g.spec.witness.leaseName} is gone from the witness: not recreated` };
       const first = firstRecord(self);
-      const made = await store.create(first.holder, first.epoch, sentWall);
+      const made = await store.create(first.holder, first.epoch, sentWall, signal);
       if (made !== 'exists') {
         this.createdNow = true;
         this.lease = { holder: made.holder, epoch: made.epoch };
@@ -213,18 +215,18 @@ export class GuardLoop {
           ? { type: 'renewed', sentAt }
           : this.lostEvent(renewalOf(made, self, g.spec.epoch));
       }
-      rec = await store.read();
+      rec = await store.read(signal);
       if (!rec) return { type: 'renewFailed', error: 'the lease was created and deleted at once' };
     }
     for (let attempt = 0; ; attempt++) {
       this.lease = { holder: rec.holder, epoch: rec.epoch, ...(this.lease?.renewedAt ? { renewedAt: this.lease.renewedAt } : {}) };
       const r = renewalOf(rec, self, g.spec.epoch);
       if (r.action === 'lost') return this.lostEvent(r);
-      const wrote = await store.write(r.expect, r.holder, r.epoch, sentWall);
+      const wrote = await store.write(r.expect, r.holder, r.epoch, sentWall, signal);
       if (wrote === 'gone') return { type: 'renewFailed', error: 'the lease was deleted from the witness' };
       if (wrote !== 'conflict') return { type: 'renewed', sentAt };
       // Someone wrote the record since it was read: read it again once (a takeover shows as lost).
-      const again = attempt === 0 ? await store.read() : undefined;
+      const again = attempt === 0 ? await store.read(signal) : undefined;
       if (!again) return { type: 'renewFailed', error: 'the lease changed while it was renewed' };
       rec = again;
     }
@@ -236,7 +238,7 @@ export class GuardLoop {
   }
 
   private withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-    // The request itself is not aborted (the store takes no signal); a late answer is ignored:
+    // On a timeout the caller aborts the request (renew); a late answer is ignored anyway:
     // a renewal counts only if answered in time, which never moves a deadline later.
     p.catch(() => undefined);
     return new Promise<T>((resolve, reject) => {

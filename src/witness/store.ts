@@ -1,7 +1,9 @@
 // The lease on the witness's API server: read it, create it, and write it only with the version
 // read as precondition (an update carrying metadata.resourceVersion: the API server refuses it
 // with 409 Conflict when the record changed since). This is what makes "the witness decides" true:
-// of two sides that write the same version, the API server accepts exactly one.
+// of two sides that write the same version, the API server accepts exactly one. Every call takes
+// an optional AbortSignal: a caller that gives up after requestTimeout aborts the request, so its
+// socket closes instead of a late answer arriving (and a connection lingering) after the decision.
 import { isConflict, isNotFound, type KubeClient } from '../k8s/client.ts';
 import { R } from '../k8s/resources.ts';
 import { microTime as micro, type KubeObject } from '../k8s/types.ts';
@@ -44,20 +46,20 @@ export class WitnessStore {
     this.leaseSeconds = leaseSeconds;
   }
 
-  async read(): Promise<StoredRecord | undefined> {
-    const l = await this.client.get<Lease>(R.lease, this.namespace, this.name);
+  async read(signal?: AbortSignal): Promise<StoredRecord | undefined> {
+    const l = await this.client.get<Lease>(R.lease, this.namespace, this.name, { signal });
     return l ? decode(l) : undefined;
   }
 
   /** Creates the first record; 'exists' when the pair already has one (it is never overwritten). */
-  async create(holder: string, epoch: number, wallMs: number): Promise<StoredRecord | 'exists'> {
+  async create(holder: string, epoch: number, wallMs: number, signal?: AbortSignal): Promise<StoredRecord | 'exists'> {
     try {
       const created = await this.client.create<Lease>(R.lease, {
         apiVersion: 'coordination.k8s.io/v1',
         kind: 'Lease',
         metadata: { name: this.name, namespace: this.namespace, annotations: { [ANNOTATION_WITNESS_EPOCH]: String(epoch) } },
         spec: { holderIdentity: holder, leaseDurationSeconds: this.leaseSeconds, acquireTime: microTime(wallMs), renewTime: microTime(wallMs), leaseTransitions: 0 },
-      });
+      }, { signal });
       return decode(created);
     } catch (err) {
       if (isConflict(err)) return 'exists';
@@ -69,8 +71,8 @@ export class WitnessStore {
    * Writes holder and epoch (a renewal keeps both, a takeover changes them) if the record is
    * still at `expect`; 'conflict' when it is not (someone wrote it since), 'gone' when deleted.
    */
-  async write(expect: string, holder: string, epoch: number, wallMs: number): Promise<StoredRecord | 'conflict' | 'gone'> {
-    const current = await this.client.get<Lease>(R.lease, this.namespace, this.name);
+  async write(expect: string, holder: string, epoch: number, wallMs: number, signal?: AbortSignal): Promise<StoredRecord | 'conflict' | 'gone'> {
+    const current = await this.client.get<Lease>(R.lease, this.namespace, this.name, { signal });
     if (!current) return 'gone';
     // No comparison here: the update carries `expect`, and the API server alone judges it.
     const takeover = current.spec?.holderIdentity !== holder;
@@ -86,7 +88,7 @@ export class WitnessStore {
       },
     };
     try {
-      return decode(await this.client.replace<Lease>(R.lease, next));
+      return decode(await this.client.replace<Lease>(R.lease, next, undefined, { signal }));
     } catch (err) {
       if (isConflict(err)) return 'conflict';
       if (isNotFound(err)) return 'gone';

@@ -26,6 +26,7 @@ let operator: SiteOperator | undefined;
 let store: WitnessStore;
 let uid = '';
 let remoteUser = '';
+let identity: Awaited<ReturnType<typeof operatorIdentity>>;
 /** The test's renewals, as the primary's guard would make them. */
 let renewing: { stop: () => Promise<void>; lastSentAt: () => number; renewals: () => number } | undefined;
 const figures: Record<string, number> = {};
@@ -113,7 +114,7 @@ beforeAll(async () => {
     async () => (await kubectl(primary, ['get', 'crd', 'standbysiteguards.standby.dev', '-o', 'jsonpath={.status.conditions[?(@.type=="Established")].status}'])).trim() === 'True',
     { timeoutMs: 60_000, description: 'the StandbySiteGuard CRD Established' },
   );
-  const identity = await operatorIdentity(standby);
+  identity = await operatorIdentity(standby);
   const access = await remoteAccess(primary, [ns]);
   remoteUser = `system:serviceaccount:standby-remote:${access.docs.find((d) => d.kind === 'ServiceAccount')!.metadata.name}`;
   await kubectl(standby, ['create', 'namespace', ns]);
@@ -229,6 +230,40 @@ spec:
     for (const verb of ['update', 'patch']) expect(await can(verb, '--subresource=status'), `${verb} status`).toBe('no');
     const forbidden = operator!.logLines().filter((l) => /forbidden|HTTP 403/i.test(JSON.stringify(l)));
     expect(forbidden).toEqual([]);
+  });
+
+  it('a guard outlives the process that wrote it: the next operator deletes it when its site goes, or when siteFailover turns manual', async () => {
+    const guardOf = async (name: string) => (await kubectl(primary, ['-n', ns, 'get', 'standbysiteguard', name, '--ignore-not-found', '-o', 'name'])).trim();
+    const finalizersOf = async (name: string) =>
+      (await kubectlJson<{ metadata: { finalizers?: string[] } }>(standby, ['-n', ns, 'get', 'standbysite', name])).metadata.finalizers ?? [];
+    for (const name of ['batch', 'cart']) {
+      await apply(standby, SITE.replace(/name: orders\}/, `name: ${name}}`), ns);
+      await waitFor(async () => (await guardOf(name)) !== '', { timeoutMs: 60_000, description: `the ${name} guard created` });
+      // The finalizer came before the guard.
+      expect(await finalizersOf(name)).toContain('standby.dev/site-guard');
+    }
+    // The process that wrote both guards stops; the site batch is deleted meanwhile and waits (its finalizer).
+    await operator!.stop();
+    await kubectl(standby, ['-n', ns, 'delete', 'standbysite', 'batch', '--wait=false']);
+    const deleting = await kubectlJson<{ metadata: { deletionTimestamp?: string } }>(standby, ['-n', ns, 'get', 'standbysite', 'batch']);
+    expect(deleting.metadata.deletionTimestamp).toBeDefined();
+    expect(await guardOf('batch')).not.toBe('');
+    // A new process, with no memory of either guard.
+    operator = await startOperatorIn(standby, identity, [ns]);
+    await waitFor(async () => (await guardOf('batch')) === '', { timeoutMs: 60_000, description: 'the batch guard deleted by the restarted operator' });
+    await waitFor(async () => (await kubectl(standby, ['-n', ns, 'get', 'standbysite', 'batch', '--ignore-not-found', '-o', 'name'])).trim() === '', {
+      timeoutMs: 60_000,
+      description: 'the batch site gone once its guard is',
+    });
+    // The site cart switches to manual after another restart: its guard goes, then the finalizer; the site stays.
+    await operator.stop();
+    operator = await startOperatorIn(standby, identity, [ns]);
+    await kubectl(standby, ['-n', ns, 'patch', 'standbysite', 'cart', '--type=merge', '-p', JSON.stringify({ spec: { promotion: { siteFailover: { mode: 'manual' } } } })]);
+    await waitFor(async () => (await guardOf('cart')) === '', { timeoutMs: 60_000, description: 'the cart guard deleted after the switch to manual' });
+    await waitFor(async () => !(await finalizersOf('cart')).includes('standby.dev/site-guard'), { timeoutMs: 60_000, description: 'the finalizer removed from cart' });
+    await kubectl(standby, ['-n', ns, 'delete', 'standbysite', 'cart', '--wait=true']);
+    // The other site's guard (orders) is untouched by all of this.
+    expect(await guardOf('orders')).not.toBe('');
   });
 
   it('a partition while the lease is renewed takes nothing over: the primary Unreachable, no promotion', async () => {

@@ -83,10 +83,12 @@ itself, so these rules also cover that Role's rules (src/tiers/jobs.ts, buildCop
 It holds neither `escalate` nor `bind`.
 */}}
 {{- define "standby-operator.rules" -}}
-# StandbySites: read; only the status is written (spec is the user's, or GitOps').
+# StandbySites: read; only the status is written (spec is the user's, or GitOps'), and the
+# operator's one finalizer (standby.dev/site-guard, patched by resourceVersion precondition) on a
+# site whose guard lives in the primary's cluster, so that the guard is deleted before the site.
 - apiGroups: ["standby.dev"]
   resources: ["standbysites"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["standby.dev"]
   resources: ["standbysites/status"]
   verbs: ["get", "patch", "update"]

@@ -55,6 +55,21 @@ describe("the standby site's takeover", () => {
     expect(decideAcquire(input({ watcher: w, now: 40_000, primaryGoneSince: 20_000, primaryFenced: true })).action).toBe('takeOver');
   });
 
+  test('maxPromotions: a takeover is a promotion; refused once the budget is used, naming it, before the lease is written', () => {
+    const w = observe(startWatcher(0, T), rec('5'), 0);
+    const due = { watcher: w, now: 1e6, primaryGoneSince: 0 };
+    // Budget left: taken over as without one.
+    expect(decideAcquire(input({ ...due, budget: { count: 2, windowMs: 3_600_000, used: 1, freesInMs: 1_800_000 } }))).toMatchObject({ action: 'takeOver', epoch: 2 });
+    const d = decideAcquire(input({ ...due, budget: { count: 1, windowMs: 3_600_000, used: 1, freesInMs: 1_800_000 } }));
+    expect(d).toMatchObject({ action: 'refuse', reason: 'BudgetExhausted', retryAfterMs: 1_800_000 });
+    if (d.action !== 'refuse') return;
+    expect(d.message).toContain('1 promotion(s) in the last 3600s used the budget of 1 (promotion.maxPromotions)');
+    expect(d.message).toContain('the next is allowed in 1800s');
+    // The conditions that come first still wait first: the budget is only the last word.
+    expect(decideAcquire(input({ watcher: w, now: 1_000, primaryGoneSince: 0, budget: { count: 1, windowMs: 3_600_000, used: 1, freesInMs: 1 } })).action).toBe('wait');
+    expect(decideAcquire(input({ now: 1e6, budget: { count: 1, windowMs: 3_600_000, used: 5, freesInMs: 1 } })).action).toBe('none');
+  });
+
   test('never without having read the witness, never over its own record', () => {
     expect(decideAcquire(input({ watcher: startWatcher(0, T), now: 1e9, primaryGoneSince: 0 })).action).toBe('none');
     expect(decideAcquire(input({ watcher: observe(startWatcher(0, T), rec('9', 'west', 2), 0), now: 1e9, primaryGoneSince: 0 }))).toMatchObject({
