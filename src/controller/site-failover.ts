@@ -23,7 +23,7 @@ import { ownershipOf } from '../site/ownership.ts';
 import { confirm, decideAcquire, observe, startWatcher, type AcquireInput, type Watcher } from '../witness/acquire.ts';
 import { firstRecord } from '../witness/lease.ts';
 import { buildGuard, guardDrift, leaseNameOf, pingToAnswer, primaryHolder, standbyHolder } from '../witness/site-guard.ts';
-import { WitnessStore, type StoredRecord } from '../witness/store.ts';
+import { renewedSinceAcquired, WitnessStore, type StoredRecord } from '../witness/store.ts';
 import type { WitnessTiming } from '../witness/timing.ts';
 import { mergeConditions, type ConditionInput } from './conditions.ts';
 import type { ReconcileContext } from './context.ts';
@@ -288,7 +288,7 @@ export async function witnessStep(
         note = `the standby is not usable, so the lease is not taken over: ${i.usability.reason}`;
       } else {
         const failureThreshold = parseDuration(rc.site.spec.promotion.failureThreshold) ?? 30_000;
-        const d = decideAcquire({ watcher: st.watcher, now: mono(), timing: t, self, primaryGoneSince: st.goneSince, failureThreshold, primaryFenced: false, budget: budgetOf(rc) });
+        const d = decideAcquire({ watcher: st.watcher, now: mono(), timing: t, self, primaryGoneSince: st.goneSince, failureThreshold, primaryFenced: false, holderRenewed: renewedSinceAcquired(st.record), budget: budgetOf(rc) });
         if (d.action === 'refuse') {
           note = d.message;
           refused = d.reason;

@@ -60,6 +60,13 @@ export interface AcquireInput {
    */
   primaryFenced: boolean;
   /**
+   * The lease's holder has renewed it since it acquired it (renewTime after acquireTime): its guard
+   * runs, so it promised to fence itself. A record nobody renewed (the first one this side created
+   * before any guard ran in the primary's cluster, or one whose guard never started) carries no such
+   * promise: taking it over could leave the old primary serving unfenced.
+   */
+  holderRenewed: boolean;
+  /**
    * promotion.maxPromotions, as the ordinary automatic promotion counts it (promotion/decide.ts):
    * promotions started in the window, and when the oldest leaves it. A takeover is a promotion, so
    * it is refused once the budget is used, before the lease is touched (a lease taken over and then
@@ -89,6 +96,14 @@ export function decideAcquire(i: AcquireInput): AcquireDecision {
     [w.promisedUntil, `this site confirmed to the primary's site that it would not take over, for another ${sec(w.promisedUntil - now)}`],
   ];
   const pending = conditions.filter(([at], k) => now < at && (k === 0 || !i.primaryFenced));
+  if (!i.holderRenewed && !i.primaryFenced) {
+    // Not a wait for a moment: only a renewal (the guard runs) or the confirmed fence changes it.
+    return {
+      action: 'wait',
+      until: Math.max(now + t.renewInterval, ...pending.map(([at]) => at)),
+      reason: `${w.record.holder} has never renewed the witness's lease since it acquired it: its guard in the primary's cluster has not run, so nothing fences that primary and the lease is not taken over (once sure the primary's site is down, annotate standby.dev/promote=site-lost-<token>)`,
+    };
+  }
   if (pending.length) {
     const until = Math.max(...pending.map(([at]) => at));
     return { action: 'wait', until, reason: pending.map(([, why]) => why).join('; ') };

@@ -19,7 +19,12 @@ interface Lease extends KubeObject {
 /** A record as read, with the renewTime its holder wrote (its own wall clock: for a restarted guard). */
 export interface StoredRecord extends LeaseRecord {
   renewTime: string | undefined;
+  /** When the holder acquired it (the first record's creation, or the takeover). */
+  acquireTime?: string | undefined;
 }
+
+/** The holder has renewed the record since it acquired it: its guard runs (acquire.ts holderRenewed). */
+export const renewedSinceAcquired = (r: StoredRecord): boolean => r.renewTime !== undefined && r.acquireTime !== undefined && r.renewTime !== r.acquireTime;
 
 const microTime = (wallMs: number) => micro(new Date(wallMs));
 
@@ -30,6 +35,7 @@ function decode(l: Lease): StoredRecord {
     epoch: Number.isInteger(epoch) && epoch > 0 ? epoch : 1,
     resourceVersion: l.metadata?.resourceVersion ?? '',
     renewTime: l.spec?.renewTime,
+    acquireTime: l.spec?.acquireTime,
   };
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { confirm, decideAcquire, observe, startWatcher, type AcquireInput } from '../../../src/witness/acquire.ts';
+import { renewedSinceAcquired } from '../../../src/witness/store.ts';
 import { DEFAULT_TIMING as T } from '../../../src/witness/timing.ts';
 
 const rec = (rv: string, holder = 'east', epoch = 1) => ({ holder, epoch, resourceVersion: rv });
@@ -11,6 +12,7 @@ const input = (o: Partial<AcquireInput>): AcquireInput => ({
   primaryGoneSince: undefined,
   failureThreshold: 20_000,
   primaryFenced: false,
+  holderRenewed: true,
   ...o,
 });
 
@@ -76,5 +78,21 @@ describe("the standby site's takeover", () => {
       action: 'none',
       reason: 'this site holds the lease (epoch 2)',
     });
+  });
+  test('a lease its holder never renewed since acquiring it is not taken over: no guard promised a fence', () => {
+    const w = observe(startWatcher(0, T), rec('5'), 0);
+    const d = decideAcquire(input({ watcher: w, now: 1e6, primaryGoneSince: 0, holderRenewed: false }));
+    expect(d.action).toBe('wait');
+    expect(d.action === 'wait' && d.reason).toContain('never renewed');
+    // The same record once renewed, everything else equal: taken over.
+    expect(decideAcquire(input({ watcher: w, now: 1e6, primaryGoneSince: 0, holderRenewed: true })).action).toBe('takeOver');
+    // A fence of this site's own, confirmed in the primary's cluster, stops that primary without its guard.
+    expect(decideAcquire(input({ watcher: w, now: 1e6, primaryGoneSince: 0, holderRenewed: false, primaryFenced: true })).action).toBe('takeOver');
+  });
+  test('renewed since acquired: the renewTime its holder wrote moved past the acquireTime', () => {
+    const r = (acquireTime: string | undefined, renewTime: string | undefined) => ({ ...rec('5'), acquireTime, renewTime });
+    expect(renewedSinceAcquired(r('2026-12-02T04:00:00.000000Z', '2026-12-02T04:00:00.000000Z'))).toBe(false);
+    expect(renewedSinceAcquired(r('2026-12-02T04:00:00.000000Z', '2026-12-02T04:00:01.500000Z'))).toBe(true);
+    expect(renewedSinceAcquired(r(undefined, '2026-12-02T04:00:01.500000Z'))).toBe(false);
   });
 });

@@ -238,7 +238,7 @@ export function simulate(seed: number, scenario: Scenario, T: WitnessTiming, dur
       } else {
         goneSince ??= localS();
       }
-      const a = decideAcquire({ watcher, now: localS(), timing: T, self: 'S', primaryGoneSince: goneSince, failureThreshold: threshold, primaryFenced: false });
+      const a = decideAcquire({ watcher, now: localS(), timing: T, self: 'S', primaryGoneSince: goneSince, failureThreshold: threshold, primaryFenced: false, holderRenewed: true });
       if (a.action === 'takeOver') {
         const next = takeoverOf(watcher.record!, 'S');
         request(
