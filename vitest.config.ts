@@ -1,5 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
+// On 2 cores one `vitest run` runs every file one after the other (vitest's default is one worker
+// per core less one, shared by the projects of a group), after every project's globalSetup: the
+// groupOrder settings below order the projects, they do not make them overlap.
 export default defineConfig({
   test: {
     projects: [
