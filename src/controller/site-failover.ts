@@ -27,7 +27,7 @@ import { renewedSinceAcquired, WitnessStore, type StoredRecord } from '../witnes
 import type { WitnessTiming } from '../witness/timing.ts';
 import { mergeConditions, type ConditionInput } from './conditions.ts';
 import type { ReconcileContext } from './context.ts';
-import { ensureGuardFinalizer } from './site-guard-cleanup.ts';
+import { ensureGuardFinalizer, hasGuardFinalizer } from './site-guard-cleanup.ts';
 
 /** What this process remembers of one site's witness between reconciles. */
 export interface WitnessState {
@@ -288,7 +288,7 @@ export async function witnessStep(
         note = `the standby is not usable, so the lease is not taken over: ${i.usability.reason}`;
       } else {
         const failureThreshold = parseDuration(rc.site.spec.promotion.failureThreshold) ?? 30_000;
-        const d = decideAcquire({ watcher: st.watcher, now: mono(), timing: t, self, primaryGoneSince: st.goneSince, failureThreshold, primaryFenced: false, holderRenewed: renewedSinceAcquired(st.record), budget: budgetOf(rc) });
+        const d = decideAcquire({ watcher: st.watcher, now: mono(), timing: t, self, primaryGoneSince: st.goneSince, failureThreshold, primaryFenced: false, holderRenewed: renewedSinceAcquired(st.record) && hasGuardFinalizer(rc.current), budget: budgetOf(rc) });
         if (d.action === 'refuse') {
           note = d.message;
           refused = d.reason;

@@ -50,10 +50,26 @@ export async function ensureGuardFinalizer(rc: ReconcileContext): Promise<boolea
   return ok;
 }
 
-type Removal = { done: true } | { done: false; why: string };
+type Removal = { done: true; kept?: string } | { done: false; why: string };
+
+/**
+ * A site that ever promoted (its epoch grew, a promotion is recorded, or the standby is active)
+ * keeps its guard: after a failover the guard's self-fence (owned by the guard, so garbage-collected
+ * with it) may be all that holds the old primary, and this site's own fence there may not be
+ * written or seen yet. Deleting the guard would unfence it. The guard is left in place, holding.
+ */
+export function guardKeptAfterPromotion(o: StandbySiteObject): string | undefined {
+  const st = o.status ?? {};
+  const promoted = (st.epoch ?? 1) > 1 || st.promotion !== undefined || st.active === 'standby';
+  return promoted
+    ? `this site promoted away from the primary in that cluster, so its StandbySiteGuard is kept there: the guard's fence may be what holds the old primary. Delete the guard in the primary's cluster by hand once that primary is retired or follows again`
+    : undefined;
+}
 
 /** Deletes this site's guard in the primary's cluster; done once none of the site's is there. */
-async function deleteOwnGuard(site: StandbySite, remote: RemotePrimary | undefined, log: ReconcileContext['log']): Promise<Removal> {
+async function deleteOwnGuard(o: StandbySiteObject, site: StandbySite, remote: RemotePrimary | undefined, log: ReconcileContext['log']): Promise<Removal> {
+  const kept = guardKeptAfterPromotion(o);
+  if (kept) return { done: true, kept };
   const c = remote?.cluster;
   if (!c || !remote.site.reachable) return { done: false, why: `the primary's cluster does not answer (${remote?.site.lastError ?? remote?.problem ?? 'not reachable'})` };
   const name = site.metadata.name;
@@ -74,11 +90,12 @@ async function deleteOwnGuard(site: StandbySite, remote: RemotePrimary | undefin
 export async function releaseGuard(rc: ReconcileContext): Promise<void> {
   if (!hasGuardFinalizer(rc.current) || !rc.deps.isLeader()) return;
   try {
-    const r = await deleteOwnGuard(rc.site, rc.remote, rc.log);
+    const r = await deleteOwnGuard(rc.current, rc.site, rc.remote, rc.log);
     if (!r.done) {
       rc.after(10_000);
       return;
     }
+    if (r.kept) await rc.deps.events.record(rc.current, 'Normal', 'GuardKept', r.kept);
     if (!(await writeFinalizers(rc, (rc.current.metadata?.finalizers ?? []).filter((f) => f !== FINALIZER_SITE_GUARD)))) rc.after(0);
   } catch (err) {
     rc.errors.push(`could not delete the StandbySiteGuard ${rc.site.metadata.name} in the primary's cluster: ${(err as Error).message}`);
@@ -96,7 +113,7 @@ export async function finishDeletion(
   if (!w.deps.isLeader()) return {};
   let r: Removal;
   try {
-    r = w.site ? await deleteOwnGuard(w.site, w.remote, w.log) : { done: false, why: 'the spec is not valid, so the primary\'s cluster is not known' };
+    r = w.site ? await deleteOwnGuard(w.current, w.site, w.remote, w.log) : { done: false, why: 'the spec is not valid, so the primary\'s cluster is not known' };
   } catch (err) {
     r = { done: false, why: (err as Error).message };
   }
@@ -107,6 +124,7 @@ export async function finishDeletion(
     );
     return { requeueAfterMs: 10_000 };
   }
+  if (r.kept) await w.warn('GuardKept', r.kept);
   const ok = await writeFinalizers(w, (w.current.metadata?.finalizers ?? []).filter((f) => f !== FINALIZER_SITE_GUARD));
   return ok ? {} : { requeueAfterMs: 0 };
 }

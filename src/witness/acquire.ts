@@ -63,7 +63,9 @@ export interface AcquireInput {
    * The lease's holder has renewed it since it acquired it (renewTime after acquireTime): its guard
    * runs, so it promised to fence itself. A record nobody renewed (the first one this side created
    * before any guard ran in the primary's cluster, or one whose guard never started) carries no such
-   * promise: taking it over could leave the old primary serving unfenced.
+   * promise: taking it over could leave the old primary serving unfenced. The caller also asks
+   * that the site carry its guard finalizer (a guard was created in this automatic period and not
+   * released since): renewals by a guard deleted on a switch to manual prove nothing about now.
    */
   holderRenewed: boolean;
   /**
@@ -101,7 +103,7 @@ export function decideAcquire(i: AcquireInput): AcquireDecision {
     return {
       action: 'wait',
       until: Math.max(now + t.renewInterval, ...pending.map(([at]) => at)),
-      reason: `${w.record.holder} has never renewed the witness's lease since it acquired it: its guard in the primary's cluster has not run, so nothing fences that primary and the lease is not taken over (once sure the primary's site is down, annotate standby.dev/promote=site-lost-<token>)`,
+      reason: `${w.record.holder} has never renewed the witness's lease since it acquired it, or no guard of this site is in place in the primary's cluster (no standby.dev/site-guard finalizer): nothing there promised to fence that primary, so the lease is not taken over (once sure the primary's site is down, annotate standby.dev/promote=site-lost-<token>)`,
     };
   }
   if (pending.length) {
