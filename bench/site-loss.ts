@@ -31,6 +31,7 @@ import {
   type SiteOperator,
   type Tools,
 } from '../test/cluster/site-ops.ts';
+import { automaticSiteYaml, SHORT_WITNESS_TIMING } from '../test/cluster/site-manifest.ts';
 import { site, startSites, stopSite, teardownSites, type SiteRecord } from '../test/cluster/sites.ts';
 import { waitFor } from '../test/cluster/wait.ts';
 import { log } from './common.ts';
@@ -45,7 +46,7 @@ export interface SiteLossTiming {
 }
 
 /** The partition suite's short timing (test/sites/partitions.test.ts). */
-export const SHORT_TIMING: SiteLossTiming = { leaseDuration: '6s', renewInterval: '1500ms', requestTimeout: '1s', safetyMargin: '1500ms', acquireAfter: '5s', fenceWithin: '2s' };
+export const SHORT_TIMING: SiteLossTiming = SHORT_WITNESS_TIMING;
 /** The defaults of promotion.siteFailover. */
 export const DEFAULT_TIMING: SiteLossTiming = { leaseDuration: '30s', renewInterval: '10s', requestTimeout: '5s', safetyMargin: '5s', acquireAfter: '30s', fenceWithin: '10s' };
 
@@ -82,29 +83,7 @@ function quantile(sorted: number[], q: number): number {
 }
 
 function siteYaml(t: SiteLossTiming): string {
-  return `
-apiVersion: standby.dev/v1alpha1
-kind: StandbySite
-metadata: {name: orders}
-spec:
-  tier: hot
-  primary:
-    workload: {kind: StatefulSet, name: orders}
-    service: orders
-    cluster: {kubeconfigSecret: {name: primary-cluster}}
-  promotion:
-    mode: automatic
-    failureThreshold: 2s
-    siteFailover:
-      mode: automatic
-      witness: {kubeconfigSecret: {name: witness}, namespace: standby-witness}
-      leaseDuration: ${t.leaseDuration}
-      renewInterval: ${t.renewInterval}
-      requestTimeout: ${t.requestTimeout}
-      safetyMargin: ${t.safetyMargin}
-      acquireAfter: ${t.acquireAfter}
-      fenceWithin: ${t.fenceWithin}
-`;
+  return automaticSiteYaml({ timing: t, witnessNamespace: 'standby-witness' });
 }
 
 interface Lease {

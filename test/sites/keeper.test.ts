@@ -23,6 +23,7 @@ import {
   waitForSite,
   type SiteOperator,
 } from './support.ts';
+import { automaticSiteYaml, SHORT_WITNESS_TIMING } from '../cluster/site-manifest.ts';
 
 const dir = inject('sitesDir');
 const ns = `keeper-${Date.now().toString(36)}`;
@@ -35,30 +36,7 @@ let opPrimary: SiteOperator | undefined;
 let opStandby: SiteOperator | undefined;
 let keeper: SiteOperator | undefined;
 
-const SITE = `
-apiVersion: standby.dev/v1alpha1
-kind: StandbySite
-metadata: {name: orders}
-spec:
-  tier: hot
-  primary:
-    workload: {kind: StatefulSet, name: orders}
-    service: orders
-    cluster: {kubeconfigSecret: {name: primary-cluster}}
-  promotion:
-    mode: automatic
-    failureThreshold: 2s
-    maxPromotions: {count: 1, window: 1h}
-    siteFailover:
-      mode: automatic
-      witness: {kubeconfigSecret: {name: witness}, namespace: ${witnessNs}}
-      leaseDuration: 6s
-      renewInterval: 1500ms
-      requestTimeout: 1s
-      safetyMargin: 1500ms
-      acquireAfter: 5s
-      fenceWithin: 2s
-`;
+const SITE = automaticSiteYaml({ timing: SHORT_WITNESS_TIMING, witnessNamespace: witnessNs, onePromotion: true });
 
 interface Guard {
   metadata: { uid: string };

@@ -34,6 +34,7 @@ import {
   type Identity,
   type SiteOperator,
 } from './support.ts';
+import { automaticSiteYaml, SHORT_WITNESS_TIMING } from '../cluster/site-manifest.ts';
 
 const dir = inject('sitesDir');
 const SEED = Number(process.env.PARTITION_SEED ?? 2026);
@@ -42,7 +43,7 @@ const RESULTS = process.env.PARTITION_RESULTS;
 const run36 = Date.now().toString(36);
 
 // The short timing of the trials: a lost site is taken over after about 11 s.
-const TIMING = { leaseDuration: '6s', renewInterval: '1500ms', requestTimeout: '1s', safetyMargin: '1500ms', acquireAfter: '5s', fenceWithin: '2s' };
+const TIMING = SHORT_WITNESS_TIMING;
 const MS = { leaseDuration: 6_000, safetyMargin: 1_500, acquireAfter: 5_000, failureThreshold: 2_000 };
 
 // In the short run, one trial of each kind that decides most: a takeover required, forbidden, and the windows.
@@ -127,30 +128,7 @@ afterAll(async () => {
   for (const ns of listed.map(nsOf)) for (const x of [primary, standby]) await kubectl(x, ['delete', 'namespace', ns, '--wait=false']).catch(() => '');
 });
 
-const SITE = `
-apiVersion: standby.dev/v1alpha1
-kind: StandbySite
-metadata: {name: orders}
-spec:
-  tier: hot
-  primary:
-    workload: {kind: StatefulSet, name: orders}
-    service: orders
-    cluster: {kubeconfigSecret: {name: primary-cluster}}
-  promotion:
-    mode: automatic
-    failureThreshold: 2s
-    maxPromotions: {count: 1, window: 1h}
-    siteFailover:
-      mode: automatic
-      witness: {kubeconfigSecret: {name: witness}, namespace: standby-witness}
-      leaseDuration: ${TIMING.leaseDuration}
-      renewInterval: ${TIMING.renewInterval}
-      requestTimeout: ${TIMING.requestTimeout}
-      safetyMargin: ${TIMING.safetyMargin}
-      acquireAfter: ${TIMING.acquireAfter}
-      fenceWithin: ${TIMING.fenceWithin}
-`;
+const SITE = automaticSiteYaml({ timing: TIMING, witnessNamespace: 'standby-witness', onePromotion: true });
 
 interface GuardView {
   status?: { conditions?: { type: string; status: string }[]; lease?: { holder: string; epoch: number } };

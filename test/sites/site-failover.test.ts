@@ -14,6 +14,7 @@ import { waitFor } from '../cluster/helpers.ts';
 import { useSites } from '../cluster/site-helpers.ts';
 import { heal, partition, readSites, site, startSite, stopSite, type SiteRecord } from '../cluster/sites.ts';
 import { apply, condition, eventsOf, installCrd, kubectl, kubectlJson, operatorIdentity, remoteAccess, startOperatorIn, statefulPrimary, waitForSite, type SiteOperator } from './support.ts';
+import { automaticSiteYaml } from '../cluster/site-manifest.ts';
 
 const dir = inject('sitesDir');
 const ns = `sfo-${Date.now().toString(36)}`;
@@ -31,29 +32,11 @@ let identity: Awaited<ReturnType<typeof operatorIdentity>>;
 let renewing: { stop: () => Promise<void>; lastSentAt: () => number; renewals: () => number } | undefined;
 const figures: Record<string, number> = {};
 
-const SITE = `
-apiVersion: standby.dev/v1alpha1
-kind: StandbySite
-metadata: {name: orders}
-spec:
-  tier: hot
-  primary:
-    workload: {kind: StatefulSet, name: orders}
-    service: orders
-    cluster: {kubeconfigSecret: {name: primary-cluster}}
-  promotion:
-    mode: automatic
-    failureThreshold: 2s
-    siteFailover:
-      mode: automatic
-      witness: {kubeconfigSecret: {name: witness, key: kubeconfig}, namespace: ${ns}}
-      leaseDuration: 8s
-      renewInterval: 2s
-      requestTimeout: 1s
-      safetyMargin: 2s
-      acquireAfter: 8s
-      fenceWithin: 3s
-`;
+const SITE = automaticSiteYaml({
+  timing: { leaseDuration: '8s', renewInterval: '2s', requestTimeout: '1s', safetyMargin: '2s', acquireAfter: '8s', fenceWithin: '3s' },
+  witnessNamespace: ns,
+  witnessKey: 'kubeconfig',
+});
 
 interface Guard {
   metadata: { name: string; namespace: string; labels?: Record<string, string>; annotations?: Record<string, string> };
