@@ -106,7 +106,7 @@ export async function installRemoteAccess(
   await siteKubectl(tools, primary, ['create', 'namespace', 'standby-remote']).catch(() => '');
   for (const ns of namespaces) await siteKubectl(tools, primary, ['create', 'namespace', ns]).catch(() => '');
   await applyObjects(tools, primary, docs);
-  const sa = docs.find((d) => d.kind === 'ServiceAccount')!.metadata.name;
+  const sa = docs.find((d) => d.kind === 'ServiceAccount' && !isKeeper(d))!.metadata.name;
   // The token controller fills the Secret.
   await waitFor(async () => (await siteKubectl(tools, primary, ['-n', 'standby-remote', 'get', 'secret', `${sa}-token`, '-o', 'jsonpath={.data.token}'])).length > 0, {
     timeoutMs: 60_000,

@@ -24,7 +24,8 @@ async function install(): Promise<OperatorIdentity> {
   const docs = (await renderChart(RELEASE, NAMESPACE)).filter((o) => kinds.has(o.kind));
   await kubectl(['create', 'namespace', NAMESPACE]).catch(() => '');
   await kubectl(['apply', '--server-side', '--force-conflicts', '-f', '-'], { input: docs.map((d) => JSON.stringify(d)).join('\n---\n') });
-  const sa = docs.find((d) => d.kind === 'ServiceAccount')!.metadata.name;
+  // The operator's, not the fence keeper's (the chart renders both; the keeper's file sorts first).
+  const sa = docs.find((d) => d.kind === 'ServiceAccount' && (d.metadata as { labels?: Record<string, string> }).labels?.['app.kubernetes.io/component'] !== 'fence-keeper')!.metadata.name;
   return {
     user: `system:serviceaccount:${NAMESPACE}:${sa}`,
     groups: ['system:serviceaccounts', `system:serviceaccounts:${NAMESPACE}`],
