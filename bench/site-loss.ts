@@ -31,19 +31,13 @@ import {
   type SiteOperator,
   type Tools,
 } from '../test/cluster/site-ops.ts';
-import { automaticSiteYaml, SHORT_WITNESS_TIMING } from '../test/cluster/site-manifest.ts';
+import { automaticSiteYaml, SHORT_WITNESS_TIMING, type WitnessTimingText } from '../test/cluster/site-manifest.ts';
 import { site, startSites, stopSite, teardownSites, type SiteRecord } from '../test/cluster/sites.ts';
 import { waitFor } from '../test/cluster/wait.ts';
 import { log } from './common.ts';
 
-export interface SiteLossTiming {
-  leaseDuration: string;
-  renewInterval: string;
-  requestTimeout: string;
-  safetyMargin: string;
-  acquireAfter: string;
-  fenceWithin: string;
-}
+/** promotion.siteFailover's timing as the manifest writes it (test/cluster/site-manifest.ts). */
+export type SiteLossTiming = WitnessTimingText;
 
 /** The partition suite's short timing (test/sites/partitions.test.ts). */
 export const SHORT_TIMING: SiteLossTiming = SHORT_WITNESS_TIMING;
