@@ -118,10 +118,10 @@ describe("the image's build steps, without Docker", () => {
     const res = await run(process.execPath, [script!, '--help'], { cwd: image.workdir, env: { ...image.env, PATH: process.env.PATH ?? '' } });
     expect(res.code, res.stderr).toBe(0);
     expect(res.stdout).toContain('Usage: standby-operator [command] [flags]');
-    for (const c of ['run', 'snapshot', 'sync', 'gen-crd', 'verify-copy', 'mover', 'remote-kubeconfig']) expect(res.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
+    for (const c of ['run', 'snapshot', 'sync', 'gen-crd', 'verify-copy', 'mover', 'fence-keeper', 'remote-kubeconfig']) expect(res.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
     const bad = await run(process.execPath, [script!, 'explode'], { cwd: image.workdir, env: { ...image.env, PATH: process.env.PATH ?? '' } });
     expect(bad.code).toBe(2);
-    expect(bad.stderr.trim()).toBe('unknown command "explode"; commands: run, snapshot, sync, gen-crd, verify-copy, mover, remote-kubeconfig (--help for more)');
+    expect(bad.stderr.trim()).toBe('unknown command "explode"; commands: run, snapshot, sync, gen-crd, verify-copy, mover, fence-keeper, remote-kubeconfig (--help for more)');
   });
 
   // ESM loads every static import at start-up, so --help proves the whole import graph resolves.
