@@ -5,8 +5,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { DUMP_FILES, dumpScript, restoreScript } from '../../src/engines/postgresql/scripts.ts';
-import { dumpOptions, restoreOptions } from '../../src/engines/postgresql/templates.ts';
+import { DUMP_FILES, dumpScript } from '../../src/engines/postgresql/script-dump.ts';
+import { restoreScript } from '../../src/engines/postgresql/script-restore.ts';
+import { dumpOptions, restoreOptions } from '../../src/engines/postgresql/script-options.ts';
 import { PgHarness, SUPERUSER, type PgServer } from './harness.ts';
 import { context, scriptEnv } from './site.ts';
 

@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { forgetPrimaries, observeReplication } from '../../src/engines/postgresql/observe.ts';
-import { promoteScript, standbyBootstrapScript } from '../../src/engines/postgresql/scripts.ts';
-import { bootstrapOptions, promoteOptions } from '../../src/engines/postgresql/templates.ts';
+import { standbyBootstrapScript } from '../../src/engines/postgresql/script-bootstrap.ts';
+import { promoteScript } from '../../src/engines/postgresql/script-promote.ts';
+import { bootstrapOptions, promoteOptions } from '../../src/engines/postgresql/script-options.ts';
 import { PgHarness, SUPERUSER, waitFor, type PgServer } from './harness.ts';
 import { context, fakeIO, scriptEnv, type SiteOptions } from './site.ts';
 

@@ -10,8 +10,10 @@ import type { EngineContext } from '../../src/engines/engine.ts';
 import { caughtUp, divergence, setWritable } from '../../src/engines/postgresql/lifecycle-io.ts';
 import { observeReplication } from '../../src/engines/postgresql/observe.ts';
 import { rawReport, type RawReport } from '../../src/engines/postgresql/report.ts';
-import { promoteScript, reprotectScript, standbyBootstrapScript } from '../../src/engines/postgresql/scripts.ts';
-import { bootstrapOptions, failbackOptions, promoteOptions, reprotectOptions } from '../../src/engines/postgresql/templates.ts';
+import { standbyBootstrapScript } from '../../src/engines/postgresql/script-bootstrap.ts';
+import { promoteScript } from '../../src/engines/postgresql/script-promote.ts';
+import { reprotectScript } from '../../src/engines/postgresql/script-reprotect.ts';
+import { bootstrapOptions, failbackOptions, promoteOptions, reprotectOptions } from '../../src/engines/postgresql/script-options.ts';
 import { SUPERUSER, waitFor, type PgHarness, type PgServer, type RunResult, type ServerOptions } from './harness.ts';
 import { context, fakeIO, scriptEnv } from './site.ts';
 

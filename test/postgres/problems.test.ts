@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { postgresqlEngine } from '../../src/engines/postgresql/engine.ts';
 import { forgetPrimaries, observeReplication } from '../../src/engines/postgresql/observe.ts';
-import { standbyBootstrapScript } from '../../src/engines/postgresql/scripts.ts';
-import { bootstrapOptions } from '../../src/engines/postgresql/templates.ts';
+import { standbyBootstrapScript } from '../../src/engines/postgresql/script-bootstrap.ts';
+import { bootstrapOptions } from '../../src/engines/postgresql/script-options.ts';
 import { PgHarness, REPLICATION, SUPERUSER } from './harness.ts';
 import { context, fakeIO, REPL_SECRET, scriptEnv, SUPER_SECRET } from './site.ts';
 

@@ -5,7 +5,7 @@ import type { V1Deployment, V1Service, V1StatefulSet } from '@kubernetes/client-
 import { validateSpec, type StandbySite } from '../../src/api/site.ts';
 import type { Side } from '../../src/api/status.ts';
 import type { EngineContext, EngineIO } from '../../src/engines/engine.ts';
-import { ENV } from '../../src/engines/postgresql/scripts.ts';
+import { ENV } from '../../src/engines/postgresql/script-parts.ts';
 import { primaryVolumes } from '../../src/site/workload.ts';
 import { REPLICATION, SUPERUSER } from './harness.ts';
 

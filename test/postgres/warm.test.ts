@@ -4,8 +4,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { warmCopyScript } from '../../src/engines/postgresql/scripts.ts';
-import { warmCopyOptions } from '../../src/engines/postgresql/templates.ts';
+import { warmCopyScript } from '../../src/engines/postgresql/script-warm-copy.ts';
+import { warmCopyOptions } from '../../src/engines/postgresql/script-options.ts';
 import { PgHarness, type PgServer } from './harness.ts';
 import { context, scriptEnv } from './site.ts';
 

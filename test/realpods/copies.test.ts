@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { apply, kubectl, kubectlJson, waitFor } from '../cluster/helpers.ts';
 import { startOperator, waitForSite } from '../e2e/support/operator.ts';
-import { DUMP_NAME_PATTERN, DUMP_FILES } from '../../src/engines/postgresql/scripts.ts';
+import { DUMP_FILES, DUMP_NAME_PATTERN } from '../../src/engines/postgresql/script-dump.ts';
 import { claimFolder, clusterIP, createRealNamespace, images, logs, postgresPrimary, query, waitReady, suiteResources } from './support.ts';
 
 const SITE = 'db';

@@ -1,5 +1,5 @@
 // The PostgreSQL client programs the engine runs, as argv arrays. Pure: the
-// scripts in scripts.ts are built from these, and the tests run those scripts
+// scripts in script-*.ts are built from these, and the tests run those scripts
 // against real servers. Passwords never appear in argv (libpq reads
 // PGPASSWORD from the environment).
 import { sh, type Word } from './shell.ts';

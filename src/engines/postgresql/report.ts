@@ -3,7 +3,7 @@
 // many bytes it moved and what only the rewound side held. Pure.
 import { z } from 'zod';
 import type { ReprotectReport } from '../engine.ts';
-import { REPORT_PREFIX } from './scripts.ts';
+import { REPORT_PREFIX } from './script-rewind.ts';
 
 const reportSchema = z.object({
   method: z.enum(['rewind', 'basebackup', 'none']),

@@ -12,7 +12,7 @@ import type { EngineContext } from '../engine.ts';
 import type { ServerAddress } from './commands.ts';
 import { crossSiteEndpoint, endpointAddress } from './endpoint.ts';
 import { synchronousStandbyNames } from './sql.ts';
-import { slotName } from './scripts.ts';
+import { slotName } from './script-parts.ts';
 
 export type PostgresqlSpec = NonNullable<EngineSpec['postgresql']>;
 

@@ -1,6 +1,7 @@
 // The pod templates of the PostgreSQL engine, built from the scripts in
-// scripts.ts: the hot standby's bootstrap init container, and the warm copy,
-// cold dump, cold restore, hot promote, re-protect and failback Jobs. Pure.
+// script-*.ts with the options of script-options.ts: the hot standby's
+// bootstrap init container, and the warm copy, cold dump, cold restore, hot
+// promote, re-protect, failback and drill Jobs. Pure.
 import type {
   V1Container,
   V1EnvVar,
@@ -9,48 +10,41 @@ import type {
   V1SecurityContext,
   V1VolumeMount,
 } from '@kubernetes/client-node';
-import { parseDuration } from '../../api/duration.ts';
 import { names } from '../../site/names.ts';
-import { isStatefulSet, podTemplateOf } from '../../site/workload.ts';
+import { podTemplateOf } from '../../site/workload.ts';
 import type { EngineContext, ReprotectTarget } from '../engine.ts';
-import {
-  drillCopyScript,
-  drillVerifyScript,
-  dumpScript,
-  ENV,
-  promoteScript,
-  reprotectScript,
-  restoreScript,
-  standbyBootstrapScript,
-  warmCopyScript,
-  type DrillCopyOptions,
-  type DrillVerifyOptions,
-  type DumpOptions,
-  type PromoteOptions,
-  type ReprotectOptions,
-  type RestoreOptions,
-  type StandbyBootstrapOptions,
-  type WarmCopyOptions,
-} from './scripts.ts';
 import { crossSiteEndpoint, withPrimaryCa } from './endpoint.ts';
+import { standbyBootstrapScript } from './script-bootstrap.ts';
+import { drillCopyScript, drillVerifyScript } from './script-drill.ts';
+import { dumpScript } from './script-dump.ts';
+import {
+  bootstrapOptions,
+  drillCopyOptions,
+  drillVerifyOptions,
+  DUMP_MOUNT,
+  dumpOptions,
+  failbackOptions,
+  promoteOptions,
+  reprotectOptions,
+  restoreOptions,
+  warmCopyOptions,
+} from './script-options.ts';
+import { ENV, TERMINATION_LOG } from './script-parts.ts';
+import { promoteScript } from './script-promote.ts';
+import { reprotectScript } from './script-reprotect.ts';
+import { restoreScript } from './script-restore.ts';
+import { warmCopyScript } from './script-warm-copy.ts';
 import {
   dataMount,
   jobUser,
-  managedSynchronousNames,
   pgSpec,
   postgresContainer,
-  primaryAddress,
   followerUnreachable,
-  primarySlot,
   SECRET_KEYS,
-  slotPrefix,
-  standbyAddress,
   superuserSecret,
 } from './settings.ts';
 
 export const BOOTSTRAP_CONTAINER = 'standby-bootstrap';
-/** Where the dump PVC is mounted in the dump and restore Jobs. */
-export const DUMP_MOUNT = '/var/lib/standby-operator/dumps';
 export const DUMP_VOLUME = 'standby-operator-dumps';
 
 function secretEnv(name: string, secret: string, key: string): V1EnvVar {
@@ -137,78 +131,6 @@ function jobPodTemplate(i: JobPodInput, parts: { template: V1PodTemplateSpec; co
       volumes: i.volumes ?? [],
     },
   };
-}
-
-// The scripts' options as the pod templates use them; the tests take these
-// and point only the addresses and directories at their loopback servers.
-
-export function bootstrapOptions(ctx: EngineContext): StandbyBootstrapOptions {
-  const spec = pgSpec(ctx.site);
-  return {
-    primary: primaryAddress(ctx),
-    dataDirectory: spec.dataDirectory,
-    slotPrefix: slotPrefix(ctx.site.metadata.name),
-    ordinalFromPodName: isStatefulSet(ctx.primary),
-    synchronous: { enabled: spec.synchronous, value: managedSynchronousNames(ctx.site) },
-  };
-}
-
-export function warmCopyOptions(ctx: EngineContext): WarmCopyOptions {
-  return {
-    primary: primaryAddress(ctx),
-    dataDirectory: pgSpec(ctx.site).dataDirectory,
-    applicationName: `${slotPrefix(ctx.site.metadata.name)}_sync`,
-  };
-}
-
-export function dumpOptions(ctx: EngineContext): DumpOptions {
-  const r = ctx.site.spec.cold?.retention;
-  const maxAgeMs = r?.maxAge ? parseDuration(r.maxAge) : undefined;
-  return {
-    primary: primaryAddress(ctx),
-    directory: DUMP_MOUNT,
-    retention: { keepLast: r?.keepLast, maxAgeSeconds: maxAgeMs !== undefined ? Math.floor(maxAgeMs / 1000) : undefined },
-  };
-}
-
-export function restoreOptions(ctx: EngineContext): RestoreOptions {
-  const spec = pgSpec(ctx.site);
-  return { directory: DUMP_MOUNT, dataDirectory: spec.dataDirectory, database: spec.database };
-}
-
-function stepTimeoutSeconds(ctx: EngineContext): number {
-  return (parseDuration(ctx.site.spec.promotion.stepTimeout) ?? 300_000) / 1000;
-}
-
-export function drillCopyOptions(ctx: EngineContext): DrillCopyOptions {
-  return {
-    standby: standbyAddress(ctx),
-    dataDirectory: pgSpec(ctx.site).dataDirectory,
-    applicationName: `${slotPrefix(ctx.site.metadata.name)}_drill`,
-  };
-}
-
-/** The termination message file of the drill check's container (the Kubernetes default path). */
-export const TERMINATION_LOG = '/dev/termination-log';
-
-export function drillVerifyOptions(ctx: EngineContext): DrillVerifyOptions {
-  const spec = pgSpec(ctx.site);
-  const timeoutMs = parseDuration(ctx.site.spec.drill?.timeout ?? '15m') ?? 900_000;
-  return { port: spec.port, database: spec.database, timeoutSeconds: timeoutMs / 1000, terminationLog: TERMINATION_LOG };
-}
-
-export function promoteOptions(ctx: EngineContext): PromoteOptions {
-  return { standby: standbyAddress(ctx), timeoutSeconds: stepTimeoutSeconds(ctx) };
-}
-
-/** The failback's promotion: the re-protected primary, through its own Service; its standby settings are removed once promoted. */
-export function failbackOptions(ctx: EngineContext): PromoteOptions {
-  return { standby: primaryAddress(ctx), timeoutSeconds: stepTimeoutSeconds(ctx), resetStandbySettings: true };
-}
-
-/** The re-protection of the primary's data directory as a standby of replica 0 of the standby, through the primary's own slot there. */
-export function reprotectOptions(ctx: EngineContext): ReprotectOptions {
-  return { serving: standbyAddress(ctx), dataDirectory: pgSpec(ctx.site).dataDirectory, slot: primarySlot(ctx.site), timeoutSeconds: stepTimeoutSeconds(ctx) };
 }
 
 /**

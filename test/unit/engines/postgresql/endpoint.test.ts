@@ -14,8 +14,8 @@ import {
 } from '../../../../src/engines/postgresql/endpoint.ts';
 import { checkSite } from '../../../../src/engines/postgresql/check.ts';
 import { postgresqlEngine } from '../../../../src/engines/postgresql/engine.ts';
-import { standbyBootstrapScript } from '../../../../src/engines/postgresql/scripts.ts';
-import { bootstrapOptions } from '../../../../src/engines/postgresql/templates.ts';
+import { standbyBootstrapScript } from '../../../../src/engines/postgresql/script-bootstrap.ts';
+import { bootstrapOptions } from '../../../../src/engines/postgresql/script-options.ts';
 import { standbyPodTemplate } from '../../../../src/tiers/standby-workload.ts';
 import { context, fakeIO, REPL_SECRET, SUPER_SECRET } from '../../../postgres/site.ts';
 

@@ -7,8 +7,10 @@ import { postgresqlEngine } from '../../../../src/engines/postgresql/engine.ts';
 import { assessCaughtUp, assessDivergence, type OldPrimaryRow, type ReplayRow, type ServingFlushRow } from '../../../../src/engines/postgresql/lifecycle.ts';
 import { forkPoint, lsnDiff, parseHistory, parseLsn } from '../../../../src/engines/postgresql/lsn.ts';
 import { parseReprotectReport } from '../../../../src/engines/postgresql/report.ts';
-import { promoteScript, REPORT_PREFIX, reprotectScript } from '../../../../src/engines/postgresql/scripts.ts';
-import { failbackOptions, reprotectOptions } from '../../../../src/engines/postgresql/templates.ts';
+import { promoteScript } from '../../../../src/engines/postgresql/script-promote.ts';
+import { reprotectScript } from '../../../../src/engines/postgresql/script-reprotect.ts';
+import { REPORT_PREFIX } from '../../../../src/engines/postgresql/script-rewind.ts';
+import { failbackOptions, reprotectOptions } from '../../../../src/engines/postgresql/script-options.ts';
 import { caughtUp, divergence } from '../../../../src/engines/postgresql/lifecycle-io.ts';
 import { context, fakeIO } from '../../../postgres/site.ts';
 

@@ -4,15 +4,12 @@
 import { describe, expect, test } from 'vitest';
 import { registerBuiltinEngines } from '../../../../src/engines/builtin.ts';
 import { postgresqlEngine } from '../../../../src/engines/postgresql/engine.ts';
-import { dumpScript, promoteScript, restoreScript, standbyBootstrapScript, warmCopyScript } from '../../../../src/engines/postgresql/scripts.ts';
-import {
-  bootstrapOptions,
-  DUMP_MOUNT,
-  dumpOptions,
-  promoteOptions,
-  restoreOptions,
-  warmCopyOptions,
-} from '../../../../src/engines/postgresql/templates.ts';
+import { standbyBootstrapScript } from '../../../../src/engines/postgresql/script-bootstrap.ts';
+import { dumpScript } from '../../../../src/engines/postgresql/script-dump.ts';
+import { promoteScript } from '../../../../src/engines/postgresql/script-promote.ts';
+import { restoreScript } from '../../../../src/engines/postgresql/script-restore.ts';
+import { warmCopyScript } from '../../../../src/engines/postgresql/script-warm-copy.ts';
+import { bootstrapOptions, DUMP_MOUNT, dumpOptions, promoteOptions, restoreOptions, warmCopyOptions } from '../../../../src/engines/postgresql/script-options.ts';
 import { engineFor } from '../../../../src/engines/registry.ts';
 import { desiredObjects } from '../../../../src/tiers/desired.ts';
 import { standbyPodTemplate } from '../../../../src/tiers/standby-workload.ts';
