@@ -273,6 +273,9 @@ describe('drills (PostgreSQL engine)', () => {
     await writer.waitFor(300);
 
     // The dump CronJob's run, under load. Its Job's status.startTime (whole seconds) dates the dump.
+    // Wait for the next whole second first: 300 rows can commit within one second, and then none
+    // would be dated before the dump's whole-second start, leaving the check below with nothing.
+    await new Promise((r) => setTimeout(r, 1_010 - (Date.now() % 1_000)));
     const dumps = await h.dir('dumps');
     const dumpStarted = new Date(Math.floor(Date.now() / 1000) * 1000);
     const dopts = dumpOptions(ctx);

@@ -112,7 +112,18 @@ async function checkFenceAndTraffic(ns: string): Promise<void> {
   const fence = await kubectlJson<{ spec: { podSelector: { matchLabels?: Record<string, string> }; policyTypes: string[]; ingress?: unknown[]; egress?: unknown[] } }>(['-n', ns, 'get', 'networkpolicy', `${SITE}-fence`]);
   expect(fence.spec.podSelector.matchLabels).toEqual({ app: SITE });
   expect(fence.spec.policyTypes.sort()).toEqual(['Egress', 'Ingress']);
-  expect(fence.spec.ingress ?? []).toEqual([]);
+  // Clients are cut off. Re-protection is automatic: once the old primary is back (the kubelet
+  // restarts a killed container) the fence may already be narrowed to let it follow the promoted
+  // standby, and then it admits this site's standby and failback pods, nothing else.
+  const ingress = fence.spec.ingress ?? [];
+  if (ingress.length > 0) {
+    const site = await getSite(ns, SITE);
+    expect(site.status?.reprotection, 'a narrowed fence while nothing re-protects').toBeDefined();
+    expect(ingress).toEqual([{ from: [
+      { podSelector: { matchLabels: { 'standby.dev/role': 'standby', 'standby.dev/site': SITE } } },
+      { podSelector: { matchLabels: { 'standby.dev/role': 'failback', 'standby.dev/site': SITE } } },
+    ] }]);
+  }
   const svc = await kubectlJson<{ spec: { selector: Record<string, string> } }>(['-n', ns, 'get', 'service', `${SITE}-active`]);
   expect(svc.spec.selector['standby.dev/role']).toBe('standby');
   expect(svc.spec.selector['statefulset.kubernetes.io/pod-name']).toBe(`${SITE}-standby-0`);
