@@ -313,16 +313,19 @@ export class GuardLoop {
         };
       }
     } else if (live) {
-      // Lifted only on a renewal of its own lease (same holder and epoch), not on the failsafe alone.
-      if (d.by === 'lease') {
-        // The renewal recorded before the fence goes: the fence keeper, which finds the fence
-        // gone, then reads a guard that shows why (and does not fence again on the old deadline).
-        await this.writeIfChanged(g, t, d, now, fenceProblem);
-        await this.o.ports.deleteFence(g);
-        this.fenced = undefined;
-        this.o.log.info({ guard: g.metadata.name }, 'guard: fence lifted, the lease is renewed');
-        await this.o.ports.event(g, 'Normal', 'SelfFenceLifted', 'the lease on the witness is renewed again: the primary may serve').catch(() => undefined);
-      } else this.fenced ??= { since: new Date(this.o.clock.wall()).toISOString(), reason: d.reason };
+      // Lifted whenever decide() lets the primary serve, by its own lease's renewal or by the
+      // standby's confirmation of a failsafe ping: a confirmed primary may serve whether or not it
+      // was fenced meanwhile (the standby promised not to take over for the term either way), and
+      // lifting only on a renewal would keep a healthy primary down for a whole witness outage
+      // after a restart of this process. The status goes first, then the delete: the fence keeper,
+      // which finds the fence gone, then reads a guard that shows why (the renewal, or the ping the
+      // standby's spec.ack answers) and does not fence again on the old deadline.
+      await this.writeIfChanged(g, t, d, now, fenceProblem);
+      await this.o.ports.deleteFence(g);
+      this.fenced = undefined;
+      this.o.log.info({ guard: g.metadata.name, by: d.by }, `guard: fence lifted: ${d.reason}`);
+      const why = d.by === 'lease' ? 'the lease on the witness is renewed again' : "the standby's site confirmed it is not taking over (the witness does not answer)";
+      await this.o.ports.event(g, 'Normal', 'SelfFenceLifted', `${why}: the primary may serve`).catch(() => undefined);
     } else this.fenced = undefined;
     this.o.onFenced?.(this.fenced !== undefined);
     await this.writeIfChanged(g, t, d, now, fenceProblem);

@@ -138,8 +138,9 @@ export class FenceKeeper {
   private async act(e: Entry): Promise<void> {
     const { ports, log } = this.o;
     const name = selfFenceName(e.guard.metadata.name);
-    // The fence first, then the guard: the guard records a renewal before it lifts its fence
-    // (guard-loop.ts), so a fence found absent comes with a guard that shows why.
+    // The fence first, then the guard: the guard records why it may serve (a renewal, or a ping
+    // the standby answered) before it lifts its fence (guard-loop.ts), so a fence found absent
+    // comes with a guard that shows why.
     const live = await ports.getFence(e.guard);
     const fresh = await ports.getGuard(e.guard);
     if (!fresh || fresh.metadata.uid !== e.guard.metadata.uid) return;

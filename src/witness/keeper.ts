@@ -3,7 +3,7 @@
 // Kubernetes terms (docs/design/site-failover.md, "The fence keeper"). It never talks to the
 // witness: it reads only what the guard recorded in the StandbySiteGuard and fences the primary
 // (the guard's own NetworkPolicy) once the term the guard could have been promised has run out.
-// It never lifts a fence: only the guard does, on a renewal of its own lease.
+// It never lifts a fence: only the guard does, when its lease is renewed or the standby confirms it.
 //
 // Pure: the deadline from the guard object, and what to do at a moment. The shell (keeper-loop.ts)
 // arms one timer per guard at the deadline and acts on the decision.

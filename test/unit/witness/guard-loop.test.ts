@@ -5,6 +5,7 @@ import type { V1NetworkPolicy } from '@kubernetes/client-node';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { GuardObject, GuardStatus } from '../../../src/api/guard.ts';
 import { GuardLoop, type GuardPorts, type WitnessLease } from '../../../src/witness/guard-loop.ts';
+import { keeperPlan } from '../../../src/witness/keeper.ts';
 import type { StoredRecord } from '../../../src/witness/store.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 
@@ -247,5 +248,41 @@ describe('the guard loop', () => {
     const renewed = seen.findIndex((x) => x.renewedAt !== undefined && Date.parse(x.renewedAt) > clock.wall() - 10_000);
     expect(renewed).toBeGreaterThanOrEqual(0);
     expect(seen[renewed]!.fence).toBe(true);
+  });
+
+  test("restarted while the witness is out, behind the keeper's fence: the standby's answer to its ping lifts the fence, and the keeper's deadline moves past now", async () => {
+    const clock = new FakeClock();
+    const world = new World();
+    world.w.record = { holder: HOLDER, epoch: 1, resourceVersion: '5', renewTime: undefined, writes: 0 };
+    world.guard!.status = { lease: { holder: HOLDER, epoch: 1, renewedAt: new Date(clock.wall() - 60_000).toISOString() } };
+    world.fence = {
+      metadata: {
+        name: 'orders-self-fence',
+        uid: 'np-keeper',
+        annotations: { 'standby.dev/fenced-by': 'fence-keeper', 'standby.dev/fence-reason': 'no renewal recorded', 'standby.dev/fenced-at': new Date(clock.wall() - 30_000).toISOString() },
+        ownerReferences: [{ apiVersion: 'standby.dev/v1alpha1', kind: 'StandbySiteGuard', name: 'orders', uid: 'guard-uid', controller: true }],
+      },
+    };
+    world.w.down = true;
+    const loop = start(world, clock);
+    await clock.advance(1_500);
+    // No renewal answers: still fenced, and a ping is out for the standby's site.
+    expect(world.fence?.metadata?.uid).toBe('np-keeper');
+    const ping = world.status?.ping;
+    expect(ping?.number).toBeGreaterThan(0);
+    world.guard = { ...world.guard!, spec: { ...world.guard!.spec, ack: { ping: ping!.number, at: new Date(clock.wall()).toISOString() } } };
+    loop.poke();
+    await clock.advance(10);
+    expect(world.fence).toBeUndefined();
+    expect(world.status?.fenced).toBeUndefined();
+    expect(world.cond('SelfFenced')).toMatchObject({ status: 'False', reason: 'ConfirmedByStandby' });
+    expect(world.events.find((e) => e.reason === 'SelfFenceLifted')?.message).toMatch(/standby's site confirmed/);
+    // The keeper, reading this guard, counts from the answered ping: no fence again behind it.
+    const plan = keeperPlan(world.guard, new Map([[ping!.number, Date.parse(ping!.sentAt)]]));
+    expect(plan).toMatchObject({ carry: true, basis: 'failsafe' });
+    expect(plan.carry && plan.deadline > clock.wall()).toBe(true);
+    // Unanswered from then on, it fences again at the end of the confirmed term.
+    await clock.advance(8_000);
+    expect(world.fence).toBeDefined();
   });
 });

@@ -190,6 +190,7 @@ export function simulate(seed: number, scenario: Scenario, T: WitnessTiming, dur
           if (fenceStartedAt !== undefined) fenceHolds = true;
         });
       } else if (d.serve && fenceStartedAt !== undefined) {
+        // Lifted on any serve, by the lease or the failsafe, as guard-loop.ts does.
         trace?.(now, `serves again: ${d.reason}`);
         fenceStartedAt = undefined;
         fenceHolds = false;
