@@ -8,14 +8,13 @@ import type {
   V1Job,
   V1NetworkPolicy,
   V1NetworkPolicyIngressRule,
-  V1ObjectMeta,
   V1PersistentVolumeClaim,
   V1PodTemplateSpec,
   V1StatefulSet,
 } from '@kubernetes/client-node';
 import type { StandbySite } from '../api/site.ts';
 import { buildCopyClaim } from '../copies/claim.ts';
-import { LABEL_DRILL, LABEL_DRILL_PART, names, ownedMeta, siteLabels } from '../site/names.ts';
+import { LABEL_DRILL, LABEL_DRILL_PART, names, ownedMeta, siteLabels, type OwnedMeta } from '../site/names.ts';
 import { isStatefulSet, mountClaims, type PrimaryVolume } from '../site/workload.ts';
 import type { VolumeSnapshot } from '../snapshot/types.ts';
 import { buildJob } from '../tiers/jobs.ts';
@@ -29,7 +28,7 @@ export function drillLabels(site: string, id: string, part?: DrillPart): Record<
 }
 
 /** Owned by the site as its controller: the garbage collector removes whatever cleanup missed. */
-export function drillMeta(site: StandbySite, name: string, id: string): V1ObjectMeta {
+export function drillMeta(site: StandbySite, name: string, id: string): OwnedMeta {
   return ownedMeta(site, name, 'drill', { labels: { [LABEL_DRILL]: id } });
 }
 
