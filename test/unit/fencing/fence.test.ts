@@ -2,8 +2,12 @@ import { describe, expect, test } from 'vitest';
 import type { V1NetworkPolicy, V1StatefulSet } from '@kubernetes/client-node';
 import { validateSpec, type StandbySite } from '../../../src/api/site.ts';
 import { fencingState } from '../../../src/fencing/holds.ts';
-import { buildFence, fenceDrift } from '../../../src/fencing/network-policy.ts';
+import { buildFence as build, fenceDrift } from '../../../src/fencing/network-policy.ts';
 import { standbySelector } from '../../../src/site/names.ts';
+import { validating } from '../support/models.ts';
+
+/** The fence, checked against the NetworkPolicy schema. */
+const buildFence = validating(build);
 
 const want: V1NetworkPolicy = {
   kind: 'NetworkPolicy',

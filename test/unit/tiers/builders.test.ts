@@ -3,9 +3,13 @@ import type { V1CronJob, V1Deployment, V1NetworkPolicy, V1Service, V1StatefulSet
 import { validateSpec, type StandbySite } from '../../../src/api/site.ts';
 import { genericEngine } from '../../../src/engines/generic.ts';
 import type { BuildContext } from '../../../src/tiers/context.ts';
-import { desiredObjects } from '../../../src/tiers/desired.ts';
+import { desiredObjects as buildDesired } from '../../../src/tiers/desired.ts';
 import { matches } from '../../../src/site/workload.ts';
 import { servicesSelectingBothSides } from '../../../src/tiers/standby-workload.ts';
+import { allValidated } from '../support/models.ts';
+
+/** Every object the builders return, checked against the Kubernetes schema of its kind. */
+const desiredObjects = (c: BuildContext) => allValidated(buildDesired(c));
 
 const primarySts: V1StatefulSet = {
   apiVersion: 'apps/v1',
