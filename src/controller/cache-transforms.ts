@@ -22,7 +22,6 @@ import type {
   V1Deployment,
   V1Job,
   V1NetworkPolicy,
-  V1ObjectMeta,
   V1OwnerReference,
   V1PersistentVolumeClaim,
   V1Pod,
@@ -35,7 +34,7 @@ import type {
 } from '@kubernetes/client-node';
 import type { StandbySiteObject } from '../api/site.ts';
 import { compact } from '../k8s/compact.ts';
-import type { KubeObject } from '../k8s/types.ts';
+import type { KubeMeta, KubeObject } from '../k8s/types.ts';
 import { ANNOTATION_RELEASED, ANNOTATION_SITE_UID, LABEL_MANAGED_BY, LABEL_SITE, MANAGER } from '../site/names.ts';
 import type { Workload } from '../site/workload.ts';
 import type { VolumeSnapshot } from '../snapshot/types.ts';
@@ -80,9 +79,10 @@ interface MetaOptions {
  * whole (what it wrote, and what switchTraffic and alignDataOwnership write back); others keep
  * what ownership and the manager read.
  */
-export function leanMeta(o: KubeObject, opts: MetaOptions = {}): V1ObjectMeta {
-  const m = o.metadata ?? {};
+export function leanMeta<M extends KubeMeta>(o: KubeObject & { metadata?: M | undefined }, opts: MetaOptions = {}): M {
+  const m: KubeMeta = o.metadata ?? {};
   const managed = isManaged(o);
+  // A subset of o's own metadata, so of its type M too: the timestamps stay what M says they are.
   return {
     name: m.name,
     namespace: m.namespace,
@@ -95,7 +95,7 @@ export function leanMeta(o: KubeObject, opts: MetaOptions = {}): V1ObjectMeta {
     annotations: managed ? m.annotations : operatorKeys(m.annotations),
     ownerReferences: managed ? m.ownerReferences : ownerRefs(m.ownerReferences),
     ...(managed && m.finalizers?.length ? { finalizers: m.finalizers } : {}),
-  };
+  } as M;
 }
 
 function lean<T extends KubeObject>(o: T, rest: Omit<T, 'apiVersion' | 'kind' | 'metadata'>, opts?: MetaOptions): T {

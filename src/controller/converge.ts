@@ -241,7 +241,7 @@ export interface ConvergeResult {
  * in the other shape the operator itself gives it (closed, or narrowed to the standby's pods
  * while the old primary follows it) is a step of the DR cycle, replaced without a warning.
  */
-async function holdFence(rc: ReconcileContext, fence: KubeObject, primary: Workload | undefined): Promise<boolean> {
+async function holdFence(rc: ReconcileContext, fence: V1NetworkPolicy, primary: Workload | undefined): Promise<boolean> {
   const name = fence.metadata?.name ?? '';
   try {
     const act = actuator(rc.deps, rc.site);
@@ -316,7 +316,7 @@ export async function convergeSite(
   const trafficName = names.traffic(rc.site.metadata.name, rc.site.spec);
   const fenceName = names.fence(rc.site.metadata.name);
   const isTraffic = (o: KubeObject) => o.kind === 'Service' && o.metadata?.name === trafficName;
-  const isFence = (o: KubeObject) => o.kind === 'NetworkPolicy' && o.metadata?.name === fenceName;
+  const isFence = (o: KubeObject): o is V1NetworkPolicy => o.kind === 'NetworkPolicy' && o.metadata?.name === fenceName;
   const fence = desired.find(isFence);
   // While a promotion or a failback runs, only its steps move traffic: a transition recorded a
   // step late must never make this pass point clients back at the fenced side. During a

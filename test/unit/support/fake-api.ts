@@ -358,7 +358,7 @@ export class FakeApi {
       ...(namespace !== undefined ? { namespace } : {}),
       uid: randomUUID(),
       generation: 1,
-      creationTimestamp: new Date().toISOString() as unknown as Date, // the API sends strings; client-node types Date
+      creationTimestamp: new Date().toISOString(),
       resourceVersion: String(++this.rv),
     };
     this.defaulting?.(plural, obj);
