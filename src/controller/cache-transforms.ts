@@ -21,7 +21,6 @@ import type {
   V1CronJob,
   V1Deployment,
   V1Job,
-  V1NetworkPolicy,
   V1OwnerReference,
   V1PersistentVolumeClaim,
   V1Pod,
@@ -32,6 +31,7 @@ import type {
   V1ServiceAccount,
   V1StatefulSet,
 } from '@kubernetes/client-node';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import type { StandbySiteObject } from '../api/site.ts';
 import { compact } from '../k8s/compact.ts';
 import type { KubeMeta, KubeObject } from '../k8s/types.ts';
@@ -286,7 +286,7 @@ export function leanSnapshot(s: VolumeSnapshot): VolumeSnapshot {
 /** The operator's CronJob: the spec its builder sets (buildCronJob). */
 export const leanCronJob = (c: V1CronJob): V1CronJob => stubUnlessManaged(c, (o) => lean(o, { spec: o.spec }));
 /** The operator's fence: its spec (buildFence). */
-export const leanNetworkPolicy = (n: V1NetworkPolicy): V1NetworkPolicy => stubUnlessManaged(n, (o) => lean(o, { spec: o.spec }));
+export const leanNetworkPolicy = (n: INetworkPolicy): INetworkPolicy => stubUnlessManaged(n, (o) => lean(o, { spec: o.spec }));
 /** The copier's ServiceAccount (buildCopierIdentity). */
 export const leanServiceAccount = (a: V1ServiceAccount): V1ServiceAccount =>
   stubUnlessManaged(a, (o) => lean(o, { automountServiceAccountToken: o.automountServiceAccountToken, imagePullSecrets: o.imagePullSecrets }));

@@ -4,7 +4,6 @@ import type {
   V1CronJob,
   V1Deployment,
   V1Job,
-  V1NetworkPolicy,
   V1PersistentVolumeClaim,
   V1Pod,
   V1Role,
@@ -13,6 +12,7 @@ import type {
   V1ServiceAccount,
   V1StatefulSet,
 } from '@kubernetes/client-node';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import type { Logger } from 'pino';
 import type { StandbySiteObject } from '../api/site.ts';
 import { SITE_RESOURCE } from '../api/resource.ts';
@@ -47,7 +47,7 @@ export interface Caches {
   cronJobs: Informer<V1CronJob>;
   jobs: Informer<V1Job>;
   snapshots: Informer<VolumeSnapshot>;
-  networkPolicies: Informer<V1NetworkPolicy>;
+  networkPolicies: Informer<INetworkPolicy>;
   serviceAccounts: Informer<V1ServiceAccount>;
   roles: Informer<V1Role>;
   roleBindings: Informer<V1RoleBinding>;

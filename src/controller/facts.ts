@@ -5,12 +5,12 @@ import type {
   V1CronJob,
   V1Deployment,
   V1Job,
-  V1NetworkPolicy,
   V1PersistentVolumeClaim,
   V1Pod,
   V1Service,
   V1StatefulSet,
 } from '@kubernetes/client-node';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { parseDuration } from '../api/duration.ts';
 import type { StandbySite } from '../api/site.ts';
 import type { PromotionStatus } from '../api/status.ts';
@@ -53,7 +53,7 @@ export interface Observed {
   jobs: V1Job[];
   cronJobs: V1CronJob[];
   trafficService: V1Service | undefined;
-  fence: V1NetworkPolicy | undefined;
+  fence: INetworkPolicy | undefined;
   /** Label keys Services of the namespace select on (see SelectorKeys). */
   serviceLabelKeys: ReadonlySet<string>;
   /** Services that select the primary's pods and the standby's at once. */
@@ -80,7 +80,7 @@ export interface PrimaryObjects {
   pods: Lookup<V1Pod>;
   services: Lookup<V1Service>;
   pvcs: Lookup<V1PersistentVolumeClaim>;
-  networkPolicies: Lookup<V1NetworkPolicy>;
+  networkPolicies: Lookup<INetworkPolicy>;
 }
 
 /** The primary's objects in this cluster's caches. */

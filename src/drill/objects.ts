@@ -6,12 +6,11 @@ import type {
   V1Deployment,
   V1EnvVar,
   V1Job,
-  V1NetworkPolicy,
-  V1NetworkPolicyIngressRule,
   V1PersistentVolumeClaim,
   V1PodTemplateSpec,
   V1StatefulSet,
 } from '@kubernetes/client-node';
+import type { INetworkPolicy, INetworkPolicyIngressRule } from 'kubernetes-models/networking.k8s.io/v1';
 import type { StandbySite } from '../api/site.ts';
 import { buildCopyClaim } from '../copies/claim.ts';
 import { LABEL_DRILL, LABEL_DRILL_PART, names, ownedMeta, siteLabels, type OwnedMeta } from '../site/names.ts';
@@ -50,16 +49,13 @@ export function drillNames(site: string, id: string) {
   };
 }
 
-/**
- * An ingress rule admitting pods with these labels. The wire field is `from`; @kubernetes/client-node
- * types it `_from` (its serializer renames it), but this operator sends objects as plain JSON.
- */
-function allowFrom(labels: Record<string, string>): V1NetworkPolicyIngressRule {
-  return { from: [{ podSelector: { matchLabels: labels } }] } as unknown as V1NetworkPolicyIngressRule;
+/** An ingress rule admitting pods with these labels. */
+function allowFrom(labels: Record<string, string>): INetworkPolicyIngressRule {
+  return { from: [{ podSelector: { matchLabels: labels } }] };
 }
 
 /** Denies all traffic to and from the scratch pods, except from the drill's own check Jobs. */
-export function buildDrillPolicy(site: StandbySite, id: string): V1NetworkPolicy {
+export function buildDrillPolicy(site: StandbySite, id: string): INetworkPolicy {
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
