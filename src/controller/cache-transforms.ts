@@ -25,12 +25,11 @@ import type {
   V1PersistentVolumeClaim,
   V1Pod,
   V1ResourceRequirements,
-  V1Role,
-  V1RoleBinding,
   V1Service,
-  V1ServiceAccount,
   V1StatefulSet,
 } from '@kubernetes/client-node';
+import type { IRole, IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import type { IServiceAccount } from 'kubernetes-models/v1';
 import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import type { StandbySiteObject } from '../api/site.ts';
 import { compact } from '../k8s/compact.ts';
@@ -288,9 +287,9 @@ export const leanCronJob = (c: V1CronJob): V1CronJob => stubUnlessManaged(c, (o)
 /** The operator's fence: its spec (buildFence). */
 export const leanNetworkPolicy = (n: INetworkPolicy): INetworkPolicy => stubUnlessManaged(n, (o) => lean(o, { spec: o.spec }));
 /** The copier's ServiceAccount (buildCopierIdentity). */
-export const leanServiceAccount = (a: V1ServiceAccount): V1ServiceAccount =>
+export const leanServiceAccount = (a: IServiceAccount): IServiceAccount =>
   stubUnlessManaged(a, (o) => lean(o, { automountServiceAccountToken: o.automountServiceAccountToken, imagePullSecrets: o.imagePullSecrets }));
 /** The copier's Role. */
-export const leanRole = (r: V1Role): V1Role => stubUnlessManaged(r, (o) => lean(o, { rules: o.rules }));
+export const leanRole = (r: IRole): IRole => stubUnlessManaged(r, (o) => lean(o, { rules: o.rules }));
 /** The copier's RoleBinding. */
-export const leanRoleBinding = (b: V1RoleBinding): V1RoleBinding => stubUnlessManaged(b, (o) => lean(o, { roleRef: o.roleRef, subjects: o.subjects }));
+export const leanRoleBinding = (b: IRoleBinding): IRoleBinding => stubUnlessManaged(b, (o) => lean(o, { roleRef: o.roleRef, subjects: o.subjects }));

@@ -6,12 +6,11 @@ import type {
   V1Job,
   V1PersistentVolumeClaim,
   V1Pod,
-  V1Role,
-  V1RoleBinding,
   V1Service,
-  V1ServiceAccount,
   V1StatefulSet,
 } from '@kubernetes/client-node';
+import type { IRole, IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import type { IServiceAccount } from 'kubernetes-models/v1';
 import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import type { Logger } from 'pino';
 import type { StandbySiteObject } from '../api/site.ts';
@@ -48,9 +47,9 @@ export interface Caches {
   jobs: Informer<V1Job>;
   snapshots: Informer<VolumeSnapshot>;
   networkPolicies: Informer<INetworkPolicy>;
-  serviceAccounts: Informer<V1ServiceAccount>;
-  roles: Informer<V1Role>;
-  roleBindings: Informer<V1RoleBinding>;
+  serviceAccounts: Informer<IServiceAccount>;
+  roles: Informer<IRole>;
+  roleBindings: Informer<IRoleBinding>;
 }
 
 export const OWNED = `${LABEL_MANAGED_BY}=${MANAGER}`;
