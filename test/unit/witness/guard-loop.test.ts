@@ -7,6 +7,7 @@ import type { GuardObject, GuardStatus } from '../../../src/api/guard.ts';
 import { GuardLoop, type GuardPorts, type WitnessLease } from '../../../src/witness/guard-loop.ts';
 import type { StoredRecord } from '../../../src/witness/store.ts';
 import { FakeClock } from '../support/fake-clock.ts';
+import { validated } from '../support/models.ts';
 
 const UID = 'site-uid-1';
 const HOLDER = `primary:${UID}`;
@@ -65,6 +66,7 @@ class World implements GuardPorts {
   workload = () => Promise.resolve({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'orders' }, spec: { selector: { matchLabels: { app: 'orders' } } } } as never);
   getFence = () => Promise.resolve(this.fence);
   createFence = (np: INetworkPolicy) => {
+    validated(np); // every self-fence the loop writes passes the Kubernetes schema
     if (this.fence) return Promise.reject(new Error('AlreadyExists'));
     this.fence = { ...np, metadata: { ...np.metadata, uid: 'np-uid', creationTimestamp: new Date().toISOString() } };
     return Promise.resolve();

@@ -10,6 +10,7 @@ import { keeperAction, keeperPlan, notePing } from '../../../src/witness/keeper.
 import { FenceKeeper, type KeeperPorts } from '../../../src/witness/keeper-loop.ts';
 import { ANNOTATION_FENCED_BY, ANNOTATION_FENCE_REASON, selfFenceOwnedBy } from '../../../src/witness/self-fence.ts';
 import { FakeClock } from '../support/fake-clock.ts';
+import { validated } from '../support/models.ts';
 
 const HOLDER = 'primary:site-uid-1';
 const TERM = 6_000; // leaseDuration 8s − safetyMargin 2s
@@ -103,6 +104,7 @@ class World implements KeeperPorts {
   workload = () => Promise.resolve({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'orders' }, spec: { selector: { matchLabels: { app: 'orders' } } } } as never);
   getFence = () => Promise.resolve(this.fence);
   createFence = (np: INetworkPolicy) => {
+    validated(np); // every fence the keeper writes passes the Kubernetes schema
     this.creates++;
     if (this.fence) return Promise.reject(new ApiError(409, 'AlreadyExists', 'networkpolicies "orders-self-fence" already exists'));
     this.fence = { ...np, metadata: { ...np.metadata, uid: 'np-uid' } };
