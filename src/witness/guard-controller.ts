@@ -4,7 +4,7 @@
 // empty list and the controller does nothing (no flag to forget: a cluster that serves the CRD is
 // one the chart installed it in, and the chart grants the RBAC with it).
 import { createHash } from 'node:crypto';
-import type { V1Secret } from '@kubernetes/client-node';
+import type { ISecret } from 'kubernetes-models/v1';
 import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -157,7 +157,7 @@ export class GuardController {
     const cached = this.witnesses.get(k);
     if (cached && this.clock.now() - cached.at < (this.o.secretTtlMs ?? 60_000)) return cached.store;
     const field = 'spec.witness.kubeconfigSecret';
-    const s = await this.o.client.get<V1Secret>(R.secret, g.metadata.namespace, ref.name);
+    const s = await this.o.client.get<ISecret>(R.secret, g.metadata.namespace, ref.name);
     if (!s) throw new WitnessConfigError(`Secret ${ref.name} (${field}) does not exist in namespace ${g.metadata.namespace}`);
     const data = s.data?.[ref.key];
     if (!data) throw new WitnessConfigError(`Secret ${ref.name} (${field}) has no key "${ref.key}"; its keys: ${Object.keys(s.data ?? {}).join(', ') || 'none'}`);
