@@ -20,7 +20,7 @@ function makeGuard(status?: GuardObject['status'], ack?: number): GuardObject {
   return {
     apiVersion: 'standby.dev/v1alpha1',
     kind: 'StandbySiteGuard',
-    metadata: { name: 'orders', namespace: 'shop', uid: 'guard-uid', generation: 1, creationTimestamp: new Date(CREATED) },
+    metadata: { name: 'orders', namespace: 'shop', uid: 'guard-uid', generation: 1, creationTimestamp: new Date(CREATED).toISOString() },
     spec: {
       site: { name: 'orders', namespace: 'shop', uid: 'site-uid-1' },
       workload: { kind: 'StatefulSet', name: 'orders' },
