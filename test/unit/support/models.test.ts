@@ -1,6 +1,6 @@
 // The schema check the builders' tests rely on must itself reject what the API server would.
 import { expect, test } from 'vitest';
-import { allValidated, validated } from './models.ts';
+import { allValidated, schemaProblem, validated } from './models.ts';
 
 const service = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'a' }, spec: { ports: [{ port: 80 }] } };
 
@@ -18,4 +18,10 @@ test('a wrong field type, a missing required field, and a builder that left apiV
 test('a kind with no model fails unless it is a known CRD', () => {
   expect(() => validated({ apiVersion: 'v1', kind: 'Nonsense' })).toThrow(/no model/);
   expect(validated({ apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshot' }).kind).toBe('VolumeSnapshot');
+});
+
+test("schemaProblem (the fake API's check): a message for an invalid object, nothing for a kind without a model", () => {
+  expect(schemaProblem(service)).toBeUndefined();
+  expect(schemaProblem({ ...service, spec: { ports: [{ port: '80' }] } })).toMatch(/fails the Kubernetes schema/);
+  expect(schemaProblem({ apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice' })).toBeUndefined();
 });

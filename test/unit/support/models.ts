@@ -83,3 +83,17 @@ export function allValidated<T extends Built>(objs: readonly T[]): T[] {
 export function validating<A extends unknown[], R extends Built>(build: (...args: A) => R): (...args: A) => R {
   return (...args) => validated(build(...args));
 }
+
+/**
+ * Why obj fails its kind's schema, or undefined when it passes or its kind has no model here (a
+ * fake API server takes any kind; the builders' tests use validated(), which refuses unknown ones).
+ */
+export function schemaProblem<T extends Built>(obj: T): string | undefined {
+  if (!byType.has(`${obj.apiVersion ?? ''}/${obj.kind ?? ''}`)) return undefined;
+  try {
+    validated(obj);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
