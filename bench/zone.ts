@@ -9,7 +9,8 @@
 // Where the time went comes from the operator's own metrics over the window (queue wait by lane,
 // waits for the cache to show its own writes, API answer time by verb, reconciles) next to
 // kube-apiserver's (handling time, API Priority and Fairness queue wait).
-import { HttpMethod, type V1EndpointSlice, type V1NetworkPolicy, type V1Service } from '@kubernetes/client-node';
+import { HttpMethod, type V1EndpointSlice, type V1Service } from '@kubernetes/client-node';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { loadavg } from 'node:os';
 import type { StandbySiteObject } from '../src/api/site.ts';
 import { SITE_RESOURCE } from '../src/api/resource.ts';
@@ -163,7 +164,7 @@ export async function measureZoneFailure(cluster: BenchCluster, op: OperatorProc
     if (s.switchMs === null && sameSelector(svc.spec?.selector, standbySelector(byKey.get(key!)!.name))) s.switchMs = since(at);
     touch(s, was);
   });
-  const fences = new Tracker<V1NetworkPolicy>(client, R.networkPolicy, undefined, {}, (type, np, at) => {
+  const fences = new Tracker<INetworkPolicy>(client, R.networkPolicy, undefined, {}, (type, np, at) => {
     const key = fenceOf.get(keyOf(np));
     const s = key ? samples.get(key) : undefined;
     if (!s || Number.isNaN(t0) || type === 'DELETED') return;

@@ -97,7 +97,7 @@ export type GuardStatus = z.output<typeof guardStatusSchema>;
 export interface GuardObject {
   apiVersion: `${typeof GROUP}/${typeof VERSION}`;
   kind: typeof GUARD_KIND;
-  metadata: { name: string; namespace: string; uid?: string; resourceVersion?: string; generation?: number; creationTimestamp?: Date; labels?: Record<string, string> };
+  metadata: { name: string; namespace: string; uid?: string; resourceVersion?: string; generation?: number; creationTimestamp?: string; labels?: Record<string, string> };
   spec: GuardSpec;
   status?: GuardStatus;
 }

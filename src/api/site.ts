@@ -1,5 +1,5 @@
 // The StandbySite object and the controller-side validation of its spec.
-import type { V1ObjectMeta } from '@kubernetes/client-node';
+import type { IObjectMeta } from '@kubernetes-models/apimachinery/apis/meta/v1';
 import type { z } from 'zod';
 import { siteConflicts } from './conflicts.ts';
 import { isKnownTimeZone } from './cron.ts';
@@ -18,14 +18,14 @@ export const SHORT_NAMES = ['sbs'];
 export interface StandbySiteObject {
   apiVersion: typeof API_VERSION;
   kind: typeof KIND;
-  metadata?: V1ObjectMeta;
+  metadata?: IObjectMeta;
   spec?: unknown;
   status?: SiteStatus;
 }
 
 /** A StandbySite whose spec passed validation, with defaults filled in. */
 export interface StandbySite {
-  metadata: V1ObjectMeta & { name: string; namespace: string };
+  metadata: IObjectMeta & { name: string; namespace: string };
   spec: SiteSpec;
   status: SiteStatus;
 }

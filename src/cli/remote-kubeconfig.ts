@@ -4,7 +4,7 @@
 //
 //   standby-operator remote-kubeconfig [--kubeconfig F] [--context C] --namespace standby-system --service-account standby-operator-remote \
 //     --primary-namespace shop [--server https://primary.example.com:6443] > primary.kubeconfig
-import type { V1Secret } from '@kubernetes/client-node';
+import type { ISecret } from 'kubernetes-models/v1';
 import { parseArgs } from 'node:util';
 import { KubeClient } from '../k8s/client.ts';
 import { loadConnection } from '../k8s/connection.ts';
@@ -46,7 +46,7 @@ export async function remoteKubeconfigCommand(argv: string[]): Promise<number> {
   }
   const client = new KubeClient(connection);
   const name = values.secret ?? `${sa}-token`;
-  const secret = await client.get<V1Secret>(R.secret, namespace, name);
+  const secret = await client.get<ISecret>(R.secret, namespace, name);
   if (!secret) {
     console.error(`remote-kubeconfig: Secret ${namespace}/${name} does not exist: install the chart with remoteAccess.enabled=true in this cluster`);
     return 1;

@@ -21,21 +21,19 @@ import type {
   V1CronJob,
   V1Deployment,
   V1Job,
-  V1NetworkPolicy,
-  V1ObjectMeta,
   V1OwnerReference,
   V1PersistentVolumeClaim,
   V1Pod,
   V1ResourceRequirements,
-  V1Role,
-  V1RoleBinding,
   V1Service,
-  V1ServiceAccount,
   V1StatefulSet,
 } from '@kubernetes/client-node';
+import type { IRole, IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import type { IServiceAccount } from 'kubernetes-models/v1';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import type { StandbySiteObject } from '../api/site.ts';
 import { compact } from '../k8s/compact.ts';
-import type { KubeObject } from '../k8s/types.ts';
+import type { KubeMeta, KubeObject } from '../k8s/types.ts';
 import { ANNOTATION_RELEASED, ANNOTATION_SITE_UID, LABEL_MANAGED_BY, LABEL_SITE, MANAGER } from '../site/names.ts';
 import type { Workload } from '../site/workload.ts';
 import type { VolumeSnapshot } from '../snapshot/types.ts';
@@ -80,9 +78,10 @@ interface MetaOptions {
  * whole (what it wrote, and what switchTraffic and alignDataOwnership write back); others keep
  * what ownership and the manager read.
  */
-export function leanMeta(o: KubeObject, opts: MetaOptions = {}): V1ObjectMeta {
-  const m = o.metadata ?? {};
+export function leanMeta<M extends KubeMeta>(o: KubeObject & { metadata?: M | undefined }, opts: MetaOptions = {}): M {
+  const m: KubeMeta = o.metadata ?? {};
   const managed = isManaged(o);
+  // A subset of o's own metadata, so of its type M too: the timestamps stay what M says they are.
   return {
     name: m.name,
     namespace: m.namespace,
@@ -95,7 +94,7 @@ export function leanMeta(o: KubeObject, opts: MetaOptions = {}): V1ObjectMeta {
     annotations: managed ? m.annotations : operatorKeys(m.annotations),
     ownerReferences: managed ? m.ownerReferences : ownerRefs(m.ownerReferences),
     ...(managed && m.finalizers?.length ? { finalizers: m.finalizers } : {}),
-  };
+  } as M;
 }
 
 function lean<T extends KubeObject>(o: T, rest: Omit<T, 'apiVersion' | 'kind' | 'metadata'>, opts?: MetaOptions): T {
@@ -286,11 +285,11 @@ export function leanSnapshot(s: VolumeSnapshot): VolumeSnapshot {
 /** The operator's CronJob: the spec its builder sets (buildCronJob). */
 export const leanCronJob = (c: V1CronJob): V1CronJob => stubUnlessManaged(c, (o) => lean(o, { spec: o.spec }));
 /** The operator's fence: its spec (buildFence). */
-export const leanNetworkPolicy = (n: V1NetworkPolicy): V1NetworkPolicy => stubUnlessManaged(n, (o) => lean(o, { spec: o.spec }));
+export const leanNetworkPolicy = (n: INetworkPolicy): INetworkPolicy => stubUnlessManaged(n, (o) => lean(o, { spec: o.spec }));
 /** The copier's ServiceAccount (buildCopierIdentity). */
-export const leanServiceAccount = (a: V1ServiceAccount): V1ServiceAccount =>
+export const leanServiceAccount = (a: IServiceAccount): IServiceAccount =>
   stubUnlessManaged(a, (o) => lean(o, { automountServiceAccountToken: o.automountServiceAccountToken, imagePullSecrets: o.imagePullSecrets }));
 /** The copier's Role. */
-export const leanRole = (r: V1Role): V1Role => stubUnlessManaged(r, (o) => lean(o, { rules: o.rules }));
+export const leanRole = (r: IRole): IRole => stubUnlessManaged(r, (o) => lean(o, { rules: o.rules }));
 /** The copier's RoleBinding. */
-export const leanRoleBinding = (b: V1RoleBinding): V1RoleBinding => stubUnlessManaged(b, (o) => lean(o, { roleRef: o.roleRef, subjects: o.subjects }));
+export const leanRoleBinding = (b: IRoleBinding): IRoleBinding => stubUnlessManaged(b, (o) => lean(o, { roleRef: o.roleRef, subjects: o.subjects }));

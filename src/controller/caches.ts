@@ -4,15 +4,14 @@ import type {
   V1CronJob,
   V1Deployment,
   V1Job,
-  V1NetworkPolicy,
   V1PersistentVolumeClaim,
   V1Pod,
-  V1Role,
-  V1RoleBinding,
   V1Service,
-  V1ServiceAccount,
   V1StatefulSet,
 } from '@kubernetes/client-node';
+import type { IRole, IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import type { IServiceAccount } from 'kubernetes-models/v1';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import type { Logger } from 'pino';
 import type { StandbySiteObject } from '../api/site.ts';
 import { SITE_RESOURCE } from '../api/resource.ts';
@@ -47,10 +46,10 @@ export interface Caches {
   cronJobs: Informer<V1CronJob>;
   jobs: Informer<V1Job>;
   snapshots: Informer<VolumeSnapshot>;
-  networkPolicies: Informer<V1NetworkPolicy>;
-  serviceAccounts: Informer<V1ServiceAccount>;
-  roles: Informer<V1Role>;
-  roleBindings: Informer<V1RoleBinding>;
+  networkPolicies: Informer<INetworkPolicy>;
+  serviceAccounts: Informer<IServiceAccount>;
+  roles: Informer<IRole>;
+  roleBindings: Informer<IRoleBinding>;
 }
 
 export const OWNED = `${LABEL_MANAGED_BY}=${MANAGER}`;

@@ -2,7 +2,7 @@
 // when the cache already matches), replace a standby whose immutable fields changed, remove what
 // the site no longer wants, prune copies nobody needs, and keep data's ownership in line with
 // deletionPolicy. Errors are collected, not thrown: one bad object must not stop the others.
-import type { V1NetworkPolicy } from '@kubernetes/client-node';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import type { Side, SiteStatus } from '../api/status.ts';
 import type { Engine } from '../engines/engine.ts';
 import { lifecycleOf, promotionInEffect, standbyCopiesUnkept, type Lifecycle } from '../promotion/lifecycle.ts';
@@ -241,11 +241,11 @@ export interface ConvergeResult {
  * in the other shape the operator itself gives it (closed, or narrowed to the standby's pods
  * while the old primary follows it) is a step of the DR cycle, replaced without a warning.
  */
-async function holdFence(rc: ReconcileContext, fence: KubeObject, primary: Workload | undefined): Promise<boolean> {
+async function holdFence(rc: ReconcileContext, fence: INetworkPolicy, primary: Workload | undefined): Promise<boolean> {
   const name = fence.metadata?.name ?? '';
   try {
     const act = actuator(rc.deps, rc.site);
-    const live = act.cached<V1NetworkPolicy>('NetworkPolicy', rc.site.metadata.namespace, name);
+    const live = act.cached<INetworkPolicy>('NetworkPolicy', rc.site.metadata.namespace, name);
     const shapes = primary ? [buildFence(rc.site, primary), narrowedPrimaryFence(rc.site, primary)] : [];
     const ours = live !== undefined && shapes.some((f) => fenceDrift(f, live) === undefined);
     const drift = await keepFence(fence, act);
@@ -316,7 +316,7 @@ export async function convergeSite(
   const trafficName = names.traffic(rc.site.metadata.name, rc.site.spec);
   const fenceName = names.fence(rc.site.metadata.name);
   const isTraffic = (o: KubeObject) => o.kind === 'Service' && o.metadata?.name === trafficName;
-  const isFence = (o: KubeObject) => o.kind === 'NetworkPolicy' && o.metadata?.name === fenceName;
+  const isFence = (o: KubeObject): o is INetworkPolicy => o.kind === 'NetworkPolicy' && o.metadata?.name === fenceName;
   const fence = desired.find(isFence);
   // While a promotion or a failback runs, only its steps move traffic: a transition recorded a
   // step late must never make this pass point clients back at the fenced side. During a

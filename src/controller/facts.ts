@@ -5,13 +5,12 @@ import type {
   V1CronJob,
   V1Deployment,
   V1Job,
-  V1NetworkPolicy,
-  V1ObjectMeta,
   V1PersistentVolumeClaim,
   V1Pod,
   V1Service,
   V1StatefulSet,
 } from '@kubernetes/client-node';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { parseDuration } from '../api/duration.ts';
 import type { StandbySite } from '../api/site.ts';
 import type { PromotionStatus } from '../api/status.ts';
@@ -20,7 +19,7 @@ import { newestFinished, newestSucceeded } from '../copies/jobs.ts';
 import { lostCopy, type LostCopy } from '../copies/lost.ts';
 import type { EngineObservation } from '../engines/engine.ts';
 import { jobOutcome, type JobOutcome } from '../k8s/jobs.ts';
-import { toDate } from '../k8s/types.ts';
+import { toDate, type KubeObject } from '../k8s/types.ts';
 import type { StandbyUsability } from '../promotion/decide.ts';
 import { assessPrimary, type PrimaryAssessment } from '../promotion/detect.ts';
 import { promotedClaims } from '../promotion/copy.ts';
@@ -54,7 +53,7 @@ export interface Observed {
   jobs: V1Job[];
   cronJobs: V1CronJob[];
   trafficService: V1Service | undefined;
-  fence: V1NetworkPolicy | undefined;
+  fence: INetworkPolicy | undefined;
   /** Label keys Services of the namespace select on (see SelectorKeys). */
   serviceLabelKeys: ReadonlySet<string>;
   /** Services that select the primary's pods and the standby's at once. */
@@ -81,7 +80,7 @@ export interface PrimaryObjects {
   pods: Lookup<V1Pod>;
   services: Lookup<V1Service>;
   pvcs: Lookup<V1PersistentVolumeClaim>;
-  networkPolicies: Lookup<V1NetworkPolicy>;
+  networkPolicies: Lookup<INetworkPolicy>;
 }
 
 /** The primary's objects in this cluster's caches. */
@@ -126,7 +125,7 @@ export function observe(c: Caches, site: StandbySite, serviceLabelKeys: Readonly
   // the Service) are the namespace's Services looked through.
   const carries = standbyPods.some((p) => Object.keys(p.metadata?.labels ?? {}).some((k) => k !== LABEL_SITE && k !== LABEL_ROLE && serviceLabelKeys.has(k)));
   const bothSides = carries ? servicesSelectingBothSides(c.services.inNamespace(ns), [...primaryPods, ...(servicePods ?? [])], standbyPods) : [];
-  const ours = (o: { kind?: string; metadata?: V1ObjectMeta }) => ownershipOf(o, { name: site.metadata.name, uid: site.metadata.uid }).ours;
+  const ours = (o: KubeObject) => ownershipOf(o, { name: site.metadata.name, uid: site.metadata.uid }).ours;
   const owned = <T extends { metadata?: { labels?: Record<string, string> } }>(list: T[], role?: string) =>
     role ? list.filter((o) => o.metadata?.labels?.[LABEL_ROLE] === role) : list;
   const dumps = c.pvcs.get(`${ns}/${names.dumpClaim(site.metadata.name)}`);

@@ -4,7 +4,7 @@
 // say fencing could not be confirmed); any other promotion waits for the cluster (and fails at
 // its step timeout). Once a promotion has begun, the fence is the first thing written there when
 // the cluster answers, before anything else the operator does there.
-import type { V1NetworkPolicy } from '@kubernetes/client-node';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import type { PromotionStatus } from '../api/status.ts';
 import { fenceFor, keepFence } from '../fencing/fence.ts';
 import { released } from '../promotion/release.ts';
@@ -17,7 +17,7 @@ import { remoteActuator } from './remote-actuator.ts';
 export const ANNOTATION_EPOCH = 'standby.dev/epoch';
 
 /** The fence for the primary's pods there, carrying the promotion's epoch. */
-export function remoteFence(rc: ReconcileContext, obs: Observed, epoch: number | undefined): V1NetworkPolicy | undefined {
+export function remoteFence(rc: ReconcileContext, obs: Observed, epoch: number | undefined): INetworkPolicy | undefined {
   const fence = fenceFor(rc.site, obs);
   if (!fence) return undefined;
   return epoch === undefined ? fence : { ...fence, metadata: { ...fence.metadata, annotations: { ...fence.metadata?.annotations, [ANNOTATION_EPOCH]: String(epoch) } } };

@@ -8,7 +8,7 @@
 // acquireAfter (acquire.ts startWatcher).
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { V1Secret } from '@kubernetes/client-node';
+import type { ISecret } from 'kubernetes-models/v1';
 import { GUARD_RESOURCE } from '../api/resource.ts';
 import type { GuardObject } from '../api/guard.ts';
 import { parseDuration } from '../api/duration.ts';
@@ -128,9 +128,9 @@ async function witnessClient(rc: ReconcileContext, st: WitnessState): Promise<Ku
   if (st.client && mono() - st.client.at < 30_000) return st.client.client;
   const ns = rc.site.metadata.namespace;
   const what = `Secret ${ref.name} (spec.promotion.siteFailover.witness.kubeconfigSecret)`;
-  let secret: V1Secret | undefined;
+  let secret: ISecret | undefined;
   try {
-    secret = await rc.deps.client.get<V1Secret>(R.secret, ns, ref.name);
+    secret = await rc.deps.client.get<ISecret>(R.secret, ns, ref.name);
   } catch (err) {
     st.problem = `cannot read ${what}: ${(err as Error).message}`;
     return st.client?.client;

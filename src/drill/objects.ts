@@ -6,16 +6,14 @@ import type {
   V1Deployment,
   V1EnvVar,
   V1Job,
-  V1NetworkPolicy,
-  V1NetworkPolicyIngressRule,
-  V1ObjectMeta,
   V1PersistentVolumeClaim,
   V1PodTemplateSpec,
   V1StatefulSet,
 } from '@kubernetes/client-node';
+import type { INetworkPolicy, INetworkPolicyIngressRule } from 'kubernetes-models/networking.k8s.io/v1';
 import type { StandbySite } from '../api/site.ts';
 import { buildCopyClaim } from '../copies/claim.ts';
-import { LABEL_DRILL, LABEL_DRILL_PART, names, ownedMeta, siteLabels } from '../site/names.ts';
+import { LABEL_DRILL, LABEL_DRILL_PART, names, ownedMeta, siteLabels, type OwnedMeta } from '../site/names.ts';
 import { isStatefulSet, mountClaims, type PrimaryVolume } from '../site/workload.ts';
 import type { VolumeSnapshot } from '../snapshot/types.ts';
 import { buildJob } from '../tiers/jobs.ts';
@@ -29,7 +27,7 @@ export function drillLabels(site: string, id: string, part?: DrillPart): Record<
 }
 
 /** Owned by the site as its controller: the garbage collector removes whatever cleanup missed. */
-export function drillMeta(site: StandbySite, name: string, id: string): V1ObjectMeta {
+export function drillMeta(site: StandbySite, name: string, id: string): OwnedMeta {
   return ownedMeta(site, name, 'drill', { labels: { [LABEL_DRILL]: id } });
 }
 
@@ -51,16 +49,13 @@ export function drillNames(site: string, id: string) {
   };
 }
 
-/**
- * An ingress rule admitting pods with these labels. The wire field is `from`; @kubernetes/client-node
- * types it `_from` (its serializer renames it), but this operator sends objects as plain JSON.
- */
-function allowFrom(labels: Record<string, string>): V1NetworkPolicyIngressRule {
-  return { from: [{ podSelector: { matchLabels: labels } }] } as unknown as V1NetworkPolicyIngressRule;
+/** An ingress rule admitting pods with these labels. */
+function allowFrom(labels: Record<string, string>): INetworkPolicyIngressRule {
+  return { from: [{ podSelector: { matchLabels: labels } }] };
 }
 
 /** Denies all traffic to and from the scratch pods, except from the drill's own check Jobs. */
-export function buildDrillPolicy(site: StandbySite, id: string): V1NetworkPolicy {
+export function buildDrillPolicy(site: StandbySite, id: string): INetworkPolicy {
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',

@@ -1,7 +1,8 @@
 // The Fencing step of a promotion: stop the old primary from taking writes before anything else
 // moves. By isolation (the fence NetworkPolicy, operator-owned) or by scaling the user's
 // workload to 0 (which a GitOps tool may undo; see holds.ts).
-import type { V1NetworkPolicy, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { V1Pod, V1Service } from '@kubernetes/client-node';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import type { StandbySite } from '../api/site.ts';
 import type { ObjectActions } from '../k8s/actions.ts';
 import { DONE, waiting, type StepResult } from '../site/step.ts';
@@ -16,7 +17,7 @@ export interface FenceInput {
 }
 
 /** The fence for the primary's pods: by the workload's selector, else (workload gone) its Service's. */
-export function fenceFor(site: StandbySite, i: Pick<FenceInput, 'primary' | 'primaryService'>): V1NetworkPolicy | undefined {
+export function fenceFor(site: StandbySite, i: Pick<FenceInput, 'primary' | 'primaryService'>): INetworkPolicy | undefined {
   if (i.primary) return buildFence(site, i.primary);
   const sel = i.primaryService?.spec?.selector;
   if (!sel) return undefined;
@@ -42,8 +43,8 @@ export async function raiseFence(site: StandbySite, i: FenceInput, act: ObjectAc
  * (server-side apply cannot remove rules another field manager added). Returns the drift it
  * reverted, if any.
  */
-export async function keepFence(fence: V1NetworkPolicy, act: ObjectActions): Promise<string | undefined> {
-  const live = act.cached<V1NetworkPolicy>('NetworkPolicy', fence.metadata?.namespace ?? '', fence.metadata?.name ?? '');
+export async function keepFence(fence: INetworkPolicy, act: ObjectActions): Promise<string | undefined> {
+  const live = act.cached<INetworkPolicy>('NetworkPolicy', fence.metadata?.namespace ?? '', fence.metadata?.name ?? '');
   const drift = live && !live.metadata?.deletionTimestamp ? fenceDrift(fence, live) : undefined;
   if (drift) await act.replace(fence);
   else await act.apply(fence);
@@ -53,7 +54,7 @@ export async function keepFence(fence: V1NetworkPolicy, act: ObjectActions): Pro
 export interface LiftInput {
   fencing: 'networkPolicy' | 'scaleDown';
   primary: Workload | undefined;
-  fence: V1NetworkPolicy | undefined;
+  fence: INetworkPolicy | undefined;
   /** scaleDown: the replicas before the promotion scaled the primary to 0. */
   primaryReplicas: number | undefined;
 }

@@ -1,6 +1,7 @@
 // Whether the fence still holds after a promotion: a scaled-down primary scaled up again (a
 // GitOps revert) or a fence NetworkPolicy removed is reported loudly, never silently fought.
-import type { V1NetworkPolicy, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { V1Pod, V1Service } from '@kubernetes/client-node';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import type { StandbySite } from '../api/site.ts';
 import { names } from '../site/names.ts';
 import { isPodReady, type Workload } from '../site/workload.ts';
@@ -17,7 +18,7 @@ export interface HoldsInput {
   primary: Workload | undefined;
   primaryPods: readonly V1Pod[];
   primaryService: V1Service | undefined;
-  fence: V1NetworkPolicy | undefined;
+  fence: INetworkPolicy | undefined;
   /** The fence was written in this very reconcile (the cache may not show it yet). */
   fenceWritten: boolean;
   /** A drifted fence was replaced with the exact one in this very reconcile. */

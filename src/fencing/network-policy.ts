@@ -3,7 +3,8 @@
 // During re-protection and failback the fence is narrowed: the fenced side may exchange traffic
 // with the other side's pods only (replication), and look names up (DNS); clients still cannot
 // reach it.
-import type { V1LabelSelector, V1NetworkPolicy, V1NetworkPolicyIngressRule, V1NetworkPolicyPeer, V1NetworkPolicySpec } from '@kubernetes/client-node';
+import type { ILabelSelector } from '@kubernetes-models/apimachinery/apis/meta/v1';
+import type { INetworkPolicy, INetworkPolicyPeer, INetworkPolicySpec } from 'kubernetes-models/networking.k8s.io/v1';
 import { stable } from '../k8s/apply.ts';
 import type { StandbySite } from '../api/site.ts';
 import { LABEL_ROLE, LABEL_SITE, names, ownedMeta, standbySelector } from '../site/names.ts';
@@ -13,22 +14,22 @@ export interface FenceOptions {
   /** Default: the old primary's fence, `<site>-fence`. */
   name?: string;
   /** The pods the fenced side may still exchange traffic with (the other side, for replication). */
-  peer?: V1LabelSelector | undefined;
+  peer?: ILabelSelector | undefined;
   /** More pods it may exchange traffic with (e.g. the failback's promote Job, which must reach the primary). */
-  morePeers?: readonly V1LabelSelector[] | undefined;
+  morePeers?: readonly ILabelSelector[] | undefined;
 }
 
 /** A label selector as a NetworkPolicy takes it (no empty fields). */
-export function podSelectorOf(sel: V1LabelSelector): V1LabelSelector {
+export function podSelectorOf(sel: ILabelSelector): ILabelSelector {
   return {
     ...(sel.matchLabels ? { matchLabels: sel.matchLabels } : {}),
     ...(sel.matchExpressions ? { matchExpressions: sel.matchExpressions } : {}),
   };
 }
 
-export function buildFence(site: StandbySite, fenced: Workload, o: FenceOptions = {}): V1NetworkPolicy {
-  const peer: V1NetworkPolicyPeer | undefined = o.peer ? { podSelector: podSelectorOf(o.peer) } : undefined;
-  const peers: V1NetworkPolicyPeer[] = peer ? [peer, ...(o.morePeers ?? []).map((p) => ({ podSelector: podSelectorOf(p) }))] : [];
+export function buildFence(site: StandbySite, fenced: Workload, o: FenceOptions = {}): INetworkPolicy {
+  const peer: INetworkPolicyPeer | undefined = o.peer ? { podSelector: podSelectorOf(o.peer) } : undefined;
+  const peers: INetworkPolicyPeer[] = peer ? [peer, ...(o.morePeers ?? []).map((p) => ({ podSelector: podSelectorOf(p) }))] : [];
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
@@ -39,8 +40,7 @@ export function buildFence(site: StandbySite, fenced: Workload, o: FenceOptions 
       // Without a peer, no rules: nothing may reach the fenced pods and they may reach nothing.
       ...(peer
         ? {
-            // client-node's model names `from` `_from` (a reserved word in its generator); the API takes `from`.
-            ingress: [{ from: peers }] as unknown as V1NetworkPolicyIngressRule[],
+            ingress: [{ from: peers }],
             egress: [
               { to: peers },
               // Names of the other side (a Service, a pod's DNS name) must resolve: DNS to any
@@ -59,7 +59,7 @@ export function buildFence(site: StandbySite, fenced: Workload, o: FenceOptions 
  * pg_promote() through the primary's Service), that Job's pods may reach it too. Clients still
  * cannot.
  */
-export function narrowedPrimaryFence(site: StandbySite, primary: Workload): V1NetworkPolicy {
+export function narrowedPrimaryFence(site: StandbySite, primary: Workload): INetworkPolicy {
   const promoteJob = site.spec.tier === 'hot' && site.spec.engine.type === 'postgresql';
   return buildFence(site, primary, {
     peer: { matchLabels: standbySelector(site.metadata.name) },
@@ -67,7 +67,7 @@ export function narrowedPrimaryFence(site: StandbySite, primary: Workload): V1Ne
   });
 }
 
-function selectorText(sel: V1LabelSelector | undefined): string {
+function selectorText(sel: ILabelSelector | undefined): string {
   return stable({
     matchLabels: sel?.matchLabels && Object.keys(sel.matchLabels).length ? sel.matchLabels : undefined,
     matchExpressions: sel?.matchExpressions?.length ? sel.matchExpressions : undefined,
@@ -79,9 +79,9 @@ function selectorText(sel: V1LabelSelector | undefined): string {
  * Equality, not a subset: one added rule (`ingress: [{}]` allows everything) or a policy type
  * left out (no Egress: the old primary may reach the database's peers) undoes the fence.
  */
-export function fenceDrift(want: V1NetworkPolicy, live: V1NetworkPolicy): string | undefined {
-  const w: V1NetworkPolicySpec = want.spec ?? { podSelector: {} };
-  const l: V1NetworkPolicySpec = live.spec ?? { podSelector: {} };
+export function fenceDrift(want: INetworkPolicy, live: INetworkPolicy): string | undefined {
+  const w: INetworkPolicySpec = want.spec ?? { podSelector: {} };
+  const l: INetworkPolicySpec = live.spec ?? { podSelector: {} };
   const out: string[] = [];
   if (selectorText(w.podSelector) !== selectorText(l.podSelector)) out.push(`podSelector ${stable(l.podSelector ?? {})}`);
   const types = (t: string[] | undefined) => [...(t ?? [])].sort().join(',');

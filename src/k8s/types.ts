@@ -1,11 +1,25 @@
-// Minimal shapes of API objects; the typed models come from @kubernetes/client-node.
-import type { V1ObjectMeta } from '@kubernetes/client-node';
+// Minimal shapes of API objects. The kinds' own types come from kubernetes-models (issue #11),
+// still from @kubernetes/client-node where not yet moved.
+import type { IObjectMeta } from '@kubernetes-models/apimachinery/apis/meta/v1';
 
-/** Any API object; metadata is optional only to match @kubernetes/client-node's models. */
+/**
+ * The metadata the generic layer reads and writes, by the API's own shape. The timestamps are
+ * unknown here, not Date: the API sends strings, client-node's models (still in use) say Date,
+ * and objects of both must fit; a kind's own type says which, read with toDate(). Once no
+ * client-node model is left they become the models' string (issue #11). managedFields is only
+ * ever dropped (informer.ts).
+ */
+export type KubeMeta = Omit<IObjectMeta, 'creationTimestamp' | 'deletionTimestamp' | 'managedFields'> & {
+  creationTimestamp?: unknown;
+  deletionTimestamp?: unknown;
+  managedFields?: unknown[];
+};
+
+/** Any API object; metadata is optional as in both the models' and client-node's types. */
 export interface KubeObject {
   apiVersion?: string;
   kind?: string;
-  metadata?: V1ObjectMeta;
+  metadata?: KubeMeta;
 }
 
 export interface ObjectList<T> {
@@ -20,18 +34,23 @@ export interface WatchEvent<T> {
   object: T;
 }
 
+/** Structural, so objects of either model type fit. */
+interface Named {
+  metadata?: { name?: string | undefined; namespace?: string | undefined } | undefined;
+}
+
 /** namespace/name, the key of the work queue and of every cache. */
-export function keyOf(obj: { metadata?: V1ObjectMeta | undefined }): string {
+export function keyOf(obj: Named): string {
   const ns = obj.metadata?.namespace;
   const name = obj.metadata?.name ?? '';
   return ns ? `${ns}/${name}` : name;
 }
 
-export function nameOf(obj: { metadata?: V1ObjectMeta | undefined }): string {
+export function nameOf(obj: Named): string {
   return obj.metadata?.name ?? '';
 }
 
-/** Kubernetes timestamps arrive as RFC 3339 strings (client-node's models type them as Date). */
+/** Kubernetes timestamps arrive as RFC 3339 strings (the models say so; client-node's type them as Date). */
 export function toDate(value: Date | string | undefined | null): Date | undefined {
   if (value === undefined || value === null) return undefined;
   const d = new Date(value);

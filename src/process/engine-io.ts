@@ -1,5 +1,5 @@
 // The reads engines may make, served from the API on demand.
-import type { V1Secret } from '@kubernetes/client-node';
+import type { ISecret } from 'kubernetes-models/v1';
 import type { EngineIO } from '../engines/engine.ts';
 import type { KubeClient } from '../k8s/client.ts';
 import { R } from '../k8s/resources.ts';
@@ -12,7 +12,7 @@ interface EndpointSlice extends KubeObject {
 export function apiEngineIO(client: KubeClient): EngineIO {
   return {
     async secret(namespace, name) {
-      const s = await client.get<V1Secret>(R.secret, namespace, name);
+      const s = await client.get<ISecret>(R.secret, namespace, name);
       if (!s) return undefined;
       const out: Record<string, string> = {};
       for (const [k, v] of Object.entries(s.data ?? {})) out[k] = Buffer.from(v, 'base64').toString('utf8');

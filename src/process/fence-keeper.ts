@@ -4,7 +4,7 @@
 // It talks only to this cluster's API server and needs no leader election: two keepers write the
 // same fence (the second create is a conflict, taken as done), and it never lifts one.
 import type { Server } from 'node:http';
-import type { V1NetworkPolicy } from '@kubernetes/client-node';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { GUARD_RESOURCE } from '../api/resource.ts';
 import { selfFenceName, type GuardObject } from '../api/guard.ts';
@@ -60,7 +60,7 @@ export async function startFenceKeeper(o: FenceKeeperOptions): Promise<FenceKeep
     ports: {
       getGuard: (g) => client.get<GuardObject>(GUARD_RESOURCE, g.metadata.namespace, g.metadata.name),
       workload: (g) => client.get<Workload>(g.spec.workload.kind === 'StatefulSet' ? R.statefulSet : R.deployment, g.metadata.namespace, g.spec.workload.name),
-      getFence: (g) => client.get<V1NetworkPolicy>(R.networkPolicy, g.metadata.namespace, selfFenceName(g.metadata.name)),
+      getFence: (g) => client.get<INetworkPolicy>(R.networkPolicy, g.metadata.namespace, selfFenceName(g.metadata.name)),
       createFence: async (np) => {
         await client.create(R.networkPolicy, np);
       },

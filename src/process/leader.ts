@@ -4,21 +4,12 @@
 // period, and stop acting as soon as a renewal deadline passes. Deadlines are
 // measured on the monotonic clock, so that a wall-clock step (NTP) neither keeps
 // a lease we lost nor drops one we hold; the Lease's times carry wall time.
+import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1';
 import type { Logger } from 'pino';
 import { isConflict, isNotFound, type KubeClient } from '../k8s/client.ts';
 import { sleep, systemClock, type Clock } from '../k8s/clock.ts';
 import { R } from '../k8s/resources.ts';
-import { microTime, type KubeObject } from '../k8s/types.ts';
-
-interface Lease extends KubeObject {
-  spec?: {
-    holderIdentity?: string;
-    leaseDurationSeconds?: number;
-    acquireTime?: string;
-    renewTime?: string;
-    leaseTransitions?: number;
-  };
-}
+import { microTime } from '../k8s/types.ts';
 
 export interface LeaderOptions {
   namespace: string;
@@ -90,12 +81,12 @@ export class LeaderElector {
 
   private async tryAcquireOrRenew(): Promise<boolean> {
     const now = new Date(this.clock.wall());
-    const lease = await this.c.get<Lease>(R.lease, this.o.namespace, this.o.name);
+    const lease = await this.c.get<ILease>(R.lease, this.o.namespace, this.o.name);
     const seenAt = this.clock.now();
     const durationSeconds = Math.ceil(this.o.leaseDurationMs / 1000);
     if (!lease) {
       try {
-        await this.c.create<Lease>(R.lease, {
+        await this.c.create<ILease>(R.lease, {
           apiVersion: 'coordination.k8s.io/v1',
           kind: 'Lease',
           metadata: { name: this.o.name, namespace: this.o.namespace },
@@ -125,7 +116,7 @@ export class LeaderElector {
       if (this.leading) this.lose(`the lease is held by ${holder}`);
       return false;
     }
-    const next: Lease = {
+    const next: ILease = {
       ...lease,
       spec: {
         ...spec,
@@ -149,7 +140,7 @@ export class LeaderElector {
     if (!this.leading) return;
     this.leading = false;
     try {
-      const lease = await this.c.get<Lease>(R.lease, this.o.namespace, this.o.name);
+      const lease = await this.c.get<ILease>(R.lease, this.o.namespace, this.o.name);
       if (lease?.spec?.holderIdentity !== this.o.identity) return;
       await this.c.replace(R.lease, { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1 } });
     } catch (err) {

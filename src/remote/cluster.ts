@@ -11,12 +11,12 @@
 // missed changes.
 import type {
   V1Deployment,
-  V1NetworkPolicy,
   V1PersistentVolumeClaim,
   V1Pod,
   V1Service,
   V1StatefulSet,
 } from '@kubernetes/client-node';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import type { Logger } from 'pino';
 import { ApiError, KubeClient, type ClientOptions } from '../k8s/client.ts';
 import type { Connection } from '../k8s/connection.ts';
@@ -33,7 +33,7 @@ export interface RemoteInformers {
   pods: Informer<V1Pod>;
   services: Informer<V1Service>;
   pvcs: Informer<V1PersistentVolumeClaim>;
-  networkPolicies: Informer<V1NetworkPolicy>;
+  networkPolicies: Informer<INetworkPolicy>;
   /** Jobs the operator runs there (the mover's backups), by the operator's label. */
 }
 

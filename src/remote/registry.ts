@@ -4,7 +4,8 @@
 // the site's Secret, read with the operator's own client and read again now and then, so a
 // rotated token takes effect without a restart.
 import { createHash } from 'node:crypto';
-import type { V1Pod, V1Secret } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
+import type { ISecret } from 'kubernetes-models/v1';
 import type { Logger } from 'pino';
 import type { ClientOptions, KubeClient } from '../k8s/client.ts';
 import { connectionFromKubeconfig } from '../k8s/connection.ts';
@@ -124,7 +125,7 @@ export class RemoteClusters {
     if (hit && Date.now() - hit.at < (this.o.secretTtlMs ?? 60_000)) return hit.outcome;
     let outcome: SecretRead['outcome'];
     try {
-      const s = await this.o.client.get<V1Secret>(R.secret, namespace, name);
+      const s = await this.o.client.get<ISecret>(R.secret, namespace, name);
       const data = s?.data?.[key];
       if (!s) outcome = { problem: `Secret ${name} (spec.primary.cluster.kubeconfigSecret) does not exist in namespace ${namespace}` };
       else if (!data) {

@@ -1,6 +1,6 @@
 // Names and labels of everything a StandbySite owns, in one place so that
 // builders, the controller, the copy jobs and the tests agree on them.
-import type { V1ObjectMeta, V1OwnerReference } from '@kubernetes/client-node';
+import type { IObjectMeta, IOwnerReference } from '@kubernetes-models/apimachinery/apis/meta/v1';
 import { API_VERSION, KIND, type StandbySite } from '../api/site.ts';
 
 export const LABEL_SITE = 'standby.dev/site';
@@ -104,7 +104,7 @@ export function standbySelector(site: string): Record<string, string> {
   return { [LABEL_SITE]: site, [LABEL_ROLE]: 'standby' };
 }
 
-export function ownerReference(site: StandbySite, controller = true): V1OwnerReference {
+export function ownerReference(site: StandbySite, controller = true): IOwnerReference {
   return {
     apiVersion: API_VERSION,
     kind: KIND,
@@ -126,8 +126,11 @@ export interface OwnedMetaOptions {
   annotations?: Record<string, string> | undefined;
 }
 
+/** What ownedMeta sets, and only that: no timestamps, so it fits the models' and client-node's metadata alike. */
+export type OwnedMeta = Pick<IObjectMeta, 'name' | 'namespace' | 'labels' | 'annotations' | 'ownerReferences'>;
+
 /** The metadata of every object the operator creates for a site: its name, the site's labels and owner. */
-export function ownedMeta(site: StandbySite, name: string, role: Role, o: OwnedMetaOptions = {}): V1ObjectMeta {
+export function ownedMeta(site: StandbySite, name: string, role: Role, o: OwnedMetaOptions = {}): OwnedMeta {
   const owner = o.owner ?? 'controller';
   return {
     name,

@@ -2,7 +2,7 @@
 // owner reference to the site's UID, or the site-UID annotation every object it creates carries
 // (released objects and retained copies have no owner reference). An object of the same name
 // that it did not make is never adopted: the site reports a NameConflict instead.
-import type { V1ObjectMeta } from '@kubernetes/client-node';
+import type { KubeObject } from '../k8s/types.ts';
 import { ANNOTATION_RELEASED, ANNOTATION_SITE_UID, LABEL_MANAGED_BY, LABEL_SITE, MANAGER } from './names.ts';
 
 export type Ownership = { ours: true } | { ours: false; why: string };
@@ -10,7 +10,7 @@ export type Ownership = { ours: true } | { ours: false; why: string };
 /** Kinds whose objects made before the site-UID annotation existed are recognised by the site's labels alone (data: never lose it). */
 const LEGACY_DATA_KINDS = new Set(['PersistentVolumeClaim', 'VolumeSnapshot']);
 
-export function ownershipOf(o: { kind?: string; metadata?: V1ObjectMeta }, site: { name: string; uid: string | undefined }): Ownership {
+export function ownershipOf(o: KubeObject, site: { name: string; uid: string | undefined }): Ownership {
   const meta = o.metadata ?? {};
   const uid = site.uid ?? '';
   if (uid && meta.ownerReferences?.some((r) => r.uid === uid)) return { ours: true };

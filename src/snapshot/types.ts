@@ -1,10 +1,10 @@
 // The parts of snapshot.storage.k8s.io/v1 VolumeSnapshot the operator uses.
-import type { V1ObjectMeta } from '@kubernetes/client-node';
+import type { IObjectMeta } from '@kubernetes-models/apimachinery/apis/meta/v1';
 
 export interface VolumeSnapshot {
   apiVersion?: string;
   kind?: string;
-  metadata?: V1ObjectMeta;
+  metadata?: IObjectMeta;
   spec?: {
     source: { persistentVolumeClaimName?: string; volumeSnapshotContentName?: string };
     volumeSnapshotClassName?: string;

@@ -1,12 +1,7 @@
 // The scheduled copy Jobs (snapshot and sync CronJobs) and the identity they run as.
-import type {
-  V1CronJob,
-  V1Job,
-  V1PodTemplateSpec,
-  V1Role,
-  V1RoleBinding,
-  V1ServiceAccount,
-} from '@kubernetes/client-node';
+import type { V1CronJob, V1Job, V1PodTemplateSpec } from '@kubernetes/client-node';
+import type { IRole, IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import type { IServiceAccount } from 'kubernetes-models/v1';
 import type { StandbySite } from '../api/site.ts';
 import { GROUP, PLURAL } from '../api/site.ts';
 import { names, ownedMeta, siteLabels, type Role } from '../site/names.ts';
@@ -114,7 +109,7 @@ export function buildCronJob(
 }
 
 /** The ServiceAccount, Role and RoleBinding that copy Jobs run as: exactly what they touch. */
-export function buildCopierIdentity(site: StandbySite, imagePullSecrets: readonly string[] = []): [V1ServiceAccount, V1Role, V1RoleBinding] {
+export function buildCopierIdentity(site: StandbySite, imagePullSecrets: readonly string[] = []): [IServiceAccount, IRole, IRoleBinding] {
   const name = names.copier(site.metadata.name);
   const meta = ownedMeta(site, name, 'copier');
   return [

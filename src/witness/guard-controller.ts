@@ -4,7 +4,8 @@
 // empty list and the controller does nothing (no flag to forget: a cluster that serves the CRD is
 // one the chart installed it in, and the chart grants the RBAC with it).
 import { createHash } from 'node:crypto';
-import type { V1NetworkPolicy, V1Secret } from '@kubernetes/client-node';
+import type { ISecret } from 'kubernetes-models/v1';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { GUARD_RESOURCE } from '../api/resource.ts';
@@ -131,12 +132,12 @@ export class GuardController {
     return {
       witness: (g) => this.witness(g),
       workload: async (g) => client.get<Workload>(g.spec.workload.kind === 'StatefulSet' ? R.statefulSet : R.deployment, g.metadata.namespace, g.spec.workload.name),
-      getFence: (g) => client.get<V1NetworkPolicy>(R.networkPolicy, g.metadata.namespace, selfFenceName(g.metadata.name)),
+      getFence: (g) => client.get<INetworkPolicy>(R.networkPolicy, g.metadata.namespace, selfFenceName(g.metadata.name)),
       createFence: async (np) => {
         await acting.create(R.networkPolicy, np);
       },
       deleteFence: async (g) => {
-        const live = await client.get<V1NetworkPolicy>(R.networkPolicy, g.metadata.namespace, selfFenceName(g.metadata.name));
+        const live = await client.get<INetworkPolicy>(R.networkPolicy, g.metadata.namespace, selfFenceName(g.metadata.name));
         // The uid precondition: only the very policy that was checked to be the guard's.
         if (live?.metadata?.uid) await acting.delete(R.networkPolicy, g.metadata.namespace, selfFenceName(g.metadata.name), { uid: live.metadata.uid });
       },
@@ -156,7 +157,7 @@ export class GuardController {
     const cached = this.witnesses.get(k);
     if (cached && this.clock.now() - cached.at < (this.o.secretTtlMs ?? 60_000)) return cached.store;
     const field = 'spec.witness.kubeconfigSecret';
-    const s = await this.o.client.get<V1Secret>(R.secret, g.metadata.namespace, ref.name);
+    const s = await this.o.client.get<ISecret>(R.secret, g.metadata.namespace, ref.name);
     if (!s) throw new WitnessConfigError(`Secret ${ref.name} (${field}) does not exist in namespace ${g.metadata.namespace}`);
     const data = s.data?.[ref.key];
     if (!data) throw new WitnessConfigError(`Secret ${ref.name} (${field}) has no key "${ref.key}"; its keys: ${Object.keys(s.data ?? {}).join(', ') || 'none'}`);

@@ -5,7 +5,7 @@
 //
 // Durations are counted on the monotonic clock (Clock.now); wall time only goes into what people
 // and a restarted guard read (status.lease.renewedAt, the ping's sentAt, fenced.since).
-import type { V1NetworkPolicy } from '@kubernetes/client-node';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import type { Logger } from 'pino';
 import { sleep, type Clock } from '../k8s/clock.ts';
 import type { GuardObject, GuardStatus } from '../api/guard.ts';
@@ -33,8 +33,8 @@ export interface GuardPorts {
   /** The witness's lease for the guard; throws WitnessConfigError when its Secret cannot be used. */
   witness(g: GuardObject): Promise<WitnessLease>;
   workload(g: GuardObject): Promise<Workload | undefined>;
-  getFence(g: GuardObject): Promise<V1NetworkPolicy | undefined>;
-  createFence(np: V1NetworkPolicy): Promise<void>;
+  getFence(g: GuardObject): Promise<INetworkPolicy | undefined>;
+  createFence(np: INetworkPolicy): Promise<void>;
   deleteFence(g: GuardObject): Promise<void>;
   writeStatus(g: GuardObject, status: GuardStatus): Promise<void>;
   event(g: GuardObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;

@@ -3,7 +3,7 @@
 // the guard is read again from the API server (a renewal recorded just now moves the deadline), and
 // the guard's own fence NetworkPolicy is created if it is still due. A resync every `resyncMs`
 // backs the timers up (a fence deleted by hand while the operator is down is written again).
-import type { V1NetworkPolicy } from '@kubernetes/client-node';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import type { Logger } from 'pino';
 import type { GuardObject } from '../api/guard.ts';
 import { selfFenceName } from '../api/guard.ts';
@@ -17,8 +17,8 @@ export interface KeeperPorts {
   /** The guard as the API server has it now (not the cache), undefined when gone. */
   getGuard(g: GuardObject): Promise<GuardObject | undefined>;
   workload(g: GuardObject): Promise<Workload | undefined>;
-  getFence(g: GuardObject): Promise<V1NetworkPolicy | undefined>;
-  createFence(np: V1NetworkPolicy): Promise<void>;
+  getFence(g: GuardObject): Promise<INetworkPolicy | undefined>;
+  createFence(np: INetworkPolicy): Promise<void>;
   event(g: GuardObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
 }
 

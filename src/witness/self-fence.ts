@@ -1,7 +1,8 @@
 // The guard's own fence: a NetworkPolicy `<guard>-self-fence` that denies all traffic to and from
 // the primary workload's pods, owned by the StandbySiteGuard (so it goes with it), never the
 // standby operator's `<site>-fence`. Same shape as the operator's fence (src/fencing/). Pure.
-import type { V1NetworkPolicy, V1OwnerReference } from '@kubernetes/client-node';
+import type { V1OwnerReference } from '@kubernetes/client-node';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { GROUP, VERSION } from '../api/site.ts';
 import { GUARD_KIND, selfFenceName, type GuardObject } from '../api/guard.ts';
 import { podSelectorOf } from '../fencing/network-policy.ts';
@@ -18,7 +19,7 @@ export function guardOwnerReference(g: GuardObject): V1OwnerReference {
   return { apiVersion: `${GROUP}/${VERSION}`, kind: GUARD_KIND, name: g.metadata.name, uid: g.metadata.uid ?? '', controller: true };
 }
 
-export function buildSelfFence(g: GuardObject, workload: Workload): V1NetworkPolicy {
+export function buildSelfFence(g: GuardObject, workload: Workload): INetworkPolicy {
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',

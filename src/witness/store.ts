@@ -4,17 +4,15 @@
 // of two sides that write the same version, the API server accepts exactly one. Every call takes
 // an optional AbortSignal: a caller that gives up after requestTimeout aborts the request, so its
 // socket closes instead of a late answer arriving (and a connection lingering) after the decision.
+import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1';
 import { isConflict, isNotFound, type KubeClient } from '../k8s/client.ts';
 import { R } from '../k8s/resources.ts';
-import { microTime as micro, type KubeObject } from '../k8s/types.ts';
+import { microTime as micro } from '../k8s/types.ts';
 import type { LeaseRecord } from './lease.ts';
 
 /** The epoch is kept beside the holder (a Lease has no field for it). */
 export const ANNOTATION_WITNESS_EPOCH = 'standby.dev/epoch';
 
-interface Lease extends KubeObject {
-  spec?: { holderIdentity?: string; leaseDurationSeconds?: number; renewTime?: string; acquireTime?: string; leaseTransitions?: number };
-}
 
 /** A record as read, with the renewTime its holder wrote (its own wall clock: for a restarted guard). */
 export interface StoredRecord extends LeaseRecord {
@@ -28,7 +26,7 @@ export const renewedSinceAcquired = (r: StoredRecord): boolean => r.renewTime !=
 
 const microTime = (wallMs: number) => micro(new Date(wallMs));
 
-function decode(l: Lease): StoredRecord {
+function decode(l: ILease): StoredRecord {
   const epoch = Number(l.metadata?.annotations?.[ANNOTATION_WITNESS_EPOCH]);
   return {
     holder: l.spec?.holderIdentity ?? '',
@@ -53,14 +51,14 @@ export class WitnessStore {
   }
 
   async read(signal?: AbortSignal): Promise<StoredRecord | undefined> {
-    const l = await this.client.get<Lease>(R.lease, this.namespace, this.name, { signal });
+    const l = await this.client.get<ILease>(R.lease, this.namespace, this.name, { signal });
     return l ? decode(l) : undefined;
   }
 
   /** Creates the first record; 'exists' when the pair already has one (it is never overwritten). */
   async create(holder: string, epoch: number, wallMs: number, signal?: AbortSignal): Promise<StoredRecord | 'exists'> {
     try {
-      const created = await this.client.create<Lease>(R.lease, {
+      const created = await this.client.create<ILease>(R.lease, {
         apiVersion: 'coordination.k8s.io/v1',
         kind: 'Lease',
         metadata: { name: this.name, namespace: this.namespace, annotations: { [ANNOTATION_WITNESS_EPOCH]: String(epoch) } },
@@ -78,11 +76,11 @@ export class WitnessStore {
    * still at `expect`; 'conflict' when it is not (someone wrote it since), 'gone' when deleted.
    */
   async write(expect: string, holder: string, epoch: number, wallMs: number, signal?: AbortSignal): Promise<StoredRecord | 'conflict' | 'gone'> {
-    const current = await this.client.get<Lease>(R.lease, this.namespace, this.name, { signal });
+    const current = await this.client.get<ILease>(R.lease, this.namespace, this.name, { signal });
     if (!current) return 'gone';
     // No comparison here: the update carries `expect`, and the API server alone judges it.
     const takeover = current.spec?.holderIdentity !== holder;
-    const next: Lease = {
+    const next: ILease = {
       ...current,
       metadata: { ...current.metadata, resourceVersion: expect, annotations: { ...current.metadata?.annotations, [ANNOTATION_WITNESS_EPOCH]: String(epoch) } },
       spec: {
@@ -94,7 +92,7 @@ export class WitnessStore {
       },
     };
     try {
-      return decode(await this.client.replace<Lease>(R.lease, next, undefined, { signal }));
+      return decode(await this.client.replace<ILease>(R.lease, next, undefined, { signal }));
     } catch (err) {
       if (isConflict(err)) return 'conflict';
       if (isNotFound(err)) return 'gone';

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
 import { buildCrd, buildGuardCrd, CRD_FILE, GUARD_CRD_FILE, renderCrd, renderGuardCrd } from '../../../src/api/crd.ts';
+import { validated } from '../support/models.ts';
 
 type Node = Record<string, unknown>;
 
@@ -127,4 +128,9 @@ describe('the generated CRD', () => {
     expect(rules.length).toBeGreaterThan(10);
     for (const r of rules) expect(r.message ?? r.messageExpression, String(r.rule)).toBeTruthy();
   });
+});
+
+test('both CRDs are valid CustomResourceDefinitions by the Kubernetes schema', () => {
+  expect(validated(buildCrd()).kind).toBe('CustomResourceDefinition');
+  expect(validated(buildGuardCrd()).kind).toBe('CustomResourceDefinition');
 });

@@ -4,7 +4,8 @@
 // annotations), so a converged site costing no write also proves the caches kept what it reads.
 /* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-return, @typescript-eslint/no-unsafe-call --
    the writes' bodies are JSON read field by field (Body), and an absent field fails the assertion */
-import type { V1NetworkPolicy, V1Pod, V1Service, V1StatefulSet } from '@kubernetes/client-node';
+import type { V1Pod, V1Service, V1StatefulSet } from '@kubernetes/client-node';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { SITE_RESOURCE } from '../../../src/api/resource.ts';
 import { buildCopyClaim } from '../../../src/copies/claim.ts';
@@ -196,7 +197,7 @@ describe('reconcile: the primary fails past the threshold', () => {
     expect(promoted.promotion.state).toBe('Promoted');
     expect(promoted.active).toBe('standby');
     expect(w.get<V1Service>(R.service, 'orders-active')?.spec?.selector).toEqual({ [LABEL_SITE]: 'orders', [LABEL_ROLE]: 'standby' });
-    expect(w.get<V1NetworkPolicy>(R.networkPolicy, 'orders-fence')).toBeDefined();
+    expect(w.get<INetworkPolicy>(R.networkPolicy, 'orders-fence')).toBeDefined();
   });
 
   test('scaleDown fencing: nothing touches the workload before the start is recorded, and traffic waits until the primary\'s pods are gone', async () => {

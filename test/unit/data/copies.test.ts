@@ -14,7 +14,7 @@ function snap(run: string, volume: string, min: number, ready: boolean, error?: 
       name: `s-${volume}-${run}`,
       labels: { 'standby.dev/copy-run': run },
       annotations: { 'standby.dev/volume': volume },
-      creationTimestamp: at(min),
+      creationTimestamp: at(min).toISOString(),
     },
     status: { readyToUse: ready, creationTime: at(min).toISOString(), ...(error ? { error: { message: error } } : {}) },
   };

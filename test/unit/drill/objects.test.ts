@@ -2,7 +2,8 @@ import { describe, expect, test } from 'vitest';
 import type { V1Deployment, V1Job, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import { validateSpec, type StandbySite } from '../../../src/api/site.ts';
 import type { CopyRun } from '../../../src/copies/inventory.ts';
-import { buildDrillJob, buildDrillPolicy, buildDrillSnapshot, buildScratchClaim, buildScratchWorkload, drillEnv, drillNames } from '../../../src/drill/objects.ts';
+import * as objects from '../../../src/drill/objects.ts';
+import { drillEnv, drillNames } from '../../../src/drill/objects.ts';
 import { planDrill, standbyClaims, type PlanInput } from '../../../src/drill/plan.ts';
 import type { EngineContext } from '../../../src/engines/engine.ts';
 import { genericEngine } from '../../../src/engines/generic.ts';
@@ -11,6 +12,14 @@ import { BOOTSTRAP_CONTAINER } from '../../../src/engines/postgresql/templates.t
 import { names, standbySelector } from '../../../src/site/names.ts';
 import { matches, primaryVolumes } from '../../../src/site/workload.ts';
 import type { SnapshotSet } from '../../../src/snapshot/sets.ts';
+import { validating } from '../support/models.ts';
+
+// Every object the builders return is checked against the Kubernetes schema of its kind.
+const buildDrillJob = validating(objects.buildDrillJob);
+const buildDrillPolicy = validating(objects.buildDrillPolicy);
+const buildDrillSnapshot = validating(objects.buildDrillSnapshot);
+const buildScratchClaim = validating(objects.buildScratchClaim);
+const buildScratchWorkload = validating(objects.buildScratchWorkload);
 
 const primary: V1StatefulSet = {
   apiVersion: 'apps/v1',

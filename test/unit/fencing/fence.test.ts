@@ -1,16 +1,22 @@
 import { describe, expect, test } from 'vitest';
-import type { V1NetworkPolicy, V1StatefulSet } from '@kubernetes/client-node';
+import type { V1StatefulSet } from '@kubernetes/client-node';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { validateSpec, type StandbySite } from '../../../src/api/site.ts';
 import { fencingState } from '../../../src/fencing/holds.ts';
-import { buildFence, fenceDrift } from '../../../src/fencing/network-policy.ts';
+import { buildFence as build, fenceDrift } from '../../../src/fencing/network-policy.ts';
 import { standbySelector } from '../../../src/site/names.ts';
+import { validating } from '../support/models.ts';
 
-const want: V1NetworkPolicy = {
+/** The fence, checked against the NetworkPolicy schema. */
+const buildFence = validating(build);
+
+const want: INetworkPolicy = {
+  apiVersion: 'networking.k8s.io/v1',
   kind: 'NetworkPolicy',
   metadata: { name: 'db-fence' },
   spec: { podSelector: { matchLabels: { app: 'db' } }, policyTypes: ['Ingress', 'Egress'] },
 };
-const live = (spec: V1NetworkPolicy['spec']): V1NetworkPolicy => ({ ...want, spec });
+const live = (spec: INetworkPolicy['spec']): INetworkPolicy => ({ ...want, spec });
 
 describe('fenceDrift: the fence is exactly what the operator wants', () => {
   test('the same fence, with policy types in another order or empty rule lists, is no drift', () => {
@@ -36,7 +42,7 @@ describe('fencingState: the fence held is the one the DR cycle wants', () => {
   const primary: V1StatefulSet = { kind: 'StatefulSet', metadata: { name: 'db' }, spec: { selector: { matchLabels: { app: 'db' } }, serviceName: 'db', template: {} } };
   const closed = buildFence(site, primary);
   const narrowed = buildFence(site, primary, { peer: { matchLabels: standbySelector('db') } });
-  const state = (fence: V1NetworkPolicy, narrow: boolean) => fencingState(site, { primary, primaryPods: [], primaryService: undefined, fence, fenceWritten: false, narrow });
+  const state = (fence: INetworkPolicy, narrow: boolean) => fencingState(site, { primary, primaryPods: [], primaryService: undefined, fence, fenceWritten: false, narrow });
 
   test('while the old primary is closed off, a narrowed fence is drift', () => {
     expect(state(closed, false)).toMatchObject({ holds: true, reason: 'Fenced' });

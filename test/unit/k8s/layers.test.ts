@@ -69,3 +69,28 @@ test('the copy subcommands (src/sync, src/snapshot) load no controller or proces
   const wrong = [...reached].filter(([target]) => inFolder(['controller', 'process'])(target));
   expect(wrong.map(([target, file]) => shown({ file, target }))).toEqual([]);
 });
+
+/** Every import or re-export statement of an npm package in the file, whole, with the package's specifier. */
+function packageStatements(file: string): { statement: string; spec: string }[] {
+  const text = readFileSync(join(srcDir, file), 'utf8');
+  const found: { statement: string; spec: string }[] = [];
+  for (const m of text.matchAll(/^\s*((?:import|export)\b[^;'"]*?from\s*'([^'.][^']*)'|import\s*'([^'.][^']*)')/gm)) {
+    found.push({ statement: m[1] ?? '', spec: m[2] ?? m[3] ?? '' });
+  }
+  // import('...') anywhere, in a type position too: only a whole `import type` statement is certain to be erased.
+  for (const m of text.matchAll(/import\(\s*'([^'.][^']*)'\s*\)/g)) found.push({ statement: m[0], spec: m[1] ?? '' });
+  return found;
+}
+
+const isModels = (spec: string) => spec === 'kubernetes-models' || spec.startsWith('kubernetes-models/') || spec.startsWith('@kubernetes-models/');
+
+// The models' classes validate with a JSON schema each, loaded on import: the operator uses
+// only their interfaces (issue #11), so it pays nothing for them at run time. `import { type X }`
+// is not enough: under verbatimModuleSyntax it still loads the module (as `import {} from`).
+test('src/ imports kubernetes-models only in whole `import type` statements', () => {
+  const files = readdirSync(srcDir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+  const found = files.flatMap((file) => packageStatements(file).map((s) => ({ file, ...s }))).filter((s) => isModels(s.spec));
+  expect(found.length).toBeGreaterThan(0);
+  const wrong = found.filter((s) => !/^(?:import|export)\s+type\s*\{/.test(s.statement));
+  expect(wrong.map((s) => `${s.file}: ${s.statement.replace(/\s+/g, ' ')}`)).toEqual([]);
+});

@@ -1,6 +1,12 @@
 // The mover's Job builders.
 import { describe, expect, it } from 'vitest';
-import { buildBackupJob, buildRestoreJob, type MoverJobInput } from '../../../src/mover/job.ts';
+import * as mover from '../../../src/mover/job.ts';
+import type { MoverJobInput } from '../../../src/mover/job.ts';
+import { validating } from '../support/models.ts';
+
+// Every Job built is checked against the Kubernetes schema.
+const buildBackupJob = validating(mover.buildBackupJob);
+const buildRestoreJob = validating(mover.buildRestoreJob);
 
 const input: MoverJobInput = {
   name: 'orders-data-backup-1',

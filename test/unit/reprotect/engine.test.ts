@@ -30,6 +30,7 @@ import type { SidesInput } from '../../../src/reprotect/sides.ts';
 import { reprotectSteps } from '../../../src/reprotect/steps.ts';
 import { promotionId } from '../../../src/promotion/machine.ts';
 import { names } from '../../../src/site/names.ts';
+import type { VolumeSnapshot } from '../../../src/snapshot/types.ts';
 
 const T0 = new Date('2026-12-01T10:00:00Z');
 
@@ -333,7 +334,7 @@ describe('the steps by the engine', () => {
     const waitingOut = await reprotectSteps(sides({ engine }), p, act, { io: io(), hold: new FakeHold() }).Preserving();
     expect(waitingOut.done).toBe(false);
     expect(act.calls).toEqual([expect.stringMatching(/^ensure VolumeSnapshot\//)]);
-    const snap = act.ensured[0];
+    const snap = act.ensured[0] as VolumeSnapshot;
     const ready = { ...snap, status: { readyToUse: true, creationTime: T0.toISOString() } };
     const out = await reprotectSteps(sides({ engine, snapshots: [ready] }), p, act, { io: io(), hold: new FakeHold() }).Preserving();
     expect(out).toMatchObject({ done: true, note: { divergence: { snapshotRun: expect.stringMatching(/^divergent-/), from: '0/3000060', bytes: 100, rewindable: true, description: expect.stringMatching(/kept in VolumeSnapshot.*; holds 100 bytes of WAL$/) } } });

@@ -12,6 +12,7 @@ import { KubeClient, type ClientOptions } from '../../../src/k8s/client.ts';
 import type { Connection } from '../../../src/k8s/connection.ts';
 import type { Resource } from '../../../src/k8s/resources.ts';
 import type { KubeObject } from '../../../src/k8s/types.ts';
+import { schemaProblem } from './models.ts';
 
 export interface ApiRequest {
   method: string;
@@ -53,6 +54,17 @@ interface Fault {
   match: (r: ApiRequest) => boolean;
   status: number;
   remaining: number;
+}
+
+/**
+ * A whole object the client sent (create, update, server-side apply) must pass its kind's
+ * Kubernetes schema, as the real API server refuses it with 422 Invalid: what the operator
+ * writes in the controller's tests is checked as its builders' output is in theirs.
+ */
+function invalidUnlessValid(body: unknown): Obj {
+  const problem = schemaProblem(body as Obj);
+  if (problem) throw new HttpError(422, 'Invalid', problem);
+  return body as Obj;
 }
 
 class HttpError extends Error {
@@ -215,10 +227,10 @@ export class FakeApi {
           break;
         }
         case 'create':
-          out = this.doCreate(r.group, r.plural, r.namespace, body as Obj);
+          out = this.doCreate(r.group, r.plural, r.namespace, invalidUnlessValid(body));
           break;
         case 'update':
-          out = this.doReplace(r.group, r.plural, r.namespace, r.name ?? '', body as Obj, r.subresource);
+          out = this.doReplace(r.group, r.plural, r.namespace, r.name ?? '', r.subresource ? (body as Obj) : invalidUnlessValid(body), r.subresource);
           break;
         case 'patch':
           out = this.doPatch(r, req.headers['content-type'] ?? '', body);
@@ -358,7 +370,7 @@ export class FakeApi {
       ...(namespace !== undefined ? { namespace } : {}),
       uid: randomUUID(),
       generation: 1,
-      creationTimestamp: new Date().toISOString() as unknown as Date, // the API sends strings; client-node types Date
+      creationTimestamp: new Date().toISOString(),
       resourceVersion: String(++this.rv),
     };
     this.defaulting?.(plural, obj);
@@ -404,8 +416,10 @@ export class FakeApi {
       throw new HttpError(409, 'Conflict', 'the object has been modified; please apply your changes to the latest version and try again');
     }
     if (contentType.startsWith('application/apply-patch')) {
-      if (!old) return this.doCreate(r.group, r.plural, r.namespace, body as Obj);
-      return this.doReplace(r.group, r.plural, r.namespace, r.name ?? '', mergePatch(old, body) as Obj, r.subresource);
+      // An apply to the object itself carries all of it: the fields the applier owns.
+      const applied = r.subresource ? (body as Obj) : invalidUnlessValid(body);
+      if (!old) return this.doCreate(r.group, r.plural, r.namespace, applied);
+      return this.doReplace(r.group, r.plural, r.namespace, r.name ?? '', mergePatch(old, applied) as Obj, r.subresource);
     }
     if (!old) throw notFound(r);
     let patched: Obj;

@@ -1,11 +1,21 @@
 import { describe, expect, test } from 'vitest';
-import type { V1CronJob, V1Deployment, V1NetworkPolicy, V1Service, V1StatefulSet } from '@kubernetes/client-node';
+import type {
+  V1CronJob,
+  V1Deployment,
+  V1Service,
+  V1StatefulSet,
+} from '@kubernetes/client-node';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { validateSpec, type StandbySite } from '../../../src/api/site.ts';
 import { genericEngine } from '../../../src/engines/generic.ts';
 import type { BuildContext } from '../../../src/tiers/context.ts';
-import { desiredObjects } from '../../../src/tiers/desired.ts';
+import { desiredObjects as buildDesired } from '../../../src/tiers/desired.ts';
 import { matches } from '../../../src/site/workload.ts';
 import { servicesSelectingBothSides } from '../../../src/tiers/standby-workload.ts';
+import { allValidated } from '../support/models.ts';
+
+/** Every object the builders return, checked against the Kubernetes schema of its kind. */
+const desiredObjects = (c: BuildContext) => allValidated(buildDesired(c));
 
 const primarySts: V1StatefulSet = {
   apiVersion: 'apps/v1',
@@ -89,7 +99,7 @@ describe('hot tier', () => {
 
   test('no fence unless the controller asks for one; a closed fence of the primary pods has no rules', () => {
     expect(find(objs, 'NetworkPolicy')).toBeUndefined();
-    const fence = find<V1NetworkPolicy>(desiredObjects(ctx(s, { promotion: 'Fencing', fences: { primary: 'closed' } })), 'NetworkPolicy')!;
+    const fence = find<INetworkPolicy>(desiredObjects(ctx(s, { promotion: 'Fencing', fences: { primary: 'closed' } })), 'NetworkPolicy')!;
     expect(fence.metadata?.name).toBe('orders-fence');
     expect(fence.spec?.podSelector).toEqual({ matchLabels: { app: 'orders-db', tier: 'db' } });
     expect(fence.spec?.policyTypes).toEqual(['Ingress', 'Egress']);
@@ -98,13 +108,13 @@ describe('hot tier', () => {
   });
 
   test('a narrow fence lets the fenced side reach the other side only (and DNS)', () => {
-    const primary = find<V1NetworkPolicy>(desiredObjects(ctx(s, { promotion: 'Promoted', fences: { primary: 'narrow' } })), 'NetworkPolicy')!;
+    const primary = find<INetworkPolicy>(desiredObjects(ctx(s, { promotion: 'Promoted', fences: { primary: 'narrow' } })), 'NetworkPolicy')!;
     const peer = { podSelector: { matchLabels: { 'standby.dev/site': 'orders', 'standby.dev/role': 'standby' } } };
     expect(primary.spec?.ingress).toEqual([{ from: [peer] }]);
     expect(primary.spec?.egress?.[0]).toEqual({ to: [peer] });
     expect(primary.spec?.egress?.[1]?.ports).toEqual([{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }]);
     const objsBack = desiredObjects(ctx(s, { fences: { standby: 'narrow' } }));
-    const standby = objsBack.filter((o) => o.kind === 'NetworkPolicy') as V1NetworkPolicy[];
+    const standby = objsBack.filter((o) => o.kind === 'NetworkPolicy') as INetworkPolicy[];
     expect(standby.map((f) => f.metadata?.name)).toEqual(['orders-standby-fence']);
     expect(standby[0]!.spec?.podSelector).toEqual({ matchLabels: { 'standby.dev/site': 'orders', 'standby.dev/role': 'standby' } });
     expect(standby[0]!.spec?.ingress).toEqual([{ from: [{ podSelector: { matchLabels: { app: 'orders-db', tier: 'db' } } }] }]);

@@ -16,8 +16,12 @@ import { lifecycleOf } from '../../../src/promotion/lifecycle.ts';
 import { advance, begin, inProgress } from '../../../src/promotion/machine.ts';
 import { LABEL_EPOCH } from '../../../src/site/names.ts';
 import type { BuildContext } from '../../../src/tiers/context.ts';
-import { desiredObjects } from '../../../src/tiers/desired.ts';
+import { desiredObjects as buildDesired } from '../../../src/tiers/desired.ts';
 import { reducedResources, standsByReduced, unknownContainers, withReducedResources } from '../../../src/tiers/reduced.ts';
+import { allValidated } from '../support/models.ts';
+
+/** Every object the builders return, checked against the Kubernetes schema of its kind. */
+const desiredObjects = (c: BuildContext) => allValidated(buildDesired(c));
 
 const full = { requests: { cpu: '1', memory: '1Gi' }, limits: { cpu: '2', memory: '1Gi' } };
 const primarySts: V1StatefulSet = {

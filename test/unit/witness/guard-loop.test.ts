@@ -1,13 +1,14 @@
 // The guard loop (src/witness/guard-loop.ts) on a fake clock, with an in-memory witness whose
 // requests can hang (a partition) and in-memory ports for this cluster: what it writes, when.
 import pino from 'pino';
-import type { V1NetworkPolicy } from '@kubernetes/client-node';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { GuardObject, GuardStatus } from '../../../src/api/guard.ts';
 import { GuardLoop, type GuardPorts, type WitnessLease } from '../../../src/witness/guard-loop.ts';
 import { keeperPlan } from '../../../src/witness/keeper.ts';
 import type { StoredRecord } from '../../../src/witness/store.ts';
 import { FakeClock } from '../support/fake-clock.ts';
+import { validated } from '../support/models.ts';
 
 const UID = 'site-uid-1';
 const HOLDER = `primary:${UID}`;
@@ -58,16 +59,17 @@ class FakeWitness implements WitnessLease {
 
 class World implements GuardPorts {
   guard: GuardObject | undefined = makeGuard();
-  fence: V1NetworkPolicy | undefined;
+  fence: INetworkPolicy | undefined;
   statuses: GuardStatus[] = [];
   events: { type: string; reason: string; message: string }[] = [];
   readonly w = new FakeWitness();
   witness = () => Promise.resolve(this.w);
   workload = () => Promise.resolve({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'orders' }, spec: { selector: { matchLabels: { app: 'orders' } } } } as never);
   getFence = () => Promise.resolve(this.fence);
-  createFence = (np: V1NetworkPolicy) => {
+  createFence = (np: INetworkPolicy) => {
+    validated(np); // every self-fence the loop writes passes the Kubernetes schema
     if (this.fence) return Promise.reject(new Error('AlreadyExists'));
-    this.fence = { ...np, metadata: { ...np.metadata, uid: 'np-uid', creationTimestamp: new Date() } };
+    this.fence = { ...np, metadata: { ...np.metadata, uid: 'np-uid', creationTimestamp: new Date().toISOString() } };
     return Promise.resolve();
   };
   deleteFence = () => {
@@ -221,6 +223,8 @@ describe('the guard loop', () => {
     world.guard!.status = { lease: { holder: HOLDER, epoch: 1, renewedAt: new Date(clock.wall() - 60_000).toISOString() } };
     world.guard!.metadata.uid = 'guard-uid';
     world.fence = {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
       metadata: {
         name: 'orders-self-fence',
         uid: 'np-keeper',

@@ -2,7 +2,7 @@
 // recorded, and the loop on a fake clock with in-memory ports for this cluster: when it fences,
 // what it writes, what it never does (lift a fence, adopt a NetworkPolicy it did not create).
 import pino from 'pino';
-import type { V1NetworkPolicy } from '@kubernetes/client-node';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { GuardObject } from '../../../src/api/guard.ts';
 import { ApiError } from '../../../src/k8s/client.ts';
@@ -10,6 +10,7 @@ import { keeperAction, keeperPlan, notePing } from '../../../src/witness/keeper.
 import { FenceKeeper, type KeeperPorts } from '../../../src/witness/keeper-loop.ts';
 import { ANNOTATION_FENCED_BY, ANNOTATION_FENCE_REASON, selfFenceOwnedBy } from '../../../src/witness/self-fence.ts';
 import { FakeClock } from '../support/fake-clock.ts';
+import { validated } from '../support/models.ts';
 
 const HOLDER = 'primary:site-uid-1';
 const TERM = 6_000; // leaseDuration 8s − safetyMargin 2s
@@ -19,7 +20,7 @@ function makeGuard(status?: GuardObject['status'], ack?: number): GuardObject {
   return {
     apiVersion: 'standby.dev/v1alpha1',
     kind: 'StandbySiteGuard',
-    metadata: { name: 'orders', namespace: 'shop', uid: 'guard-uid', generation: 1, creationTimestamp: new Date(CREATED) },
+    metadata: { name: 'orders', namespace: 'shop', uid: 'guard-uid', generation: 1, creationTimestamp: new Date(CREATED).toISOString() },
     spec: {
       site: { name: 'orders', namespace: 'shop', uid: 'site-uid-1' },
       workload: { kind: 'StatefulSet', name: 'orders' },
@@ -92,7 +93,7 @@ describe("the keeper's deadline (keeperPlan)", () => {
 
 class World implements KeeperPorts {
   guard: GuardObject;
-  fence: V1NetworkPolicy | undefined;
+  fence: INetworkPolicy | undefined;
   creates = 0;
   deletes = 0;
   events: { type: string; reason: string; message: string }[] = [];
@@ -102,7 +103,8 @@ class World implements KeeperPorts {
   getGuard = () => Promise.resolve(this.guard);
   workload = () => Promise.resolve({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'orders' }, spec: { selector: { matchLabels: { app: 'orders' } } } } as never);
   getFence = () => Promise.resolve(this.fence);
-  createFence = (np: V1NetworkPolicy) => {
+  createFence = (np: INetworkPolicy) => {
+    validated(np); // every fence the keeper writes passes the Kubernetes schema
     this.creates++;
     if (this.fence) return Promise.reject(new ApiError(409, 'AlreadyExists', 'networkpolicies "orders-self-fence" already exists'));
     this.fence = { ...np, metadata: { ...np.metadata, uid: 'np-uid' } };
@@ -173,7 +175,7 @@ describe('the fence keeper loop', () => {
     const clock = new FakeClock();
     const world = new World(makeGuard(held(clock.wall())));
     keeper = new FenceKeeper({ clock, ports: world, log, resyncMs: 5_000 });
-    world.fence = { metadata: { name: 'orders-self-fence', namespace: 'shop', uid: 'np-0', ownerReferences: [{ apiVersion: 'standby.dev/v1alpha1', kind: 'StandbySiteGuard', name: 'orders', uid: 'guard-uid', controller: true }] } };
+    world.fence = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'orders-self-fence', namespace: 'shop', uid: 'np-0', ownerReferences: [{ apiVersion: 'standby.dev/v1alpha1', kind: 'StandbySiteGuard', name: 'orders', uid: 'guard-uid', controller: true }] } };
     keeper.update(world.guard);
     await clock.advance(TERM + 20_000);
     expect(world.creates).toBe(0);
@@ -187,7 +189,7 @@ describe('the fence keeper loop', () => {
   test('a NetworkPolicy of that name it did not create: never adopted or changed; FenceConflict reported once', async () => {
     const clock = new FakeClock();
     const world = new World(makeGuard(held(clock.wall() - TERM - 1)));
-    const foreign: V1NetworkPolicy = { metadata: { name: 'orders-self-fence', namespace: 'shop', uid: 'np-x' }, spec: { podSelector: {} } };
+    const foreign: INetworkPolicy = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'orders-self-fence', namespace: 'shop', uid: 'np-x' }, spec: { podSelector: {} } };
     world.fence = foreign;
     keeper = new FenceKeeper({ clock, ports: world, log, resyncMs: 2_000 });
     keeper.update(world.guard);

@@ -11,9 +11,13 @@ import { restoreScript } from '../../../../src/engines/postgresql/script-restore
 import { warmCopyScript } from '../../../../src/engines/postgresql/script-warm-copy.ts';
 import { bootstrapOptions, DUMP_MOUNT, dumpOptions, promoteOptions, restoreOptions, warmCopyOptions } from '../../../../src/engines/postgresql/script-options.ts';
 import { engineFor } from '../../../../src/engines/registry.ts';
-import { desiredObjects } from '../../../../src/tiers/desired.ts';
+import { desiredObjects as buildDesired } from '../../../../src/tiers/desired.ts';
 import { standbyPodTemplate } from '../../../../src/tiers/standby-workload.ts';
 import { context } from '../../../postgres/site.ts';
+import { allValidated } from '../../support/models.ts';
+
+/** Every object the builders return, checked against the Kubernetes schema of its kind. */
+const desiredObjects = (c: Parameters<typeof buildDesired>[0]) => allValidated(buildDesired(c));
 
 const secretRef = (env: string, name: string, key: string) => ({ name: env, valueFrom: { secretKeyRef: { name, key } } });
 
