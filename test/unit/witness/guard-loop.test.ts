@@ -260,6 +260,8 @@ describe('the guard loop', () => {
     world.w.record = { holder: HOLDER, epoch: 1, resourceVersion: '5', renewTime: undefined, writes: 0 };
     world.guard!.status = { lease: { holder: HOLDER, epoch: 1, renewedAt: new Date(clock.wall() - 60_000).toISOString() } };
     world.fence = {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
       metadata: {
         name: 'orders-self-fence',
         uid: 'np-keeper',
