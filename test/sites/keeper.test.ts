@@ -4,37 +4,21 @@
 // its operator is killed and not restarted: nobody renews and the guard cannot fence. The keeper
 // fences the primary from what the guard recorded (status.lease.renewedAt), and the fence is there
 // while the witness's lease is still the primary's, before the standby's site takes it over.
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { waitFor } from '../cluster/helpers.ts';
-import { useSites } from '../cluster/site-helpers.ts';
-import { heal, isolate, site, type SiteRecord } from '../cluster/sites.ts';
-import {
-  apply,
-  eventsOf,
-  installCrd,
-  kubectl,
-  kubectlJson,
-  operatorIdentity,
-  remoteAccess,
-  startKeeperIn,
-  startOperatorIn,
-  statefulPrimary,
-  waitForSite,
-  type SiteOperator,
-} from './support.ts';
+import { heal, isolate, type SiteRecord } from '../cluster/sites.ts';
+import { startGuardedPair, type GuardedPair } from './guarded-pair.ts';
+import { apply, eventsOf, kubectlJson, waitForSite } from './support.ts';
 import { automaticSiteYaml, SHORT_WITNESS_TIMING } from '../cluster/site-manifest.ts';
 
 const dir = inject('sitesDir');
 const ns = `keeper-${Date.now().toString(36)}`;
 // A witness namespace of its own: the only lease there is this test's.
 const witnessNs = `${ns}-witness`;
+let pair: GuardedPair;
 let primary: SiteRecord;
 let standby: SiteRecord;
 let witness: SiteRecord;
-let opPrimary: SiteOperator | undefined;
-let opStandby: SiteOperator | undefined;
-let keeper: SiteOperator | undefined;
 
 const SITE = automaticSiteYaml({ timing: SHORT_WITNESS_TIMING, witnessNamespace: witnessNs, onePromotion: true });
 
@@ -55,36 +39,11 @@ const fence = async () => (await kubectlJson<{ items: Policy[] }>(primary, ['-n'
 const leases = async () => (await kubectlJson<{ items: Lease[] }>(witness, ['-n', witnessNs, 'get', 'leases'])).items;
 
 beforeAll(async () => {
-  const state = await useSites();
-  primary = site(state, 'primary');
-  standby = site(state, 'standby');
-  witness = site(state, 'witness');
-  for (const s of [primary, standby]) await installCrd(s);
-  const idPrimary = await operatorIdentity(primary);
-  const idStandby = await operatorIdentity(standby);
-  const access = await remoteAccess(primary, [ns]);
-  await kubectl(witness, ['create', 'namespace', witnessNs]);
-  await kubectl(standby, ['create', 'namespace', ns]);
-  const witnessKubeconfig = readFileSync(witness.kubeconfig, 'utf8');
-  for (const s of [primary, standby]) {
-    await apply(s, JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'witness' }, stringData: { kubeconfig: witnessKubeconfig } }), ns);
-  }
-  await apply(standby, JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'primary-cluster' }, stringData: { kubeconfig: access.kubeconfig } }), ns);
-  await apply(primary, statefulPrimary('orders'), ns);
-  opPrimary = await startOperatorIn(primary, idPrimary, [ns]);
-  keeper = await startKeeperIn(primary, idPrimary, [ns]);
-  opStandby = await startOperatorIn(standby, idStandby, [ns]);
+  pair = await startGuardedPair(ns, witnessNs);
+  ({ primary, standby, witness } = pair);
 }, 600_000);
 
-afterAll(async () => {
-  await heal(dir).catch(() => undefined);
-  await opPrimary?.stop();
-  await keeper?.stop();
-  await opStandby?.stop();
-  await kubectl(standby, ['-n', ns, 'delete', 'standbysite', 'orders', '--wait=false']).catch(() => '');
-  for (const s of [primary, standby]) await kubectl(s, ['delete', 'namespace', ns, '--wait=false']).catch(() => '');
-  await kubectl(witness, ['delete', 'namespace', witnessNs, '--wait=false']).catch(() => '');
-});
+afterAll(() => pair?.tearDown(dir));
 
 describe("the primary site's fence keeper", () => {
   it("fences the primary when its operator dies during an isolation, before the standby's site takes the lease over", async () => {
@@ -102,7 +61,8 @@ describe("the primary site's fence keeper", () => {
     expect(await fence()).toBeUndefined();
 
     await isolate(dir, 'primary');
-    await opPrimary!.kill();
+    await pair.opPrimary!.kill();
+    pair.opPrimary = undefined;
     const killedAt = Date.now();
     // Poll the fence and the witness's lease together (the runner reaches every site).
     let fencedWhile: Lease | undefined;
@@ -137,8 +97,7 @@ describe("the primary site's fence keeper", () => {
 
   it('the restarted operator, healed, sees the lease lost and keeps the fence; its status says the keeper fenced', async () => {
     await heal(dir);
-    const idPrimary = await operatorIdentity(primary);
-    opPrimary = await startOperatorIn(primary, idPrimary, [ns]);
+    await pair.restartPrimaryOperator();
     const g = await waitFor(
       async () => {
         const x = await guard();

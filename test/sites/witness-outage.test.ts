@@ -5,36 +5,20 @@
 // primary at the end of the last confirmed term. The operator restarted (the witness still out),
 // its guard pings, the standby's site answers, and the fence is lifted: a witness outage alone
 // does not keep a healthy primary down, whatever restarts meanwhile. No takeover all along.
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { waitFor } from '../cluster/helpers.ts';
-import { useSites } from '../cluster/site-helpers.ts';
-import { heal, isolate, site, type SiteRecord } from '../cluster/sites.ts';
-import {
-  apply,
-  eventsOf,
-  installCrd,
-  kubectl,
-  kubectlJson,
-  operatorIdentity,
-  remoteAccess,
-  startKeeperIn,
-  startOperatorIn,
-  statefulPrimary,
-  waitForSite,
-  type SiteOperator,
-} from './support.ts';
+import { heal, isolate, type SiteRecord } from '../cluster/sites.ts';
+import { startGuardedPair, type GuardedPair } from './guarded-pair.ts';
+import { apply, eventsOf, kubectlJson, waitForSite } from './support.ts';
 import { automaticSiteYaml, SHORT_WITNESS_TIMING } from '../cluster/site-manifest.ts';
 
 const dir = inject('sitesDir');
 const ns = `wout-${Date.now().toString(36)}`;
 const witnessNs = `${ns}-witness`;
+let pair: GuardedPair;
 let primary: SiteRecord;
 let standby: SiteRecord;
 let witness: SiteRecord;
-let opPrimary: SiteOperator | undefined;
-let opStandby: SiteOperator | undefined;
-let keeper: SiteOperator | undefined;
 
 const SITE = automaticSiteYaml({ timing: SHORT_WITNESS_TIMING, witnessNamespace: witnessNs, onePromotion: true });
 
@@ -51,36 +35,11 @@ const fence = async () => (await kubectlJson<{ items: Policy[] }>(primary, ['-n'
 const leaseHolders = async () => (await kubectlJson<{ items: { spec: { holderIdentity: string } }[] }>(witness, ['-n', witnessNs, 'get', 'leases'])).items.map((l) => l.spec.holderIdentity);
 
 beforeAll(async () => {
-  const state = await useSites();
-  primary = site(state, 'primary');
-  standby = site(state, 'standby');
-  witness = site(state, 'witness');
-  for (const s of [primary, standby]) await installCrd(s);
-  const idPrimary = await operatorIdentity(primary);
-  const idStandby = await operatorIdentity(standby);
-  const access = await remoteAccess(primary, [ns]);
-  await kubectl(witness, ['create', 'namespace', witnessNs]);
-  await kubectl(standby, ['create', 'namespace', ns]);
-  const witnessKubeconfig = readFileSync(witness.kubeconfig, 'utf8');
-  for (const s of [primary, standby]) {
-    await apply(s, JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'witness' }, stringData: { kubeconfig: witnessKubeconfig } }), ns);
-  }
-  await apply(standby, JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'primary-cluster' }, stringData: { kubeconfig: access.kubeconfig } }), ns);
-  await apply(primary, statefulPrimary('orders'), ns);
-  opPrimary = await startOperatorIn(primary, idPrimary, [ns]);
-  keeper = await startKeeperIn(primary, idPrimary, [ns]);
-  opStandby = await startOperatorIn(standby, idStandby, [ns]);
+  pair = await startGuardedPair(ns, witnessNs);
+  ({ primary, standby, witness } = pair);
 }, 600_000);
 
-afterAll(async () => {
-  await heal(dir).catch(() => undefined);
-  await opPrimary?.stop();
-  await keeper?.stop();
-  await opStandby?.stop();
-  await kubectl(standby, ['-n', ns, 'delete', 'standbysite', 'orders', '--wait=false']).catch(() => '');
-  for (const s of [primary, standby]) await kubectl(s, ['delete', 'namespace', ns, '--wait=false']).catch(() => '');
-  await kubectl(witness, ['delete', 'namespace', witnessNs, '--wait=false']).catch(() => '');
-});
+afterAll(() => pair?.tearDown(dir));
 
 describe('a witness outage with a restart of the primary\'s operator', () => {
   it("the keeper fences while the operator is down; restarted, the guard lifts the fence on the standby's answer, the witness still out; no takeover", async () => {
@@ -94,15 +53,15 @@ describe('a witness outage with a restart of the primary\'s operator', () => {
     expect(await fence()).toBeUndefined();
 
     // The primary's operator dies: no more pings; the keeper fences at the end of the confirmed term.
-    await opPrimary!.kill();
-    opPrimary = undefined;
+    await pair.opPrimary!.kill();
+    pair.opPrimary = undefined;
     const np = await waitFor(fence, { timeoutMs: 60_000, intervalMs: 200, description: "the keeper's fence" });
     expect(np.metadata.annotations?.['standby.dev/fenced-by']).toBe('fence-keeper');
     expect(np.metadata.annotations?.['standby.dev/fence-reason']).toMatch(/failsafe ping/);
 
     // Restarted with the witness still out: a ping, the standby's answer, the fence lifted.
     const restartedAt = Date.now();
-    opPrimary = await startOperatorIn(primary, await operatorIdentity(primary), [ns]);
+    await pair.restartPrimaryOperator();
     await waitFor(async () => (await fence()) === undefined, { timeoutMs: 60_000, intervalMs: 200, description: 'the fence lifted' });
     console.log(`fence lifted ${((Date.now() - restartedAt) / 1000).toFixed(1)}s after the operator was restarted, the witness still cut`);
     const g = await guard();

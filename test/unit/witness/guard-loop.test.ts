@@ -111,6 +111,20 @@ function start(world: World, clock: FakeClock) {
   return loop;
 }
 
+/** The fence the keeper writes (keeper-loop.ts) while the operator is down, 30 s before `clock`'s now. */
+function keeperFence(clock: FakeClock): INetworkPolicy {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: {
+      name: 'orders-self-fence',
+      uid: 'np-keeper',
+      annotations: { 'standby.dev/fenced-by': 'fence-keeper', 'standby.dev/fence-reason': 'no renewal recorded', 'standby.dev/fenced-at': new Date(clock.wall() - 30_000).toISOString() },
+      ownerReferences: [{ apiVersion: 'standby.dev/v1alpha1', kind: 'StandbySiteGuard', name: 'orders', uid: 'guard-uid', controller: true }],
+    },
+  };
+}
+
 describe('the guard loop', () => {
   test('creates the first record, renews every renewInterval, and writes its status only when it changes', async () => {
     const clock = new FakeClock();
@@ -222,16 +236,7 @@ describe('the guard loop', () => {
     world.w.record = { holder: HOLDER, epoch: 1, resourceVersion: '5', renewTime: undefined, writes: 0 };
     world.guard!.status = { lease: { holder: HOLDER, epoch: 1, renewedAt: new Date(clock.wall() - 60_000).toISOString() } };
     world.guard!.metadata.uid = 'guard-uid';
-    world.fence = {
-      apiVersion: 'networking.k8s.io/v1',
-      kind: 'NetworkPolicy',
-      metadata: {
-        name: 'orders-self-fence',
-        uid: 'np-keeper',
-        annotations: { 'standby.dev/fenced-by': 'fence-keeper', 'standby.dev/fence-reason': 'no renewal recorded', 'standby.dev/fenced-at': new Date(clock.wall() - 30_000).toISOString() },
-        ownerReferences: [{ apiVersion: 'standby.dev/v1alpha1', kind: 'StandbySiteGuard', name: 'orders', uid: 'guard-uid', controller: true }],
-      },
-    };
+    world.fence = keeperFence(clock);
     // The order of what the guard does: each status (with the fence still there or not), then the lift.
     const seen: { fence: boolean; renewedAt: string | undefined }[] = [];
     const write = world.writeStatus;
@@ -259,16 +264,7 @@ describe('the guard loop', () => {
     const world = new World();
     world.w.record = { holder: HOLDER, epoch: 1, resourceVersion: '5', renewTime: undefined, writes: 0 };
     world.guard!.status = { lease: { holder: HOLDER, epoch: 1, renewedAt: new Date(clock.wall() - 60_000).toISOString() } };
-    world.fence = {
-      apiVersion: 'networking.k8s.io/v1',
-      kind: 'NetworkPolicy',
-      metadata: {
-        name: 'orders-self-fence',
-        uid: 'np-keeper',
-        annotations: { 'standby.dev/fenced-by': 'fence-keeper', 'standby.dev/fence-reason': 'no renewal recorded', 'standby.dev/fenced-at': new Date(clock.wall() - 30_000).toISOString() },
-        ownerReferences: [{ apiVersion: 'standby.dev/v1alpha1', kind: 'StandbySiteGuard', name: 'orders', uid: 'guard-uid', controller: true }],
-      },
-    };
+    world.fence = keeperFence(clock);
     world.w.down = true;
     const loop = start(world, clock);
     await clock.advance(1_500);
