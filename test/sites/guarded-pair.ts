@@ -5,7 +5,23 @@
 import { readFileSync } from 'node:fs';
 import { useSites } from '../cluster/site-helpers.ts';
 import { heal, site, type SiteRecord } from '../cluster/sites.ts';
-import { apply, installCrd, kubectl, operatorIdentity, remoteAccess, startKeeperIn, startOperatorIn, statefulPrimary, type SiteOperator } from './support.ts';
+import { automaticSiteYaml, SHORT_WITNESS_TIMING } from '../cluster/site-manifest.ts';
+import { apply, installCrd, kubectl, kubectlJson, operatorIdentity, remoteAccess, startKeeperIn, startOperatorIn, statefulPrimary, type SiteOperator } from './support.ts';
+
+/** What the tests read of the StandbySiteGuard `orders` in the primary's cluster. */
+export interface GuardView {
+  metadata: { uid: string };
+  status?: { conditions?: { type: string; status: string; reason: string }[]; lease?: { holder: string; epoch: number; renewedAt?: string }; fenced?: { reason: string } };
+}
+/** What the tests read of the guard's self-fence NetworkPolicy. */
+export interface FenceView {
+  metadata: { name: string; uid: string; annotations?: Record<string, string>; ownerReferences?: { kind: string; uid: string }[] };
+}
+/** What the tests read of the witness's Lease. */
+export interface LeaseView {
+  metadata: { annotations?: Record<string, string> };
+  spec: { holderIdentity: string; renewTime?: string };
+}
 
 export interface GuardedPair {
   primary: SiteRecord;
@@ -15,6 +31,13 @@ export interface GuardedPair {
   opPrimary: SiteOperator | undefined;
   opStandby: SiteOperator | undefined;
   keeper: SiteOperator | undefined;
+  /** The StandbySite to apply in the standby's site: automatic site failover, short timing, one takeover. */
+  manifest: string;
+  guard(): Promise<GuardView>;
+  /** The guard's self-fence, if there is one. */
+  fence(): Promise<FenceView | undefined>;
+  /** The leases in the test's witness namespace. */
+  leases(): Promise<LeaseView[]>;
   /** A new primary operator (after a kill), as the chart's ServiceAccount. */
   restartPrimaryOperator(): Promise<void>;
   /** Heals every cut, stops the processes, deletes the site and the namespaces. */
@@ -46,6 +69,10 @@ export async function startGuardedPair(ns: string, witnessNs: string): Promise<G
     opPrimary: await startOperatorIn(primary, idPrimary, [ns]),
     keeper: await startKeeperIn(primary, idPrimary, [ns]),
     opStandby: await startOperatorIn(standby, idStandby, [ns]),
+    manifest: automaticSiteYaml({ timing: SHORT_WITNESS_TIMING, witnessNamespace: witnessNs, onePromotion: true }),
+    guard: () => kubectlJson<GuardView>(primary, ['-n', ns, 'get', 'standbysiteguard', 'orders']),
+    fence: async () => (await kubectlJson<{ items: FenceView[] }>(primary, ['-n', ns, 'get', 'networkpolicies'])).items.find((p) => p.metadata.name === 'orders-self-fence'),
+    leases: async () => (await kubectlJson<{ items: LeaseView[] }>(witness, ['-n', witnessNs, 'get', 'leases'])).items,
     async restartPrimaryOperator() {
       pair.opPrimary = await startOperatorIn(primary, await operatorIdentity(primary), [ns]);
     },

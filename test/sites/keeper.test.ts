@@ -7,9 +7,8 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { waitFor } from '../cluster/helpers.ts';
 import { heal, isolate, type SiteRecord } from '../cluster/sites.ts';
-import { startGuardedPair, type GuardedPair } from './guarded-pair.ts';
-import { apply, eventsOf, kubectlJson, waitForSite } from './support.ts';
-import { automaticSiteYaml, SHORT_WITNESS_TIMING } from '../cluster/site-manifest.ts';
+import { startGuardedPair, type GuardedPair, type LeaseView } from './guarded-pair.ts';
+import { apply, eventsOf, waitForSite } from './support.ts';
 
 const dir = inject('sitesDir');
 const ns = `keeper-${Date.now().toString(36)}`;
@@ -18,36 +17,21 @@ const witnessNs = `${ns}-witness`;
 let pair: GuardedPair;
 let primary: SiteRecord;
 let standby: SiteRecord;
-let witness: SiteRecord;
 
-const SITE = automaticSiteYaml({ timing: SHORT_WITNESS_TIMING, witnessNamespace: witnessNs, onePromotion: true });
-
-interface Guard {
-  metadata: { uid: string };
-  status?: { conditions?: { type: string; status: string; reason: string }[]; lease?: { holder: string; epoch: number; renewedAt?: string }; fenced?: { reason: string } };
-}
-interface Policy {
-  metadata: { name: string; annotations?: Record<string, string>; ownerReferences?: { kind: string; uid: string }[] };
-}
-interface Lease {
-  metadata: { annotations?: Record<string, string> };
-  spec: { holderIdentity: string; renewTime?: string };
-}
-
-const guard = () => kubectlJson<Guard>(primary, ['-n', ns, 'get', 'standbysiteguard', 'orders']);
-const fence = async () => (await kubectlJson<{ items: Policy[] }>(primary, ['-n', ns, 'get', 'networkpolicies'])).items.find((p) => p.metadata.name === 'orders-self-fence');
-const leases = async () => (await kubectlJson<{ items: Lease[] }>(witness, ['-n', witnessNs, 'get', 'leases'])).items;
+const guard = () => pair.guard();
+const fence = () => pair.fence();
+const leases = () => pair.leases();
 
 beforeAll(async () => {
   pair = await startGuardedPair(ns, witnessNs);
-  ({ primary, standby, witness } = pair);
+  ({ primary, standby } = pair);
 }, 600_000);
 
 afterAll(() => pair?.tearDown(dir));
 
 describe("the primary site's fence keeper", () => {
   it("fences the primary when its operator dies during an isolation, before the standby's site takes the lease over", async () => {
-    await apply(standby, SITE, ns);
+    await apply(standby, pair.manifest, ns);
     await waitForSite(standby, ns, 'orders', (x) => x.status?.phase === 'Protected', 'Protected', 120_000);
     const held = await waitFor(
       async () => {
@@ -65,7 +49,7 @@ describe("the primary site's fence keeper", () => {
     pair.opPrimary = undefined;
     const killedAt = Date.now();
     // Poll the fence and the witness's lease together (the runner reaches every site).
-    let fencedWhile: Lease | undefined;
+    let fencedWhile: LeaseView | undefined;
     const np = await waitFor(
       async () => {
         const p = await fence();

@@ -8,9 +8,8 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { waitFor } from '../cluster/helpers.ts';
 import { heal, isolate, type SiteRecord } from '../cluster/sites.ts';
-import { startGuardedPair, type GuardedPair } from './guarded-pair.ts';
-import { apply, eventsOf, kubectlJson, waitForSite } from './support.ts';
-import { automaticSiteYaml, SHORT_WITNESS_TIMING } from '../cluster/site-manifest.ts';
+import { startGuardedPair, type GuardedPair, type GuardView } from './guarded-pair.ts';
+import { apply, eventsOf, waitForSite } from './support.ts';
 
 const dir = inject('sitesDir');
 const ns = `wout-${Date.now().toString(36)}`;
@@ -18,34 +17,24 @@ const witnessNs = `${ns}-witness`;
 let pair: GuardedPair;
 let primary: SiteRecord;
 let standby: SiteRecord;
-let witness: SiteRecord;
 
-const SITE = automaticSiteYaml({ timing: SHORT_WITNESS_TIMING, witnessNamespace: witnessNs, onePromotion: true });
-
-interface Guard {
-  status?: { conditions?: { type: string; status: string; reason: string }[]; lease?: { holder: string; epoch: number }; fenced?: { reason: string } };
-}
-interface Policy {
-  metadata: { name: string; uid: string; annotations?: Record<string, string> };
-}
-
-const guard = () => kubectlJson<Guard>(primary, ['-n', ns, 'get', 'standbysiteguard', 'orders']);
-const cond = (g: Guard, type: string) => g.status?.conditions?.find((c) => c.type === type);
-const fence = async () => (await kubectlJson<{ items: Policy[] }>(primary, ['-n', ns, 'get', 'networkpolicies'])).items.find((p) => p.metadata.name === 'orders-self-fence');
-const leaseHolders = async () => (await kubectlJson<{ items: { spec: { holderIdentity: string } }[] }>(witness, ['-n', witnessNs, 'get', 'leases'])).items.map((l) => l.spec.holderIdentity);
+const cond = (g: GuardView | undefined, type: string) => g?.status?.conditions?.find((c) => c.type === type);
+const guard = () => pair.guard();
+const fence = () => pair.fence();
+const leaseHolders = async () => (await pair.leases()).map((l) => l.spec.holderIdentity);
 
 beforeAll(async () => {
   pair = await startGuardedPair(ns, witnessNs);
-  ({ primary, standby, witness } = pair);
+  ({ primary, standby } = pair);
 }, 600_000);
 
 afterAll(() => pair?.tearDown(dir));
 
 describe('a witness outage with a restart of the primary\'s operator', () => {
   it("the keeper fences while the operator is down; restarted, the guard lifts the fence on the standby's answer, the witness still out; no takeover", async () => {
-    await apply(standby, SITE, ns);
+    await apply(standby, pair.manifest, ns);
     await waitForSite(standby, ns, 'orders', (x) => x.status?.phase === 'Protected', 'Protected', 120_000);
-    await waitFor(async () => cond(await guard().catch(() => ({})), 'LeaseHeld')?.status === 'True', { timeoutMs: 60_000, description: 'the guard holds the lease' });
+    await waitFor(async () => cond(await guard().catch(() => undefined), 'LeaseHeld')?.status === 'True', { timeoutMs: 60_000, description: 'the guard holds the lease' });
 
     // The witness is cut from both sites: the guard serves by the standby's answers (failsafe).
     await isolate(dir, 'witness');
